@@ -1,0 +1,59 @@
+"""Calendar rules of the business. Every month boundary is Asia/Shanghai, whatever the server's zone."""
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def require_aware(at: datetime) -> datetime:
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError(f"naive datetime not allowed: {at!r}")
+    return at
+
+
+def _month_start(year: int, month: int) -> datetime:
+    year += (month - 1) // 12
+    month = (month - 1) % 12 + 1
+    return datetime(year, month, 1, tzinfo=SHANGHAI)
+
+
+def first_month(activated_at: datetime) -> str:
+    """The natural month (yyyymm, Shanghai) in which the card was activated, whatever the order date."""
+    local = require_aware(activated_at).astimezone(SHANGHAI)
+    return f"{local.year:04d}{local.month:02d}"
+
+
+def settlement_month(activated_at: datetime) -> str:
+    """The month whose end is the check point: the month after the first month (yyyymm)."""
+    local = require_aware(activated_at).astimezone(SHANGHAI)
+    nxt = _month_start(local.year, local.month + 1)
+    return f"{nxt.year:04d}{nxt.month:02d}"
+
+
+def settlement_check_point(activated_at: datetime) -> datetime:
+    """End of the NEXT month after activation: the first instant of the month after next, Shanghai.
+
+    The number must still be in network at this instant (condition 5).
+    """
+    local = require_aware(activated_at).astimezone(SHANGHAI)
+    return _month_start(local.year, local.month + 2)
+
+
+def month_bounds(yyyymm: str) -> tuple[datetime, datetime]:
+    """[start, end) of a yyyymm month in Shanghai."""
+    if len(yyyymm) != 6 or not yyyymm.isdigit() or not 1 <= int(yyyymm[4:]) <= 12:
+        raise ValueError(f"month must be yyyymm, got {yyyymm!r}")
+    year, month = int(yyyymm[:4]), int(yyyymm[4:])
+    return _month_start(year, month), _month_start(year, month + 1)
+
+
+def previous_month(at: datetime) -> str:
+    local = require_aware(at).astimezone(SHANGHAI)
+    prev = _month_start(local.year, local.month - 1)
+    return f"{prev.year:04d}{prev.month:02d}"
+
+
+def days_after(at: datetime, days: int) -> datetime:
+    """A window of N days is N x 24 clock hours after the starting event."""
+    return require_aware(at) + timedelta(days=days)

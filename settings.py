@@ -1,0 +1,41 @@
+"""All configuration in one place. Every value has an embedded default so `make run` needs nothing."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent
+VAR = ROOT / "var"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SIMBO_", env_file=".env", extra="ignore")
+
+    # Temporal
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    task_queue: str = "orders"
+    temporal_ui_port: int = 8233
+
+    # Business database (SQLite file by default, PostgreSQL in production)
+    database_url: str = f"sqlite:///{VAR / 'simbo.db'}"
+
+    # Our API
+    api_base_url: str = "http://localhost:8000"
+
+    # Carrier integration: one shared-key protocol, one URL per carrier (the simulator serves all four)
+    carrier_base_url: str = "http://localhost:8100"
+    carrier_push_secret: str = "dev-carrier-secret"  # HMAC key of pushes carriers send us
+    carrier_api_secret: str = "dev-carrier-secret"  # HMAC key of our calls to carriers
+    payout_base_url: str = "http://localhost:8100"
+
+    # Settlement: the Schedule starts each carrier's batch on this day of the month after month end
+    settlement_schedule_day: int = 3
+
+    log_json: bool = False
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,68 @@
+"""Payloads that cross the workflow boundary (inputs, signals, queries, activity arguments)."""
+
+from datetime import datetime
+
+from pydantic import AwareDatetime, BaseModel
+
+from domain.orders import AuditResult, OrderFacts, ProductTerms, Verdict
+
+
+class OrderInput(BaseModel):
+    order_id: str
+    agent_id: str
+    carrier: str
+    terms: ProductTerms
+    msisdn_masked: str
+    msisdn_fingerprint: str
+    placed_at: AwareDatetime
+
+
+class OrderProgress(BaseModel):
+    """What the order projection in the database should now say."""
+
+    order_id: str
+    verdict: Verdict
+    commission_fen: int | None = None
+
+
+class OrderView(BaseModel):
+    """The query answer: the five-condition checklist, what it waits for and until when."""
+
+    order_id: str
+    verdict: Verdict
+    facts: OrderFacts
+    events_seen: int
+
+
+class InNetworkRequest(BaseModel):
+    carrier: str
+    order_id: str
+    at: datetime
+
+
+class RescueRequest(BaseModel):
+    order_id: str
+    agent_id: str
+    exception_event_id: str
+    kind: str
+
+
+class SettlementInput(BaseModel):
+    carrier: str
+    month: str  # yyyymm: the month whose end is the check point of the orders in this batch
+    page_token: str | None = None
+    pages_applied: int = 0
+
+
+class AuditPage(BaseModel):
+    results: list[dict]
+    next_page_token: str | None = None
+    ready: bool = True
+
+
+class ApplyPageResult(BaseModel):
+    settled: int = 0
+    failed: int = 0
+
+
+__all__ = ["AuditResult"]
