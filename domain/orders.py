@@ -212,6 +212,7 @@ class InNetworkAnswer(BaseModel):
     mode: SuspensionMode | None = None
     cause: StatusCause | None = None
     cancelled: bool = False
+    carrier_error: str = ""  # the carrier could not answer for this number (e.g. does not know it)
 
 
 class AuditResult(BaseModel):
@@ -459,6 +460,8 @@ def evaluate(terms: ProductTerms, facts: OrderFacts, now: datetime) -> Verdict:
             checklist=items,
             **dates,
         )
+    if answer.carrier_error:
+        return fail(4, FailureReason.CARRIER_SYSTEM_ERROR, answer.carrier_error, answer.asked_at)
     if not answer.in_network:
         reason = cause_to_reason(answer.mode, answer.cause, answer.cancelled)
         return fail(4, reason, f"not in network at check point ({reason.value})", answer.asked_at)

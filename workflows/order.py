@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities import names
@@ -57,12 +58,7 @@ class OrderSettlementWorkflow:
             if verdict.status == OrderStatus.DELIVERY_EXCEPTION:
                 self._start_rescue()
             if verdict.action == Action.ASK_IN_NETWORK:
-                self._facts.in_network = await workflow.execute_local_activity(
-                    names.ASK_IN_NETWORK,
-                    InNetworkRequest(carrier=order.carrier, order_id=order.order_id, at=workflow.now()),
-                    result_type=InNetworkAnswer,
-                    **LOCAL,
-                )
+                self._facts.in_network = await self._ask_in_network()
                 continue
             seen = self._changes
             timeout = (verdict.wake_at - workflow.now()) if verdict.wake_at else None
@@ -92,6 +88,19 @@ class OrderSettlementWorkflow:
             facts=self._facts,
             events_seen=len(self._facts.seen_event_ids),
         )
+
+    async def _ask_in_network(self) -> InNetworkAnswer:
+        order = self._input
+        try:
+            return await workflow.execute_local_activity(
+                names.ASK_IN_NETWORK,
+                InNetworkRequest(carrier=order.carrier, order_id=order.order_id, at=workflow.now()),
+                result_type=InNetworkAnswer,
+                **LOCAL,
+            )
+        except ActivityError as err:  # only non-retryable refusals get here; unavailability is retried
+            cause = err.cause.message if isinstance(err.cause, ApplicationError) else str(err)
+            return InNetworkAnswer(in_network=False, asked_at=workflow.now(), carrier_error=f"carrier refused: {cause}")
 
     async def _publish(self, verdict: Verdict) -> None:
         """Search attributes and memo for ops, and the order row the API lists."""

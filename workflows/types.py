@@ -52,17 +52,43 @@ class SettlementInput(BaseModel):
     month: str  # yyyymm: the month whose end is the check point of the orders in this batch
     page_token: str | None = None
     pages_applied: int = 0
-
-
-class AuditPage(BaseModel):
-    results: list[dict]
-    next_page_token: str | None = None
-    ready: bool = True
-
-
-class ApplyPageResult(BaseModel):
     settled: int = 0
     failed: int = 0
+
+
+class AuditPageRequest(BaseModel):
+    carrier: str
+    month: str
+    page_token: str | None = None
+
+
+class AuditPageOutcome(BaseModel):
+    """What one page of the carrier's audit did; the rows themselves never enter the batch history."""
+
+    ready: bool
+    next_page_token: str | None = None
+    settled: int = 0
+    failed: int = 0
+
+
+class BatchRef(BaseModel):
+    carrier: str
+    month: str
+
+    @property
+    def batch_id(self) -> str:
+        return f"settlement-{self.carrier}-{self.month}"
+
+
+class BatchSummary(BaseModel):
+    batch_id: str
+    pages: int
+    settled: int
+    failed: int
+    unaudited: int
+    statements: int
+    paid_fen: int
+    held_fen: int
 
 
 __all__ = ["AuditResult"]

