@@ -1,0 +1,45 @@
+"""Each carrier's monthly settlement Schedule: on the 3rd at 02:00 Shanghai, open last month's batch."""
+
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleCalendarSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleRange,
+    ScheduleSpec,
+)
+
+from domain.carriers import Carrier
+from settings import get_settings
+from workflows.settlement import SettlementKickoffWorkflow
+
+
+def schedule_id(carrier: str) -> str:
+    return f"settlement-schedule-{carrier}"
+
+
+async def ensure_settlement_schedules(client: Client) -> list[str]:
+    s = get_settings()
+    ids = []
+    for carrier in Carrier:
+        schedule = Schedule(
+            action=ScheduleActionStartWorkflow(
+                SettlementKickoffWorkflow.run, carrier.value, id=f"settlement-kickoff-{carrier.value}",
+                task_queue=s.task_queue,
+            ),
+            spec=ScheduleSpec(
+                calendars=[ScheduleCalendarSpec(day_of_month=[ScheduleRange(s.settlement_schedule_day)],
+                                                hour=[ScheduleRange(2)], minute=[ScheduleRange(0)])],
+                time_zone_name="Asia/Shanghai",
+            ),
+            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+        )
+        try:
+            await client.create_schedule(schedule_id(carrier.value), schedule)
+        except ScheduleAlreadyRunningError:
+            pass
+        ids.append(schedule_id(carrier.value))
+    return ids
