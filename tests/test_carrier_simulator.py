@@ -282,8 +282,8 @@ async def test_unavailable_on_errors_timeouts_and_closed_port(admin, sim):
         with pytest.raises(CarrierUnavailable, match="503"):
             await gw.number_status("china_mobile", "U-1")
 
-    await admin.post("/sim/behaviour", json={"error_rate": 0.0, "latency_ms": 2000})
-    short = httpx.AsyncClient(timeout=httpx.Timeout(0.2))
+    await admin.post("/sim/behaviour", json={"error_rate": 0.0, "latency_ms": 800})
+    short = httpx.AsyncClient(timeout=httpx.Timeout(0.1))
     async with CarrierGateway(sim.url, SETTINGS.carrier_api_secret, client=short) as gw:
         with pytest.raises(CarrierUnavailable, match="timed out"):
             await gw.number_status("china_mobile", "U-1")

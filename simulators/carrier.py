@@ -1,0 +1,635 @@
+"""A stand-in for the four carriers and the payout bank, speaking the signed protocol for real.
+
+    python -m simulators.carrier --port 8100 --state var/carrier-sim.json --push-url http://localhost:8000
+
+Scenarios (one order's events, its number status at the check point, its audit line) are posted to
+the unsigned admin API, kept in memory and saved to the `--state` JSON file, so a restart resumes
+with the same scenarios, pending pushes and payouts.
+
+Pushes to our API go through an outbox: a scenario with push="now" queues its events as ndjson at
+once; push="daily" events wait for the next daily status file (one CSV per carrier, every
+`--daily-every` seconds or on POST /sim/push-daily). The pusher sends the outbox in order, signed
+with the carrier's push key, and on 5xx / timeouts / connection errors retries the same item with
+exponential backoff: nothing is dropped. A 4xx answer (our API refuses the file) parks the item in
+`rejected` (kept, visible in /sim/stats, re-queued by POST /sim/requeue-rejected).
+
+The carrier API (signed with our API key; 401 with a reason otherwise):
+    POST /carriers/{carrier}/number-status      {"order_id"} -> final status of the scenario
+    GET  /carriers/{carrier}/audits/{month}     ?page_token=&page_size= -> one page of audit lines
+    POST /payouts                               {"payout_id","agent_id","amount_fen"} (idempotent)
+Admin (unsigned): POST /sim/scenarios, /sim/scenarios/batch, /sim/behaviour, /sim/push-daily,
+/sim/reset, /sim/requeue-rejected; GET /sim/stats, /sim/behaviour.
+"""
+
+import argparse
+import asyncio
+import base64
+import binascii
+import csv
+import io
+import json
+import os
+import random
+import secrets
+import uuid
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Literal
+
+import httpx
+import structlog
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime, BaseModel, Field, ValidationError, field_validator, model_validator
+
+from domain.carriers import Carrier
+from domain.events import WIRE_FIELDS, CarrierEventIn, explain
+from domain.orders import StatusCause, SuspensionMode, mask_msisdn
+from gateways.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, BadSignature, signed_headers, verify
+from settings import Settings, get_settings
+
+log = structlog.get_logger("simulators.carrier")
+
+MAX_PAGE_SIZE = 1000
+NOW_BATCH_MAX = 500  # push="now" events of one carrier queued back to back share one ndjson push
+PUSH_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
+
+
+# -- models ------------------------------------------------------------------------------------
+
+
+class FinalStatus(BaseModel):
+    in_network: bool = True
+    mode: SuspensionMode | None = None
+    cause: StatusCause | None = None
+    cancelled: bool = False
+
+
+class AuditLine(BaseModel):
+    month: str = Field(pattern=r"^\d{4}(0[1-9]|1[0-2])$")
+    approved: bool
+    commission_fen: int = Field(default=0, ge=0)
+    reason: str | None = None
+
+
+class Scenario(BaseModel):
+    order_id: str = Field(min_length=1, max_length=64)
+    carrier: Carrier
+    msisdn: str = Field(pattern=r"^\+?\d{5,20}$")
+    events: list[CarrierEventIn] = []
+    final_status: FinalStatus = FinalStatus()
+    audit: AuditLine | None = None
+    push: Literal["now", "daily"] = "daily"
+
+    @model_validator(mode="after")
+    def _events_are_this_orders(self):
+        strangers = sorted({e.order_id for e in self.events if e.order_id != self.order_id})
+        if strangers:
+            raise ValueError(f"events of scenario {self.order_id} name other orders: {', '.join(strangers)}")
+        return self
+
+
+class Behaviour(BaseModel):
+    latency_ms: int = Field(default=0, ge=0, le=60_000)
+    error_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    audit_pending_until: dict[str, AwareDatetime] = {}  # "<carrier>-<yyyymm>" -> ready=false until then
+    audit_page_size_cap: int | None = Field(default=None, ge=1)
+
+    @field_validator("audit_pending_until")
+    @classmethod
+    def _keys(cls, value: dict[str, datetime]) -> dict[str, datetime]:
+        for key in value:
+            carrier, _, month = key.rpartition("-")
+            if carrier not in set(Carrier) or len(month) != 6 or not month.isdigit():
+                raise ValueError(f"key {key!r} must be '<carrier>-<yyyymm>', e.g. 'china_mobile-202501'")
+        return value
+
+
+class OutboxItem(BaseModel):
+    id: str
+    carrier: Carrier
+    format: Literal["ndjson", "csv"]
+    events: list[dict]  # wire events, JSON mode
+    queued_at: AwareDatetime
+    attempts: int = 0
+    last_error: str = ""
+
+
+class Payout(BaseModel):
+    payout_id: str = Field(min_length=1, max_length=128)
+    agent_id: str = Field(min_length=1, max_length=128)
+    amount_fen: int = Field(gt=0)
+
+
+class NumberStatusQuery(BaseModel):
+    order_id: str = Field(min_length=1)
+
+
+class State(BaseModel):
+    """Everything that survives a restart."""
+
+    version: int = 1
+    scenarios: dict[str, Scenario] = {}
+    daily_pending: dict[str, list[dict]] = {}  # carrier -> wire events waiting for the daily file
+    outbox: list[OutboxItem] = []
+    rejected: list[OutboxItem] = []
+    payouts: dict[str, dict] = {}  # payout_id -> {"agent_id","amount_fen","reference","paid_at"}
+    behaviour: Behaviour = Behaviour()
+    stats: dict[str, int] = {}
+
+
+# -- the simulator -----------------------------------------------------------------------------
+
+
+class CarrierSimulator:
+    """In-memory state, the outbox pusher, the daily-file loop and the debounced state saver."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        state_path: Path | None,
+        push_url: str | None,
+        daily_every: float = 60.0,
+        backoff_initial: float = 0.5,
+        backoff_max: float = 30.0,
+        save_delay: float = 0.2,
+        seed: int | None = None,
+    ) -> None:
+        self.settings = settings
+        self.state_path = state_path
+        self.push_url = push_url.rstrip("/") if push_url else None
+        self.daily_every = daily_every
+        self.backoff_initial = backoff_initial
+        self.backoff_max = backoff_max
+        self.save_delay = save_delay
+        self.rng = random.Random(seed)
+        self.state = self._load()
+        self._wake = asyncio.Event()
+        self._dirty = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self._client: httpx.AsyncClient | None = None
+
+    # state file
+
+    def _load(self) -> State:
+        if self.state_path and self.state_path.exists():
+            state = State.model_validate_json(self.state_path.read_text(encoding="utf-8"))
+            log.info(
+                "sim.state_loaded",
+                path=str(self.state_path),
+                scenarios=len(state.scenarios),
+                outbox=len(state.outbox),
+                daily_pending=sum(len(v) for v in state.daily_pending.values()),
+            )
+            return state
+        return State()
+
+    def save_now(self) -> None:
+        if not self.state_path:
+            return
+        self.state_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_path.with_suffix(self.state_path.suffix + ".tmp")
+        tmp.write_text(self.state.model_dump_json(), encoding="utf-8")
+        os.replace(tmp, self.state_path)
+
+    def mark_dirty(self) -> None:
+        self._dirty.set()
+
+    async def _saver(self) -> None:
+        while True:
+            await self._dirty.wait()
+            await asyncio.sleep(self.save_delay)  # one write for a burst of changes
+            self._dirty.clear()
+            try:
+                self.save_now()
+            except OSError as err:
+                log.error("sim.state_save_failed", path=str(self.state_path), error=str(err))
+
+    def count(self, name: str, n: int = 1) -> None:
+        self.state.stats[name] = self.state.stats.get(name, 0) + n
+
+    # lifecycle
+
+    async def start(self) -> None:
+        self._client = httpx.AsyncClient(timeout=PUSH_TIMEOUT)
+        self._tasks = [asyncio.create_task(self._saver(), name="sim-saver")]
+        if self.push_url:
+            self._tasks.append(asyncio.create_task(self._pusher(), name="sim-pusher"))
+            if self.daily_every > 0:
+                self._tasks.append(asyncio.create_task(self._daily_loop(), name="sim-daily"))
+        if self.state.outbox:
+            self._wake.set()
+        log.info("sim.started", push_url=self.push_url, daily_every=self.daily_every, state=str(self.state_path))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._client:
+            await self._client.aclose()
+        self.save_now()
+        log.info("sim.stopped", outbox=len(self.state.outbox))
+
+    # scenarios
+
+    def add_scenarios(self, scenarios: list[Scenario]) -> dict:
+        now_events = daily_events = 0
+        for sc in scenarios:
+            replaced = sc.order_id in self.state.scenarios
+            self.state.scenarios[sc.order_id] = sc
+            wire = [e.model_dump(mode="json") for e in sc.events]
+            if sc.push == "now":
+                self._queue_now(sc.carrier, wire)
+                now_events += len(wire)
+            else:
+                self.state.daily_pending.setdefault(sc.carrier.value, []).extend(wire)
+                daily_events += len(wire)
+            log.info(
+                "sim.scenario",
+                order_id=sc.order_id,
+                carrier=sc.carrier.value,
+                msisdn=mask_msisdn(sc.msisdn),
+                events=len(wire),
+                push=sc.push,
+                replaced=replaced,
+            )
+        self.count("scenarios_received", len(scenarios))
+        self.mark_dirty()
+        if now_events:
+            self._wake.set()
+        return {"accepted": len(scenarios), "queued_now": now_events, "queued_daily": daily_events}
+
+    def _queue_now(self, carrier: Carrier, wire: list[dict]) -> None:
+        if not wire:
+            return
+        tail = self.state.outbox[-1] if self.state.outbox else None
+        # Coalesce into the last queued ndjson push of this carrier if nobody has tried to send it yet
+        # (the pusher renders and counts an attempt in one step, so attempts == 0 means untouched).
+        if (
+            tail is not None
+            and tail.carrier == carrier
+            and tail.format == "ndjson"
+            and tail.attempts == 0
+            and len(tail.events) + len(wire) <= NOW_BATCH_MAX
+        ):
+            tail.events.extend(wire)
+            return
+        self.state.outbox.append(self._item(carrier, "ndjson", wire))
+
+    def _item(self, carrier: Carrier, fmt: Literal["ndjson", "csv"], wire: list[dict]) -> OutboxItem:
+        return OutboxItem(id=uuid.uuid4().hex[:12], carrier=carrier, format=fmt, events=wire, queued_at=datetime.now(UTC))
+
+    def cut_daily_files(self) -> dict[str, int]:
+        """Turn every carrier's pending daily events into one CSV status file in the outbox."""
+        cut: dict[str, int] = {}
+        for carrier in Carrier:
+            events = self.state.daily_pending.pop(carrier.value, [])
+            if events:
+                self.state.outbox.append(self._item(carrier, "csv", events))
+                cut[carrier.value] = len(events)
+        if cut:
+            log.info("sim.daily_files", files=cut)
+            self.mark_dirty()
+            self._wake.set()
+        return cut
+
+    async def _daily_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.daily_every)
+            self.cut_daily_files()
+
+    # pushing
+
+    async def _pusher(self) -> None:
+        while True:
+            if not self.state.outbox:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            item = self.state.outbox[0]
+            outcome = await self._push(item)
+            if outcome == "retry":
+                delay = min(self.backoff_max, self.backoff_initial * 2 ** min(item.attempts - 1, 20))
+                await asyncio.sleep(delay * (0.5 + self.rng.random() / 2))
+                continue
+            self.state.outbox.pop(0)
+            if outcome == "rejected":
+                self.state.rejected.append(item)
+            self.mark_dirty()
+
+    async def _push(self, item: OutboxItem) -> Literal["sent", "retry", "rejected"]:
+        assert self._client is not None and self.push_url is not None
+        body, content_type = render(item)
+        headers = signed_headers(self.settings.carrier_push_secret, body, source=item.carrier.value)
+        headers["Content-Type"] = content_type
+        item.attempts += 1
+        url = f"{self.push_url}/carrier-events/batch"
+        ctx = {"item": item.id, "carrier": item.carrier.value, "format": item.format, "events": len(item.events)}
+        try:
+            resp = await self._client.post(url, content=body, headers=headers)
+        except httpx.HTTPError as err:
+            item.last_error = f"{type(err).__name__}: {err}"[:300]
+            self.count("push_failures")
+            log.warning("sim.push_failed", attempt=item.attempts, error=item.last_error, **ctx)
+            return "retry"
+        if resp.status_code >= 500 or resp.status_code in (408, 429):
+            item.last_error = f"HTTP {resp.status_code}"
+            self.count("push_failures")
+            log.warning("sim.push_failed", attempt=item.attempts, status=resp.status_code, **ctx)
+            return "retry"
+        if not 200 <= resp.status_code < 300:
+            item.last_error = f"HTTP {resp.status_code}: {resp.text[:200]}"
+            self.count("push_rejected")
+            log.error("sim.push_rejected", status=resp.status_code, detail=resp.text[:200], **ctx)
+            return "rejected"
+        self.count("pushes_sent")
+        self.count("events_pushed", len(item.events))
+        log.info("sim.pushed", status=resp.status_code, attempts=item.attempts, **ctx)
+        return "sent"
+
+    def requeue_rejected(self) -> int:
+        items, self.state.rejected = self.state.rejected, []
+        for it in items:
+            it.attempts = 0
+        self.state.outbox.extend(items)
+        if items:
+            self.mark_dirty()
+            self._wake.set()
+        return len(items)
+
+    # scripted behaviour on the signed APIs
+
+    async def misbehave(self) -> None:
+        b = self.state.behaviour
+        if b.latency_ms:
+            await asyncio.sleep(b.latency_ms / 1000)
+        if b.error_rate and self.rng.random() < b.error_rate:
+            self.count("injected_errors")
+            raise HTTPException(503, detail="carrier system busy (simulated)")
+
+    def stats(self) -> dict:
+        s = dict(self.state.stats)
+        for name in ("pushes_sent", "push_failures", "push_rejected", "events_pushed", "payouts"):
+            s.setdefault(name, 0)
+        s.update(
+            scenarios=len(self.state.scenarios),
+            pending_pushes=len(self.state.outbox),
+            pending_push_events=sum(len(i.events) for i in self.state.outbox),
+            pending_daily_events=sum(len(v) for v in self.state.daily_pending.values()),
+            rejected_pushes=len(self.state.rejected),
+            payouts=len(self.state.payouts),
+        )
+        return s
+
+
+def render(item: OutboxItem) -> tuple[bytes, str]:
+    """The push body: ndjson (one event a line) or the daily CSV status file (header = WIRE_FIELDS)."""
+    if item.format == "ndjson":
+        lines = (json.dumps({k: v for k, v in e.items() if v is not None}, ensure_ascii=False) for e in item.events)
+        return ("\n".join(lines) + "\n").encode(), "application/x-ndjson"
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=WIRE_FIELDS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for e in item.events:
+        writer.writerow({k: "" if e.get(k) is None else e[k] for k in WIRE_FIELDS})
+    return out.getvalue().encode(), "text/csv"
+
+
+def _encode_token(order_id: str) -> str:
+    return base64.urlsafe_b64encode(order_id.encode()).decode().rstrip("=")
+
+
+def _decode_token(token: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise HTTPException(400, detail="bad page_token") from None
+
+
+# -- the app -----------------------------------------------------------------------------------
+
+
+def create_app(
+    state_path: str | Path | None = None,
+    push_url: str | None = None,
+    settings: Settings | None = None,
+    daily_every: float = 60.0,
+    backoff_initial: float = 0.5,
+    backoff_max: float = 30.0,
+    save_delay: float = 0.2,
+    seed: int | None = None,
+) -> FastAPI:
+    settings = settings or get_settings()
+    sim = CarrierSimulator(
+        settings,
+        Path(state_path) if state_path else None,
+        push_url,
+        daily_every=daily_every,
+        backoff_initial=backoff_initial,
+        backoff_max=backoff_max,
+        save_delay=save_delay,
+        seed=seed,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        await sim.start()
+        try:
+            yield
+        finally:
+            await sim.stop()
+
+    app = FastAPI(title="Carrier and payout-bank simulator", lifespan=lifespan)
+    app.state.sim = sim
+
+    async def signed_body(request: Request) -> bytes:
+        """Verify our signature over the raw body (GET: empty body), then the scripted behaviour."""
+        body = await request.body()
+        try:
+            verify(
+                settings.carrier_api_secret,
+                request.headers.get(TIMESTAMP_HEADER),
+                request.headers.get(SIGNATURE_HEADER),
+                body,
+            )
+        except BadSignature as err:
+            sim.count("bad_signatures")
+            log.warning("sim.bad_signature", path=request.url.path, reason=str(err))
+            raise HTTPException(401, detail=f"bad signature: {err}") from None
+        await sim.misbehave()
+        return body
+
+    Signed = Annotated[bytes, Depends(signed_body)]
+
+    def parse(model: type[BaseModel], body: bytes):
+        try:
+            return model.model_validate_json(body)
+        except ValidationError as err:
+            raise HTTPException(422, detail=explain(err)) from None
+
+    def carrier_of(name: str) -> Carrier:
+        try:
+            return Carrier(name)
+        except ValueError:
+            raise HTTPException(404, detail=f"unknown carrier {name!r}") from None
+
+    # admin
+
+    @app.post("/sim/scenarios")
+    async def post_scenario(scenario: Scenario) -> dict:
+        return sim.add_scenarios([scenario])
+
+    @app.post("/sim/scenarios/batch")
+    async def post_scenarios(scenarios: list[Scenario]) -> dict:
+        return sim.add_scenarios(scenarios)
+
+    @app.get("/sim/behaviour")
+    async def get_behaviour() -> Behaviour:
+        return sim.state.behaviour
+
+    @app.post("/sim/behaviour")
+    async def post_behaviour(update: Behaviour) -> Behaviour:
+        """Only the fields present in the body change; the rest stay as they were."""
+        merged = sim.state.behaviour.model_dump() | update.model_dump(include=update.model_fields_set)
+        sim.state.behaviour = Behaviour.model_validate(merged)
+        sim.mark_dirty()
+        log.info("sim.behaviour", **{k: merged[k] for k in update.model_fields_set})
+        return sim.state.behaviour
+
+    @app.post("/sim/push-daily")
+    async def push_daily() -> dict:
+        return {"files": sim.cut_daily_files()}
+
+    @app.post("/sim/requeue-rejected")
+    async def requeue_rejected() -> dict:
+        return {"requeued": sim.requeue_rejected()}
+
+    @app.post("/sim/reset")
+    async def reset() -> dict:
+        sim.state = State()
+        sim.mark_dirty()
+        log.info("sim.reset")
+        return {"reset": True}
+
+    @app.get("/sim/stats")
+    async def stats() -> dict:
+        return sim.stats()
+
+    # carrier API
+
+    @app.post("/carriers/{carrier}/number-status")
+    async def number_status(carrier: str, body: Signed) -> dict:
+        c = carrier_of(carrier)
+        query = parse(NumberStatusQuery, body)
+        sim.count("number_status_requests")
+        sc = sim.state.scenarios.get(query.order_id)
+        if sc is None or sc.carrier != c:
+            raise HTTPException(404, detail="unknown order")
+        log.info("sim.number_status", carrier=c.value, order_id=sc.order_id, msisdn=mask_msisdn(sc.msisdn))
+        return {"order_id": sc.order_id, **sc.final_status.model_dump(mode="json")}
+
+    @app.get("/carriers/{carrier}/audits/{month}")
+    async def audit(
+        carrier: str,
+        month: str,
+        _: Signed,
+        page_token: str | None = None,
+        page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 500,
+    ) -> dict:
+        c = carrier_of(carrier)
+        if len(month) != 6 or not month.isdigit():
+            raise HTTPException(400, detail="month must be yyyymm")
+        sim.count("audit_requests")
+        b = sim.state.behaviour
+        until = b.audit_pending_until.get(f"{c.value}-{month}")
+        if until is not None and datetime.now(UTC) < until:
+            log.info("sim.audit_pending", carrier=c.value, month=month, until=until.isoformat())
+            return {"month": month, "ready": False, "results": [], "next_page_token": None}
+        size = min(page_size, b.audit_page_size_cap or page_size)
+        after = _decode_token(page_token) if page_token else None
+        # Keyset pagination on order_id: stable even if scenarios are added between pages.
+        lines = sorted(
+            (sc for sc in sim.state.scenarios.values() if sc.carrier == c and sc.audit and sc.audit.month == month),
+            key=lambda sc: sc.order_id,
+        )
+        if after is not None:
+            lines = [sc for sc in lines if sc.order_id > after]
+        page, more = lines[:size], len(lines) > size
+        results = [
+            {
+                "order_id": sc.order_id,
+                "approved": sc.audit.approved,
+                "commission_fen": sc.audit.commission_fen,
+                "reason": sc.audit.reason,
+            }
+            for sc in page
+            if sc.audit
+        ]
+        log.info("sim.audit_page", carrier=c.value, month=month, results=len(results), more=more)
+        return {
+            "month": month,
+            "ready": True,
+            "results": results,
+            "next_page_token": _encode_token(page[-1].order_id) if more else None,
+        }
+
+    # payout bank
+
+    @app.post("/payouts")
+    async def payout(body: Signed) -> JSONResponse:
+        req = parse(Payout, body)
+        sim.count("payout_requests")
+        known = sim.state.payouts.get(req.payout_id)
+        if known is not None:
+            if (known["agent_id"], known["amount_fen"]) != (req.agent_id, req.amount_fen):
+                raise HTTPException(409, detail="payout_id already used with another agent or amount")
+            log.info("sim.payout_repeat", payout_id=req.payout_id, reference=known["reference"])
+        else:
+            known = {
+                "agent_id": req.agent_id,
+                "amount_fen": req.amount_fen,
+                "reference": f"PAY-{secrets.token_hex(4)}",
+                "paid_at": datetime.now(UTC).isoformat(),
+            }
+            sim.state.payouts[req.payout_id] = known
+            sim.mark_dirty()
+            log.info("sim.payout", payout_id=req.payout_id, agent_id=req.agent_id, amount_fen=req.amount_fen)
+        return JSONResponse({"payout_id": req.payout_id, "status": "paid", "reference": known["reference"]})
+
+    return app
+
+
+# -- command line ------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> None:
+    import logging
+    import sys
+
+    import uvicorn
+
+    settings = get_settings()
+    p = argparse.ArgumentParser(prog="python -m simulators.carrier", description=__doc__.splitlines()[0])
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8100)
+    p.add_argument("--state", default="var/carrier-sim.json", help="JSON file the scenarios persist to")
+    p.add_argument("--push-url", default=settings.api_base_url, help="our API, which receives carrier pushes")
+    p.add_argument("--daily-every", type=float, default=60.0, help="seconds between daily status files (0: never)")
+    args = p.parse_args(argv)
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    renderer = structlog.processors.JSONRenderer() if settings.log_json else structlog.dev.ConsoleRenderer(colors=sys.stdout.isatty())
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            renderer,
+        ]
+    )
+    app = create_app(args.state, args.push_url, settings, daily_every=args.daily_every)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+
+
+if __name__ == "__main__":
+    main()
