@@ -41,6 +41,7 @@ def build_worker(client: Client, engine: Engine, gateway: CarrierGateway, task_q
             settlement.open_batch,
             settlement.settle_audit_page,
             settlement.fail_unaudited_orders,
+            settlement.wait_for_audited_orders,
             settlement.build_statements,
             settlement.pay_agents,
             settlement.close_batch,

@@ -9,7 +9,9 @@ from sqlmodel import Session, select
 from temporalio import activity
 
 from activities import names
-from db.models import Order, RescueTask
+from db.models import Agent, AgentStatus, CommissionLineRecord, LineStatus, Order, RescueTask
+from domain.commission import commission_lines
+from domain.orders import OrderStatus
 from workflows.types import OrderProgress, RescueRequest
 
 log = structlog.get_logger()
@@ -37,9 +39,26 @@ class OrderActivities:
             values["commission_fen"] = progress.commission_fen
         with Session(self.engine) as s:
             s.exec(update(Order).where(Order.id == progress.order_id).values(**values))
+            if v.status == OrderStatus.SETTLED and progress.commission_fen is not None:
+                self._write_commission_lines(s, progress)
             s.commit()
         log.info("order progress", order_id=progress.order_id, status=v.status.value,
                  failure_reason=values["failure_reason"], workflow_id=activity.info().workflow_id)
+
+    def _write_commission_lines(self, s: Session, progress: OrderProgress) -> None:
+        """The one place commission lines are written: when an order settles. Held while an agent is suspended."""
+        existing = set(s.exec(select(CommissionLineRecord.role).where(CommissionLineRecord.order_id == progress.order_id)))
+        agent = s.get(Agent, progress.agent_id)
+        parent_id = agent.parent_id if agent else None
+        for line in commission_lines(progress.order_id, progress.agent_id, parent_id, progress.commission_fen or 0,
+                                     progress.parent_override_bp):
+            if line.role.value in existing:
+                continue  # a retried activity
+            beneficiary = s.get(Agent, line.agent_id)
+            held = beneficiary is not None and beneficiary.status == AgentStatus.SUSPENDED
+            s.add(CommissionLineRecord(order_id=line.order_id, agent_id=line.agent_id, role=line.role.value,
+                                       carrier=progress.carrier, month=progress.verdict.settlement_month or "",
+                                       amount_fen=line.amount_fen, status=LineStatus.HELD if held else LineStatus.PAYABLE))
 
     @activity.defn(name=names.OPEN_RESCUE_TASK)
     def open_rescue_task(self, req: RescueRequest) -> None:

@@ -17,18 +17,14 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities import names
 from db.models import (
-    Agent,
     AgentStatement,
-    AgentStatus,
     AuditRow,
     BatchStatus,
     CommissionLineRecord,
     LineStatus,
     Order,
-    Product,
     SettlementBatch,
 )
-from domain.commission import commission_lines
 from domain.orders import AUDIT_REJECTIONS, AuditResult, FailureReason, OrderStatus
 from gateways.carrier import CarrierGateway, CarrierRejected, CarrierUnavailable
 from services.temporal import order_workflow_id
@@ -79,16 +75,13 @@ class SettlementActivities:
                                 failed=len(verdicts) - settled)
 
     def _record_audit(self, req: AuditPageRequest, rows: list[dict]) -> list[tuple[str, AuditResult]]:
-        """Store the carrier's rows and the commission lines of approved orders; return what to tell each order."""
+        """Store the carrier's rows; return what to tell each order (the order writes its own commission lines)."""
         out: list[tuple[str, AuditResult]] = []
         with Session(self.engine) as s:
             ids = [r["order_id"] for r in rows]
             orders = {o.id: o for o in s.exec(select(Order).where(Order.id.in_(ids)))}  # type: ignore[attr-defined]
             known_rows = set(s.exec(select(AuditRow.order_id).where(
                 AuditRow.carrier == req.carrier, AuditRow.month == req.month, AuditRow.order_id.in_(ids))))  # type: ignore[attr-defined]
-            products = {p.id: p for p in s.exec(select(Product))}
-            agents = {a.id: a for a in s.exec(select(Agent).where(
-                Agent.id.in_({o.agent_id for o in orders.values()})))}  # type: ignore[attr-defined]
             for row in rows:
                 order = orders.get(row["order_id"])
                 if order is None:
@@ -99,22 +92,8 @@ class SettlementActivities:
                     s.add(AuditRow(carrier=req.carrier, month=req.month, order_id=order.id,
                                    approved=bool(row["approved"]), reason=row.get("reason") or ""))
                 if row["approved"]:
-                    product = products[order.product_id]
-                    agent = agents[order.agent_id]
-                    lines = commission_lines(order.id, agent.id, agent.parent_id, product.commission_fen,
-                                             product.parent_override_bp)
-                    existing = set(s.exec(select(CommissionLineRecord.role).where(
-                        CommissionLineRecord.order_id == order.id)))
-                    for line in lines:
-                        if line.role.value in existing:
-                            continue
-                        beneficiary = agents.get(line.agent_id) or s.get(Agent, line.agent_id)
-                        held = beneficiary is not None and beneficiary.status == AgentStatus.SUSPENDED
-                        s.add(CommissionLineRecord(order_id=order.id, agent_id=line.agent_id, role=line.role.value,
-                                                   carrier=req.carrier, month=req.month, amount_fen=line.amount_fen,
-                                                   status=LineStatus.HELD if held else LineStatus.PAYABLE))
                     out.append((order.id, AuditResult(approved=True, month=req.month,
-                                                      commission_fen=product.commission_fen)))
+                                                      commission_fen=int(row.get("commission_fen") or 0))))
                 else:
                     reason = AUDIT_REJECTIONS.get(row.get("reason") or "", FailureReason.CARRIER_SYSTEM_ERROR)
                     out.append((order.id, AuditResult(approved=False, month=req.month, reason=reason,
@@ -153,6 +132,20 @@ class SettlementActivities:
                                                 reason=FailureReason.CARRIER_SYSTEM_ERROR,
                                                 detail="absent from the carrier's final audit")) for o in missing])
         return len(missing)
+
+    @activity.defn(name=names.WAIT_FOR_AUDITED_ORDERS)
+    def wait_for_audited_orders(self, ref: BatchRef) -> int:
+        """Statements wait until every order the audit named has settled or failed. Retried (no history growth)
+        while some are still on their way; after the activity's schedule-to-close the batch goes on anyway."""
+        with Session(self.engine) as s:
+            audited = select(AuditRow.order_id).where(AuditRow.carrier == ref.carrier, AuditRow.month == ref.month)
+            pending = s.exec(select(func.count()).select_from(Order).where(
+                Order.id.in_(audited),  # type: ignore[attr-defined]
+                Order.status.not_in([OrderStatus.SETTLED.value, OrderStatus.FAILED.value]))).one()  # type: ignore[attr-defined]
+        if pending:
+            activity.heartbeat(pending)
+            raise ApplicationError(f"{pending} audited orders still settling", type="OrdersStillSettling")
+        return 0
 
     @activity.defn(name=names.BUILD_STATEMENTS)
     def build_statements(self, ref: BatchRef) -> int:

@@ -112,10 +112,17 @@ class OrderSettlementWorkflow:
             updates.append(sa.FAILURE_REASON.value_set(verdict.failure_reason.value))
         workflow.upsert_search_attributes(updates)
         workflow.upsert_memo({"summary": _summary(order, verdict)})
-        commission = self._facts.audit.commission_fen if verdict.status == OrderStatus.SETTLED and self._facts.audit else None
+        settled = verdict.status == OrderStatus.SETTLED
         await workflow.execute_local_activity(
             names.RECORD_ORDER_PROGRESS,
-            OrderProgress(order_id=order.order_id, verdict=verdict, commission_fen=commission),
+            OrderProgress(
+                order_id=order.order_id,
+                verdict=verdict,
+                agent_id=order.agent_id,
+                carrier=order.carrier,
+                commission_fen=order.terms.commission_fen if settled else None,
+                parent_override_bp=order.terms.parent_override_bp,
+            ),
             **LOCAL,
         )
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
 
 AUDIT_NOT_READY_RETRY = timedelta(hours=6)
 PAGES_PER_RUN = 200
+ORDERS_SETTLE_WITHIN = timedelta(days=1)
 DB = dict(start_to_close_timeout=timedelta(minutes=2), retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)))
 CARRIER = dict(start_to_close_timeout=timedelta(minutes=5), heartbeat_timeout=None,
                retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=10)))
@@ -62,6 +63,16 @@ class CarrierSettlementWorkflow:
 
         self._set_progress("failing orders absent from the audit")
         unaudited = await workflow.execute_activity(names.FAIL_UNAUDITED_ORDERS, ref, result_type=int, **CARRIER)
+        self._set_progress("waiting for audited orders to settle")
+        try:
+            await workflow.execute_activity(
+                names.WAIT_FOR_AUDITED_ORDERS, ref, start_to_close_timeout=timedelta(seconds=30),
+                schedule_to_close_timeout=ORDERS_SETTLE_WITHIN,
+                retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=1.5,
+                                         maximum_interval=timedelta(minutes=2)),
+            )
+        except ActivityError:
+            workflow.logger.warning("some audited orders had not settled in time; their lines join a later payout")
         self._set_progress("building agent statements")
         statements = await workflow.execute_activity(names.BUILD_STATEMENTS, ref, result_type=int, **DB)
         self._set_progress("paying agents")

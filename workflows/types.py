@@ -18,11 +18,14 @@ class OrderInput(BaseModel):
 
 
 class OrderProgress(BaseModel):
-    """What the order projection in the database should now say."""
+    """What the order projection in the database should now say; a settled order also brings its commission."""
 
     order_id: str
     verdict: Verdict
+    agent_id: str = ""
+    carrier: str = ""
     commission_fen: int | None = None
+    parent_override_bp: int = 0
 
 
 class OrderView(BaseModel):

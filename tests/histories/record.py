@@ -41,6 +41,10 @@ def settlement_fakes(pages: int = 3):
     async def fail_unaudited(ref: BatchRef) -> int:
         return 2
 
+    @activity.defn(name=names.WAIT_FOR_AUDITED_ORDERS)
+    async def wait_audited(ref: BatchRef) -> int:
+        return 0
+
     @activity.defn(name=names.BUILD_STATEMENTS)
     async def build(ref: BatchRef) -> int:
         return 3
@@ -53,7 +57,7 @@ def settlement_fakes(pages: int = 3):
     async def close(ref: BatchRef) -> dict:
         return {"paid_fen": 36000, "held_fen": 0, "statements": 3}
 
-    return [open_batch, settle_page, fail_unaudited, build, pay, close]
+    return [open_batch, settle_page, fail_unaudited, wait_audited, build, pay, close]
 
 
 async def record() -> None:

@@ -1,0 +1,160 @@
+"""The whole system as child processes: Temporal dev server, carrier simulator, worker, API.
+
+`make run` uses it on the embedded defaults; the benchmark and the end-to-end test use it on free ports
+in a scratch directory. Each process gets its configuration as SIMBO_* environment variables.
+"""
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from settings import ROOT
+from workflows import search_attributes as sa
+
+BIN = Path(sys.executable).parent
+PY = sys.executable
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Ports:
+    temporal: int = 7233
+    ui: int = 8233
+    api: int = 8000
+    simulator: int = 8100
+
+    @classmethod
+    def free(cls) -> "Ports":
+        return cls(free_port(), free_port(), free_port(), free_port())
+
+
+@dataclass
+class Stack:
+    var: Path
+    ports: Ports = field(default_factory=Ports)
+    database_url: str | None = None
+    ui: bool = True
+    daily_every: int = 60
+    quiet: bool = False
+    procs: list[subprocess.Popen] = field(default_factory=list)
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "SIMBO_TEMPORAL_ADDRESS": f"127.0.0.1:{self.ports.temporal}",
+            "SIMBO_DATABASE_URL": self.database_url or f"sqlite:///{self.var / 'simbo.db'}",
+            "SIMBO_API_BASE_URL": self.api_url,
+            "SIMBO_CARRIER_BASE_URL": self.simulator_url,
+            "SIMBO_PAYOUT_BASE_URL": self.simulator_url,
+        }
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.api}"
+
+    @property
+    def simulator_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.simulator}"
+
+    @property
+    def temporal_address(self) -> str:
+        return f"127.0.0.1:{self.ports.temporal}"
+
+    def migrate(self) -> None:
+        subprocess.run([str(BIN / "alembic"), "upgrade", "head"], cwd=ROOT, env=self.env, check=True,
+                       stdout=subprocess.DEVNULL)
+
+    def spawn(self, name: str, args: list[str], log: str) -> subprocess.Popen:
+        out = open(self.var / log, "ab")  # noqa: SIM115 - lives as long as the process
+        proc = subprocess.Popen(args, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=self.env,
+                                start_new_session=True)
+        self.procs.append(proc)
+        if not self.quiet:
+            print(f"  started {name} (pid {proc.pid}), log {self.var / log}")
+        return proc
+
+    def start(self) -> "Stack":
+        self.var.mkdir(parents=True, exist_ok=True)
+        self.migrate()
+        temporal = [str(BIN / "temporal"), "server", "start-dev", "--db-filename", str(self.var / "temporal.db"),
+                    "--ip", "127.0.0.1", "--port", str(self.ports.temporal), "--ui-port", str(self.ports.ui),
+                    "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
+                    "--log-level", "warn"]
+        if not self.ui:
+            temporal.append("--headless")
+        for key in sa.ALL:
+            temporal += ["--search-attribute", f"{key.name}=Keyword"]
+        self.spawn("Temporal dev server", temporal, "temporal.log")
+        asyncio.run(self._wait_temporal())
+        self.spawn("carrier simulator", [PY, "-m", "simulators.carrier", "--host", "127.0.0.1",
+                                         "--port", str(self.ports.simulator), "--state", str(self.var / "carrier-sim.json"),
+                                         "--push-url", self.api_url, "--daily-every", str(self.daily_every)],
+                   "simulator.log")
+        self.spawn("worker", [PY, "worker.py"], "worker.log")
+        self.spawn("API", [PY, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(self.ports.api),
+                           "--log-level", "warning"], "api.log")
+        self.wait_http(f"{self.api_url}/healthz", "API")
+        self.wait_http(f"{self.simulator_url}/sim/stats", "carrier simulator")
+        return self
+
+    async def _wait_temporal(self) -> None:
+        from services.temporal import connect
+
+        for _ in range(240):
+            self.check_alive()
+            try:
+                await connect(self.temporal_address)
+                return
+            except Exception:  # noqa: BLE001 - not up yet
+                await asyncio.sleep(0.25)
+        raise RuntimeError(f"Temporal dev server did not come up; see {self.var / 'temporal.log'}")
+
+    def wait_http(self, url: str, what: str, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.check_alive()
+            try:
+                if httpx.get(url, timeout=2).status_code < 500:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.25)
+        raise RuntimeError(f"{what} did not come up at {url}; see the logs in {self.var}")
+
+    def check_alive(self) -> None:
+        for p in self.procs:
+            if p.poll() is not None:
+                raise RuntimeError(f"{p.args[:4]} exited with {p.returncode}; see the logs in {self.var}")
+
+    def stop(self) -> None:
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGTERM)
+        for p in self.procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+        self.procs.clear()
+
+    def __enter__(self) -> "Stack":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
