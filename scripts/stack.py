@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,7 +101,9 @@ class Stack:
         for key in sa.ALL:
             temporal += ["--search-attribute", f"{key.name}=Keyword"]
         self.spawn("Temporal dev server", temporal, "temporal.log")
-        asyncio.run(self._wait_temporal())
+        # in a thread of its own, so callers that already run an event loop (tests) can use the stack too
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, self._wait_temporal()).result()
         self.spawn("carrier simulator", [PY, "-m", "simulators.carrier", "--host", "127.0.0.1",
                                          "--port", str(self.ports.simulator), "--state", str(self.var / "carrier-sim.json"),
                                          "--push-url", self.api_url, "--daily-every", str(self.daily_every)],
