@@ -98,6 +98,7 @@ class EventOutcome(StrEnum):
     DUPLICATE = "duplicate"
     UNKNOWN_ORDER = "unknown_order"
     REJECTED = "rejected"
+    ORDER_CLOSED = "order_closed"  # the order's workflow had already ended when the event came
 
 
 class CarrierEventRecord(SQLModel, table=True):
@@ -114,6 +115,8 @@ class CarrierEventRecord(SQLModel, table=True):
     outcome: EventOutcome = Field(index=True)
     error: str = ""
     received_at: datetime = Aware(nullable=False, default=utcnow)
+    # set once the event reached the order workflow; null after a crash between storing and signalling
+    signalled_at: datetime | None = Aware(nullable=True)
 
 
 class RescueTask(SQLModel, table=True):

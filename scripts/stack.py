@@ -144,6 +144,19 @@ class Stack:
             if p.poll() is not None:
                 raise RuntimeError(f"{p.args[:4]} exited with {p.returncode}; see the logs in {self.var}")
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time used so far by each child process (user + system), for the benchmarks' breakdown."""
+        tick = os.sysconf("SC_CLK_TCK")
+        out = {}
+        for p in self.procs:
+            try:
+                fields = Path(f"/proc/{p.pid}/stat").read_text().rsplit(")", 1)[1].split()
+                out[Path(str(p.args[0])).name + ":" + " ".join(str(a) for a in p.args[1:3])] = (
+                    int(fields[11]) + int(fields[12])) / tick
+            except (OSError, IndexError, ValueError):
+                pass
+        return out
+
     def stop(self) -> None:
         for p in reversed(self.procs):
             if p.poll() is None:

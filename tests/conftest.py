@@ -8,3 +8,6 @@ async def time_env():
     env = await start_time_skipping()
     yield env
     await env.shutdown()
+
+# API tests: SQLite + PostgreSQL database fixtures and the fake Temporal client
+from tests.fixtures_db import *  # noqa: E402, F403

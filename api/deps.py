@@ -1,0 +1,55 @@
+"""FastAPI dependencies: the database session and the Temporal client. Tests override `get_session`
+(app.dependency_overrides) and inject a fake client through `create_app(temporal_client=...)`."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+
+import structlog
+from fastapi import HTTPException, Request
+from sqlmodel import Session
+from temporalio.client import Client
+
+from db.session import get_engine
+from services.temporal import connect
+
+log = structlog.get_logger(__name__)
+
+RECONNECT_TIMEOUT_S = 5.0
+RECONNECT_EVERY_S = 10.0  # while Temporal is down, at most one connection attempt per interval
+
+
+def get_session() -> Iterator[Session]:
+    with Session(get_engine()) as session:
+        yield session
+
+
+async def _client(request: Request) -> Client | None:
+    """The app's client; if the start-up connection failed, try once more (lazily, one at a time)."""
+    state = request.app.state
+    client = getattr(state, "temporal", None)
+    if client is not None or not getattr(state, "temporal_autoconnect", False):
+        return client
+    lock: asyncio.Lock = state.temporal_lock
+    async with lock:
+        if state.temporal is None and time.monotonic() >= getattr(state, "temporal_next_try", 0.0):
+            state.temporal_next_try = time.monotonic() + RECONNECT_EVERY_S
+            try:
+                state.temporal = await asyncio.wait_for(connect(), RECONNECT_TIMEOUT_S)
+                log.info("connected to Temporal")
+            except Exception as err:  # noqa: BLE001
+                log.warning("Temporal unreachable", error=f"{type(err).__name__}: {err}")
+        return state.temporal
+
+
+async def get_temporal(request: Request) -> Client:
+    client = await _client(request)
+    if client is None:
+        raise HTTPException(status_code=503, detail="Temporal is unreachable; retry later")
+    return client
+
+
+async def get_temporal_optional(request: Request) -> Client | None:
+    return await _client(request)

@@ -1,0 +1,93 @@
+"""The HTTP door: `create_app()` builds the FastAPI app; `app` is what uvicorn serves (`uvicorn api.main:app`)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+import anyio
+import structlog
+from fastapi import Depends, FastAPI
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlmodel import Session
+
+from api.deps import get_session, get_temporal_optional
+from api.routers import agents, carrier_events, orders, settlements
+from api.schemas import Health
+from services.temporal import connect
+from settings import get_settings
+
+log = structlog.get_logger(__name__)
+
+CONNECT_TIMEOUT_S = 10.0
+
+
+def configure_logging() -> None:
+    if structlog.is_configured():
+        return
+    renderer: Any = structlog.processors.JSONRenderer() if get_settings().log_json else structlog.dev.ConsoleRenderer()
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+    )
+
+
+def create_app(temporal_client: Any | None = None) -> FastAPI:
+    """`temporal_client` (any object with the Client methods used) skips connecting: tests pass a fake."""
+    configure_logging()
+    injected = temporal_client is not None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not injected:
+            try:
+                app.state.temporal = await asyncio.wait_for(connect(), CONNECT_TIMEOUT_S)
+                log.info("connected to Temporal", address=get_settings().temporal_address)
+            except Exception as err:  # noqa: BLE001 - serve anyway; reads work, writes answer 503 and reconnect
+                log.warning("Temporal unreachable at start-up", error=f"{type(err).__name__}: {err}")
+        yield
+
+    app = FastAPI(
+        title="Simbo back office",
+        description="SIM-card orders, carrier events, commission settlement and agent accounts.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.temporal = temporal_client
+    app.state.temporal_autoconnect = not injected
+    app.state.temporal_lock = asyncio.Lock()
+
+    app.include_router(orders.router)
+    app.include_router(carrier_events.router)
+    app.include_router(settlements.router)
+    app.include_router(agents.router)
+
+    @app.get("/healthz", response_model=Health, tags=["ops"], responses={503: {"model": Health}})
+    async def healthz(
+        session: Annotated[Session, Depends(get_session)],
+        temporal: Annotated[Any, Depends(get_temporal_optional)],
+    ):
+        def ping() -> str:
+            try:
+                session.exec(text("SELECT 1"))  # type: ignore[call-overload]
+                return "ok"
+            except Exception as err:  # noqa: BLE001
+                return f"error: {type(err).__name__}"
+
+        db = await anyio.to_thread.run_sync(ping)
+        health = Health(status="ok" if db == "ok" else "degraded", database=db, temporal="connected" if temporal else "unreachable")
+        return JSONResponse(status_code=200 if db == "ok" else 503, content=health.model_dump())
+
+    return app
+
+
+app = create_app()

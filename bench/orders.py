@@ -1,0 +1,168 @@
+"""Benchmark: N orders end to end on the dev server, against a bare workflow with the same signals and timers.
+
+    python -m bench.orders [--n 2000]
+
+Starts the whole system (dev server, simulator, worker, API) in a scratch directory on free ports,
+places N orders through the API, scripts their lives on the carrier simulator with activations two
+months back (so the check point has passed and nobody waits a month), lets the simulator push the
+events to our API, runs each carrier's settlement batch, and waits until every order has settled.
+Then, on the same dev server, N bare workflows get the same number of signals and timers.
+The LAST line printed is one JSON object with the figures.
+"""
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import httpx
+from temporalio.worker import Worker
+
+from bench.bare import BareOrderWorkflow
+from db.session import make_engine
+from domain.clock import SHANGHAI, month_bounds, previous_month
+from scripts.demo import PRODUCTS, seed_catalogue, terms_of
+from scripts.scenarios import life, scenario
+from scripts.stack import Ports, Stack
+from services.temporal import connect
+from workflows.types import SettlementInput
+
+SIGNALS_PER_ORDER = 5  # shipped, signed, activated, recharged, audit
+CONCURRENCY = 32
+
+
+async def _gather_limited(coros, limit=CONCURRENCY):
+    gate = asyncio.Semaphore(limit)
+
+    async def one(c):
+        async with gate:
+            return await c
+
+    return await asyncio.gather(*(one(c) for c in coros))
+
+
+async def _count(api: httpx.AsyncClient, status: str) -> int:
+    r = await api.get("/orders", params={"status": status, "limit": 1})
+    r.raise_for_status()
+    return r.json()["total"]
+
+
+async def _wait_count(api, status: str, n: int, label: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    last = -1
+    while time.monotonic() < deadline:
+        got = await _count(api, status)
+        if got != last:
+            print(f"  {label}: {got}/{n}", flush=True)
+            last = got
+        if got >= n:
+            return
+        await asyncio.sleep(1)
+    raise SystemExit(f"timed out: only {last}/{n} orders reached {status}")
+
+
+async def run_ours(stack: Stack, n: int) -> dict:
+    seed_catalogue(make_engine(stack.env["SIMBO_DATABASE_URL"]))
+    now = datetime.now(SHANGHAI)
+    month = previous_month(now)
+    start = month_bounds(previous_month(month_bounds(month)[0]))[0] + timedelta(days=3)
+    run = uuid.uuid4().hex[:6]
+    client = await connect(stack.temporal_address)
+    t0 = time.monotonic()
+    async with httpx.AsyncClient(base_url=stack.api_url, timeout=120) as api, \
+            httpx.AsyncClient(base_url=stack.simulator_url, timeout=120) as sim:
+
+        async def place(i: int) -> dict:
+            product = PRODUCTS[i % len(PRODUCTS)]
+            msisdn = f"139{i:08d}"
+            r = await api.post("/orders", headers={"Idempotency-Key": f"bench-{run}-{i}"},
+                               json={"agent_id": ["A002", "A003"][i % 2], "product_id": product.id, "msisdn": msisdn})
+            r.raise_for_status()
+            oid = r.json()["id"]
+            events = life(oid, msisdn, terms_of(product), start + timedelta(minutes=i % 600))
+            return scenario(oid, product.carrier, msisdn, events, audit_month=month,
+                            commission_fen=product.commission_fen)
+
+        stories = []
+        for chunk in range(0, n, 250):  # scripts go to the carrier as orders are placed, in chunks
+            part = await _gather_limited(place(i) for i in range(chunk, min(n, chunk + 250)))
+            (await sim.post("/sim/scenarios/batch", json=part)).raise_for_status()
+            stories += part
+        t_placed = time.monotonic()
+        print(f"  placed {n} orders in {t_placed - t0:.1f}s", flush=True)
+        await _wait_count(api, "awaiting_audit", n, "awaiting audit", timeout=60 + n)
+        for carrier in sorted({p.carrier for p in PRODUCTS}):
+            await client.start_workflow("CarrierSettlement", SettlementInput(carrier=carrier, month=month),
+                                        id=f"settlement-{carrier}-{month}", task_queue="orders")
+        await _wait_count(api, "settled", n, "settled", timeout=60 + n)
+        seconds = time.monotonic() - t0
+
+    sample = [s["order_id"] for s in stories[:: max(1, n // 25)]]
+    lengths, timers = [], []
+    for oid in sample:
+        history = await client.get_workflow_handle(f"order-{oid}").fetch_history()
+        lengths.append(len(history.events))
+        timers.append(sum(1 for e in history.events if e.event_type == 15))  # EVENT_TYPE_TIMER_STARTED
+    return {"seconds": seconds, "history_events_per_order": statistics.mean(lengths),
+            "timers_per_order": round(statistics.mean(timers)), "client": client}
+
+
+async def run_bare(client, n: int, timers: int) -> float:
+    tq = f"bare-{uuid.uuid4().hex[:6]}"
+    async with Worker(client, task_queue=tq, workflows=[BareOrderWorkflow],
+                      activity_executor=ThreadPoolExecutor(2)):
+        t0 = time.monotonic()
+
+        async def one(i: int):
+            h = await client.start_workflow(BareOrderWorkflow.run, args=[SIGNALS_PER_ORDER, timers],
+                                            id=f"bare-{tq}-{i}", task_queue=tq)
+            for k in range(SIGNALS_PER_ORDER):
+                await h.signal(BareOrderWorkflow.event, {"k": k, "order": i})
+            return h
+
+        handles = await _gather_limited(one(i) for i in range(n))
+        await _gather_limited(h.result() for h in handles)
+        return time.monotonic() - t0
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=2000, help="number of orders (default 2000)")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    args = parser.parse_args()
+    var = Path(tempfile.mkdtemp(prefix="bench-orders-"))
+    stack = Stack(var=var, ports=Ports.free(), ui=False, daily_every=0, quiet=True)
+    print(f"starting the stack in {var} ...", flush=True)
+    stack.start()
+    try:
+        ours = await run_ours(stack, args.n)
+        print(f"  ours: {args.n} orders in {ours['seconds']:.1f}s; bare run ({ours['timers_per_order']} timers each) ...",
+              flush=True)
+        cpu = stack.cpu_seconds()
+        print("  CPU seconds by process: " + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items()), flush=True)
+        bare_seconds = await run_bare(ours["client"], args.n, ours["timers_per_order"])
+    finally:
+        stack.stop()
+    orders_per_s = args.n / ours["seconds"]
+    bare_per_s = args.n / bare_seconds
+    print(json.dumps({
+        "orders": args.n,
+        "seconds": round(ours["seconds"], 2),
+        "orders_per_s": round(orders_per_s, 2),
+        "bare_seconds": round(bare_seconds, 2),
+        "bare_orders_per_s": round(bare_per_s, 2),
+        "bare_ratio": round(orders_per_s / bare_per_s, 3),
+        "history_events_per_order": round(ours["history_events_per_order"], 1),
+        "signals_per_order": SIGNALS_PER_ORDER,
+        "timers_per_order": ours["timers_per_order"],
+    }))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
