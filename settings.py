@@ -33,6 +33,13 @@ class Settings(BaseSettings):
     # Settlement: the Schedule starts each carrier's batch on this day of the month after month end
     settlement_schedule_day: int = 3
 
+    # Complaint desk: SMS gateway and billing system (one simulator serves both by default)
+    sms_base_url: str = "http://localhost:8200"
+    sms_api_secret: str = "dev-sms-secret"  # HMAC key of our calls to the SMS gateway
+    sms_push_secret: str = "dev-sms-secret"  # HMAC key of the inbound SMS the gateway pushes to us
+    billing_base_url: str = "http://localhost:8200"
+    billing_api_secret: str = "dev-billing-secret"
+
     log_json: bool = False
 
 

@@ -206,3 +206,7 @@ class AgentStatement(SQLModel, table=True):
     paid_fen: int = 0
     payout_ref: str | None = None
     created_at: datetime = Aware(nullable=False, default=utcnow)
+
+
+# The complaint desk keeps its tables in a module of its own (imported here so the metadata sees them).
+from db import complaints_models  # noqa: E402, F401

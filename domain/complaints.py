@@ -313,6 +313,7 @@ class Case(BaseModel):
     survey_closes_at: AwareDatetime | None = None
     outcome: Outcome | None = None
     closed_at: AwareDatetime | None = None
+    event_seq: int = 0  # events recorded so far (their keys stay unique across continue-as-new)
 
     @property
     def handling_open(self) -> bool:
@@ -569,10 +570,14 @@ def apply_overdue(case: Case) -> None:
     case.next_notice_at = case.due.due_at  # the first supervision notice goes out as it turns overdue
 
 
-def apply_notice_sent(case: Case) -> None:
+def apply_notice_sent(case: Case, now: datetime) -> None:
+    """One notice a day: after a pause (worker down for days) the next one is the next daily slot, not a burst."""
     case.supervision_notices += 1
     assert case.next_notice_at is not None
-    case.next_notice_at = case.next_notice_at + SUPERVISION_EVERY
+    nxt = case.next_notice_at + SUPERVISION_EVERY
+    while nxt <= now:
+        nxt += SUPERVISION_EVERY
+    case.next_notice_at = nxt
 
 
 def apply_survey_sent(case: Case, at: datetime) -> None:

@@ -99,7 +99,7 @@ class Stack:
         if not self.ui:
             temporal.append("--headless")
         for key in sa.ALL:
-            temporal += ["--search-attribute", f"{key.name}=Keyword"]
+            temporal += ["--search-attribute", f"{key.name}={sa.cli_type(key)}"]
         self.spawn("Temporal dev server", temporal, "temporal.log")
         # in a thread of its own, so callers that already run an event loop (tests) can use the stack too
         with ThreadPoolExecutor(1) as pool:

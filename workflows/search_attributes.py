@@ -3,6 +3,7 @@
 Never personal data here: search attributes bypass the payload codec.
 """
 
+from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.common import SearchAttributeKey
 
 ORDER_STATUS = SearchAttributeKey.for_keyword("OrderStatus")
@@ -11,4 +12,22 @@ AGENT_ID = SearchAttributeKey.for_keyword("AgentId")
 SETTLEMENT_MONTH = SearchAttributeKey.for_keyword("SettlementMonth")
 FAILURE_REASON = SearchAttributeKey.for_keyword("FailureReason")
 
-ALL = (ORDER_STATUS, CARRIER, AGENT_ID, SETTLEMENT_MONTH, FAILURE_REASON)
+# Complaint desk: filter by level, handling department, due time (a real datetime: `DueAt < "..."`), state.
+COMPLAINT_LEVEL = SearchAttributeKey.for_keyword("ComplaintLevel")
+DEPARTMENT = SearchAttributeKey.for_keyword("Department")
+DUE_AT = SearchAttributeKey.for_datetime("DueAt")
+COMPLAINT_STATE = SearchAttributeKey.for_keyword("ComplaintState")
+
+ALL = (ORDER_STATUS, CARRIER, AGENT_ID, SETTLEMENT_MONTH, FAILURE_REASON,
+       COMPLAINT_LEVEL, DEPARTMENT, DUE_AT, COMPLAINT_STATE)
+
+
+def indexed_value_type(key: SearchAttributeKey) -> IndexedValueType.ValueType:
+    """The server-side type to register the key with (operator service)."""
+    return IndexedValueType.ValueType(int(key.indexed_value_type))
+
+
+def cli_type(key: SearchAttributeKey) -> str:
+    """The type name `temporal server start-dev --search-attribute KEY=TYPE` expects (Keyword, Datetime, ...)."""
+    name = IndexedValueType.Name(indexed_value_type(key)).removeprefix("INDEXED_VALUE_TYPE_")
+    return {"KEYWORD_LIST": "KeywordList"}.get(name, name.capitalize())
