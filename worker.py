@@ -12,24 +12,36 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 import logs
 from activities.carrier import CarrierActivities
+from activities.complaints import ComplaintActivities
+from activities.fee_returns import FeeReturnActivities
 from activities.orders import OrderActivities
 from activities.settlement import SettlementActivities
 from db.session import get_engine
+from gateways.billing import BillingGateway, billing_gateway_from_settings
 from gateways.carrier import CarrierGateway
+from gateways.sms import SmsGateway, sms_gateway_from_settings
 from services.temporal import connect
 from settings import get_settings
+from workflows.complaint import CalendarCheckWorkflow, ComplaintWorkflow
+from workflows.fee_return import FeeReturnCreditWorkflow
 from workflows.order import OrderSettlementWorkflow
 from workflows.settlement import CarrierSettlementWorkflow, SettlementKickoffWorkflow
 
 # Pure, deterministic modules (and the libraries they use) are loaded once, not re-imported into each
 # workflow's sandbox: that re-import is most of a workflow start's CPU.
-PASSTHROUGH = ("pydantic", "pydantic_core", "annotated_types", "domain", "workflows.types", "activities.names")
+PASSTHROUGH = ("pydantic", "pydantic_core", "annotated_types", "domain", "workflows.types", "activities.names",
+               "workflows.complaint_types", "activities.complaint_names", "chinese_calendar")
 
-WORKFLOWS = [OrderSettlementWorkflow, CarrierSettlementWorkflow, SettlementKickoffWorkflow]
+WORKFLOWS = [OrderSettlementWorkflow, CarrierSettlementWorkflow, SettlementKickoffWorkflow,
+             ComplaintWorkflow, CalendarCheckWorkflow, FeeReturnCreditWorkflow]
 
 
 def build_worker(client: Client, engine: Engine, gateway: CarrierGateway, task_queue: str | None = None,
-                 executor: ThreadPoolExecutor | None = None) -> Worker:
+                 executor: ThreadPoolExecutor | None = None, sms: SmsGateway | None = None,
+                 billing: BillingGateway | None = None) -> Worker:
+    sms = sms or sms_gateway_from_settings(get_settings())
+    complaints = ComplaintActivities(engine, sms)
+    fee_returns = FeeReturnActivities(engine, billing or billing_gateway_from_settings(get_settings()), sms)
     orders = OrderActivities(engine)
     carrier = CarrierActivities(gateway)
     settlement = SettlementActivities(engine, client, gateway)
@@ -50,6 +62,13 @@ def build_worker(client: Client, engine: Engine, gateway: CarrierGateway, task_q
             settlement.build_statements,
             settlement.pay_agents,
             settlement.close_batch,
+            complaints.record_complaint,
+            complaints.compute_due,
+            complaints.send_customer_sms,
+            complaints.notify_department,
+            complaints.check_calendar,
+            fee_returns.credit,
+            fee_returns.sms_credited,
         ],
         activity_executor=executor or ThreadPoolExecutor(max_workers=32),
         workflow_runner=SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)),

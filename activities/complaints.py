@@ -64,9 +64,10 @@ class ComplaintActivities:
                     s.add(ComplaintEvent(key=e.key, complaint_id=cid, at=e.at, kind=e.kind,
                                          department=e.department.value if e.department else None,
                                          actor=e.actor, detail=e.detail))
+            state = row.state
             s.commit()
         if rec.events:
-            log.info("complaint progress", complaint_id=cid, state=row.state, events=[e.kind for e in rec.events],
+            log.info("complaint progress", complaint_id=cid, state=state, events=[e.kind for e in rec.events],
                      workflow_id=activity.info().workflow_id)
 
     @activity.defn(name=names.COMPUTE_DUE)

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from api.deps import get_session, get_temporal_optional
-from api.routers import agents, carrier_events, orders, settlements
+from api.routers import agents, carrier_events, complaints, orders, settlements
 from api.schemas import Health
 from services.temporal import connect
 from settings import get_settings
@@ -70,6 +70,8 @@ def create_app(temporal_client: Any | None = None) -> FastAPI:
     app.include_router(carrier_events.router)
     app.include_router(settlements.router)
     app.include_router(agents.router)
+    app.include_router(complaints.router)
+    app.include_router(complaints.fee_router)
 
     @app.get("/healthz", response_model=Health, tags=["ops"], responses={503: {"model": Health}})
     async def healthz(

@@ -57,3 +57,12 @@ def previous_month(at: datetime) -> str:
 def days_after(at: datetime, days: int) -> datetime:
     """A window of N days is N x 24 clock hours after the starting event."""
     return require_aware(at) + timedelta(days=days)
+
+
+def months_before(at: datetime, months: int) -> datetime:
+    """The same wall-clock instant `months` calendar months earlier, Shanghai; the day is clamped to the
+    month's end (31 May -> 31 Mar for 2 months; 30 Apr -> 28/29 Feb). "In the last 2 months" = since this."""
+    local = require_aware(at).astimezone(SHANGHAI)
+    first = _month_start(local.year, local.month - months)
+    last_day = (_month_start(first.year, first.month + 1) - timedelta(days=1)).day
+    return local.replace(year=first.year, month=first.month, day=min(local.day, last_day))

@@ -113,3 +113,11 @@ class ComplaintView(BaseModel):
 
 
 __all__ = ["DueDecision"]
+
+
+class FeeReturnCredit(BaseModel):
+    """An approved (and, above 100 yuan, audited) fee return to credit: ids and amount only."""
+
+    fee_return_id: str
+    complaint_id: str
+    amount_fen: int
