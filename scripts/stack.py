@@ -36,10 +36,11 @@ class Ports:
     ui: int = 8233
     api: int = 8000
     simulator: int = 8100
+    sms_billing: int = 8200  # SMS gateway + billing system simulator (complaint desk)
 
     @classmethod
     def free(cls) -> "Ports":
-        return cls(free_port(), free_port(), free_port(), free_port())
+        return cls(free_port(), free_port(), free_port(), free_port(), free_port())
 
 
 @dataclass
@@ -62,6 +63,8 @@ class Stack:
             "SIMBO_API_BASE_URL": self.api_url,
             "SIMBO_CARRIER_BASE_URL": self.simulator_url,
             "SIMBO_PAYOUT_BASE_URL": self.simulator_url,
+            "SIMBO_SMS_BASE_URL": self.sms_billing_url,
+            "SIMBO_BILLING_BASE_URL": self.sms_billing_url,
         }
 
     @property
@@ -71,6 +74,10 @@ class Stack:
     @property
     def simulator_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.simulator}"
+
+    @property
+    def sms_billing_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.sms_billing}"
 
     @property
     def temporal_address(self) -> str:
@@ -108,11 +115,16 @@ class Stack:
                                          "--port", str(self.ports.simulator), "--state", str(self.var / "carrier-sim.json"),
                                          "--push-url", self.api_url, "--daily-every", str(self.daily_every)],
                    "simulator.log")
+        self.spawn("SMS gateway + billing simulator", [PY, "-m", "simulators.sms_billing", "--host", "127.0.0.1",
+                                                      "--port", str(self.ports.sms_billing),
+                                                      "--state", str(self.var / "sms-billing-sim.json"),
+                                                      "--push-url", self.api_url], "sms-billing.log")
         self.spawn("worker", [PY, "worker.py"], "worker.log")
         self.spawn("API", [PY, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(self.ports.api),
                            "--log-level", "warning"], "api.log")
         self.wait_http(f"{self.api_url}/healthz", "API")
         self.wait_http(f"{self.simulator_url}/sim/stats", "carrier simulator")
+        self.wait_http(f"{self.sms_billing_url}/sim/stats", "SMS gateway + billing simulator")
         return self
 
     async def _wait_temporal(self) -> None:

@@ -291,3 +291,11 @@ async def test_months_of_daily_notices_continue_as_new(time_env, world):
         assert len(notices) == v.case.supervision_notices  # every notice once, across runs
         seqs = [int(k.rsplit(":", 1)[1]) for k in world.events if k.startswith(case.facts.complaint_id + ":")]
         assert len(seqs) == len(set(seqs)) and max(seqs) == len(seqs)
+
+
+def test_complaint_histories_are_recorded_for_replay():
+    from pathlib import Path
+
+    names = {p.name for p in (Path(__file__).parent / "histories").glob("*.json")}
+    assert {"complaint_reopened_then_silent.v1.json", "complaint_overdue_escalated.v1.json",
+            "fee_return_credit.v1.json"} <= names

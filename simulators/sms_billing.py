@@ -1,0 +1,174 @@
+"""A stand-in for the SMS gateway and the billing system, speaking the signed protocol for real.
+
+    python -m simulators.sms_billing --port 8200 --state var/sms-billing-sim.json --push-url http://localhost:8000
+
+Our calls (signed with our keys, gateways/signing.py; 401 with a reason otherwise):
+    POST /sms/send          {"message_id","to","text"}              -> {"message_id","status":"sent"}
+    POST /billing/credits   {"credit_id","msisdn","amount_fen","note"} -> {"credit_id","status":"credited","reference"}
+Both are idempotent by their id: a repeat returns the first answer and sends / credits nothing more.
+
+Customers' answers reach our API as the gateway would send them: POST /sim/reply {"from","text"} makes the
+gateway push a signed inbound SMS to `<push-url>/complaints/sms/inbound` and returns our API's answer.
+
+Admin (unsigned): GET /sim/sms?to=, GET /sim/credits, POST /sim/reply, POST /sim/behaviour
+{"error_rate","latency_ms"}, GET /sim/stats. State survives a restart in the --state JSON file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import structlog
+from fastapi import FastAPI, HTTPException, Request
+from pydantic import BaseModel, Field
+
+from gateways.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, BadSignature, signed_headers, verify
+from logs import redact
+from settings import Settings, get_settings
+
+log = structlog.get_logger("simulators.sms_billing")
+
+
+class SendSms(BaseModel):
+    message_id: str = Field(min_length=1, max_length=128)
+    to: str = Field(pattern=r"^1\d{10}$")
+    text: str = Field(min_length=1, max_length=1000)
+
+
+class Credit(BaseModel):
+    credit_id: str = Field(min_length=1, max_length=128)
+    msisdn: str = Field(pattern=r"^1\d{10}$")
+    amount_fen: int = Field(gt=0)
+    note: str = ""
+
+
+class Reply(BaseModel):
+    sender: str = Field(pattern=r"^1\d{10}$", alias="from")
+    text: str = Field(min_length=1, max_length=1000)
+    message_id: str | None = None
+
+
+class Behaviour(BaseModel):
+    error_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    latency_ms: int = Field(default=0, ge=0, le=60_000)
+
+
+class State(BaseModel):
+    sms: dict[str, dict] = {}
+    credits: dict[str, dict] = {}
+    inbound: list[dict] = []
+    behaviour: Behaviour = Behaviour()
+
+
+def create_app(settings: Settings | None = None, state_file: Path | None = None, push_url: str | None = None) -> FastAPI:
+    s = settings or get_settings()
+    state = State.model_validate_json(state_file.read_text()) if state_file and state_file.exists() else State()
+    app = FastAPI(title="SMS gateway and billing simulator")
+    push_base = (push_url or s.api_base_url).rstrip("/")
+
+    def save() -> None:
+        if state_file:
+            tmp = state_file.with_suffix(".tmp")
+            tmp.write_text(state.model_dump_json())
+            tmp.replace(state_file)
+
+    async def signed(request: Request, secret: str) -> bytes:
+        body = await request.body()
+        try:
+            verify(secret, request.headers.get(TIMESTAMP_HEADER), request.headers.get(SIGNATURE_HEADER), body)
+        except BadSignature as err:
+            raise HTTPException(401, detail=f"bad signature: {err}") from None
+        if state.behaviour.latency_ms:
+            await asyncio.sleep(state.behaviour.latency_ms / 1000)
+        if random.random() < state.behaviour.error_rate:
+            raise HTTPException(503, detail="simulated outage")
+        return body
+
+    @app.post("/sms/send")
+    async def send(request: Request) -> dict:
+        msg = SendSms.model_validate_json(await signed(request, s.sms_api_secret))
+        if msg.message_id not in state.sms:
+            state.sms[msg.message_id] = {"to": msg.to, "text": msg.text, "sent_at": datetime.now(UTC).isoformat()}
+            save()
+            log.info("SMS sent", message_id=msg.message_id, to=redact(msg.to))
+        return {"message_id": msg.message_id, "status": "sent"}
+
+    @app.post("/billing/credits")
+    async def credit(request: Request) -> dict:
+        c = Credit.model_validate_json(await signed(request, s.billing_api_secret))
+        done = state.credits.get(c.credit_id)
+        if done is None:
+            done = {"msisdn": c.msisdn, "amount_fen": c.amount_fen, "note": c.note, "reference": f"BL{uuid.uuid4().hex[:10]}",
+                    "credited_at": datetime.now(UTC).isoformat()}
+            state.credits[c.credit_id] = done
+            save()
+            log.info("credited", credit_id=c.credit_id, amount_fen=c.amount_fen, msisdn=redact(c.msisdn))
+        elif (done["msisdn"], done["amount_fen"]) != (c.msisdn, c.amount_fen):
+            raise HTTPException(409, detail=f"credit {c.credit_id} was made with another number or amount")
+        return {"credit_id": c.credit_id, "status": "credited", "reference": done["reference"]}
+
+    @app.get("/sim/sms")
+    def list_sms(to: str | None = None, limit: int = 100) -> list[dict]:
+        rows = [{"message_id": k, **v} for k, v in state.sms.items() if to is None or v["to"] == to]
+        return rows[-limit:]
+
+    @app.get("/sim/credits")
+    def list_credits() -> list[dict]:
+        return [{"credit_id": k, **v} for k, v in state.credits.items()]
+
+    @app.post("/sim/reply")
+    async def reply(body: Reply) -> dict:
+        """The customer answers: the gateway pushes the SMS to our API, signed, and we return its answer."""
+        msg = {"message_id": body.message_id or f"in-{uuid.uuid4().hex[:12]}", "from": body.sender, "text": body.text,
+               "received_at": datetime.now(UTC).isoformat()}
+        raw = json.dumps(msg, ensure_ascii=False).encode()
+        headers = {**signed_headers(s.sms_push_secret, raw, source="sms-gateway"), "Content-Type": "application/json"}
+        async with httpx.AsyncClient(timeout=30) as http:
+            r = await http.post(f"{push_base}/complaints/sms/inbound", content=raw, headers=headers)
+        state.inbound.append({"message_id": msg["message_id"], "status": r.status_code})
+        save()
+        try:
+            answer = r.json()
+        except ValueError:
+            answer = {"text": r.text[:200]}
+        return {"pushed": msg["message_id"], "status": r.status_code, "answer": answer}
+
+    @app.post("/sim/behaviour")
+    def behaviour(b: Behaviour) -> Behaviour:
+        state.behaviour = b
+        save()
+        return b
+
+    @app.get("/sim/stats")
+    def stats() -> dict:
+        return {"sms": len(state.sms), "credits": len(state.credits), "inbound": len(state.inbound),
+                "credited_fen": sum(c["amount_fen"] for c in state.credits.values()), "behaviour": state.behaviour}
+
+    return app
+
+
+def main() -> None:
+    import uvicorn
+
+    import logs
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8200)
+    parser.add_argument("--state", type=Path, default=None)
+    parser.add_argument("--push-url", default=None, help="our API (default: settings.api_base_url)")
+    args = parser.parse_args()
+    logs.configure(json=get_settings().log_json)
+    uvicorn.run(create_app(state_file=args.state, push_url=args.push_url), host=args.host, port=args.port,
+                log_level="warning")
+
+
+if __name__ == "__main__":
+    main()

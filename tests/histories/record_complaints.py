@@ -1,0 +1,104 @@
+"""Record complaint-desk histories for the replay tests: `python -m tests.histories.record_complaints`.
+
+Keep old files when a workflow version ships: every recorded history must replay against the current
+code (a behaviour change goes behind `workflow.patched`).
+"""
+
+import asyncio
+import json
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+from temporalio import activity
+from temporalio.worker import Worker
+
+from activities import complaint_names as names
+from domain.complaints import Customer, Department, SurveyAnswer
+from tests.complaint_world import ComplaintWorld, new_case, start
+from tests.temporal_env import start_time_skipping
+from workflows.complaint import ComplaintWorkflow
+from workflows.complaint_types import (
+    AcceptanceRequest,
+    DepartmentAction,
+    EscalateRequest,
+    FeeReturnCredit,
+    LevelCorrection,
+    RecomputeDue,
+    ReplyRequest,
+    SurveyReply,
+    TransferRequest,
+)
+from workflows.fee_return import FeeReturnCreditWorkflow
+
+HERE = Path(__file__).parent
+REPLY = dict(findings="double charge found", handling="returned 2 x 5.00", reply_to_customer="we returned 10.00")
+
+
+async def record() -> None:
+    env = await start_time_skipping()
+    world = ComplaintWorld()
+    out: dict[str, object] = {}
+    async with world.worker(env.client):
+        now = await env.get_current_time()
+        # transferred, replied, accepted, survey answered "dissatisfied", reopened, replied again, silence
+        case = new_case(now)
+        h = await start(env.client, world, case)
+        await h.execute_update(ComplaintWorkflow.transfer, TransferRequest(department=Department.COMPLAINT_DESK,
+                                                                          actor="wang", to=Department.BILLING))
+        await h.execute_update(ComplaintWorkflow.accept, DepartmentAction(department=Department.BILLING, actor="zhao"))
+        await h.execute_update(ComplaintWorkflow.reply, ReplyRequest(department=Department.BILLING, actor="zhao", **REPLY))
+        await h.execute_update(ComplaintWorkflow.customer_acceptance, AcceptanceRequest(accepted=True, actor="wang"))
+        await env.sleep(timedelta(hours=10))
+        v = await h.query(ComplaintWorkflow.view)
+        await h.execute_update(ComplaintWorkflow.survey_answer, SurveyReply(
+            message_id="m1", answer=SurveyAnswer.DISSATISFIED, received_at=v.case.survey_sent_at + timedelta(minutes=5)))
+        await h.execute_update(ComplaintWorkflow.accept, DepartmentAction(department=Department.BILLING, actor="zhao"))
+        await h.execute_update(ComplaintWorkflow.reply, ReplyRequest(department=Department.BILLING, actor="zhao", **REPLY))
+        await env.sleep(timedelta(days=8))
+        await h.result()
+        out["complaint_reopened_then_silent"] = (await h.fetch_history()).to_json_dict()
+
+        # VIP found late, overdue with daily notices, escalated, recompute signal, then replied and accepted
+        case = new_case(now)
+        h = await start(env.client, world, case)
+        await h.execute_update(ComplaintWorkflow.correct_level, LevelCorrection(actor="ops", reason="VIP",
+                                                                               customer=Customer.VIP))
+        await env.sleep(timedelta(days=3))
+        await h.execute_update(ComplaintWorkflow.escalate, EscalateRequest(actor="ops", reason="press"))
+        await h.signal(ComplaintWorkflow.recompute_due, RecomputeDue(reason="schedule loaded"))
+        await h.execute_update(ComplaintWorkflow.accept, DepartmentAction(department=Department.COMPLAINT_DESK, actor="li"))
+        await h.execute_update(ComplaintWorkflow.reply, ReplyRequest(department=Department.COMPLAINT_DESK, actor="li", **REPLY))
+        await h.execute_update(ComplaintWorkflow.customer_acceptance, AcceptanceRequest(accepted=True, actor="li"))
+        await env.sleep(timedelta(hours=10))
+        v = await h.query(ComplaintWorkflow.view)
+        await h.execute_update(ComplaintWorkflow.survey_answer, SurveyReply(
+            message_id="m2", answer=SurveyAnswer.SATISFIED, received_at=v.case.survey_sent_at + timedelta(minutes=5)))
+        await h.result()
+        out["complaint_overdue_escalated"] = (await h.fetch_history()).to_json_dict()
+
+    @activity.defn(name=names.CREDIT_FEE_RETURN)
+    async def credit(inp: FeeReturnCredit) -> str:
+        return f"B-{inp.fee_return_id}"
+
+    @activity.defn(name=names.SMS_FEE_RETURN_CREDITED)
+    async def sms(inp: FeeReturnCredit) -> None:
+        return None
+
+    tq = f"rec-{uuid.uuid4().hex[:6]}"
+    async with Worker(env.client, task_queue=tq, workflows=[FeeReturnCreditWorkflow], activities=[credit, sms]):
+        h = await env.client.start_workflow(FeeReturnCreditWorkflow.run,
+                                            FeeReturnCredit(fee_return_id="FR1", complaint_id="C1", amount_fen=2000),
+                                            id=f"fee-return-FR1-{uuid.uuid4().hex[:4]}", task_queue=tq)
+        await env.sleep(timedelta(hours=10))
+        await h.result()
+        out["fee_return_credit"] = (await h.fetch_history()).to_json_dict()
+    await env.shutdown()
+    for name, history in out.items():
+        path = HERE / f"{name}.v1.json"
+        path.write_text(json.dumps(history, indent=1))
+        print(f"wrote {path.relative_to(HERE.parent.parent)}")
+
+
+if __name__ == "__main__":
+    asyncio.run(record())
