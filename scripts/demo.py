@@ -130,8 +130,13 @@ def _story(order_id: str, msisdn: str, p: dict) -> dict:
     raise ValueError(story)
 
 
-async def load_demo_once(client: Client, api: str, simulator: str, engine: Engine | None = None) -> None:
+async def load_demo_once(client: Client, api: str, simulator: str, engine: Engine | None = None,
+                         sms_simulator: str | None = None) -> None:
     engine = engine or get_engine()
+    from scripts.demo_complaints import load_complaint_demo_once
+    from settings import get_settings
+
+    await load_complaint_demo_once(api, sms_simulator or get_settings().sms_base_url, engine)
     with Session(engine) as s:
         if s.exec(select(Order).limit(1)).first() is not None:
             print("Demo data already loaded; resuming.")

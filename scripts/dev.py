@@ -14,13 +14,15 @@ from settings import VAR, get_settings
 
 
 async def after_start(stack: Stack) -> None:
+    from scripts.complaint_schedules import ensure_calendar_check_schedule
     from scripts.demo import load_demo_once
     from scripts.schedules import ensure_settlement_schedules
     from services.temporal import connect
 
     client = await connect(stack.temporal_address)
     await ensure_settlement_schedules(client)
-    await load_demo_once(client, stack.api_url, stack.simulator_url)
+    await ensure_calendar_check_schedule(client)
+    await load_demo_once(client, stack.api_url, stack.simulator_url, sms_simulator=stack.sms_billing_url)
 
 
 def main() -> None:
@@ -50,6 +52,11 @@ Ready.
   One order         http://localhost:8000/orders/<id>   (live five-condition checklist)
   Settlements       http://localhost:8000/settlements
   Unknown events    http://localhost:8000/carrier-events?outcome=unknown_order
+  Complaints        http://localhost:8000/complaints?state=overdue   (one: /complaints/<id>, why level and due)
+                    Web UI filter: ComplaintLevel="1", Department="billing", ComplaintState="overdue", DueAt < "2026-12-01T00:00:00Z"
+  Complaint KPIs    http://localhost:8000/complaints/kpis?month=<yyyymm>  (.csv / .xlsx)
+  Working days      http://localhost:8000/complaints/calendar/<year>  (PUT to load next year's official schedule)
+  SMS + billing sim http://localhost:8200/sim/sms   /sim/credits   POST /sim/reply {"from","text"}
   Simulator         http://localhost:8100/sim/stats
   Logs              var/*.log
 Ctrl-C stops everything; `make run` again resumes the same state.""")
