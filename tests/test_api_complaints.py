@@ -340,3 +340,14 @@ async def test_notices_and_daily_calendar_check_write_rows(desk, time_env):
     ComplaintActivities(engine, FakeSms()).check_calendar(date(2026, 12, 1))  # the same day again: one alert
     alerts = (await http.get("/complaints/alerts")).json()
     assert len(alerts) == 1 and alerts[0]["kind"] == "calendar_missing"
+
+
+async def test_actions_on_a_closed_ticket_answer_409(desk, time_env):
+    http = desk[0]
+    cid = (await register(http)).json()["id"]
+    await _until(http, cid, lambda d: d["events"])
+    await time_env.client.get_workflow_handle(f"complaint-{cid}").terminate("closed by ops for the test")
+    r = await http.post(f"/complaints/{cid}/accept", json={"department": "complaint_desk", "actor": "li"})
+    assert r.status_code == 409 and "closed" in r.json()["detail"]
+    detail = await http.get(f"/complaints/{cid}")  # the row still answers, with the last recorded state
+    assert detail.status_code == 200 and detail.json()["id"] == cid and detail.json()["events"][0]["kind"] == "registered"
