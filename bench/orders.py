@@ -27,7 +27,8 @@ from temporalio.worker import Worker
 from bench.bare import BareOrderWorkflow
 from db.session import make_engine
 from domain.clock import SHANGHAI, month_bounds, previous_month
-from scripts.demo import PRODUCTS, seed_catalogue, terms_of
+from scripts.demo import PRODUCTS, seed_catalogue
+from services.orders import terms_of
 from scripts.scenarios import life, scenario
 from scripts.stack import Ports, Stack
 from services.temporal import connect
