@@ -139,9 +139,11 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=2000, help="number of orders (default 2000)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    parser.add_argument("--database-url", default=None,
+                        help="business database (default: a fresh SQLite file in the scratch directory)")
     args = parser.parse_args()
     var = Path(tempfile.mkdtemp(prefix="bench-orders-"))
-    stack = Stack(var=var, ports=Ports.free(), ui=False, daily_every=0, quiet=True)
+    stack = Stack(var=var, ports=Ports.free(), database_url=args.database_url, ui=False, daily_every=0, quiet=True)
     print(f"starting the stack in {var} ...", flush=True)
     stack.start()
     try:
