@@ -4,6 +4,7 @@ import logging
 import re
 
 import structlog
+from temporalio import activity
 
 _PHONE = re.compile(r"(?<!\d)(1\d{2})\d{4}(\d{4})(?!\d)")
 _ID_CARD = re.compile(r"(?<![\dA-Za-z])(\d{6})\d{8}(\d{3}[\dXx])(?![\dA-Za-z])")
@@ -21,6 +22,16 @@ def _redact_processor(_, __, event_dict):
     return event_dict
 
 
+def _temporal_context(_, __, event_dict):
+    """Inside an activity every line names its workflow and run, so ops can jump from a log to the Web UI."""
+    if activity.in_activity():
+        info = activity.info()
+        event_dict.setdefault("workflow_id", info.workflow_id)
+        event_dict.setdefault("run_id", info.workflow_run_id)
+        event_dict.setdefault("activity", info.activity_type)
+    return event_dict
+
+
 def configure(json: bool = False, level: int = logging.INFO) -> None:
     logging.basicConfig(level=level, format="%(message)s")
     structlog.configure(
@@ -28,6 +39,7 @@ def configure(json: bool = False, level: int = logging.INFO) -> None:
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _temporal_context,
             _redact_processor,
             structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False),
         ],

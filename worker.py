@@ -70,8 +70,11 @@ def build_worker(client: Client, engine: Engine, gateway: CarrierGateway, task_q
             fee_returns.credit,
             fee_returns.sms_credited,
         ],
-        activity_executor=executor or ThreadPoolExecutor(max_workers=32),
+        activity_executor=executor or ThreadPoolExecutor(max_workers=64),
         workflow_runner=SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)),
+        # Every open order is a cached workflow; an evicted one is replayed from its whole history on its next
+        # event, so the cache holds all of them (a few KB each) rather than the SDK's default 1000.
+        max_cached_workflows=get_settings().max_cached_workflows,
         max_concurrent_activities=64,
         max_concurrent_local_activities=64,
     )

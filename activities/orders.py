@@ -43,7 +43,7 @@ class OrderActivities:
                 self._write_commission_lines(s, progress)
             s.commit()
         log.info("order progress", order_id=progress.order_id, status=v.status.value,
-                 failure_reason=values["failure_reason"], workflow_id=activity.info().workflow_id)
+                 failure_reason=values["failure_reason"])
 
     def _write_commission_lines(self, s: Session, progress: OrderProgress) -> None:
         """The one place commission lines are written: when an order settles. Held while an agent is suspended."""

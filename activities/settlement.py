@@ -70,7 +70,7 @@ class SettlementActivities:
                    .values(pages_applied=SettlementBatch.pages_applied + 1))
             s.commit()
         log.info("audit page applied", carrier=req.carrier, month=req.month, settled=settled,
-                 failed=len(verdicts) - settled, workflow_id=activity.info().workflow_id)
+                 failed=len(verdicts) - settled)
         return AuditPageOutcome(ready=True, next_page_token=page.get("next_page_token"), settled=settled,
                                 failed=len(verdicts) - settled)
 

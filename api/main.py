@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -15,6 +14,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlmodel import Session
 
+import logs
 from api.deps import get_session, get_temporal_optional
 from api.routers import agents, carrier_events, complaints, orders, settlements
 from api.schemas import Health
@@ -26,24 +26,10 @@ log = structlog.get_logger(__name__)
 CONNECT_TIMEOUT_S = 10.0
 
 
-def configure_logging() -> None:
-    if structlog.is_configured():
-        return
-    renderer: Any = structlog.processors.JSONRenderer() if get_settings().log_json else structlog.dev.ConsoleRenderer()
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            renderer,
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
-    )
-
-
 def create_app(temporal_client: Any | None = None) -> FastAPI:
     """`temporal_client` (any object with the Client methods used) skips connecting: tests pass a fake."""
-    configure_logging()
+    if not structlog.is_configured():
+        logs.configure(json=get_settings().log_json)
     injected = temporal_client is not None
 
     @asynccontextmanager

@@ -16,9 +16,9 @@ from temporalio.client import Client
 from db.models import Agent, Order, Product
 from db.session import get_engine
 from domain.clock import SHANGHAI, month_bounds, previous_month
-from domain.orders import ProductTerms
 from scripts.scenarios import life, scenario, wire
 from scripts.schedules import schedule_id
+from services.orders import terms_of
 
 AGENTS = [
     Agent(id="A001", name="Shenzhen Hub"),
@@ -44,10 +44,6 @@ def seed_catalogue(engine: Engine, agents=AGENTS, products=PRODUCTS) -> None:
             if s.get(type(row), row.id) is None:
                 s.add(type(row).model_validate(row.model_dump()))  # a fresh instance: the constants stay detached
         s.commit()
-
-
-def terms_of(p: Product) -> ProductTerms:
-    return ProductTerms(product_id=p.id, **p.model_dump(exclude={"id", "name"}))
 
 
 async def place(http: httpx.AsyncClient, api: str, key: str, agent: str, product: str, msisdn: str) -> str:

@@ -4,11 +4,10 @@ import shutil
 import sys
 from pathlib import Path
 
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from scripts.search_attributes import register_search_attributes
 from workflows import search_attributes as sa
 
 
@@ -37,13 +36,4 @@ async def start_dev_server(db_file: str | None = None) -> WorkflowEnvironment:
         dev_server_extra_args=["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"]
         if db_file
         else [],
-    )
-
-
-async def register_search_attributes(client: Client) -> None:
-    await client.operator_service.add_search_attributes(
-        AddSearchAttributesRequest(
-            namespace=client.namespace,
-            search_attributes={k.name: sa.indexed_value_type(k) for k in sa.ALL},
-        )
     )

@@ -12,7 +12,8 @@ import pytest
 
 from db.session import make_engine
 from domain.clock import SHANGHAI, month_bounds, previous_month
-from scripts.demo import PRODUCTS, seed_catalogue, terms_of
+from scripts.demo import PRODUCTS, seed_catalogue
+from services.orders import terms_of
 from scripts.scenarios import life, scenario
 from scripts.schedules import ensure_settlement_schedules, schedule_id
 from scripts.stack import Ports, Stack

@@ -29,6 +29,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows.types import InNetworkRequest, OrderInput, OrderProgress, OrderView, RescueRequest
 
 RESCUE_REMINDER_EVERY = timedelta(hours=24)
+# The API writes the "placed" row, search attributes and memo when it starts the workflow; since this
+# patch the workflow does not publish that same state again (one activity and two events less per order).
+PLACED_PUBLISHED_AT_START = "placed-published-at-start"
 LOCAL = dict(start_to_close_timeout=timedelta(seconds=30), retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=5)))
 
 
@@ -50,7 +53,9 @@ class OrderSettlementWorkflow:
             self._verdict = verdict
             key = (verdict.status, verdict.waiting_for, verdict.failure_reason)
             if key != recorded:
-                await self._publish(verdict)
+                if not (recorded is None and verdict.status == OrderStatus.PLACED
+                        and workflow.patched(PLACED_PUBLISHED_AT_START)):
+                    await self._publish(verdict)
                 recorded = key
             if verdict.status in TERMINAL:
                 await workflow.wait_condition(workflow.all_handlers_finished)

@@ -21,6 +21,8 @@ from workflows.settlement import CarrierSettlementWorkflow
 from workflows.types import AuditPageOutcome, AuditPageRequest, BatchRef, SettlementInput
 
 HERE = Path(__file__).parent
+# Bump when a workflow's behaviour changes (v2: "placed-published-at-start" patch of the order workflow).
+VERSION = "v2"
 
 
 def settlement_fakes(pages: int = 3):
@@ -99,7 +101,7 @@ async def record() -> None:
         out["settlement_batch"] = (await h.fetch_history()).to_json_dict()
     await env.shutdown()
     for name, history in out.items():
-        path = HERE / f"{name}.v1.json"
+        path = HERE / f"{name}.{VERSION}.json"
         path.write_text(json.dumps(history, indent=1))
         print(f"wrote {path.relative_to(HERE.parent.parent)}")
 
