@@ -17,7 +17,7 @@ import re
 from datetime import datetime, time, timedelta
 from enum import StrEnum
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel
 
 from domain.clock import SHANGHAI, require_aware
 from domain.workdays import WorkCalendar, add_working_time

@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
-from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 from temporalio.client import Client
