@@ -16,8 +16,10 @@ from temporalio.client import Client
 from db.models import Agent, Order, Product
 from db.session import get_engine
 from domain.clock import SHANGHAI, month_bounds, previous_month
+from scripts.demo_complaints import load_complaint_demo_once
 from scripts.scenarios import life, scenario, wire
 from scripts.schedules import schedule_id
+from settings import get_settings
 from services.orders import terms_of
 
 AGENTS = [
@@ -129,9 +131,6 @@ def _story(order_id: str, msisdn: str, p: dict) -> dict:
 async def load_demo_once(client: Client, api: str, simulator: str, engine: Engine | None = None,
                          sms_simulator: str | None = None) -> None:
     engine = engine or get_engine()
-    from scripts.demo_complaints import load_complaint_demo_once
-    from settings import get_settings
-
     await load_complaint_demo_once(api, sms_simulator or get_settings().sms_base_url, engine)
     with Session(engine) as s:
         if s.exec(select(Order).limit(1)).first() is not None:
