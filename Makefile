@@ -34,4 +34,4 @@ compose-check: $(STAMP)  ## docker compose config where the compose plugin exist
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_compose.py
 
 clean:
-	rm -rf var/*.db var/*.db-* var/*.json
+	rm -rf var/*.db var/*.db-* var/*.json var/*.loaded

@@ -17,6 +17,7 @@ from db.models import Agent, Order, Product
 from db.session import get_engine
 from domain.clock import SHANGHAI, month_bounds, previous_month
 from scripts.demo_complaints import load_complaint_demo_once
+from scripts.demo_state import already_loaded, mark_loaded
 from scripts.scenarios import life, scenario, wire
 from scripts.schedules import schedule_id
 from settings import get_settings
@@ -133,10 +134,8 @@ async def load_demo_once(client: Client, api: str, simulator: str, engine: Engin
     engine = engine or get_engine()
     await load_complaint_demo_once(api, sms_simulator or get_settings().sms_base_url, engine)
     with Session(engine) as s:
-        if s.exec(select(Order).limit(1)).first() is not None:
-            print("Demo data already loaded; resuming.")
+        if already_loaded("orders", s.exec(select(Order).limit(1)).first() is not None):
             return
-    print("Loading demo data ...")
     seed_catalogue(engine)
     now = datetime.now(SHANGHAI)
     plans = _plan(now)
@@ -161,6 +160,7 @@ async def load_demo_once(client: Client, api: str, simulator: str, engine: Engin
         await http.post(f"{api}/agents/A004/suspend", json={"reason": "fake promotion reported", "actor": "ops-demo"})
     for carrier in ("china_mobile", "china_unicom", "china_telecom", "china_broadnet"):
         await client.get_schedule_handle(schedule_id(carrier)).trigger()
+    mark_loaded("orders")
     print(f"Demo data loaded: {len(plans)} orders; last month's settlement batches started.")
 
 

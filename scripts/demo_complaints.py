@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 from db.complaints_models import Complaint
 from db.session import get_engine
 from domain.complaints import customer_sms_time
+from scripts.demo_state import already_loaded, mark_loaded
 
 BASE = {"customer": "standard", "source": "hotline", "ctype": "billing", "receiving_department": "complaint_desk"}
 LEVELS = [  # (label, overrides): one complaint of every level
@@ -45,10 +46,8 @@ async def _handle(http, api: str, cid: str, frm: str, to: str) -> None:
 async def load_complaint_demo_once(api: str, sms_sim: str, engine: Engine | None = None) -> None:
     engine = engine or get_engine()
     with Session(engine) as s:
-        if s.exec(select(Complaint).limit(1)).first() is not None:
-            print("Complaint demo data already loaded; resuming.")
+        if already_loaded("complaints", s.exec(select(Complaint).limit(1)).first() is not None):
             return
-    print("Loading complaint demo data ...")
     now = datetime.now(timezone.utc)
     async with httpx.AsyncClient(timeout=30) as http:
         made = [await _register(http, api, i, **over) for i, (_, over) in enumerate(LEVELS, start=1)]
@@ -70,6 +69,7 @@ async def load_complaint_demo_once(api: str, sms_sim: str, engine: Engine | None
         reopened = await _register(http, api, 13, text="still charged after cancelling")
         await _handle(http, api, reopened["id"], "complaint_desk", "branch_shunqing")
         how = await _reopen(http, api, sms_sim, reopened["id"], "13500000013")
+    mark_loaded("complaints")
     print(f"Complaint demo data loaded: {len(LEVELS) + 5} complaints (overdue {overdue['id']}, reopened "
           f"{reopened['id']} {how}), fee returns of each kind.")
 
