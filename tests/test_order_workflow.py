@@ -9,7 +9,6 @@ import pytest
 
 from domain.clock import settlement_check_point
 from domain.orders import AuditResult, FailureReason, InNetworkAnswer, OrderStatus, msisdn_fingerprint
-from tests.temporal_env import start_time_skipping
 from tests.order_world import FakeWorld, Script, new_order
 from workflows.order import OrderSettlementWorkflow
 
@@ -37,7 +36,8 @@ def world():
     return w
 
 
-async def test_happy_path_across_the_two_month_wait(time_env, world):
+async def test_happy_path_across_the_two_month_wait(own_time_env, world):
+    time_env = own_time_env
     async with world.worker(time_env.client, world.tq):
         now = await time_env.get_current_time()
         order = new_order(now)
@@ -166,14 +166,6 @@ async def test_duplicates_and_out_of_order_events_end_in_the_same_state(time_env
             results.append([(i.state, i.at) for i in view.verdict.checklist])
             await handle.terminate("test done")
     assert results[0] == results[1]
-
-
-@pytest.fixture
-async def own_time_env():
-    """A time-skipping server of its own: its clock is moved by hand, which must not wait on other tests' leftovers."""
-    env = await start_time_skipping()
-    yield env
-    await env.shutdown()
 
 
 async def test_delivery_exception_opens_a_rescue_task_reminded_daily_until_signed(own_time_env, world):
