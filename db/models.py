@@ -206,3 +206,7 @@ class AgentStatement(SQLModel, table=True):
     paid_fen: int = 0
     payout_ref: str | None = None
     created_at: datetime = Aware(nullable=False, default=utcnow)
+
+
+# Refund tables live in their own module; importing it here lets every user of the metadata see them.
+import db.refund_models  # noqa: E402, F401
