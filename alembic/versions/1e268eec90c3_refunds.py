@@ -1,8 +1,8 @@
 """refunds
 
-Revision ID: 20473b426696
+Revision ID: 1e268eec90c3
 Revises: 03fd96e75159
-Create Date: 2026-11-26 00:24:02.176504
+Create Date: 2026-11-26 00:30:46.372417
 
 """
 from typing import Sequence, Union
@@ -14,7 +14,7 @@ import db.models  # noqa: F401
 
 
 # revision identifiers, used by Alembic.
-revision: str = '20473b426696'
+revision: str = '1e268eec90c3'
 down_revision: Union[str, Sequence[str], None] = '03fd96e75159'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
@@ -66,6 +66,20 @@ def upgrade() -> None:
     with op.batch_alter_table('wallet_credit', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_wallet_credit_refund_id'), ['refund_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_wallet_credit_wallet_id'), ['wallet_id'], unique=False)
+
+    op.create_table('channel_switch',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('channel', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('setting', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('value', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('actor', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('at', db.models.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['channel'], ['refund_channel.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('channel_switch', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_channel_switch_channel'), ['channel'], unique=False)
 
     op.create_table('merchant_product',
     sa.Column('merchant_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
@@ -211,6 +225,10 @@ def downgrade() -> None:
 
     op.drop_table('payment')
     op.drop_table('merchant_product')
+    with op.batch_alter_table('channel_switch', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_channel_switch_channel'))
+
+    op.drop_table('channel_switch')
     with op.batch_alter_table('wallet_credit', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_wallet_credit_wallet_id'))
         batch_op.drop_index(batch_op.f('ix_wallet_credit_refund_id'))
