@@ -13,24 +13,31 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 import logs
 from activities.carrier import CarrierActivities
 from activities.orders import OrderActivities
+from activities.refunds import RefundActivities
 from activities.settlement import SettlementActivities
 from db.session import get_engine
 from gateways.carrier import CarrierGateway
+from gateways.payment_channel import PaymentChannelGateway
 from services.temporal import connect
 from settings import get_settings
 from workflows.order import OrderSettlementWorkflow
+from workflows.refund import RefundWorkflow
+from workflows.refund_sweep import RefundSweepWorkflow
 from workflows.settlement import CarrierSettlementWorkflow, SettlementKickoffWorkflow
 
 # Pure, deterministic modules (and the libraries they use) are loaded once, not re-imported into each
 # workflow's sandbox: that re-import is most of a workflow start's CPU.
-PASSTHROUGH = ("pydantic", "pydantic_core", "annotated_types", "domain", "workflows.types", "activities.names")
+PASSTHROUGH = ("pydantic", "pydantic_core", "annotated_types", "domain", "workflows.types", "activities.names",
+               "workflows.refund_types", "activities.refund_names")
 
-WORKFLOWS = [OrderSettlementWorkflow, CarrierSettlementWorkflow, SettlementKickoffWorkflow]
+WORKFLOWS = [OrderSettlementWorkflow, CarrierSettlementWorkflow, SettlementKickoffWorkflow, RefundWorkflow,
+             RefundSweepWorkflow]
 
 
 def build_worker(client: Client, engine: Engine, gateway: CarrierGateway, task_queue: str | None = None,
-                 executor: ThreadPoolExecutor | None = None) -> Worker:
+                 executor: ThreadPoolExecutor | None = None, channels: PaymentChannelGateway | None = None) -> Worker:
     orders = OrderActivities(engine)
+    refunds = RefundActivities(engine, channels or PaymentChannelGateway.from_settings(get_settings()), client=client)
     carrier = CarrierActivities(gateway)
     settlement = SettlementActivities(engine, client, gateway)
     return Worker(
@@ -50,6 +57,13 @@ def build_worker(client: Client, engine: Engine, gateway: CarrierGateway, task_q
             settlement.build_statements,
             settlement.pay_agents,
             settlement.close_batch,
+            refunds.record_refund_progress,
+            refunds.record_refund_serial,
+            refunds.translate_channel_code,
+            refunds.send_refund,
+            refunds.query_refund,
+            refunds.notify_merchant,
+            refunds.sweep_processing_refunds,
         ],
         activity_executor=executor or ThreadPoolExecutor(max_workers=32),
         workflow_runner=SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)),

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from api.deps import get_session, get_temporal_optional
-from api.routers import agents, carrier_events, orders, settlements
+from api.routers import agents, carrier_events, orders, refunds, settlements
 from api.schemas import Health
 from services.temporal import connect
 from settings import get_settings
@@ -58,7 +58,7 @@ def create_app(temporal_client: Any | None = None) -> FastAPI:
 
     app = FastAPI(
         title="Simbo back office",
-        description="SIM-card orders, carrier events, commission settlement and agent accounts.",
+        description="SIM-card orders, carrier events, commission settlement, agent accounts and payment refunds.",
         version="0.1.0",
         lifespan=lifespan,
     )
@@ -70,6 +70,7 @@ def create_app(temporal_client: Any | None = None) -> FastAPI:
     app.include_router(carrier_events.router)
     app.include_router(settlements.router)
     app.include_router(agents.router)
+    app.include_router(refunds.router)
 
     @app.get("/healthz", response_model=Health, tags=["ops"], responses={503: {"model": Health}})
     async def healthz(

@@ -396,8 +396,8 @@ def error_mappings(session: Session, channel: str | None = None) -> list[Mapping
     ops = [MappingRow(ErrorMapping(channel=r.channel, raw_code=r.raw_code, internal_code=r.internal_code,
                                    merchant_message=r.merchant_message, action=r.action, retry_after_s=r.retry_after_s),
                       "ops", r.created_by, r.created_at) for r in rows if channel in (None, r.channel, "*")]
-    keys = {(m.mapping.channel, m.mapping.raw_code) for m in ops}
-    built = [MappingRow(m, "built_in", overridden=(m.channel, m.raw_code) in keys) for m in BUILT_IN_MAPPINGS]
+    codes = {m.mapping.raw_code for m in ops}  # a built-in any-channel row is overridden where ops set the code
+    built = [MappingRow(m, "built_in", overridden=m.raw_code in codes) for m in BUILT_IN_MAPPINGS]
     return ops + built
 
 
