@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AnyHttpUrl, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, AnyHttpUrl, AwareDatetime, BaseModel, ConfigDict, Field
 
 from domain.refunds import ErrorAction, RefundSource
 
@@ -81,7 +81,7 @@ class RefundOut(_FromRow):
     route: str
     waiting_for: str
     failure_code: str | None
-    failure_reason: str = Field(default="", validation_alias="failure_message",
+    failure_reason: str = Field(default="", validation_alias=AliasChoices("failure_message", "failure_reason"),
                                 description="why it failed or waits for a human, in plain words")
     current_serial: str | None
     serials_used: int

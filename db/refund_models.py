@@ -24,6 +24,7 @@ class RefundChannel(SQLModel, table=True):
     cost_mode: str = "proportional"  # the channel's own cost rule: does it give its cost back, how
     cost_fixed_fen: int = 0
     sweep_backoff_s: str = "60,300,900,3600,10800,21600"  # the sweep's per-channel query-back backoff
+    reversal_watch_s: int = 86_400  # how long after a success this channel may still reverse it
     updated_at: datetime = Aware(nullable=False, default=utcnow)
 
 

@@ -36,10 +36,11 @@ class Ports:
     ui: int = 8233
     api: int = 8000
     simulator: int = 8100
+    channel: int = 8200  # payment-channel simulator (refunds)
 
     @classmethod
     def free(cls) -> "Ports":
-        return cls(free_port(), free_port(), free_port(), free_port())
+        return cls(free_port(), free_port(), free_port(), free_port(), free_port())
 
 
 @dataclass
@@ -62,6 +63,7 @@ class Stack:
             "SIMBO_API_BASE_URL": self.api_url,
             "SIMBO_CARRIER_BASE_URL": self.simulator_url,
             "SIMBO_PAYOUT_BASE_URL": self.simulator_url,
+            "SIMBO_CHANNEL_BASE_URL": self.channel_url,
         }
 
     @property
@@ -71,6 +73,10 @@ class Stack:
     @property
     def simulator_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.simulator}"
+
+    @property
+    def channel_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.channel}"
 
     @property
     def temporal_address(self) -> str:
@@ -108,11 +114,15 @@ class Stack:
                                          "--port", str(self.ports.simulator), "--state", str(self.var / "carrier-sim.json"),
                                          "--push-url", self.api_url, "--daily-every", str(self.daily_every)],
                    "simulator.log")
+        self.spawn("payment-channel simulator", [PY, "-m", "simulators.payment_channel", "--host", "127.0.0.1",
+                                                 "--port", str(self.ports.channel),
+                                                 "--state", str(self.var / "channel-sim.json")], "channel-sim.log")
         self.spawn("worker", [PY, "worker.py"], "worker.log")
         self.spawn("API", [PY, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(self.ports.api),
                            "--log-level", "warning"], "api.log")
         self.wait_http(f"{self.api_url}/healthz", "API")
         self.wait_http(f"{self.simulator_url}/sim/stats", "carrier simulator")
+        self.wait_http(f"{self.channel_url}/sim/stats", "payment-channel simulator")
         return self
 
     async def _wait_temporal(self) -> None:

@@ -42,6 +42,7 @@ from domain.refunds import (
     ErrorMapping,
     FeeMode,
     FeeRule,
+    LoopLimits,
     PaymentBalance,
     RefundRefused,
     RefundSource,
@@ -255,12 +256,15 @@ def refund_input(session: Session, refund: Refund) -> RefundInput:
     payment = session.get(Payment, refund.payment_id)
     channel = session.get(RefundChannel, refund.channel)
     assert payment is not None and channel is not None
+    settings = get_settings()
     return RefundInput(
         refund_id=refund.id, payment_id=refund.payment_id, merchant_id=refund.merchant_id, channel=refund.channel,
         amount_fen=refund.amount_fen, requested_by=refund.requested_by, source=refund.source,
         audit_reasons=[r for r in refund.audit_reasons.split("\n") if r], pre_debit=channel.pre_debit,
         has_refund_api=channel.has_refund_api, consumer_card_masked=payment.consumer_card_masked,
         consumer_wallet_id=payment.consumer_wallet_id, notify=bool(refund.callback_url),
+        reversal_watch_s=channel.reversal_watch_s, send_timeout_s=settings.refund_send_timeout_s,
+        limits=LoopLimits(query_backs=[int(x) for x in settings.refund_query_backs_s.split(",") if x.strip()]),
     )
 
 
@@ -345,6 +349,9 @@ async def ops_action(client: Client, session: Session, refund_id: str, action: s
     refund = session.get(Refund, refund_id)
     if refund is None:
         raise NotFound(f"unknown refund {refund_id}")
+    status = refund.status
+    # end the read transaction first: the workflow's own writes must not wait for this request's lock
+    session.commit()
     handle = client.get_workflow_handle(refund_workflow_id(refund_id))
     try:
         return await handle.execute_update(action, body, result_type=str)
@@ -355,7 +362,7 @@ async def ops_action(client: Client, session: Session, refund_id: str, action: s
         raise Conflict(str(cause)) from None
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
-            raise Conflict(f"refund {refund_id} is {refund.status}: its process has finished") from None
+            raise Conflict(f"refund {refund_id} is {status}: its process has finished") from None
         raise
 
 

@@ -56,6 +56,7 @@ QUERY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interva
 NOTIFY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=5), backoff_coefficient=2.0,
                            maximum_interval=timedelta(minutes=30))
 NOTIFY_WITHIN = timedelta(days=3)
+MANUAL_MESSAGE = "Our operations team is checking this refund with the channel; no action is needed from you."
 RETRYABLE_STATES = frozenset({RefundStatus.PROCESSING, RefundStatus.MANUAL_REVIEW, RefundStatus.REVERSED})
 
 
@@ -285,7 +286,7 @@ class RefundWorkflow:
             await self._record(RefundStatus.PROCESSING, "declined_resend_same", detail=detail)
         else:
             await self._to_manual(why if tr.known else f"unknown channel code {raw_code!r}: {raw_message}",
-                                  m.internal_code, detail=detail)
+                                  m.internal_code, detail=detail, message=m.merchant_message)
 
     async def _query_back(self) -> ChannelAnswer:
         try:
@@ -429,9 +430,10 @@ class RefundWorkflow:
 
     # ---- recording -------------------------------------------------------------------------------
 
-    async def _to_manual(self, why: str, code: str, detail: str = "") -> None:
+    async def _to_manual(self, why: str, code: str, detail: str = "", message: str = "") -> None:
         self._manual_reason = why
         self._failure_code = code
+        self._failure_message = message or MANUAL_MESSAGE
         self._waiting_for = f"ops: {why}"
         self._phase = MANUAL
         await self._record(RefundStatus.MANUAL_REVIEW, "manual_review", reason=why, detail=detail)

@@ -56,6 +56,8 @@ async def _start(temporal: Any, session: Session, refund: Refund) -> None:
         raise HTTPException(503, detail=f"refund {refund.id} stored but Temporal is unreachable; "
                                         "send the same refund number again")
     inp = await anyio.to_thread.run_sync(svc.refund_input, session, refund)
+    # end the read transaction before the network call: on SQLite it holds the write lock (BEGIN IMMEDIATE)
+    await anyio.to_thread.run_sync(session.commit)
     try:
         await svc.ensure_workflow(temporal, inp)
     except Exception as err:  # noqa: BLE001

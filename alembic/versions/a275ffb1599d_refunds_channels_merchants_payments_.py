@@ -1,8 +1,8 @@
-"""refunds
+"""refunds: channels, merchants, payments, refunds, serials, history, error table
 
-Revision ID: 1e268eec90c3
+Revision ID: a275ffb1599d
 Revises: 03fd96e75159
-Create Date: 2026-11-26 00:30:46.372417
+Create Date: 2026-11-26 00:47:33.170255
 
 """
 from typing import Sequence, Union
@@ -14,7 +14,7 @@ import db.models  # noqa: F401
 
 
 # revision identifiers, used by Alembic.
-revision: str = '1e268eec90c3'
+revision: str = 'a275ffb1599d'
 down_revision: Union[str, Sequence[str], None] = '03fd96e75159'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
@@ -52,6 +52,7 @@ def upgrade() -> None:
     sa.Column('cost_mode', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('cost_fixed_fen', sa.Integer(), nullable=False),
     sa.Column('sweep_backoff_s', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('reversal_watch_s', sa.Integer(), nullable=False),
     sa.Column('updated_at', db.models.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
