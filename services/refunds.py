@@ -252,7 +252,9 @@ def request_refund(session: Session, req: NewRefund, now: datetime | None = None
     return refund, True
 
 
-def refund_input(session: Session, refund: Refund) -> RefundInput:
+def refund_input(session: Session, refund_id: str) -> RefundInput:
+    refund = session.get(Refund, refund_id)
+    assert refund is not None
     payment = session.get(Payment, refund.payment_id)
     channel = session.get(RefundChannel, refund.channel)
     assert payment is not None and channel is not None
@@ -343,15 +345,17 @@ UPDATE_ERRORS = {"FourEyes": Forbidden, "StatementRequired": Refused, "InvalidSt
                  "PreDebitChannel": Conflict, "NotPreDebit": Conflict}
 
 
-async def ops_action(client: Client, session: Session, refund_id: str, action: str, body: OpsAction) -> str:
-    if action not in OPS_ACTIONS:
-        raise NotFound(f"unknown action {action}; one of {', '.join(OPS_ACTIONS)}")
+def refund_status(session: Session, refund_id: str) -> str:
     refund = session.get(Refund, refund_id)
     if refund is None:
         raise NotFound(f"unknown refund {refund_id}")
-    status = refund.status
-    # end the read transaction first: the workflow's own writes must not wait for this request's lock
-    session.commit()
+    return refund.status
+
+
+async def ops_action(client: Client, refund_id: str, status: str, action: str, body: OpsAction) -> str:
+    """Send an ops action to the refund's workflow; its validator's refusal becomes a typed error."""
+    if action not in OPS_ACTIONS:
+        raise NotFound(f"unknown action {action}; one of {', '.join(OPS_ACTIONS)}")
     handle = client.get_workflow_handle(refund_workflow_id(refund_id))
     try:
         return await handle.execute_update(action, body, result_type=str)

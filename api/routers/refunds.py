@@ -41,6 +41,19 @@ log = structlog.get_logger(__name__)
 Db = Annotated[Session, Depends(get_session)]
 
 
+async def _db(session: Session, fn, *args):
+    """Run a service function in a worker thread and end its transaction there: on SQLite every transaction
+    holds the write lock (BEGIN IMMEDIATE), and it must not stay open while this request awaits the network
+    or waits for a thread (the rows come back detached, fully loaded)."""
+    def call():
+        try:
+            return fn(session, *args)
+        finally:
+            session.close()
+
+    return await anyio.to_thread.run_sync(call)
+
+
 def _http(err: svc.RefundError) -> HTTPException:
     return HTTPException(err.status_code, detail=err.reason)
 
@@ -55,9 +68,7 @@ async def _start(temporal: Any, session: Session, refund: Refund) -> None:
     if temporal is None:
         raise HTTPException(503, detail=f"refund {refund.id} stored but Temporal is unreachable; "
                                         "send the same refund number again")
-    inp = await anyio.to_thread.run_sync(svc.refund_input, session, refund)
-    # end the read transaction before the network call: on SQLite it holds the write lock (BEGIN IMMEDIATE)
-    await anyio.to_thread.run_sync(session.commit)
+    inp = await _db(session, svc.refund_input, refund.id)
     try:
         await svc.ensure_workflow(temporal, inp)
     except Exception as err:  # noqa: BLE001
@@ -77,7 +88,7 @@ async def record_payment(body: PaymentIn, response: Response, session: Db,
     p = svc.NewPayment(**body.model_dump(exclude={"callback_url"}),
                        callback_url=str(body.callback_url) if body.callback_url else None)
     try:
-        recorded = await anyio.to_thread.run_sync(svc.record_payment, session, p)
+        recorded = await _db(session, svc.record_payment, p)
     except svc.RefundError as err:
         raise _http(err) from None
     if recorded.auto_refund is not None:
@@ -114,7 +125,7 @@ def _new(body: RefundIn) -> svc.NewRefund:
 async def request_refund(body: RefundIn, response: Response, session: Db,
                          temporal: Annotated[Client | None, Depends(get_temporal_optional)]) -> RefundOut:
     try:
-        refund, created = await anyio.to_thread.run_sync(svc.request_refund, session, _new(body))
+        refund, created = await _db(session, svc.request_refund, _new(body))
     except svc.RefundError as err:
         raise _http(err) from None
     await _start(temporal, session, refund)
@@ -129,7 +140,7 @@ async def request_refunds(body: BatchRefundIn, session: Db,
     items: list[BatchItemOut] = []
     for one in body.refunds:
         try:
-            refund, created = await anyio.to_thread.run_sync(svc.request_refund, session, _new(one))
+            refund, created = await _db(session, svc.request_refund, _new(one))
             await _start(temporal, session, refund)
             items.append(BatchItemOut(merchant_refund_no=one.merchant_refund_no, http_status=201 if created else 200,
                                       refund=RefundOut.model_validate(refund)))
@@ -188,7 +199,8 @@ async def ops_action(refund_id: str, action: str, body: OpsActionIn, session: Db
                      temporal: Annotated[Client, Depends(get_temporal)]) -> OpsActionOut:
     """approve, reject, force_success, force_fail, mark_succeeded_offline, retry_new_serial: each recorded."""
     try:
-        status = await svc.ops_action(temporal, session, refund_id, action, OpsAction(**body.model_dump()))
+        before = await _db(session, svc.refund_status, refund_id)
+        status = await svc.ops_action(temporal, refund_id, before, action, OpsAction(**body.model_dump()))
     except svc.RefundError as err:
         raise _http(err) from None
     log.info("refund ops action", refund_id=refund_id, action=action, actor=body.actor, status=status)
