@@ -1,8 +1,9 @@
 """`make run`: the whole system on embedded defaults, in one terminal. Ctrl-C stops everything it started.
 
 Temporal dev server (state in var/temporal.db, Web UI on :8233), business database (var/simbo.db,
-migrated), carrier simulator (:8100), worker, API (:8000), the monthly settlement Schedules and the
-demo data (loaded once). Running it again resumes the same state, workflows included.
+migrated), carrier simulator (:8100), payment-channel simulator (:8200), worker, API (:8000), the monthly
+settlement Schedules, the refund sweep Schedule and the demo data (loaded once). Running it again resumes
+the same state, workflows included.
 """
 
 import asyncio
@@ -18,9 +19,12 @@ async def after_start(stack: Stack) -> None:
     from scripts.schedules import ensure_settlement_schedules
     from services.temporal import connect
 
+    from scripts.refund_schedule import ensure_refund_sweep_schedule
+
     client = await connect(stack.temporal_address)
     await ensure_settlement_schedules(client)
-    await load_demo_once(client, stack.api_url, stack.simulator_url)
+    await ensure_refund_sweep_schedule(client)
+    await load_demo_once(client, stack.api_url, stack.simulator_url, channel_simulator=stack.channel_url)
 
 
 def main() -> None:
@@ -50,7 +54,11 @@ Ready.
   One order         http://localhost:8000/orders/<id>   (live five-condition checklist)
   Settlements       http://localhost:8000/settlements
   Unknown events    http://localhost:8000/carrier-events?outcome=unknown_order
-  Simulator         http://localhost:8100/sim/stats
+  Refunds           http://localhost:8000/refunds?status=manual_review   (one: /refunds/<id>, with history)
+                    Web UI filter: RefundStatus="manual_review" AND Channel="unionpay" AND MerchantId="M001"
+  Refund ops        POST /refunds/<id>/{approve,reject,force_success,force_fail,mark_succeeded_offline,retry_new_serial}
+  Error table       http://localhost:8000/refund-error-mappings   channels: /refund-channels
+  Simulator         http://localhost:8100/sim/stats   payment channels: http://localhost:8200/sim/stats
   Logs              var/*.log
 Ctrl-C stops everything; `make run` again resumes the same state.""")
     while True:
