@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup migrate worker api simulator bench lint compose-check clean
+.PHONY: run test setup migrate worker api simulator bench bench-refunds lint compose-check clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -25,6 +25,9 @@ migrate: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.orders
+
+bench-refunds: $(STAMP)  ## a flash-sale burst of refunds against the payment-channel simulator
+	$(BIN)/python -m bench.refunds
 
 compose-check:
 	docker compose config --quiet
