@@ -206,3 +206,22 @@ class ErrorMappingOut(BaseModel):
     overridden: bool = False
     created_by: str | None = None
     created_at: datetime | None = None
+
+
+class ReconLineOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    serial: str
+    refund_id: str | None
+    amount_fen: int
+    statement_status: str
+    our_outcome: str | None
+    refund_status: str | None
+    disagrees: bool
+
+
+class ReconciliationOut(BaseModel):
+    channel: str
+    day: str
+    lines: int
+    disagreements: list[ReconLineOut]

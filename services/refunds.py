@@ -437,3 +437,35 @@ def payment_view(session: Session, payment_id: str) -> tuple[Payment, list[Refun
     refunds = session.exec(select(Refund).where(Refund.payment_id == payment_id).order_by(col(Refund.created_at))).all()
     return payment, list(refunds)
 
+
+
+@dataclass
+class ReconLine:
+    serial: str
+    refund_id: str | None
+    amount_fen: int
+    statement_status: str
+    our_outcome: str | None  # the serial's outcome as we recorded it; None: a serial we never sent
+    refund_status: str | None
+    disagrees: bool
+
+
+def reconcile(session: Session, statement_lines: list[dict]) -> list[ReconLine]:
+    """Set a channel's daily statement beside our serials: the lines that disagree are the evidence ops use
+    to force a refund's outcome (statement success, our refund not succeeded; or the reverse)."""
+    serials = [str(line.get("serial")) for line in statement_lines]
+    ours = {s.serial: s for s in session.exec(select(RefundSerial).where(col(RefundSerial.serial).in_(serials))).all()}
+    refund_ids = {s.refund_id for s in ours.values()}
+    refunds = {r.id: r for r in session.exec(select(Refund).where(col(Refund.id).in_(refund_ids))).all()}
+    out = []
+    for line in statement_lines:
+        mine = ours.get(str(line.get("serial")))
+        refund = refunds.get(mine.refund_id) if mine else None
+        said = str(line.get("status"))
+        succeeded = refund is not None and refund.status == RefundStatus.SUCCEEDED.value
+        disagrees = mine is None or (said == "success") != (mine.outcome == "success" or succeeded)
+        out.append(ReconLine(serial=str(line.get("serial")), refund_id=refund.id if refund else line.get("refund_id"),
+                             amount_fen=int(line.get("amount_fen") or 0), statement_status=said,
+                             our_outcome=mine.outcome if mine else None,
+                             refund_status=refund.status if refund else None, disagrees=disagrees))
+    return out

@@ -174,3 +174,38 @@ def test_channel_switch_and_error_mappings(api):
     assert any(m["source"] == "built_in" and m["raw_code"] == "CARD_VOID" and m["overridden"] for m in rows)
     assert api.put("/refund-error-mappings", json={**mapping, "channel": "nope"}).status_code == 422
     assert api.put("/refund-error-mappings", json={**mapping, "action": "loop_forever"}).status_code == 422
+
+
+class FakeStatementGateway:
+    def __init__(self, lines):
+        self.lines = lines
+
+    async def statement(self, channel: str, day: str) -> list[dict]:
+        return self.lines
+
+
+def test_statement_reconciliation_lists_what_disagrees(api, api_app, db):
+    from sqlmodel import Session
+
+    from api.routers.refunds import get_channel_gateway
+    from db.refund_models import RefundSerial
+
+    _payment(api)
+    rid = _refund(api, amount=1_000).json()["id"]
+    rid2 = _refund(api, "R-2", amount=1_000).json()["id"]
+    with Session(db) as s:
+        s.add(RefundSerial(serial="S-PENDING", refund_id=rid, seq=1, route="channel", sends=1, outcome="processing"))
+        s.add(RefundSerial(serial="S-AGREED", refund_id=rid2, seq=1, route="channel", sends=1, outcome="failed"))
+        s.commit()
+    api_app.dependency_overrides[get_channel_gateway] = lambda: FakeStatementGateway([
+        {"serial": "S-PENDING", "refund_id": rid, "amount_fen": 1_000, "status": "success"},
+        {"serial": "S-AGREED", "refund_id": rid2, "amount_fen": 1_000, "status": "failed"},
+        {"serial": "S-STRANGER", "refund_id": "RX", "amount_fen": 500, "status": "success"},
+    ])
+    r = api.get("/refund-channels/unionpay/statements/20261125/reconciliation")
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["lines"] == 3
+    assert [(d["serial"], d["our_outcome"], d["refund_status"]) for d in out["disagreements"]] == [
+        ("S-PENDING", "processing", "processing"), ("S-STRANGER", None, None)]
+    assert api.get("/refund-channels/unionpay/statements/2026-11-25/reconciliation").status_code == 422

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 import anyio
 import structlog
-from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from sqlmodel import Session, select
 from temporalio.client import Client
 
@@ -23,6 +23,8 @@ from api.refund_schemas import (
     OpsActionOut,
     PaymentIn,
     PaymentOut,
+    ReconciliationOut,
+    ReconLineOut,
     RefundDetailOut,
     RefundEventOut,
     RefundIn,
@@ -32,6 +34,8 @@ from api.refund_schemas import (
 from api.schemas import Page
 from db.refund_models import Payment, Refund, RefundChannel
 from domain.refunds import ErrorMapping, RefundStatus
+from gateways.payment_channel import ChannelRejected, ChannelUnavailable, PaymentChannelGateway
+from settings import get_settings
 from services import refunds as svc
 from workflows.refund_types import OpsAction
 
@@ -39,6 +43,14 @@ router = APIRouter(tags=["refunds"])
 log = structlog.get_logger(__name__)
 
 Db = Annotated[Session, Depends(get_session)]
+
+
+def get_channel_gateway(request: Request) -> PaymentChannelGateway:
+    """One signed client per app (tests override this dependency)."""
+    gw = getattr(request.app.state, "channel_gateway", None)
+    if gw is None:
+        gw = request.app.state.channel_gateway = PaymentChannelGateway.from_settings(get_settings())
+    return gw
 
 
 async def _db(session: Session, fn, *args):
@@ -248,3 +260,22 @@ def put_error_mapping(body: ErrorMappingIn, response: Response, session: Db) -> 
         raise _http(err) from None
     response.status_code = 201 if created else 200
     return ErrorMappingOut(**m.model_dump(), source="ops", created_by=row.created_by, created_at=row.created_at)
+
+
+@router.get("/refund-channels/{channel_id}/statements/{day}/reconciliation", response_model=ReconciliationOut,
+            responses={502: {"description": "the channel did not give its statement"}})
+async def reconcile_statement(
+    channel_id: str,
+    day: Annotated[str, Path(pattern=r"^\d{8}$", description="yyyymmdd, Shanghai day")],
+    session: Db,
+    gateway: Annotated[PaymentChannelGateway, Depends(get_channel_gateway)],
+) -> ReconciliationOut:
+    """The channel's daily statement beside our serials; the lines that disagree (statement success, refund not
+    succeeded, or a serial we never sent) are what ops force success or fail with, citing the statement."""
+    try:
+        lines = await gateway.statement(channel_id, day)
+    except (ChannelUnavailable, ChannelRejected) as err:
+        raise HTTPException(502, detail=f"channel {channel_id} statement {day}: {err}") from None
+    recon = await _db(session, svc.reconcile, lines)
+    return ReconciliationOut(channel=channel_id, day=day, lines=len(recon),
+                             disagreements=[ReconLineOut.model_validate(r) for r in recon if r.disagrees])
