@@ -91,6 +91,20 @@ def ops_mappings(session: Session, channel: str) -> list[ErrorMapping]:
                          retry_after_s=r.retry_after_s) for r in rows]
 
 
+def _upsert_serial(s: Session, r: SerialRecord, now: datetime) -> None:
+    row = s.get(RefundSerial, r.serial)
+    if row is None:
+        row = RefundSerial(serial=r.serial, refund_id=r.refund_id, seq=r.seq, route=r.route.value, created_at=now)
+    row.sends = r.sends
+    row.outcome = r.outcome
+    if r.answer is not None:
+        row.channel_serial = r.answer.channel_serial or row.channel_serial
+        row.raw_code = r.answer.raw_code or row.raw_code
+        row.raw_message = r.answer.raw_message or row.raw_message
+    row.updated_at = now
+    s.add(row)
+
+
 class RefundActivities:
     def __init__(self, engine: Engine, gateway: PaymentChannelGateway, notifier: MerchantNotifier | None = None,
                  client: Client | None = None) -> None:
@@ -133,6 +147,11 @@ class RefundActivities:
             else:
                 refund.finished_at = None
             s.add(refund)
+            if p.serial_record is not None:
+                _upsert_serial(s, p.serial_record, now)
+            for i, note in enumerate(p.notes):
+                s.add(RefundEvent(refund_id=p.refund_id, at=now, kind=note, status=p.status.value,
+                                  key=f"{p.event_key}/n{i}"))
             s.add(RefundEvent(refund_id=p.refund_id, at=now, kind=p.event, status=p.status.value, actor=p.actor,
                               reason=p.reason, statement_ref=p.statement_ref, detail=p.detail, key=p.event_key))
             s.commit()
@@ -141,19 +160,8 @@ class RefundActivities:
 
     @activity.defn(name=names.RECORD_SERIAL)
     def record_refund_serial(self, r: SerialRecord) -> None:
-        now = utcnow()
         with Session(self.engine) as s:
-            row = s.get(RefundSerial, r.serial)
-            if row is None:
-                row = RefundSerial(serial=r.serial, refund_id=r.refund_id, seq=r.seq, route=r.route.value, created_at=now)
-            row.sends = r.sends
-            row.outcome = r.outcome
-            if r.answer is not None:
-                row.channel_serial = r.answer.channel_serial or row.channel_serial
-                row.raw_code = r.answer.raw_code or row.raw_code
-                row.raw_message = r.answer.raw_message or row.raw_message
-            row.updated_at = now
-            s.add(row)
+            _upsert_serial(s, r, utcnow())
             s.commit()
 
     @activity.defn(name=names.TRANSLATE_CODE)

@@ -81,7 +81,7 @@ class RefundWorld:
 
     @property
     def events(self) -> list[str]:
-        return [p.event for p in self.progress]
+        return [e for p in self.progress for e in (*p.notes, p.event)]
 
     def activities(self):
         @activity.defn(name=names.SEND_REFUND)
@@ -104,6 +104,8 @@ class RefundWorld:
         @activity.defn(name=names.RECORD_REFUND_PROGRESS)
         async def record(p: RefundProgress) -> None:
             self.progress.append(p)
+            if p.serial_record is not None:
+                self.serials.append(p.serial_record)
 
         @activity.defn(name=names.RECORD_SERIAL)
         async def record_serial(r: SerialRecord) -> None:

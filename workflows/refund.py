@@ -65,7 +65,8 @@ class RefundWorkflow:
     @workflow.init
     def __init__(self, inp: RefundInput) -> None:
         self._inp = inp
-        c = inp.carry or RefundCarry(status=RefundStatus.AWAITING_AUDIT, phase=AUDIT)
+        c = inp.carry or RefundCarry(
+            status=RefundStatus.AWAITING_AUDIT if inp.audit_reasons else RefundStatus.PROCESSING, phase=AUDIT)
         self._status = c.status
         self._phase = c.phase
         self._route = c.route
@@ -88,6 +89,9 @@ class RefundWorkflow:
         self._events = 0
         self._rounds = 0
         self._notifications: list[asyncio.Task] = []
+        # written with the next progress line, in one local activity and one transaction
+        self._pending_serial: SerialRecord | None = None
+        self._pending_notes: list[str] = []
 
     # ---- the run -----------------------------------------------------------------------------------
 
@@ -99,7 +103,8 @@ class RefundWorkflow:
                  PARKED: self._parked, MANUAL: self._manual, WAIT: self._wait_retry, WATCH: self._watch}
         while self._phase != DONE:
             if self._rounds >= inp.rounds_per_run or workflow.info().is_continue_as_new_suggested():
-                if not self._commands and self._phase not in (AUDIT, WATCH):
+                if not self._commands and self._phase not in (AUDIT, WATCH) and self._pending_serial is None \
+                        and not self._pending_notes:
                     await self._continue_as_new()
             self._rounds += 1
             await steps[self._phase]()
@@ -127,7 +132,7 @@ class RefundWorkflow:
     async def _audit(self) -> None:
         inp = self._inp
         if not inp.audit_reasons:
-            await self._record(RefundStatus.PROCESSING, "auto_approved", reason="audited automatically")
+            self._pending_notes.append("auto_approved")  # recorded with the first send
             self._start_route()
             return
         if self._waiting_for == "":
@@ -151,9 +156,9 @@ class RefundWorkflow:
     async def _send(self) -> None:
         self._sends += 1
         self._waiting_for = f"the channel's answer to serial {self._serial}"
+        await self._record_serial("sending", defer=True)
         await self._record(RefundStatus.PROCESSING, "sending", detail=f"{self._route.value} serial {self._serial}"
                            + (f", send #{self._sends}" if self._sends > 1 else ""))
-        await self._record_serial("sending")
         inp = self._inp
         req = SendRequest(route=self._route, channel=inp.channel, serial=self._serial or "", refund_id=inp.refund_id,
                           payment_id=inp.payment_id, amount_fen=inp.amount_fen, card=inp.consumer_card_masked,
@@ -216,7 +221,7 @@ class RefundWorkflow:
         await workflow.sleep(timedelta(seconds=self._inp.reversal_watch_s))
         answer = await self._query_back()
         if answer.state == ChannelState.REVERSED and answer.serial == self._serial:
-            await self._record_serial("reversed", answer)
+            await self._record_serial("reversed", answer, defer=True)
             self._manual_reason = "the channel reversed the refund after reporting success"
             self._failure_code, self._failure_message = "refund_reversed", (
                 "The bank returned the refund after first confirming it; our operations team is handling it.")
@@ -233,12 +238,12 @@ class RefundWorkflow:
         serial = self._serial or ""
         why = mismatch(answer, serial, self._inp.amount_fen)
         if why:
-            await self._record_serial("mismatch", answer)
+            await self._record_serial("mismatch", answer, defer=True)
             await self._to_manual(f"answer does not match our request: {why}", "channel_answer_mismatch")
             return
         state = answer.state
         if state == ChannelState.SUCCESS:
-            await self._record_serial("success", answer)
+            await self._record_serial("success", answer, defer=True)
             await self._finish(RefundStatus.SUCCEEDED, "succeeded", detail=f"channel serial {answer.channel_serial}",
                                watch=self._route == RefundRoute.CHANNEL)
         elif state in (ChannelState.PROCESSING, ChannelState.UNKNOWN):
@@ -256,7 +261,7 @@ class RefundWorkflow:
             self._same_resends += 1
             self._phase = SEND  # the same serial: the channel never took it, so this cannot pay twice
         else:  # FAILED, or REVERSED before we ever saw a success: a definitive decline
-            await self._record_serial("failed" if state == ChannelState.FAILED else "reversed", answer)
+            await self._record_serial("failed" if state == ChannelState.FAILED else "reversed", answer, defer=True)
             code = answer.raw_code or ("REVERSED" if state == ChannelState.REVERSED else "")
             await self._after_decline(code, answer.raw_message or "")
 
@@ -482,19 +487,22 @@ class RefundWorkflow:
                            waiting_for=self._waiting_for, route=self._route, serial=self._serial,
                            serials_used=self._serials_used, failure_code=self._failure_code,
                            failure_message=self._failure_message, actor=actor, reason=reason,
-                           statement_ref=statement_ref, detail=detail, parked=parked),
+                           statement_ref=statement_ref, detail=detail, parked=parked,
+                           serial_record=self._pending_serial, notes=self._pending_notes),
             **LOCAL,
         )
+        self._pending_serial, self._pending_notes = None, []
 
-    async def _record_serial(self, outcome: str, answer: ChannelAnswer | None = None) -> None:
+    async def _record_serial(self, outcome: str, answer: ChannelAnswer | None = None, defer: bool = False) -> None:
+        """The serial's outcome; deferred ones ride with the next progress line (every deferring path records one)."""
         if self._serial is None:
             return
-        await workflow.execute_local_activity(
-            names.RECORD_SERIAL,
-            SerialRecord(refund_id=self._inp.refund_id, serial=self._serial, seq=self._serials_used, route=self._route,
-                         sends=self._sends, outcome=outcome, answer=answer),
-            **LOCAL,
-        )
+        record = SerialRecord(refund_id=self._inp.refund_id, serial=self._serial, seq=self._serials_used,
+                              route=self._route, sends=self._sends, outcome=outcome, answer=answer)
+        if defer:
+            self._pending_serial = record
+            return
+        await workflow.execute_local_activity(names.RECORD_SERIAL, record, **LOCAL)
 
     def _summary(self) -> str:
         inp = self._inp

@@ -69,6 +69,8 @@ class RefundProgress(BaseModel):
     statement_ref: str | None = None
     detail: str = ""
     parked: bool = False  # processing at the channel: the sweep takes over the query-backs
+    serial_record: "SerialRecord | None" = None  # a serial's outcome written in the same transaction
+    notes: list[str] = []  # history lines that precede this one (e.g. "auto_approved"), same transaction
 
 
 class SerialRecord(BaseModel):
@@ -79,6 +81,9 @@ class SerialRecord(BaseModel):
     sends: int
     outcome: str
     answer: ChannelAnswer | None = None
+
+
+RefundProgress.model_rebuild()
 
 
 class SendRequest(BaseModel):
