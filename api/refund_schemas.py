@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import AliasChoices, AnyHttpUrl, AwareDatetime, BaseModel, ConfigDict, Field
 
 from domain.refunds import ErrorAction, RefundSource
+from workflows.refund_types import RefundView
 
 
 class _FromRow(BaseModel):
@@ -119,6 +120,8 @@ class RefundDetailOut(RefundOut):
     payment_remaining_fen: int
     serials: list[SerialOut]
     history: list[RefundEventOut]
+    live: RefundView | None = Field(default=None, description="the workflow's live view; null when it cannot answer")
+    live_error: str = ""
 
 
 class BatchRefundIn(BaseModel):

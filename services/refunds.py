@@ -9,6 +9,7 @@ USE_EXISTING, so a retry after a crash between the two only ensures the workflow
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -52,7 +53,7 @@ from domain.refunds import (
 )
 from settings import get_settings
 from workflows import search_attributes as sa
-from workflows.refund_types import OpsAction, RefundInput
+from workflows.refund_types import OpsAction, RefundInput, RefundView
 
 log = structlog.get_logger(__name__)
 
@@ -337,6 +338,19 @@ def list_refunds(session: Session, f: RefundFilter, limit: int, offset: int) -> 
     rows = session.exec(select(Refund).where(*conds).order_by(col(Refund.created_at).desc(), col(Refund.id))
                         .limit(limit).offset(offset)).all()
     return list(rows), int(total)
+
+
+async def live_view(client: Client | None, refund_id: str, timeout: float = 5.0) -> tuple[RefundView | None, str]:
+    """The workflow's own word (loop phase, serial, what it waits for), or (None, why) when it cannot answer."""
+    if client is None:
+        return None, "Temporal is unreachable"
+    try:
+        handle = client.get_workflow_handle(refund_workflow_id(refund_id))
+        return await asyncio.wait_for(handle.query("view", result_type=RefundView), timeout), ""
+    except asyncio.TimeoutError:
+        return None, f"view query timed out after {timeout:g}s"
+    except Exception as err:  # noqa: BLE001 - the DB row still answers
+        return None, f"view query failed: {type(err).__name__}: {err}"
 
 
 # ---- ops ----------------------------------------------------------------------------------------

@@ -109,7 +109,7 @@ def test_batch_accepts_and_refuses_each_refund_on_its_own(api):
     assert api.post("/refunds/batch", json={"refunds": []}).status_code == 422
 
 
-def test_query_one_with_history_and_list_with_filters(api):
+def test_query_one_with_history_and_list_with_filters(api, fake_temporal):
     _payment(api)
     _payment(api, "P2", channel="manualpay")
     rid = _refund(api).json()["id"]
@@ -118,6 +118,14 @@ def test_query_one_with_history_and_list_with_filters(api):
     detail = api.get(f"/refunds/{rid}").json()
     assert detail["history"][0]["kind"] == "requested" and detail["payment_remaining_fen"] == 6_000
     assert detail["failure_reason"] == "" and detail["serials"] == []
+    assert detail["live"] is None and "not found" in detail["live_error"]
+    from workflows.refund_types import RefundView
+
+    fake_temporal.views[f"refund-{rid}"] = RefundView(refund_id=rid, status="processing", phase="query",
+                                                      route="channel", serial="S1", serials_used=1,
+                                                      waiting_for="query-back of serial S1 in 5s", manual_reason="")
+    live = api.get(f"/refunds/{rid}").json()["live"]
+    assert live["phase"] == "query" and live["waiting_for"].startswith("query-back")
     audit_detail = api.get(f"/refunds/{audited['id']}").json()
     assert audit_detail["audit_reasons"] == ["automatic audit is switched off for this channel"]
     assert api.get("/refunds/NOPE").status_code == 404

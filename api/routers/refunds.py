@@ -191,16 +191,18 @@ def list_refunds(
 
 
 @router.get("/refunds/{refund_id}", response_model=RefundDetailOut, responses={404: {"description": "unknown refund"}})
-def get_refund(refund_id: str, session: Db) -> RefundDetailOut:
+async def get_refund(refund_id: str, session: Db,
+                     temporal: Annotated[Client | None, Depends(get_temporal_optional)]) -> RefundDetailOut:
     try:
-        d = svc.get_refund(session, refund_id)
+        d = await _db(session, svc.get_refund, refund_id)
     except svc.RefundError as err:
         raise _http(err) from None
+    live, why = await svc.live_view(temporal, refund_id)
     base = RefundOut.model_validate(d.refund).model_dump()
     return RefundDetailOut(**base, audit_reasons=[r for r in d.refund.audit_reasons.split("\n") if r],
                            payment_remaining_fen=d.payment.paid_fen - d.payment.committed_fen,
                            serials=[SerialOut.model_validate(s) for s in d.serials],
-                           history=[RefundEventOut.model_validate(e) for e in d.history])
+                           history=[RefundEventOut.model_validate(e) for e in d.history], live=live, live_error=why)
 
 
 @router.post("/refunds/{refund_id}/{action}", response_model=OpsActionOut,

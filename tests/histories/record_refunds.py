@@ -10,11 +10,16 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
+from temporalio import activity
+from temporalio.worker import Worker
+
+from activities import refund_names as names
 from domain.refunds import LoopLimits
 from tests.refund_world import RefundWorld, failed, new_refund, not_found, ok, processing, reversed_, unknown
 from tests.temporal_env import start_time_skipping
 from workflows.refund import RefundWorkflow
-from workflows.refund_types import OpsAction, SweepAnswer
+from workflows.refund_sweep import RefundSweepWorkflow
+from workflows.refund_types import OpsAction, SweepAnswer, SweepOutcome
 
 HERE = Path(__file__).parent
 OPS = OpsAction(actor="ops:rec", reason="reconciled with the statement", statement_ref="STMT-REC-1")
@@ -78,6 +83,18 @@ async def record() -> None:
         await h.execute_update(RefundWorkflow.mark_succeeded_offline, OpsAction(actor="auditor:rec", reason="pre-debited"))
         await h.result()
         out["refund_pre_debit_offline"] = (await h.fetch_history()).to_json_dict()
+
+    pages = iter([SweepOutcome(checked=200, signalled=12, exhausted=1), SweepOutcome(checked=37, signalled=3)])
+
+    @activity.defn(name=names.SWEEP_PROCESSING)
+    async def sweep(limit: int) -> SweepOutcome:
+        return next(pages)
+
+    async with Worker(env.client, task_queue=tq + "-sweep", workflows=[RefundSweepWorkflow], activities=[sweep]):
+        h = await env.client.start_workflow(RefundSweepWorkflow.run, 200, id=f"refund-sweep-{uuid.uuid4().hex[:4]}",
+                                            task_queue=tq + "-sweep")
+        await h.result()
+        out["refund_sweep_two_pages"] = (await h.fetch_history()).to_json_dict()
     await env.shutdown()
     for name, history in out.items():
         path = HERE / f"{name}.v1.json"
