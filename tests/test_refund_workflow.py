@@ -1,9 +1,11 @@
 """The refund workflow on the time-skipping server: every branch of the loop and every ops action."""
 
+import asyncio
 import uuid
 from datetime import timedelta
 
 import pytest
+import pytest_asyncio
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
@@ -20,10 +22,24 @@ from tests.refund_world import (
     reversed_,
     unknown,
 )
+from tests.temporal_env import start_time_skipping
 from workflows.refund import RefundWorkflow
 from workflows.refund_types import OpsAction, SweepAnswer
 
 OPS = OpsAction(actor="ops:lee", reason="checked the channel statement", statement_ref="STMT-20261125-0042")
+
+
+@pytest_asyncio.fixture(scope="module")
+async def time_env():
+    """A time-skipping server of this module's own: workflows other modules leave behind cannot hold its clock."""
+    env = await start_time_skipping()
+    yield env
+    await env.shutdown()
+
+
+async def _result(handle, seconds: float = 120):
+    """The workflow's result, or a failure instead of a stalled suite."""
+    return await asyncio.wait_for(handle.result(), seconds)
 
 
 @pytest.fixture
@@ -36,7 +52,7 @@ def world():
 async def _run(env, world, inp, *, watch_passes: bool = True):
     async with world.worker(env.client, world.tq):
         h = await env.client.start_workflow(RefundWorkflow.run, inp, id=f"refund-{inp.refund_id}", task_queue=world.tq)
-        return await h.result()
+        return await _result(h)
 
 
 async def _until(handle, predicate, env, attempts=60):
@@ -127,7 +143,7 @@ async def test_retry_later_is_bounded_then_manual(time_env, world):
         view = await _until(h, lambda v: v.status == RefundStatus.MANUAL_REVIEW, time_env)
         assert "serials declined" in view.manual_reason and len(world.sends) == 3
         await h.execute_update(RefundWorkflow.force_fail, OPS)
-        assert await h.result() == RefundStatus.FAILED
+        assert await _result(h) == RefundStatus.FAILED
 
 
 async def test_unknown_code_goes_to_manual_and_force_fail_needs_a_statement(time_env, world):
@@ -141,7 +157,7 @@ async def test_unknown_code_goes_to_manual_and_force_fail_needs_a_statement(time
             await h.execute_update(RefundWorkflow.force_fail, OPS.model_copy(update={"statement_ref": None}))
         assert _update_error(err.value).type == "StatementRequired"
         assert await h.execute_update(RefundWorkflow.force_fail, OPS) == "failed"
-        assert await h.result() == RefundStatus.FAILED
+        assert await _result(h) == RefundStatus.FAILED
     forced = world.progress[-1]
     assert (forced.event, forced.actor, forced.statement_ref) == ("force_fail", "ops:lee", "STMT-20261125-0042")
     assert world.notified[-1].status == RefundStatus.FAILED
@@ -163,7 +179,7 @@ async def test_amount_mismatch_goes_to_manual_review_then_force_success(time_env
         view = await _until(h, lambda v: v.status == RefundStatus.MANUAL_REVIEW, time_env)
         assert "amount" in view.manual_reason
         await h.execute_update(RefundWorkflow.force_success, OPS)
-        assert await h.result() == RefundStatus.SUCCEEDED
+        assert await _result(h) == RefundStatus.SUCCEEDED
     assert world.progress[-1].event == "force_success" and world.notified[-1].status == RefundStatus.SUCCEEDED
     assert world.serials[-1].outcome == "mismatch"
 
@@ -176,7 +192,7 @@ async def test_channel_protocol_refusal_goes_to_manual(time_env, world):
         view = await _until(h, lambda v: v.status == RefundStatus.MANUAL_REVIEW, time_env)
         assert "refused our request" in view.manual_reason
         await h.execute_update(RefundWorkflow.force_fail, OPS)
-        await h.result()
+        await _result(h)
 
 
 async def test_still_processing_is_parked_for_the_sweep_which_answers(time_env, world):
@@ -190,7 +206,7 @@ async def test_still_processing_is_parked_for_the_sweep_which_answers(time_env, 
         serial = view.serial
         await h.signal(RefundWorkflow.sweep_answer, SweepAnswer(serial="someone-else", answer=None, exhausted=True))
         await h.signal(RefundWorkflow.sweep_answer, SweepAnswer(serial=serial, answer=ok(world.sends[0])))
-        assert await h.result() == RefundStatus.SUCCEEDED
+        assert await _result(h) == RefundStatus.SUCCEEDED
     assert len(world.sends) == 1
 
 
@@ -208,7 +224,7 @@ async def test_sweep_exhausted_lands_in_the_manual_queue_and_ops_retry_with_a_ne
         view = await _until(h, lambda v: v.status == RefundStatus.MANUAL_REVIEW, time_env)
         assert "never gave a final answer" in view.manual_reason
         assert await h.execute_update(RefundWorkflow.retry_new_serial, OPS) == "processing"
-        assert await h.result() == RefundStatus.SUCCEEDED
+        assert await _result(h) == RefundStatus.SUCCEEDED
     assert len({s.serial for s in world.sends}) == 2
 
 
@@ -240,7 +256,7 @@ async def test_reversal_after_success_is_its_own_state_and_the_merchant_hears_of
         await _until(h, lambda v: v.status == RefundStatus.REVERSED, time_env)
         assert [n.status for n in world.notified] == [RefundStatus.SUCCEEDED, RefundStatus.REVERSED]
         await h.execute_update(RefundWorkflow.retry_new_serial, OPS)
-        assert await h.result() == RefundStatus.SUCCEEDED
+        assert await _result(h) == RefundStatus.SUCCEEDED
     assert world.statuses == ["processing", "succeeded", "reversed", "processing", "succeeded"]
     assert len({s.serial for s in world.sends}) == 2
 
@@ -251,7 +267,7 @@ async def test_long_loops_continue_as_new(time_env, world):
     async with world.worker(time_env.client, world.tq):
         h = await time_env.client.start_workflow(RefundWorkflow.run, inp, id=f"refund-{inp.refund_id}", task_queue=world.tq)
         first_run = h.result_run_id
-        assert await h.result() == RefundStatus.SUCCEEDED
+        assert await _result(h) == RefundStatus.SUCCEEDED
         latest = await time_env.client.get_workflow_handle(h.id).describe()
     assert latest.run_id != first_run
     assert len({s.serial for s in world.sends}) == 6
@@ -276,7 +292,7 @@ async def test_manual_audit_refuses_the_requester_and_accepts_another_auditor(ti
         assert _update_error(err.value).type == "NotPreDebit"
         assert world.sends == []
         await h.execute_update(RefundWorkflow.approve, OpsAction(actor="auditor:wang", reason="customer returned goods"))
-        assert await h.result() == RefundStatus.SUCCEEDED
+        assert await _result(h) == RefundStatus.SUCCEEDED
     approved = next(p for p in world.progress if p.event == "approved")
     assert approved.actor == "auditor:wang" and approved.reason == "customer returned goods"
 
@@ -287,7 +303,7 @@ async def test_reject_at_audit(time_env, world):
         h = await time_env.client.start_workflow(RefundWorkflow.run, inp, id=f"refund-{inp.refund_id}", task_queue=world.tq)
         await _until(h, lambda v: v.status == RefundStatus.AWAITING_AUDIT, time_env)
         await h.execute_update(RefundWorkflow.reject, OpsAction(actor="auditor:wang", reason="goods never returned"))
-        assert await h.result() == RefundStatus.REJECTED
+        assert await _result(h) == RefundStatus.REJECTED
     assert world.sends == [] and world.progress[-1].failure_code == "rejected_at_audit"
     assert world.notified[-1].status == RefundStatus.REJECTED
 
@@ -302,6 +318,6 @@ async def test_pre_debit_channel_is_marked_succeeded_without_calling_it(time_env
         assert _update_error(err.value).type == "PreDebitChannel"
         await h.execute_update(RefundWorkflow.mark_succeeded_offline,
                                OpsAction(actor="auditor:wang", reason="channel already debited the consumer"))
-        assert await h.result() == RefundStatus.SUCCEEDED
+        assert await _result(h) == RefundStatus.SUCCEEDED
     assert world.sends == [] and world.queries == []
     assert world.progress[-1].route == RefundRoute.OFFLINE and world.progress[-1].event == "marked_succeeded_offline"
