@@ -321,3 +321,20 @@ async def test_pre_debit_channel_is_marked_succeeded_without_calling_it(time_env
         assert await _result(h) == RefundStatus.SUCCEEDED
     assert world.sends == [] and world.queries == []
     assert world.progress[-1].route == RefundRoute.OFFLINE and world.progress[-1].event == "marked_succeeded_offline"
+
+
+async def test_parked_refund_asks_the_channel_itself_when_the_sweep_stays_silent(time_env, world):
+    world.send_script = [processing]
+    world.query_script = [processing, processing, processing, ok]
+    assert await _run(time_env, world, new_refund()) == RefundStatus.SUCCEEDED
+    assert len(world.sends) == 1 and len(world.queries) == 5  # 2 query-backs, 2 safety queries, the watch
+
+
+async def test_continue_as_new_waits_for_a_quiet_point_and_ops_actions_still_land(time_env, world):
+    world.send_script = [failed("E9999")]
+    inp = new_refund(rounds_per_run=1)
+    async with world.worker(time_env.client, world.tq):
+        h = await time_env.client.start_workflow(RefundWorkflow.run, inp, id=f"refund-{inp.refund_id}", task_queue=world.tq)
+        await _until(h, lambda v: v.status == RefundStatus.MANUAL_REVIEW, time_env)
+        assert await h.execute_update(RefundWorkflow.force_success, OPS) == "succeeded"
+        assert await _result(h) == RefundStatus.SUCCEEDED

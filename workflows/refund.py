@@ -56,6 +56,7 @@ QUERY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interva
 NOTIFY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=5), backoff_coefficient=2.0,
                            maximum_interval=timedelta(minutes=30))
 NOTIFY_WITHIN = timedelta(days=3)
+PARKED_SAFETY_QUERY = timedelta(hours=12)  # longer than any sweep step: normally the sweep answers first
 MANUAL_MESSAGE = "Our operations team is checking this refund with the channel; no action is needed from you."
 RETRYABLE_STATES = frozenset({RefundStatus.PROCESSING, RefundStatus.MANUAL_REVIEW, RefundStatus.REVERSED})
 
@@ -81,7 +82,7 @@ class RefundWorkflow:
         self._after_wait = c.after_wait
         self._retry_serials = c.retry_serials  # minted on "retry later" codes since the start or the last ops retry
         self._query_i = c.query_i
-        self._waiting_for = ""
+        self._waiting_for = c.waiting_for
         self._commands: list[tuple[int, str, OpsAction]] = []
         self._results: dict[int, str | ApplicationError] = {}
         self._next_cmd = 0
@@ -102,10 +103,9 @@ class RefundWorkflow:
         steps = {AUDIT: self._audit, NEW_SERIAL: self._new_serial, SEND: self._send, QUERY: self._query,
                  PARKED: self._parked, MANUAL: self._manual, WAIT: self._wait_retry, WATCH: self._watch}
         while self._phase != DONE:
-            if self._rounds >= inp.rounds_per_run or workflow.info().is_continue_as_new_suggested():
-                if not self._commands and self._phase not in (AUDIT, WATCH) and self._pending_serial is None \
-                        and not self._pending_notes:
-                    await self._continue_as_new()
+            if (self._rounds >= inp.rounds_per_run or workflow.info().is_continue_as_new_suggested()) \
+                    and self._can_continue_as_new():
+                self._continue_as_new()
             self._rounds += 1
             await steps[self._phase]()
         for cmd_id, kind, _ in self._commands:  # came in while the refund was finishing
@@ -116,15 +116,20 @@ class RefundWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._status
 
-    async def _continue_as_new(self) -> None:
-        if self._notifications:
-            await asyncio.gather(*self._notifications)
-        await workflow.wait_condition(workflow.all_handlers_finished)
+    def _can_continue_as_new(self) -> bool:
+        """Only at a quiet point: no ops action queued or running, no callback in flight, nothing unwritten.
+        Nothing is awaited before continuing, so no update can slip in and wait for a run that is gone."""
+        return (not self._commands and self._phase not in (AUDIT, WATCH) and self._pending_serial is None
+                and not self._pending_notes and all(t.done() for t in self._notifications)
+                and workflow.all_handlers_finished())
+
+    def _continue_as_new(self) -> None:
         carry = RefundCarry(status=self._status, phase=self._phase, route=self._route, serial=self._serial,
                             serials_used=self._serials_used, same_resends=self._same_resends,
                             sends_of_serial=self._sends, delay_s=self._delay_s, manual_reason=self._manual_reason,
                             failure_code=self._failure_code, failure_message=self._failure_message,
-                            after_wait=self._after_wait, retry_serials=self._retry_serials, query_i=self._query_i)
+                            after_wait=self._after_wait, retry_serials=self._retry_serials, query_i=self._query_i,
+                            waiting_for=self._waiting_for)
         workflow.continue_as_new(self._inp.model_copy(update={"carry": carry}))
 
     # ---- steps -----------------------------------------------------------------------------------
@@ -195,7 +200,15 @@ class RefundWorkflow:
         await self._on_answer(await self._query_back(), came_from=QUERY)
 
     async def _parked(self) -> None:
-        await workflow.wait_condition(lambda: bool(self._commands) or self._sweep is not None)
+        try:
+            await workflow.wait_condition(lambda: bool(self._commands) or self._sweep is not None,
+                                          timeout=PARKED_SAFETY_QUERY)
+        except asyncio.TimeoutError:
+            # the sweep has not spoken for hours (its Schedule missing or paused): ask the channel ourselves
+            answer = await self._query_back()
+            if answer.state not in (ChannelState.PROCESSING, ChannelState.UNKNOWN):
+                await self._on_answer(answer, came_from=PARKED)
+            return
         if self._commands:
             await self._apply_command()
             return

@@ -22,6 +22,7 @@ class RefundCarry(BaseModel):
     after_wait: str = "new_serial"
     retry_serials: int = 0
     query_i: int = 0
+    waiting_for: str = ""
 
 
 class RefundInput(BaseModel):
