@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup migrate worker api simulator bench bench-complaints lint compose-check clean
+.PHONY: run test setup migrate worker api simulator bench bench-complaints bench-refunds lint compose-check clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -28,6 +28,9 @@ bench: $(STAMP)  ## benchmarks (print figures; N with `make bench N=500`)
 
 bench-complaints: $(STAMP)  ## N complaints (default 5000) transferred and replied; last line JSON
 	$(BIN)/python -m bench.complaints $(if $(N),--n $(N),)
+
+bench-refunds: $(STAMP)  ## a flash-sale burst of N refunds (default 1000) against the channel simulator; last line JSON
+	$(BIN)/python -m bench.refunds $(if $(N),--n $(N),)
 
 compose-check: $(STAMP)  ## docker compose config where the compose plugin exists; the Compose-spec schema test everywhere
 	if docker compose version >/dev/null 2>&1; then docker compose config --quiet; fi

@@ -31,6 +31,15 @@ class Settings(BaseSettings):
     carrier_api_secret: str = "dev-carrier-secret"  # HMAC key of our calls to carriers
     payout_base_url: str = "http://localhost:8100"
 
+    # Payment channels (the simulator serves them all) and merchant callbacks
+    channel_base_url: str = "http://localhost:8300"
+    channel_api_secret: str = "dev-channel-secret"  # HMAC key of our calls to payment channels
+    channel_timeout_s: float = 10.0  # past this a refund request is UNKNOWN and settled by query-back
+    merchant_notify_secret: str = "dev-merchant-secret"  # default HMAC key of merchants' callbacks (demo)
+    refund_send_timeout_s: int = 20  # activity limit of one refund request; keep above channel_timeout_s
+    refund_query_backs_s: str = "5,30,120"  # query-backs of an unclear answer before the sweep takes over
+    refund_sweep_every_s: int = 60  # the Schedule that queries back refunds still processing
+
     # Settlement: the Schedule starts each carrier's batch on this day of the month after month end
     settlement_schedule_day: int = 3
 

@@ -15,34 +15,40 @@ from activities.carrier import CarrierActivities
 from activities.complaints import ComplaintActivities
 from activities.fee_returns import FeeReturnActivities
 from activities.orders import OrderActivities
+from activities.refunds import RefundActivities
 from activities.settlement import SettlementActivities
 from db.session import get_engine
 from gateways.billing import BillingGateway, billing_gateway_from_settings
 from gateways.carrier import CarrierGateway
 from gateways.sms import SmsGateway, sms_gateway_from_settings
+from gateways.payment_channel import PaymentChannelGateway
 from services.temporal import connect
 from settings import get_settings
 from workflows.complaint import CalendarCheckWorkflow, ComplaintWorkflow
 from workflows.fee_return import FeeReturnCreditWorkflow
 from workflows.order import OrderSettlementWorkflow
+from workflows.refund import RefundWorkflow
+from workflows.refund_sweep import RefundSweepWorkflow
 from workflows.settlement import CarrierSettlementWorkflow, SettlementKickoffWorkflow
 
 # Pure, deterministic modules (and the libraries they use) are loaded once, not re-imported into each
 # workflow's sandbox: that re-import is most of a workflow start's CPU.
 PASSTHROUGH = ("pydantic", "pydantic_core", "annotated_types", "domain", "workflows.types", "activities.names",
-               "workflows.complaint_types", "activities.complaint_names", "chinese_calendar")
+               "workflows.complaint_types", "activities.complaint_names", "chinese_calendar",
+               "workflows.refund_types", "activities.refund_names")
 
 WORKFLOWS = [OrderSettlementWorkflow, CarrierSettlementWorkflow, SettlementKickoffWorkflow,
-             ComplaintWorkflow, CalendarCheckWorkflow, FeeReturnCreditWorkflow]
+             ComplaintWorkflow, CalendarCheckWorkflow, FeeReturnCreditWorkflow, RefundWorkflow, RefundSweepWorkflow]
 
 
 def build_worker(client: Client, engine: Engine, gateway: CarrierGateway, task_queue: str | None = None,
                  executor: ThreadPoolExecutor | None = None, sms: SmsGateway | None = None,
-                 billing: BillingGateway | None = None) -> Worker:
+                 billing: BillingGateway | None = None, channels: PaymentChannelGateway | None = None) -> Worker:
     sms = sms or sms_gateway_from_settings(get_settings())
     complaints = ComplaintActivities(engine, sms)
     fee_returns = FeeReturnActivities(engine, billing or billing_gateway_from_settings(get_settings()), sms)
     orders = OrderActivities(engine)
+    refunds = RefundActivities(engine, channels or PaymentChannelGateway.from_settings(get_settings()), client=client)
     carrier = CarrierActivities(gateway)
     settlement = SettlementActivities(engine, client, gateway)
     return Worker(
@@ -69,6 +75,13 @@ def build_worker(client: Client, engine: Engine, gateway: CarrierGateway, task_q
             complaints.check_calendar,
             fee_returns.credit,
             fee_returns.sms_credited,
+            refunds.record_refund_progress,
+            refunds.record_refund_serial,
+            refunds.translate_channel_code,
+            refunds.send_refund,
+            refunds.query_refund,
+            refunds.notify_merchant,
+            refunds.sweep_processing_refunds,
         ],
         activity_executor=executor or ThreadPoolExecutor(max_workers=64),
         workflow_runner=SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)),

@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 import logs
 from api.deps import get_session, get_temporal_optional
-from api.routers import agents, carrier_events, complaints, orders, settlements
+from api.routers import agents, carrier_events, complaints, orders, refunds, settlements
 from api.schemas import Health
 from services.temporal import connect
 from settings import get_settings
@@ -44,7 +44,7 @@ def create_app(temporal_client: Any | None = None) -> FastAPI:
 
     app = FastAPI(
         title="Simbo back office",
-        description="SIM-card orders, carrier events, commission settlement and agent accounts.",
+        description="SIM-card orders, carrier events, commission settlement, agent accounts and payment refunds.",
         version="0.1.0",
         lifespan=lifespan,
     )
@@ -58,6 +58,7 @@ def create_app(temporal_client: Any | None = None) -> FastAPI:
     app.include_router(agents.router)
     app.include_router(complaints.router)
     app.include_router(complaints.fee_router)
+    app.include_router(refunds.router)
 
     @app.get("/healthz", response_model=Health, tags=["ops"], responses={503: {"model": Health}})
     async def healthz(

@@ -210,3 +210,5 @@ class AgentStatement(SQLModel, table=True):
 
 # The complaint desk keeps its tables in a module of its own (imported here so the metadata sees them).
 from db import complaints_models  # noqa: E402, F401
+# Refund tables live in their own module; importing it here lets every user of the metadata see them.
+from db import refund_models  # noqa: E402, F401

@@ -130,9 +130,13 @@ def _story(order_id: str, msisdn: str, p: dict) -> dict:
 
 
 async def load_demo_once(client: Client, api: str, simulator: str, engine: Engine | None = None,
-                         sms_simulator: str | None = None) -> None:
+                         sms_simulator: str | None = None, channel_simulator: str | None = None) -> None:
     engine = engine or get_engine()
     await load_complaint_demo_once(api, sms_simulator or get_settings().sms_base_url, engine)
+    if channel_simulator:  # refunds: payments and refunds in every state (its own once-only check)
+        from scripts.demo_refunds import load_refund_demo_once
+
+        await load_refund_demo_once(api, channel_simulator, engine)
     with Session(engine) as s:
         if already_loaded("orders", s.exec(select(Order).limit(1)).first() is not None):
             return

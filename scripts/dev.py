@@ -1,8 +1,9 @@
 """`make run`: the whole system on embedded defaults, in one terminal. Ctrl-C stops everything it started.
 
 Temporal dev server (state in var/temporal.db, Web UI on :8233), business database (var/simbo.db,
-migrated), carrier simulator (:8100), worker, API (:8000), the monthly settlement Schedules and the
-demo data (loaded once). Running it again resumes the same state, workflows included.
+migrated), carrier simulator (:8100), payment-channel simulator (:8300), SMS + billing simulator (:8200), worker, API (:8000), the monthly
+settlement Schedules, the refund sweep Schedule and the demo data (loaded once). Running it again resumes
+the same state, workflows included.
 """
 
 import asyncio
@@ -18,6 +19,7 @@ async def after_start(stack: Stack) -> None:
     from scripts.demo import load_demo_once
     from scripts.schedules import ensure_settlement_schedules
     from scripts.search_attributes import register_search_attributes
+    from scripts.refund_schedule import ensure_refund_sweep_schedule
     from services.temporal import connect
 
     client = await connect(stack.temporal_address)
@@ -25,7 +27,9 @@ async def after_start(stack: Stack) -> None:
     await register_search_attributes(client)
     await ensure_settlement_schedules(client)
     await ensure_calendar_check_schedule(client)
-    await load_demo_once(client, stack.api_url, stack.simulator_url, sms_simulator=stack.sms_billing_url)
+    await ensure_refund_sweep_schedule(client)
+    await load_demo_once(client, stack.api_url, stack.simulator_url, sms_simulator=stack.sms_billing_url,
+                         channel_simulator=stack.channel_url)
 
 
 def main() -> None:
@@ -60,7 +64,11 @@ Ready.
   Complaint KPIs    http://localhost:8000/complaints/kpis?month=<yyyymm>  (.csv / .xlsx)
   Working days      http://localhost:8000/complaints/calendar/<year>  (PUT to load next year's official schedule)
   SMS + billing sim http://localhost:8200/sim/sms   /sim/credits   POST /sim/reply {"from","text"}
-  Simulator         http://localhost:8100/sim/stats
+  Refunds           http://localhost:8000/refunds?status=manual_review   (one: /refunds/<id>, with history)
+                    Web UI filter: RefundStatus="manual_review" AND Channel="unionpay" AND MerchantId="M001"
+  Refund ops        POST /refunds/<id>/{approve,reject,force_success,force_fail,mark_succeeded_offline,retry_new_serial}
+  Error table       http://localhost:8000/refund-error-mappings   channels: /refund-channels
+  Simulator         http://localhost:8100/sim/stats   payment channels: http://localhost:8300/sim/stats
   Logs              var/*.log
 Ctrl-C stops everything; `make run` again resumes the same state.""")
     while True:

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import httpx
@@ -37,10 +37,11 @@ class Ports:
     api: int = 8000
     simulator: int = 8100
     sms_billing: int = 8200  # SMS gateway + billing system simulator (complaint desk)
+    channel: int = 8300  # payment-channel simulator (refunds)
 
     @classmethod
     def free(cls) -> "Ports":
-        return cls(free_port(), free_port(), free_port(), free_port(), free_port())
+        return cls(*(free_port() for _ in fields(cls)))
 
 
 @dataclass
@@ -65,6 +66,7 @@ class Stack:
             "SIMBO_PAYOUT_BASE_URL": self.simulator_url,
             "SIMBO_SMS_BASE_URL": self.sms_billing_url,
             "SIMBO_BILLING_BASE_URL": self.sms_billing_url,
+            "SIMBO_CHANNEL_BASE_URL": self.channel_url,
         }
 
     @property
@@ -78,6 +80,10 @@ class Stack:
     @property
     def sms_billing_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.sms_billing}"
+
+    @property
+    def channel_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.channel}"
 
     @property
     def temporal_address(self) -> str:
@@ -119,12 +125,16 @@ class Stack:
                                                       "--port", str(self.ports.sms_billing),
                                                       "--state", str(self.var / "sms-billing-sim.json"),
                                                       "--push-url", self.api_url], "sms-billing.log")
+        self.spawn("payment-channel simulator", [PY, "-m", "simulators.payment_channel", "--host", "127.0.0.1",
+                                                 "--port", str(self.ports.channel),
+                                                 "--state", str(self.var / "channel-sim.json")], "channel-sim.log")
         self.spawn("worker", [PY, "worker.py"], "worker.log")
         self.spawn("API", [PY, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(self.ports.api),
                            "--log-level", "warning"], "api.log")
         self.wait_http(f"{self.api_url}/healthz", "API")
         self.wait_http(f"{self.simulator_url}/sim/stats", "carrier simulator")
         self.wait_http(f"{self.sms_billing_url}/sim/stats", "SMS gateway + billing simulator")
+        self.wait_http(f"{self.channel_url}/sim/stats", "payment-channel simulator")
         return self
 
     async def _wait_temporal(self) -> None:

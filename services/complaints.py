@@ -209,7 +209,7 @@ async def ensure_workflow(client: Client, case: Case) -> None:
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             search_attributes=TypedSearchAttributes([
                 SearchAttributePair(sa.COMPLAINT_LEVEL, case.level.value),
-                SearchAttributePair(sa.DEPARTMENT, case.handling_department.value),
+                SearchAttributePair(sa.DEPARTMENT, [case.handling_department.value]),
                 SearchAttributePair(sa.DUE_AT, case.due.due_at),
                 SearchAttributePair(sa.COMPLAINT_STATE, case.public_state()),
             ]),

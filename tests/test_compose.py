@@ -41,7 +41,8 @@ def test_the_production_stack_is_all_there(compose):
     assert services["worker"]["deploy"]["replicas"] >= 2
     assert "postgres" in services["temporal"]["environment"]["DB"]
     # the app's processes run code that exists in this repository
-    for name in ("api", "worker", "simulator", "register-search-attributes", "migrate"):
+    for name in ("api", "worker", "simulator", "channel-simulator", "sms-billing-simulator",
+                 "register-search-attributes", "migrate"):
         assert _runs_existing_code(services[name]["command"]), f"{name}: {services[name]['command']}"
 
 

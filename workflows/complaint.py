@@ -388,7 +388,7 @@ class ComplaintWorkflow:
         if attributes:
             workflow.upsert_search_attributes([
                 sa.COMPLAINT_LEVEL.value_set(case.level.value),
-                sa.DEPARTMENT.value_set(case.handling_department.value),
+                sa.DEPARTMENT.value_set([case.handling_department.value]),
                 sa.DUE_AT.value_set(case.due.due_at),
                 sa.COMPLAINT_STATE.value_set(case.public_state()),
             ])

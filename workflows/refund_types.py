@@ -1,0 +1,141 @@
+"""Payloads that cross the refund workflow's boundary. No personal data: the card is masked."""
+
+from pydantic import BaseModel, Field
+
+from domain.refunds import ChannelAnswer, ErrorMapping, LoopLimits, RefundRoute, RefundStatus
+
+
+class RefundCarry(BaseModel):
+    """The loop's state, carried across continue-as-new."""
+
+    status: RefundStatus
+    phase: str
+    route: RefundRoute = RefundRoute.CHANNEL
+    serial: str | None = None
+    serials_used: int = 0
+    same_resends: int = 0
+    sends_of_serial: int = 0
+    delay_s: int = 0
+    manual_reason: str = ""
+    failure_code: str | None = None
+    failure_message: str = ""
+    after_wait: str = "new_serial"
+    retry_serials: int = 0
+    query_i: int = 0
+    waiting_for: str = ""
+
+
+class RefundInput(BaseModel):
+    refund_id: str
+    payment_id: str
+    merchant_id: str
+    channel: str
+    amount_fen: int
+    requested_by: str
+    source: str
+    audit_reasons: list[str] = []
+    pre_debit: bool = False
+    has_refund_api: bool = True
+    consumer_card_masked: str = ""
+    consumer_wallet_id: str | None = None
+    notify: bool = True  # the merchant gave a callback URL
+    limits: LoopLimits = LoopLimits()
+    send_timeout_s: int = 20  # > the gateway's own timeout: a worker crash mid-send surfaces as a timeout
+    reversal_watch_s: int = 24 * 3600  # after success, one more query-back this much later
+    rounds_per_run: int = 100  # loop steps before continuing as new (the history stays small)
+    carry: RefundCarry | None = None
+
+
+class OpsAction(BaseModel):
+    actor: str = Field(min_length=1, max_length=64)
+    reason: str = Field(min_length=3, max_length=500)
+    statement_ref: str | None = Field(default=None, max_length=128)
+
+
+class RefundProgress(BaseModel):
+    """What the refund row and its history should now say."""
+
+    refund_id: str
+    status: RefundStatus
+    event: str  # what happened, e.g. "sent", "auto_approved", "force_success"
+    event_key: str  # idempotency of the history line across activity retries
+    waiting_for: str = ""
+    route: RefundRoute = RefundRoute.CHANNEL
+    serial: str | None = None
+    serials_used: int = 0
+    failure_code: str | None = None
+    failure_message: str = ""
+    actor: str = "system"
+    reason: str = ""
+    statement_ref: str | None = None
+    detail: str = ""
+    parked: bool = False  # processing at the channel: the sweep takes over the query-backs
+    serial_record: "SerialRecord | None" = None  # a serial's outcome written in the same transaction
+    notes: list[str] = []  # history lines that precede this one (e.g. "auto_approved"), same transaction
+
+
+class SerialRecord(BaseModel):
+    refund_id: str
+    serial: str
+    seq: int
+    route: RefundRoute
+    sends: int
+    outcome: str
+    answer: ChannelAnswer | None = None
+
+
+RefundProgress.model_rebuild()
+
+
+class SendRequest(BaseModel):
+    route: RefundRoute
+    channel: str
+    serial: str
+    refund_id: str
+    payment_id: str
+    amount_fen: int
+    card: str = ""
+    wallet_id: str | None = None
+
+
+class QueryRequest(BaseModel):
+    route: RefundRoute
+    channel: str
+    serial: str
+
+
+class Translation(BaseModel):
+    mapping: ErrorMapping
+    known: bool
+
+
+class NotifyRequest(BaseModel):
+    refund_id: str
+    status: RefundStatus
+    event_key: str
+
+
+class SweepAnswer(BaseModel):
+    """The sweep's word about a refund parked at the channel."""
+
+    serial: str
+    answer: ChannelAnswer | None = None
+    exhausted: bool = False  # the channel's backoff ran out: the refund goes to the manual queue
+
+
+class SweepOutcome(BaseModel):
+    checked: int = 0
+    signalled: int = 0
+    exhausted: int = 0
+    unavailable: int = 0
+
+
+class RefundView(BaseModel):
+    refund_id: str
+    status: RefundStatus
+    phase: str
+    route: RefundRoute
+    serial: str | None
+    serials_used: int
+    waiting_for: str
+    manual_reason: str
