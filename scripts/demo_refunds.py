@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from db.refund_models import Merchant, MerchantProduct, Payment, RefundChannel
+from scripts.demo_state import already_loaded, mark_loaded
 from settings import get_settings
 
 CHANNELS = [
@@ -71,10 +72,8 @@ WAIT_FOR = {"force_success": "manual_review", "force_fail": "manual_review", "re
 
 async def load_refund_demo_once(api: str, channel_sim: str, engine: Engine) -> None:
     with Session(engine) as s:
-        if s.exec(select(Payment).limit(1)).first() is not None:
-            print("Refund demo data already loaded; resuming.")
+        if already_loaded("refunds", s.exec(select(Payment).limit(1)).first() is not None):
             return
-    print("Loading refund demo data ...")
     seed_refund_catalogue(engine)
     callback = f"{channel_sim}/merchant/callbacks"
     paid_at = datetime.now(timezone.utc) - timedelta(days=2)
@@ -113,6 +112,7 @@ async def load_refund_demo_once(api: str, channel_sim: str, engine: Engine) -> N
                                    action, "reconciled with the channel statement"),
                     "statement_ref": f"STMT-{datetime.now(timezone.utc):%Y%m%d}-{key}"}
             (await http.post(f"{api}/refunds/{rid}/{action}", json=body)).raise_for_status()
+    mark_loaded("refunds")
     print(f"Refund demo data loaded: {len(PLAN) + 1} payments; refunds in every state (see /refunds).")
 
 

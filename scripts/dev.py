@@ -47,12 +47,19 @@ def main() -> None:
     try:
         stack.start()
         asyncio.run(after_start(stack))
-    except Exception:
+        print(READY.format(ui=s.temporal_ui_port))
+        while True:
+            stack.check_alive()
+            time.sleep(1)
+    except RuntimeError as err:  # a process died: say which, stop the rest
+        print(err)
+    finally:
         stack.stop()
-        raise
-    print(f"""
+
+
+READY = """
 Ready.
-  Temporal Web UI   http://localhost:{s.temporal_ui_port}   (filter: OrderStatus="failed", FailureReason="recharge_late",
+  Temporal Web UI   http://localhost:{ui}   (filter: OrderStatus="failed", FailureReason="recharge_late",
                                          Carrier="china_unicom", AgentId="A002", SettlementMonth="202610")
   API + OpenAPI     http://localhost:8000/docs
   Orders            http://localhost:8000/orders?limit=20
@@ -63,21 +70,14 @@ Ready.
                     Web UI filter: ComplaintLevel="1", Department="billing", ComplaintState="overdue", DueAt < "2026-12-01T00:00:00Z"
   Complaint KPIs    http://localhost:8000/complaints/kpis?month=<yyyymm>  (.csv / .xlsx)
   Working days      http://localhost:8000/complaints/calendar/<year>  (PUT to load next year's official schedule)
-  SMS + billing sim http://localhost:8200/sim/sms   /sim/credits   POST /sim/reply {"from","text"}
+  SMS + billing sim http://localhost:8200/sim/sms   /sim/credits   POST /sim/reply {{"from": ..., "text": ...}}
   Refunds           http://localhost:8000/refunds?status=manual_review   (one: /refunds/<id>, with history)
                     Web UI filter: RefundStatus="manual_review" AND Channel="unionpay" AND MerchantId="M001"
-  Refund ops        POST /refunds/<id>/{approve,reject,force_success,force_fail,mark_succeeded_offline,retry_new_serial}
+  Refund ops        POST /refunds/<id>/{{approve,reject,force_success,force_fail,mark_succeeded_offline,retry_new_serial}}
   Error table       http://localhost:8000/refund-error-mappings   channels: /refund-channels
   Simulator         http://localhost:8100/sim/stats   payment channels: http://localhost:8300/sim/stats
   Logs              var/*.log
-Ctrl-C stops everything; `make run` again resumes the same state.""")
-    while True:
-        try:
-            stack.check_alive()
-        except RuntimeError as err:
-            print(err)
-            stop()
-        time.sleep(1)
+Ctrl-C stops everything; `make run` again resumes the same state."""
 
 
 if __name__ == "__main__":
