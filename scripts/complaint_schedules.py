@@ -5,7 +5,6 @@ from temporalio.client import (
     Client,
     Schedule,
     ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
     ScheduleCalendarSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
@@ -13,6 +12,7 @@ from temporalio.client import (
     ScheduleSpec,
 )
 
+from scripts.schedules import create_once
 from settings import get_settings
 from workflows.complaint import CalendarCheckWorkflow
 
@@ -27,8 +27,4 @@ async def ensure_calendar_check_schedule(client: Client) -> str:
                           time_zone_name="Asia/Shanghai"),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
     )
-    try:
-        await client.create_schedule(CALENDAR_CHECK_SCHEDULE, schedule)
-    except ScheduleAlreadyRunningError:
-        pass
-    return CALENDAR_CHECK_SCHEDULE
+    return await create_once(client, CALENDAR_CHECK_SCHEDULE, schedule)

@@ -15,19 +15,13 @@ from settings import VAR, get_settings
 
 
 async def after_start(stack: Stack) -> None:
-    from scripts.complaint_schedules import ensure_calendar_check_schedule
     from scripts.demo import load_demo_once
-    from scripts.schedules import ensure_settlement_schedules
-    from scripts.search_attributes import register_search_attributes
-    from scripts.refund_schedule import ensure_refund_sweep_schedule
+    from scripts.temporal_setup import set_up
     from services.temporal import connect
 
     client = await connect(stack.temporal_address)
-    # a dev-server state file from an older version lacks the newer attributes: add what is missing
-    await register_search_attributes(client)
-    await ensure_settlement_schedules(client)
-    await ensure_calendar_check_schedule(client)
-    await ensure_refund_sweep_schedule(client)
+    # search attributes (a dev-server state file from an older version lacks the newer ones) and Schedules
+    await set_up(client)
     await load_demo_once(client, stack.api_url, stack.simulator_url, sms_simulator=stack.sms_billing_url,
                          channel_simulator=stack.channel_url)
 

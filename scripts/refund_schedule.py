@@ -6,13 +6,13 @@ from temporalio.client import (
     Client,
     Schedule,
     ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
     ScheduleIntervalSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleSpec,
 )
 
+from scripts.schedules import create_once
 from settings import get_settings
 from workflows.refund_sweep import RefundSweepWorkflow
 
@@ -26,8 +26,4 @@ async def ensure_refund_sweep_schedule(client: Client, every_s: int | None = Non
         spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(seconds=every_s or s.refund_sweep_every_s))]),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
     )
-    try:
-        await client.create_schedule(SCHEDULE_ID, schedule)
-    except ScheduleAlreadyRunningError:
-        pass
-    return SCHEDULE_ID
+    return await create_once(client, SCHEDULE_ID, schedule)

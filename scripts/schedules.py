@@ -17,6 +17,15 @@ from settings import get_settings
 from workflows.settlement import SettlementKickoffWorkflow
 
 
+async def create_once(client: Client, schedule_id: str, schedule: Schedule) -> str:
+    """Create the Schedule unless it exists: every start of the system ensures its Schedules, idempotently."""
+    try:
+        await client.create_schedule(schedule_id, schedule)
+    except ScheduleAlreadyRunningError:
+        pass
+    return schedule_id
+
+
 def schedule_id(carrier: str) -> str:
     return f"settlement-schedule-{carrier}"
 
@@ -37,9 +46,5 @@ async def ensure_settlement_schedules(client: Client) -> list[str]:
             ),
             policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
         )
-        try:
-            await client.create_schedule(schedule_id(carrier.value), schedule)
-        except ScheduleAlreadyRunningError:
-            pass
-        ids.append(schedule_id(carrier.value))
+        ids.append(await create_once(client, schedule_id(carrier.value), schedule))
     return ids

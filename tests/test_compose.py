@@ -42,7 +42,7 @@ def test_the_production_stack_is_all_there(compose):
     assert "postgres" in services["temporal"]["environment"]["DB"]
     # the app's processes run code that exists in this repository
     for name in ("api", "worker", "simulator", "channel-simulator", "sms-billing-simulator",
-                 "register-search-attributes", "migrate"):
+                 "temporal-setup", "migrate"):
         assert _runs_existing_code(services[name]["command"]), f"{name}: {services[name]['command']}"
 
 
