@@ -31,6 +31,7 @@ from db.complaints_models import Complaint, ComplaintEvent, ComplaintNotice
 from db.session import make_engine
 from domain.complaints import CLOCK_LIMITS, ComplaintType, Customer, Department, Level, Source, classify, due_time
 from domain.workdays import WorkCalendar
+from bench.common import gather_limited, print_cpu
 from scripts.stack import Ports, Stack
 from services.temporal import connect
 
@@ -47,16 +48,6 @@ MIX = [
 ]
 RECEIVERS = [Department.COMPLAINT_DESK, Department.BRANCH_SHUNQING, Department.BRANCH_GAOPING]
 HANDLERS = [Department.BILLING, Department.NETWORK, Department.DATA]
-
-
-async def _gather_limited(coros, limit=CONCURRENCY):
-    gate = asyncio.Semaphore(limit)
-
-    async def one(c):
-        async with gate:
-            return await c
-
-    return await asyncio.gather(*(one(c) for c in coros))
 
 
 def _received_at(i: int, now: datetime, level: Level) -> datetime | None:
@@ -101,11 +92,11 @@ async def run(stack: Stack, n: int) -> dict:
                 if r.status_code != 200:
                     raise SystemExit(f"{path}: {r.status_code} {r.text}")
 
-        complaints = await _gather_limited(register(i) for i in range(n))
+        complaints = await gather_limited((register(i) for i in range(n)), CONCURRENCY)
         t_registered = time.monotonic()
         print(f"  registered {n} complaints in {t_registered - t0:.1f}s", flush=True)
         await _wait_registered(engine, n)
-        await _gather_limited(handle(c, i) for i, c in enumerate(complaints))
+        await gather_limited((handle(c, i) for i, c in enumerate(complaints)), CONCURRENCY)
         await _wait_replied(engine, n)
         seconds = time.monotonic() - t0
 
@@ -181,8 +172,7 @@ async def main() -> None:
     stack.start()
     try:
         figures = await run(stack, args.n)
-        cpu = stack.cpu_seconds()
-        print("  CPU seconds by process: " + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items()), flush=True)
+        print_cpu(stack)
     finally:
         stack.stop()
     print(json.dumps(figures))

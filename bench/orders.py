@@ -31,21 +31,12 @@ from domain.clock import SHANGHAI, month_bounds, previous_month
 from scripts.demo import PRODUCTS, seed_catalogue
 from services.orders import terms_of
 from scripts.scenarios import life, scenario
+from bench.common import gather_limited, print_cpu
 from scripts.stack import Ports, Stack
 from services.temporal import connect
 from workflows.types import SettlementInput
 
 CONCURRENCY = 32
-
-
-async def _gather_limited(coros, limit=CONCURRENCY):
-    gate = asyncio.Semaphore(limit)
-
-    async def one(c):
-        async with gate:
-            return await c
-
-    return await asyncio.gather(*(one(c) for c in coros))
 
 
 async def _count(api: httpx.AsyncClient, status: str) -> int:
@@ -92,7 +83,7 @@ async def run_ours(stack: Stack, n: int) -> dict:
 
         stories = []
         for chunk in range(0, n, 250):  # scripts go to the carrier as orders are placed, in chunks
-            part = await _gather_limited(place(i) for i in range(chunk, min(n, chunk + 250)))
+            part = await gather_limited((place(i) for i in range(chunk, min(n, chunk + 250))), CONCURRENCY)
             (await sim.post("/sim/scenarios/batch", json=part)).raise_for_status()
             stories += part
         t_placed = time.monotonic()
@@ -130,8 +121,8 @@ async def run_bare(client, n: int, signals: int, timers: int) -> float:
                 await h.signal(BareOrderWorkflow.event, {"k": k, "order": i})
             return h
 
-        handles = await _gather_limited(one(i) for i in range(n))
-        await _gather_limited(h.result() for h in handles)
+        handles = await gather_limited((one(i) for i in range(n)), CONCURRENCY)
+        await gather_limited((h.result() for h in handles), CONCURRENCY)
         return time.monotonic() - t0
 
 
@@ -150,8 +141,7 @@ async def main() -> None:
         ours = await run_ours(stack, args.n)
         print(f"  ours: {args.n} orders in {ours['seconds']:.1f}s; bare run ({ours['signals_per_order']} signals, {ours['timers_per_order']} timers each) ...",
               flush=True)
-        cpu = stack.cpu_seconds()
-        print("  CPU seconds by process: " + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items()), flush=True)
+        print_cpu(stack)
         bare_seconds = await run_bare(ours["client"], args.n, ours["signals_per_order"], ours["timers_per_order"])
     finally:
         stack.stop()

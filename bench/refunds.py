@@ -34,6 +34,7 @@ from db.refund_models import Payment, Refund, RefundChannel
 from db.session import make_engine
 from scripts.demo_refunds import seed_refund_catalogue
 from scripts.refund_schedule import ensure_refund_sweep_schedule
+from bench.common import gather_limited, print_cpu
 from scripts.stack import Ports, Stack
 from services.temporal import connect
 
@@ -48,16 +49,6 @@ MIX = [  # (behaviour, weight, script extras)
 CHANNELS = ["unionpay", "wechat"]
 TERMINAL = ("succeeded", "failed", "manual_review")
 CONCURRENCY = 64
-
-
-async def _gather_limited(coros, limit=CONCURRENCY):
-    gate = asyncio.Semaphore(limit)
-
-    async def one(c):
-        async with gate:
-            return await c
-
-    return await asyncio.gather(*(one(c) for c in coros))
 
 
 async def _count(api: httpx.AsyncClient, status: str) -> int:
@@ -102,7 +93,7 @@ async def run(stack: Stack, n: int, seed: int) -> dict:
                 "consumer_card_masked": "6222****0000", "paid_at": paid_at})
             r.raise_for_status()
 
-        await _gather_limited(pay(sc) for sc in scripts)
+        await gather_limited((pay(sc) for sc in scripts), CONCURRENCY)
         print(f"  recorded {payments} payments; firing {n} refunds ...", flush=True)
         callback = f"{stack.channel_url}/merchant/callbacks"
 
@@ -116,7 +107,7 @@ async def run(stack: Stack, n: int, seed: int) -> dict:
             return r.status_code
 
         t0 = time.monotonic()
-        codes = await _gather_limited(ask(i) for i in range(n))
+        codes = await gather_limited((ask(i) for i in range(n)), CONCURRENCY)
         accepted = codes.count(201)
         t_requested = time.monotonic() - t0
         print(f"  {accepted} accepted, {codes.count(422)} refused (over the remaining amount) in {t_requested:.1f}s",
@@ -176,8 +167,7 @@ async def main() -> None:
     stack.start()
     try:
         figures = await run(stack, args.n, args.seed)
-        cpu = stack.cpu_seconds()
-        print("  CPU seconds by process: " + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items()), flush=True)
+        print_cpu(stack)
     finally:
         stack.stop()
     print(json.dumps(figures))

@@ -62,6 +62,14 @@ def settlement_fakes(pages: int = 3):
     return [open_batch, settle_page, fail_unaudited, wait_audited, build, pay, close]
 
 
+def write_histories(histories: dict[str, object], version: str) -> None:
+    """Each history as tests/histories/<name>.<version>.json; earlier versions stay beside it."""
+    for name, history in histories.items():
+        path = HERE / f"{name}.{version}.json"
+        path.write_text(json.dumps(history, indent=1))
+        print(f"wrote {path.relative_to(HERE.parent.parent)}")
+
+
 async def record() -> None:
     env = await start_time_skipping()
     world = FakeWorld()
@@ -100,10 +108,7 @@ async def record() -> None:
         await h.result()
         out["settlement_batch"] = (await h.fetch_history()).to_json_dict()
     await env.shutdown()
-    for name, history in out.items():
-        path = HERE / f"{name}.{VERSION}.json"
-        path.write_text(json.dumps(history, indent=1))
-        print(f"wrote {path.relative_to(HERE.parent.parent)}")
+    write_histories(out, VERSION)
 
 
 if __name__ == "__main__":

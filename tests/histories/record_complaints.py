@@ -5,10 +5,8 @@ code (a behaviour change goes behind `workflow.patched`).
 """
 
 import asyncio
-import json
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
 from temporalio import activity
 from temporalio.worker import Worker
@@ -16,6 +14,7 @@ from temporalio.worker import Worker
 from activities import complaint_names as names
 from domain.complaints import Customer, Department, SurveyAnswer
 from tests.complaint_world import ComplaintWorld, new_case, start
+from tests.histories.record import write_histories
 from tests.temporal_env import start_time_skipping
 from workflows.complaint import ComplaintWorkflow
 from workflows.complaint_types import (
@@ -31,7 +30,6 @@ from workflows.complaint_types import (
 )
 from workflows.fee_return import FeeReturnCreditWorkflow
 
-HERE = Path(__file__).parent
 REPLY = dict(findings="double charge found", handling="returned 2 x 5.00", reply_to_customer="we returned 10.00")
 
 
@@ -94,10 +92,7 @@ async def record() -> None:
         await h.result()
         out["fee_return_credit"] = (await h.fetch_history()).to_json_dict()
     await env.shutdown()
-    for name, history in out.items():
-        path = HERE / f"{name}.v1.json"
-        path.write_text(json.dumps(history, indent=1))
-        print(f"wrote {path.relative_to(HERE.parent.parent)}")
+    write_histories(out, "v1")
 
 
 if __name__ == "__main__":

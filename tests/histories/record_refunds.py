@@ -5,10 +5,8 @@ Run it when the refund workflow ships a new version; keep the old files (a behav
 """
 
 import asyncio
-import json
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
 from temporalio import activity
 from temporalio.worker import Worker
@@ -16,12 +14,12 @@ from temporalio.worker import Worker
 from activities import refund_names as names
 from domain.refunds import LoopLimits
 from tests.refund_world import RefundWorld, failed, new_refund, not_found, ok, processing, reversed_, unknown
+from tests.histories.record import write_histories
 from tests.temporal_env import start_time_skipping
 from workflows.refund import RefundWorkflow
 from workflows.refund_sweep import RefundSweepWorkflow
 from workflows.refund_types import OpsAction, SweepAnswer, SweepOutcome
 
-HERE = Path(__file__).parent
 OPS = OpsAction(actor="ops:rec", reason="reconciled with the statement", statement_ref="STMT-REC-1")
 
 
@@ -96,10 +94,7 @@ async def record() -> None:
         await h.result()
         out["refund_sweep_two_pages"] = (await h.fetch_history()).to_json_dict()
     await env.shutdown()
-    for name, history in out.items():
-        path = HERE / f"{name}.v1.json"
-        path.write_text(json.dumps(history, indent=1))
-        print(f"wrote {path.relative_to(HERE.parent.parent)}")
+    write_histories(out, "v1")
 
 
 if __name__ == "__main__":
