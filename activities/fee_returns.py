@@ -9,6 +9,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import complaint_names as names
+from activities.complaints import hold_in_quiet_hours
 from db.complaints_models import Complaint, FeeReturn, SmsMessage
 from domain.fee_returns import SMS_CREDITED
 from domain.money import yuan
@@ -72,6 +73,7 @@ class FeeReturnActivities:
             if (done := s.get(SmsMessage, message_id)) is not None and done.status == "sent":
                 return
             msisdn, masked = complaint.msisdn, complaint.msisdn_masked
+        hold_in_quiet_hours()
         await self.sms.send(message_id, msisdn, text)
         with Session(self.engine) as s:
             s.merge(SmsMessage(message_id=message_id, complaint_id=inp.complaint_id, fee_return_id=inp.fee_return_id,

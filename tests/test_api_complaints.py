@@ -46,6 +46,14 @@ class FakeBilling:
 
 
 @pytest.fixture
+def time_env(own_time_env):
+    """Each test here moves the clock by hand with real activities: a time-skipping server of its own, so no
+    ticket another test left behind can hold the clock (the shared server stalled when the tests ran late in
+    the Shanghai day)."""
+    return own_time_env
+
+
+@pytest.fixture
 async def desk(db, time_env):
     """(http client, sms, billing, engine): the API app on the test DB and Temporal, a worker with real activities."""
     from api.deps import get_session

@@ -1,11 +1,15 @@
 """Complaint rules: level, repeat, deadlines (clock hours and working days), quiet hours, ticket life."""
 
+import dataclasses
 from datetime import date, datetime, time, timedelta
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
 
+from activities.complaints import hold_in_quiet_hours
 from domain.clock import SHANGHAI
 from domain.complaints import (
     ComplaintFacts,
@@ -359,3 +363,16 @@ def test_a_late_reply_counts_as_not_on_time():
 ])
 def test_survey_answers(text, answer):
     assert read_survey_answer(text) == answer
+
+
+def test_an_sms_attempt_scheduled_in_the_night_is_put_off_until_seven():
+    def attempt_at(local: datetime, attempt: int = 2):
+        env = ActivityEnvironment()
+        env.info = dataclasses.replace(env.info, current_attempt_scheduled_time=local, attempt=attempt)
+        return env.run(hold_in_quiet_hours)
+
+    assert attempt_at(datetime(2026, 11, 26, 10, 0, tzinfo=SHANGHAI)) is None  # daytime retry: goes out
+    assert attempt_at(datetime(2026, 11, 26, 23, 30, tzinfo=SHANGHAI), attempt=1) is None  # the workflow chose it
+    with pytest.raises(ApplicationError) as held:
+        attempt_at(datetime(2026, 11, 26, 23, 30, tzinfo=SHANGHAI))  # a retry at night
+    assert held.value.type == "QuietHours" and held.value.next_retry_delay == timedelta(hours=7, minutes=30)

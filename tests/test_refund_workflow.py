@@ -212,7 +212,8 @@ async def test_still_processing_is_parked_for_the_sweep_which_answers(time_env, 
 
 async def test_sweep_exhausted_lands_in_the_manual_queue_and_ops_retry_with_a_new_serial(time_env, world):
     world.send_script = [processing, ok]
-    world.query_script = [processing, processing]
+    # two query-backs while processing; at the first ops retry still processing (refused), then declined
+    world.query_script = [processing, processing, processing, failed("CARD_VOID")]
     inp = new_refund()
     async with world.worker(time_env.client, world.tq):
         h = await time_env.client.start_workflow(RefundWorkflow.run, inp, id=f"refund-{inp.refund_id}", task_queue=world.tq)
@@ -223,9 +224,27 @@ async def test_sweep_exhausted_lands_in_the_manual_queue_and_ops_retry_with_a_ne
         await h.signal(RefundWorkflow.sweep_answer, SweepAnswer(serial=view.serial, exhausted=True))
         view = await _until(h, lambda v: v.status == RefundStatus.MANUAL_REVIEW, time_env)
         assert "never gave a final answer" in view.manual_reason
+        with pytest.raises(WorkflowUpdateFailedError) as err:  # the old serial may still pay: no new one yet
+            await h.execute_update(RefundWorkflow.retry_new_serial, OPS)
+        assert _update_error(err.value).type == "SerialStillLive"
+        assert len(world.sends) == 1
         assert await h.execute_update(RefundWorkflow.retry_new_serial, OPS) == "processing"
         assert await _result(h) == RefundStatus.SUCCEEDED
     assert len({s.serial for s in world.sends}) == 2
+
+
+async def test_ops_retry_of_a_serial_the_channel_never_accepted_resends_the_same_serial(time_env, world):
+    world.send_script = [processing, ok]
+    world.query_script = [processing, processing, not_found]
+    inp = new_refund()
+    async with world.worker(time_env.client, world.tq):
+        h = await time_env.client.start_workflow(RefundWorkflow.run, inp, id=f"refund-{inp.refund_id}", task_queue=world.tq)
+        view = await _until(h, lambda v: v.phase == "parked", time_env)
+        await h.signal(RefundWorkflow.sweep_answer, SweepAnswer(serial=view.serial, exhausted=True))
+        await _until(h, lambda v: v.status == RefundStatus.MANUAL_REVIEW, time_env)
+        assert await h.execute_update(RefundWorkflow.retry_new_serial, OPS) == "processing"
+        assert await _result(h) == RefundStatus.SUCCEEDED
+    assert len(world.sends) == 2 and len({s.serial for s in world.sends}) == 1
 
 
 async def test_no_refund_api_pays_out_to_the_card_or_credits_the_wallet(time_env, world):

@@ -58,6 +58,9 @@ NOTIFY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=5), backoff_coeffi
 NOTIFY_WITHIN = timedelta(days=3)
 PARKED_SAFETY_QUERY = timedelta(hours=12)  # longer than any sweep step: normally the sweep answers first
 MANUAL_MESSAGE = "Our operations team is checking this refund with the channel; no action is needed from you."
+# Since this patch an ops "retry with a new serial" first queries back the current serial (DOMAIN: never a new
+# serial while the old one may still pay).
+RETRY_QUERIES_BACK_FIRST = "ops-retry-queries-back-first"
 RETRYABLE_STATES = frozenset({RefundStatus.PROCESSING, RefundStatus.MANUAL_REVIEW, RefundStatus.REVERSED})
 
 
@@ -344,6 +347,23 @@ class RefundWorkflow:
             self._failure_code, self._failure_message = "forced_fail", f"The refund failed: {a.reason}"
             await self._finish(RefundStatus.FAILED, "force_fail", **ops)
         elif kind == "retry_new_serial":
+            settled_serial = self._status == RefundStatus.REVERSED or not self._serial
+            if not settled_serial and workflow.patched(RETRY_QUERIES_BACK_FIRST):
+                # Ops retry the same way the loop does: a new serial only once the old one is settled as declined.
+                answer = await self._query_back()
+                if answer.state in (ChannelState.SUCCESS, ChannelState.PROCESSING, ChannelState.UNKNOWN):
+                    self._results[cmd_id] = ApplicationError(
+                        f"serial {self._serial} is {answer.state.value} at the channel: a new serial could pay twice"
+                        + ("; force success after reconciliation" if answer.state == ChannelState.SUCCESS
+                           else "; wait for its final answer"), type="SerialStillLive")
+                    return
+                if answer.state == ChannelState.NOT_FOUND:  # never accepted: the same serial goes again
+                    self._retry_serials = 0
+                    self._manual_reason = ""
+                    await self._record(RefundStatus.PROCESSING, "retry_same_serial", **ops)
+                    self._phase = SEND
+                    self._results[cmd_id] = self._status.value
+                    return
             self._retry_serials = 0
             self._manual_reason = ""
             await self._record(RefundStatus.PROCESSING, "retry_new_serial", **ops)
