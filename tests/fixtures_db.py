@@ -57,7 +57,8 @@ def db_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
             conn.execute(text("SELECT 1"))
     except OperationalError as err:
         admin.dispose()
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {err}")
+        # PostgreSQL is half of what these tests prove: an unreachable server fails them, it never hides them
+        pytest.fail(f"PostgreSQL not reachable at {PG_URL} (set SIMBO_TEST_PG_URL): {err}")
     schema = f"t_{uuid.uuid4().hex[:12]}"
     with admin.connect() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
