@@ -359,3 +359,22 @@ async def test_actions_on_a_closed_ticket_answer_409(desk, time_env):
     assert r.status_code == 409 and "closed" in r.json()["detail"]
     detail = await http.get(f"/complaints/{cid}")  # the row still answers, with the last recorded state
     assert detail.status_code == 200 and detail.json()["id"] == cid and detail.json()["events"][0]["kind"] == "registered"
+
+
+async def test_a_repeat_found_late_halves_the_due_time_but_only_for_a_real_repeat(desk):
+    http = desk[0]
+    # registered first, so nothing earlier was on record to make it a repeat at registration
+    late = (await register(http, msisdn=OTHER)).json()
+    earlier = (await register(http, received_at=(datetime.now(timezone.utc) - timedelta(days=10)).isoformat(),
+                              msisdn=OTHER)).json()
+    other_number = (await register(http)).json()
+    mms = (await register(http, msisdn=OTHER, ctype="mms")).json()
+    assert late["repeat_of"] is None and "halved" not in late["due_limit"]
+    body = {"actor": "ops-wang", "reason": "the earlier ticket was registered late, from paper"}
+    for cid, of in ((late["id"], other_number["id"]), (mms["id"], earlier["id"]), (late["id"], "C-NOPE")):
+        r = await http.post(f"/complaints/{cid}/level", json={**body, "repeat_of": of})
+        assert r.status_code == 422 and r.json()["detail"]["type"] == "NotARepeat", (of, r.text)
+    r = await http.post(f"/complaints/{late['id']}/level", json={**body, "repeat_of": earlier["id"]})
+    assert r.status_code == 200, r.text
+    fixed = await _until(http, late["id"], lambda d: d["repeat_of"] == earlier["id"])
+    assert "halved" in fixed["due_limit"]

@@ -39,7 +39,7 @@ from api.deps import get_session, get_temporal_optional
 from api.schemas import MONTH_PATTERN, Page
 from db.complaints_models import Complaint, FeeReturn, OpsAlert
 from domain.clock import month_bounds
-from domain.complaints import Department, Level
+from domain.complaints import ComplaintType, Department, Level, PriorComplaint, is_repeat
 from domain.workdays import CalendarError, coverage
 from gateways.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, BadSignature, verify
 from services import complaint_kpis as kpi
@@ -262,9 +262,15 @@ async def correct_level(complaint_id: str, body: LevelBody, session: SessionDep,
     if body.repeat_of is not None:
         earlier = session.get(Complaint, body.repeat_of)
         this = session.get(Complaint, complaint_id)
-        if earlier is None or this is None or earlier.msisdn_fingerprint != this.msisdn_fingerprint:
+        ctype = body.ctype or (ComplaintType(this.ctype) if this else None)
+        # the same rule as at registration: same number, same type, received within the 30 days before
+        if earlier is None or this is None or ctype is None or is_repeat(
+                this.msisdn_fingerprint, ctype, this.received_at,
+                [PriorComplaint(complaint_id=earlier.id, msisdn_fingerprint=earlier.msisdn_fingerprint,
+                                ctype=ComplaintType(earlier.ctype), received_at=earlier.received_at)]) is None:
             raise HTTPException(422, detail={"type": "NotARepeat",
-                                             "reason": f"{body.repeat_of} is not a complaint of the same number"})
+                                             "reason": f"{body.repeat_of} is not a complaint of the same number and "
+                                                       "type received within the 30 days before this one"})
     return await _act(session, temporal, complaint_id, "correct_level", LevelCorrection(**body.model_dump()))
 
 
