@@ -11,7 +11,7 @@ from scripts.search_attributes import register_search_attributes
 from workflows import search_attributes as sa
 
 
-def _binary(name: str) -> str:
+def binary(name: str) -> str:
     local = Path(sys.executable).parent / name
     found = str(local) if local.exists() else shutil.which(name)
     if not found:
@@ -21,7 +21,7 @@ def _binary(name: str) -> str:
 
 async def start_time_skipping() -> WorkflowEnvironment:
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter, test_server_existing_path=_binary("temporal-test-server")
+        data_converter=pydantic_data_converter, test_server_existing_path=binary("temporal-test-server")
     )
     await register_search_attributes(env.client)
     return env
@@ -30,7 +30,7 @@ async def start_time_skipping() -> WorkflowEnvironment:
 async def start_dev_server(db_file: str | None = None) -> WorkflowEnvironment:
     return await WorkflowEnvironment.start_local(
         data_converter=pydantic_data_converter,
-        dev_server_existing_path=_binary("temporal"),
+        dev_server_existing_path=binary("temporal"),
         search_attributes=sa.ALL,
         dev_server_database_filename=db_file,
         dev_server_extra_args=["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"]

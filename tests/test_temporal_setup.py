@@ -4,13 +4,13 @@ from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.testing import WorkflowEnvironment
 
 from scripts.temporal_setup import set_up
-from tests.temporal_env import _binary
+from tests.temporal_env import binary
 from workflows import search_attributes as sa
 
 
 async def test_registers_every_search_attribute_and_schedule_once():
     # a bare dev server, as a production namespace starts: no search attributes of ours yet
-    env = await WorkflowEnvironment.start_local(dev_server_existing_path=_binary("temporal"))
+    env = await WorkflowEnvironment.start_local(dev_server_existing_path=binary("temporal"))
     try:
         first = await set_up(env.client)
         again = await set_up(env.client)  # every start runs it: nothing new, nothing refused
