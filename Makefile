@@ -34,7 +34,7 @@ bench-refunds: $(STAMP)  ## a flash-sale burst of N refunds (default 1000) again
 
 compose-check: $(STAMP)  ## docker compose config where the compose plugin exists; the Compose-spec schema test everywhere
 	if docker compose version >/dev/null 2>&1; then docker compose config --quiet; fi
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_compose.py
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/core/test_compose.py
 
 clean:
 	rm -rf var/*.db var/*.db-* var/*.json var/*.loaded

@@ -10,32 +10,32 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-import logs
-from activities.carrier import CarrierActivities
-from activities.complaints import ComplaintActivities
-from activities.fee_returns import FeeReturnActivities
-from activities.orders import OrderActivities
+from core import logs
+from activities.orders.carrier import CarrierActivities
+from activities.complaints.complaint import ComplaintActivities
+from activities.complaints.fee_return import FeeReturnActivities
+from activities.orders.order import OrderActivities
 from activities.refunds import RefundActivities
-from activities.settlement import SettlementActivities
-from db.session import get_engine
+from activities.orders.settlement import SettlementActivities
+from core.db import get_engine
 from gateways.billing import BillingGateway, billing_gateway_from_settings
 from gateways.carrier import CarrierGateway
 from gateways.sms import SmsGateway, sms_gateway_from_settings
 from gateways.payment_channel import PaymentChannelGateway
-from services.temporal import connect
-from settings import get_settings
-from workflows.complaint import CalendarCheckWorkflow, ComplaintWorkflow
-from workflows.fee_return import FeeReturnCreditWorkflow
-from workflows.order import OrderSettlementWorkflow
-from workflows.refund import RefundWorkflow
-from workflows.refund_sweep import RefundSweepWorkflow
-from workflows.settlement import CarrierSettlementWorkflow, SettlementKickoffWorkflow
+from core.temporal import connect
+from core.settings import get_settings
+from workflows.complaints.complaint import CalendarCheckWorkflow, ComplaintWorkflow
+from workflows.complaints.fee_return import FeeReturnCreditWorkflow
+from workflows.orders.order import OrderSettlementWorkflow
+from workflows.refunds.refund import RefundWorkflow
+from workflows.refunds.sweep import RefundSweepWorkflow
+from workflows.orders.settlement import CarrierSettlementWorkflow, SettlementKickoffWorkflow
 
 # Pure, deterministic modules (and the libraries they use) are loaded once, not re-imported into each
 # workflow's sandbox: that re-import is most of a workflow start's CPU.
-PASSTHROUGH = ("pydantic", "pydantic_core", "annotated_types", "domain", "workflows.types", "activities.names",
-               "workflows.complaint_types", "activities.complaint_names", "chinese_calendar",
-               "workflows.refund_types", "activities.refund_names")
+PASSTHROUGH = ("pydantic", "pydantic_core", "annotated_types", "domain", "workflows.orders.contract", "activities.names",
+               "workflows.complaints.contract", "activities.complaint_names", "chinese_calendar",
+               "workflows.refunds.contract", "activities.refund_names")
 
 WORKFLOWS = [OrderSettlementWorkflow, CarrierSettlementWorkflow, SettlementKickoffWorkflow,
              ComplaintWorkflow, CalendarCheckWorkflow, FeeReturnCreditWorkflow, RefundWorkflow, RefundSweepWorkflow]

@@ -17,7 +17,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from activities import refund_names as names
-from db.refund_models import ChannelErrorMapping, Merchant, Payment, Refund, RefundChannel, RefundEvent, RefundSerial, WalletCredit
+from db.refunds import ChannelErrorMapping, Merchant, Payment, Refund, RefundChannel, RefundEvent, RefundSerial, WalletCredit
 from domain.refunds import (
     ANY_CHANNEL,
     RELEASES_AMOUNT,
@@ -31,7 +31,7 @@ from domain.refunds import (
     translate,
 )
 from gateways.payment_channel import ChannelRejected, ChannelUnavailable, MerchantNotifier, PaymentChannelGateway
-from workflows.refund_types import (
+from workflows.refunds.contract import (
     NotifyRequest,
     QueryRequest,
     RefundProgress,

@@ -3,9 +3,9 @@
 from alembic import context
 from sqlmodel import SQLModel
 
-import db.models  # noqa: F401  (registers the tables)
-from db.session import make_engine
-from settings import get_settings
+import db  # noqa: F401  (registers every table)
+from core.db import make_engine
+from core.settings import get_settings
 
 target_metadata = SQLModel.metadata
 

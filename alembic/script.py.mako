@@ -10,7 +10,7 @@ from typing import Sequence, Union
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel  # noqa: F401
-import db.models  # noqa: F401
+import core.db  # noqa: F401  (column types)
 ${imports if imports else ""}
 
 # revision identifiers, used by Alembic.

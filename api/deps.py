@@ -12,8 +12,8 @@ from fastapi import HTTPException, Request
 from sqlmodel import Session
 from temporalio.client import Client
 
-from db.session import get_engine
-from services.temporal import connect
+from core.db import get_engine
+from core.temporal import connect
 
 log = structlog.get_logger(__name__)
 

@@ -14,12 +14,17 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlmodel import Session
 
-import logs
+from core import logs
 from api.deps import get_session, get_temporal_optional
-from api.routers import agents, carrier_events, complaints, orders, refunds, settlements
+from api.agents import routes as agents
+from api.orders import carrier_events
+from api.complaints import routes as complaints
+from api.orders import routes as orders
+from api.refunds import routes as refunds
+from api.orders import settlements
 from api.schemas import Health
-from services.temporal import connect
-from settings import get_settings
+from core.temporal import connect
+from core.settings import get_settings
 
 log = structlog.get_logger(__name__)
 

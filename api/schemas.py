@@ -7,8 +7,9 @@ from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from db.models import AgentStatus, BatchStatus, EventOutcome
-from workflows.types import OrderView
+from db.orders import BatchStatus, EventOutcome
+from db.agents import AgentStatus
+from workflows.orders.contract import OrderView
 
 T = TypeVar("T")
 

@@ -27,13 +27,13 @@ import httpx
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from db.complaints_models import Complaint, ComplaintEvent, ComplaintNotice
-from db.session import make_engine
-from domain.complaints import CLOCK_LIMITS, ComplaintType, Customer, Department, Level, Source, classify, due_time
+from db.complaints import Complaint, ComplaintEvent, ComplaintNotice
+from core.db import make_engine
+from domain.complaints.complaint import CLOCK_LIMITS, ComplaintType, Customer, Department, Level, Source, classify, due_time
 from domain.workdays import WorkCalendar
 from bench.common import gather_limited, print_cpu
 from scripts.stack import Ports, Stack
-from services.temporal import connect
+from core.temporal import connect
 
 CONCURRENCY = 32
 # (source, customer, type) giving each level

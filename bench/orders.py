@@ -26,15 +26,15 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.worker import Worker
 
 from bench.bare import BareOrderWorkflow
-from db.session import make_engine
+from core.db import make_engine
 from domain.clock import SHANGHAI, month_bounds, previous_month
-from scripts.demo import PRODUCTS, seed_catalogue
-from services.orders import terms_of
-from scripts.scenarios import life, scenario
+from scripts.demo.orders import PRODUCTS, seed_catalogue
+from services.orders.order import terms_of
+from scripts.demo.order_lives import life, scenario
 from bench.common import gather_limited, print_cpu
 from scripts.stack import Ports, Stack
-from services.temporal import connect
-from workflows.types import SettlementInput
+from core.temporal import connect
+from workflows.orders.contract import SettlementInput
 
 CONCURRENCY = 32
 

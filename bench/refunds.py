@@ -30,13 +30,13 @@ import httpx
 from sqlalchemy import update
 from sqlmodel import Session, select
 
-from db.refund_models import Payment, Refund, RefundChannel
-from db.session import make_engine
-from scripts.demo_refunds import seed_refund_catalogue
-from scripts.refund_schedule import ensure_refund_sweep_schedule
+from db.refunds import Payment, Refund, RefundChannel
+from core.db import make_engine
+from scripts.demo.refunds import seed_refund_catalogue
+from scripts.schedules.refunds import ensure_refund_sweep_schedule
 from bench.common import gather_limited, print_cpu
 from scripts.stack import Ports, Stack
-from services.temporal import connect
+from core.temporal import connect
 
 ENV = {"SIMBO_CHANNEL_TIMEOUT_S": "2", "SIMBO_REFUND_SEND_TIMEOUT_S": "6", "SIMBO_REFUND_QUERY_BACKS_S": "1,3,10"}
 MIX = [  # (behaviour, weight, script extras)

@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from domain.orders import InNetworkAnswer, StatusCause, SuspensionMode
-from gateways.signing import signed_headers
+from domain.orders.order import InNetworkAnswer, StatusCause, SuspensionMode
+from core.signing import signed_headers
 
 SOURCE = "simbo"
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0)

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from domain.refunds import ChannelAnswer, ChannelState
-from gateways.signing import signed_headers
+from core.signing import signed_headers
 
 SOURCE = "simbo"
 STATES = {"success": ChannelState.SUCCESS, "processing": ChannelState.PROCESSING, "failed": ChannelState.FAILED,

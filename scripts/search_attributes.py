@@ -10,7 +10,7 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSe
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from workflows import search_attributes as sa
+from core import search_attributes as sa
 
 
 async def register_search_attributes(client: Client) -> None:
@@ -31,7 +31,7 @@ async def register_search_attributes(client: Client) -> None:
 
 
 async def main() -> None:
-    from services.temporal import connect
+    from core.temporal import connect
 
     client = await connect()
     await register_search_attributes(client)

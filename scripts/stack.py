@@ -17,8 +17,8 @@ from pathlib import Path
 
 import httpx
 
-from settings import ROOT
-from workflows import search_attributes as sa
+from core.settings import ROOT
+from core import search_attributes as sa
 
 BIN = Path(sys.executable).parent
 PY = sys.executable
@@ -138,7 +138,7 @@ class Stack:
         return self
 
     async def _wait_temporal(self) -> None:
-        from services.temporal import connect
+        from core.temporal import connect
 
         for _ in range(240):
             self.check_alive()

@@ -12,7 +12,8 @@ import structlog
 from sqlalchemy import func
 from sqlmodel import Session, col, select, update
 
-from db.models import Agent, AgentStatus, AgentStatusChange, CommissionLineRecord, LineStatus
+from db.orders import CommissionLineRecord, LineStatus
+from db.agents import Agent, AgentStatus, AgentStatusChange
 
 log = structlog.get_logger(__name__)
 

@@ -1,7 +1,7 @@
 """Payments, refund requests, ops actions, channels and the error table: the logic the refund routers call.
 
 A refund request reserves its amount against the payment in ONE transaction holding the payment row's
-lock (SELECT ... FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE from db/session.py serialises
+lock (SELECT ... FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE from core/db.py serialises
 writers), so concurrent partial refunds can never add up to more than was paid. The refund row is
 written first (unique merchant refund number = idempotency key), then its workflow is started with
 USE_EXISTING, so a retry after a crash between the two only ensures the workflow.
@@ -24,8 +24,8 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.refunds import backoff_of, refund_workflow_id
-from db.models import utcnow
-from db.refund_models import (
+from core.db import utcnow
+from db.refunds import (
     ChannelErrorMapping,
     ChannelSwitch,
     Merchant,
@@ -51,9 +51,9 @@ from domain.refunds import (
     audit_reasons,
     quote,
 )
-from settings import get_settings
-from workflows import search_attributes as sa
-from workflows.refund_types import OpsAction, RefundInput, RefundView
+from core.settings import get_settings
+from core import search_attributes as sa
+from workflows.refunds.contract import OpsAction, RefundInput, RefundView
 
 log = structlog.get_logger(__name__)
 

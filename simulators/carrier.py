@@ -43,11 +43,11 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, Field, ValidationError, field_validator, model_validator
 
-from domain.carriers import Carrier
-from domain.events import WIRE_FIELDS, CarrierEventIn, explain
-from domain.orders import StatusCause, SuspensionMode, mask_msisdn
-from gateways.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, BadSignature, signed_headers, verify
-from settings import Settings, get_settings
+from domain.orders.carriers import Carrier
+from domain.orders.carrier_events import WIRE_FIELDS, CarrierEventIn, explain
+from domain.orders.order import StatusCause, SuspensionMode, mask_msisdn
+from core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, BadSignature, signed_headers, verify
+from core.settings import Settings, get_settings
 
 log = structlog.get_logger("simulators.carrier")
 

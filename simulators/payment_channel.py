@@ -2,7 +2,7 @@
 
     python -m simulators.payment_channel --port 8300 --state var/channel-sim.json
 
-Channel API (signed with our channel key, like gateways/signing.py; 401 with a reason otherwise):
+Channel API (signed with our channel key, like core/signing.py; 401 with a reason otherwise):
     POST /channels/{channel}/refunds          {"serial","refund_id","payment_id","amount_fen"}
     POST /channels/{channel}/refunds/query    {"serial"}  -> not_found | processing | success | failed | reversed
     POST /channels/{channel}/payouts          {"payout_id","refund_id","amount_fen","card"}  (idempotent)
@@ -40,8 +40,8 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from pydantic import BaseModel, Field, ValidationError
 
 from domain.clock import SHANGHAI
-from gateways.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, BadSignature, verify
-from settings import Settings, get_settings
+from core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, BadSignature, verify
+from core.settings import Settings, get_settings
 
 log = structlog.get_logger("simulators.payment_channel")
 
@@ -487,7 +487,7 @@ def main(argv: list[str] | None = None) -> None:
 
     import uvicorn
 
-    import logs
+    from core import logs
 
     p = argparse.ArgumentParser(prog="python -m simulators.payment_channel", description=__doc__.splitlines()[0])
     p.add_argument("--host", default="127.0.0.1")

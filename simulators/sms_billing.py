@@ -2,7 +2,7 @@
 
     python -m simulators.sms_billing --port 8200 --state var/sms-billing-sim.json --push-url http://localhost:8000
 
-Our calls (signed with our keys, gateways/signing.py; 401 with a reason otherwise):
+Our calls (signed with our keys, core/signing.py; 401 with a reason otherwise):
     POST /sms/send          {"message_id","to","text"}              -> {"message_id","status":"sent"}
     POST /billing/credits   {"credit_id","msisdn","amount_fen","note"} -> {"credit_id","status":"credited","reference"}
 Both are idempotent by their id: a repeat returns the first answer and sends / credits nothing more.
@@ -29,9 +29,9 @@ import structlog
 from fastapi import FastAPI, HTTPException, Request
 from pydantic import BaseModel, Field
 
-from gateways.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, BadSignature, signed_headers, verify
-from logs import redact
-from settings import Settings, get_settings
+from core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, BadSignature, signed_headers, verify
+from core.logs import redact
+from core.settings import Settings, get_settings
 
 log = structlog.get_logger("simulators.sms_billing")
 
@@ -157,7 +157,7 @@ def create_app(settings: Settings | None = None, state_file: Path | None = None,
 def main() -> None:
     import uvicorn
 
-    import logs
+    from core import logs
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1")

@@ -23,8 +23,8 @@ from sqlmodel import Session, SQLModel
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
-import db.models  # noqa: F401  (registers the tables)
-from db.session import make_engine
+import db  # noqa: F401  (registers every table)
+from core.db import make_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("SIMBO_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -192,7 +192,8 @@ PRODUCT_CU = "P-CU-29"  # china_unicom
 @pytest.fixture
 def seeded(db: Engine) -> Engine:
     """Three agents (one suspended) and two products."""
-    from db.models import Agent, AgentStatus, Product
+    from db.orders import Product
+    from db.agents import Agent, AgentStatus
 
     with Session(db) as s:
         s.add(Agent(id=AGENT, name="Shanghai North"))

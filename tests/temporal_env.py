@@ -8,7 +8,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from scripts.search_attributes import register_search_attributes
-from workflows import search_attributes as sa
+from core import search_attributes as sa
 
 
 def binary(name: str) -> str:

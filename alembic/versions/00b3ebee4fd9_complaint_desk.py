@@ -10,7 +10,7 @@ from typing import Sequence, Union
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel  # noqa: F401
-import db.models  # noqa: F401
+import core.db  # noqa: F401  (column types)
 
 
 # revision identifiers, used by Alembic.
@@ -31,7 +31,7 @@ def upgrade() -> None:
     sa.Column('workdays', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('loaded_by', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('note', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('loaded_at', db.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('loaded_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('year', 'revision')
     )
@@ -51,11 +51,11 @@ def upgrade() -> None:
     sa.Column('text', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('receiving_department', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('handling_department', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('received_at', db.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('received_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('level', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('level_reasons', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('repeat_of', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('due_at', db.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('due_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('due_limit', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('due_explanation', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('calendar_version', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
@@ -65,12 +65,12 @@ def upgrade() -> None:
     sa.Column('escalations', sa.Integer(), nullable=False),
     sa.Column('supervision_notices', sa.Integer(), nullable=False),
     sa.Column('cycle', sa.Integer(), nullable=False),
-    sa.Column('replied_at', db.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('replied_at', core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('on_time', sa.Boolean(), nullable=True),
     sa.Column('acceptance', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('outcome', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('closed_at', db.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('updated_at', db.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('closed_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('updated_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('idempotency_key')
     )
@@ -88,7 +88,7 @@ def upgrade() -> None:
     sa.Column('message_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('msisdn_fingerprint', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('text', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('received_at', db.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('received_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('complaint_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('outcome', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.PrimaryKeyConstraint('message_id')
@@ -101,7 +101,7 @@ def upgrade() -> None:
     sa.Column('key', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('message', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('at', db.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('key')
     )
@@ -116,7 +116,7 @@ def upgrade() -> None:
     sa.Column('to_masked', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('text', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('sent_at', db.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('message_id')
     )
     with op.batch_alter_table('smsmessage', schema=None) as batch_op:
@@ -127,7 +127,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('key', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('complaint_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('at', db.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('department', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('actor', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
@@ -149,7 +149,7 @@ def upgrade() -> None:
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('to_department', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('cc_department', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('at', db.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('text', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.ForeignKeyConstraint(['complaint_id'], ['complaint.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -182,11 +182,11 @@ def upgrade() -> None:
     sa.Column('auditor_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('refusal', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('billing_reference', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('requested_at', db.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('approved_at', db.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('audited_at', db.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('credited_at', db.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('updated_at', db.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('requested_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('approved_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('audited_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('credited_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('updated_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['complaint_id'], ['complaint.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('idempotency_key')

@@ -10,7 +10,7 @@ from typing import Sequence, Union
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel  # noqa: F401
-import db.models  # noqa: F401
+import core.db  # noqa: F401  (column types)
 
 
 # revision identifiers, used by Alembic.
@@ -44,7 +44,7 @@ def upgrade() -> None:
     sa.Column('held_fen', sa.Integer(), nullable=False),
     sa.Column('paid_fen', sa.Integer(), nullable=False),
     sa.Column('payout_ref', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('created_at', db.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('batch_id', 'agent_id', name='uq_statement_batch_agent')
     )
@@ -60,7 +60,7 @@ def upgrade() -> None:
     sa.Column('order_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('approved', sa.Boolean(), nullable=False),
     sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('applied_at', db.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('applied_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('carrier', 'month', 'order_id', name='uq_audit_row')
     )
@@ -76,7 +76,7 @@ def upgrade() -> None:
     sa.Column('raw', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('outcome', sa.Enum('ACCEPTED', 'DUPLICATE', 'UNKNOWN_ORDER', 'REJECTED', name='eventoutcome'), nullable=False),
     sa.Column('error', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('received_at', db.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('received_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('source', 'event_id', name='uq_event_source_id')
     )
@@ -95,7 +95,7 @@ def upgrade() -> None:
     sa.Column('amount_fen', sa.Integer(), nullable=False),
     sa.Column('status', sa.Enum('PAYABLE', 'HELD', 'PAID', name='linestatus'), nullable=False),
     sa.Column('statement_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('created_at', db.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('order_id', 'role', name='uq_commission_order_role')
     )
@@ -125,10 +125,10 @@ def upgrade() -> None:
     sa.Column('agent_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('exception_event_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('opened_at', db.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('opened_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('reminders_sent', sa.Integer(), nullable=False),
-    sa.Column('last_reminded_at', db.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('resolved_at', db.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_reminded_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('resolved_at', core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('resolution', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('exception_event_id')
@@ -148,8 +148,8 @@ def upgrade() -> None:
     sa.Column('commission_fen', sa.Integer(), nullable=False),
     sa.Column('paid_fen', sa.Integer(), nullable=False),
     sa.Column('held_fen', sa.Integer(), nullable=False),
-    sa.Column('started_at', db.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('closed_at', db.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('started_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('closed_at', core.db.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('settlementbatch', schema=None) as batch_op:
@@ -162,7 +162,7 @@ def upgrade() -> None:
     sa.Column('action', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('actor', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('at', db.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['agent_id'], ['agent.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -177,17 +177,17 @@ def upgrade() -> None:
     sa.Column('carrier', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('msisdn_masked', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('msisdn_fingerprint', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('placed_at', db.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('placed_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('waiting_for', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('until', db.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('until', core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('failure_reason', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('failure_detail', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('first_month', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('settlement_month', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('check_point', db.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('check_point', core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('commission_fen', sa.Integer(), nullable=True),
-    sa.Column('updated_at', db.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['agent_id'], ['agent.id'], ),
     sa.ForeignKeyConstraint(['product_id'], ['product.id'], ),
     sa.PrimaryKeyConstraint('id'),

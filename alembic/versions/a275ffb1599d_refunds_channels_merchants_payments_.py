@@ -10,7 +10,7 @@ from typing import Sequence, Union
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel  # noqa: F401
-import db.models  # noqa: F401
+import core.db  # noqa: F401  (column types)
 
 
 # revision identifiers, used by Alembic.
@@ -32,7 +32,7 @@ def upgrade() -> None:
     sa.Column('action', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('retry_after_s', sa.Integer(), nullable=False),
     sa.Column('created_by', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('created_at', db.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('channel', 'raw_code', name='uq_error_mapping_channel_code')
     )
@@ -53,7 +53,7 @@ def upgrade() -> None:
     sa.Column('cost_fixed_fen', sa.Integer(), nullable=False),
     sa.Column('sweep_backoff_s', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('reversal_watch_s', sa.Integer(), nullable=False),
-    sa.Column('updated_at', db.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     op.create_table('wallet_credit',
@@ -61,7 +61,7 @@ def upgrade() -> None:
     sa.Column('refund_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('wallet_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('amount_fen', sa.Integer(), nullable=False),
-    sa.Column('at', db.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('serial')
     )
     with op.batch_alter_table('wallet_credit', schema=None) as batch_op:
@@ -75,7 +75,7 @@ def upgrade() -> None:
     sa.Column('value', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('actor', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('at', db.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['channel'], ['refund_channel.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -101,7 +101,7 @@ def upgrade() -> None:
     sa.Column('channel_cost_fen', sa.Integer(), nullable=False),
     sa.Column('consumer_card_masked', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('consumer_wallet_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('paid_at', db.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('paid_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('exception', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('committed_fen', sa.Integer(), nullable=False),
     sa.Column('succeeded_fen', sa.Integer(), nullable=False),
@@ -138,11 +138,11 @@ def upgrade() -> None:
     sa.Column('failure_code', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('failure_message', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('waiting_for', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('next_check_at', db.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('next_check_at', core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('checks_done', sa.Integer(), nullable=False),
-    sa.Column('created_at', db.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', db.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('finished_at', db.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('notified_status', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.ForeignKeyConstraint(['payment_id'], ['payment.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -161,7 +161,7 @@ def upgrade() -> None:
     op.create_table('refund_event',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('refund_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('at', db.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('actor', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
@@ -186,8 +186,8 @@ def upgrade() -> None:
     sa.Column('channel_serial', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('raw_code', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('raw_message', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('created_at', db.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', db.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['refund_id'], ['refund.id'], ),
     sa.PrimaryKeyConstraint('serial')
     )

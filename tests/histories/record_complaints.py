@@ -12,12 +12,12 @@ from temporalio import activity
 from temporalio.worker import Worker
 
 from activities import complaint_names as names
-from domain.complaints import Customer, Department, SurveyAnswer
-from tests.complaint_world import ComplaintWorld, new_case, start
+from domain.complaints.complaint import Customer, Department, SurveyAnswer
+from tests.complaints.world import ComplaintWorld, new_case, start
 from tests.histories.record import write_histories
 from tests.temporal_env import start_time_skipping
-from workflows.complaint import ComplaintWorkflow
-from workflows.complaint_types import (
+from workflows.complaints.complaint import ComplaintWorkflow
+from workflows.complaints.contract import (
     AcceptanceRequest,
     DepartmentAction,
     EscalateRequest,
@@ -28,7 +28,7 @@ from workflows.complaint_types import (
     SurveyReply,
     TransferRequest,
 )
-from workflows.fee_return import FeeReturnCreditWorkflow
+from workflows.complaints.fee_return import FeeReturnCreditWorkflow
 
 REPLY = dict(findings="double charge found", handling="returned 2 x 5.00", reply_to_customer="we returned 10.00")
 

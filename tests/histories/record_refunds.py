@@ -13,12 +13,12 @@ from temporalio.worker import Worker
 
 from activities import refund_names as names
 from domain.refunds import LoopLimits
-from tests.refund_world import RefundWorld, failed, new_refund, not_found, ok, processing, reversed_, unknown
+from tests.refunds.world import RefundWorld, failed, new_refund, not_found, ok, processing, reversed_, unknown
 from tests.histories.record import write_histories
 from tests.temporal_env import start_time_skipping
-from workflows.refund import RefundWorkflow
-from workflows.refund_sweep import RefundSweepWorkflow
-from workflows.refund_types import OpsAction, SweepAnswer, SweepOutcome
+from workflows.refunds.refund import RefundWorkflow
+from workflows.refunds.sweep import RefundSweepWorkflow
+from workflows.refunds.contract import OpsAction, SweepAnswer, SweepOutcome
 
 OPS = OpsAction(actor="ops:rec", reason="reconciled with the statement", statement_ref="STMT-REC-1")
 

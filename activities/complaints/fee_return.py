@@ -1,0 +1,82 @@
+"""Fee-return side effects: the credit in the billing system and the customer's SMS when it lands."""
+
+from datetime import datetime, timezone
+
+import structlog
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities import complaint_names as names
+from activities.complaints.complaint import hold_in_quiet_hours
+from db.complaints import Complaint, FeeReturn, SmsMessage
+from domain.complaints.fee_return import SMS_CREDITED
+from domain.money import yuan
+from gateways.billing import BillingGateway
+from gateways.sms import GatewayRejected, SmsGateway
+from workflows.complaints.contract import FeeReturnCredit
+
+log = structlog.get_logger()
+
+
+class FeeReturnActivities:
+    def __init__(self, engine: Engine, billing: BillingGateway, sms: SmsGateway) -> None:
+        self.engine = engine
+        self.billing = billing
+        self.sms = sms
+
+    def _load(self, s: Session, inp: FeeReturnCredit) -> tuple[FeeReturn, Complaint]:
+        ret = s.get(FeeReturn, inp.fee_return_id)
+        complaint = s.get(Complaint, inp.complaint_id)
+        if ret is None or complaint is None or ret.complaint_id != complaint.id:
+            raise ApplicationError(f"fee return {inp.fee_return_id} / complaint {inp.complaint_id} not found",
+                                   type="CreditRejected", non_retryable=True)
+        if ret.msisdn_fingerprint != complaint.msisdn_fingerprint:  # seed 5.1.1, checked again at the last step
+            raise ApplicationError("the fee return's number is not the complaint's number", type="CreditRejected",
+                                   non_retryable=True)
+        if ret.amount_fen != inp.amount_fen:
+            raise ApplicationError("amount differs from the approved one", type="CreditRejected", non_retryable=True)
+        return ret, complaint
+
+    @activity.defn(name=names.CREDIT_FEE_RETURN)
+    async def credit(self, inp: FeeReturnCredit) -> str:
+        with Session(self.engine) as s:
+            ret, complaint = self._load(s, inp)
+            if ret.status == "credited" and ret.billing_reference:
+                return ret.billing_reference
+            if ret.status not in ("approved", "crediting"):
+                raise ApplicationError(f"fee return {ret.id} is {ret.status}, not approved", type="CreditRejected",
+                                       non_retryable=True)
+            msisdn, note = complaint.msisdn, f"complaint {complaint.id} fee return {ret.id} ({ret.category})"
+        try:
+            reference = await self.billing.credit(inp.fee_return_id, msisdn, inp.amount_fen, note)
+        except GatewayRejected as err:
+            raise ApplicationError(f"billing refused {inp.fee_return_id}: {err.reason}", type="CreditRejected",
+                                   non_retryable=True) from err
+        with Session(self.engine) as s:
+            ret = s.get(FeeReturn, inp.fee_return_id)
+            ret.status, ret.billing_reference = "credited", reference
+            ret.credited_at = ret.updated_at = datetime.now(timezone.utc)
+            s.add(ret)
+            s.commit()
+        log.info("fee return credited", fee_return_id=inp.fee_return_id, complaint_id=inp.complaint_id,
+                 amount_fen=inp.amount_fen, reference=reference)
+        return reference
+
+    @activity.defn(name=names.SMS_FEE_RETURN_CREDITED)
+    async def sms_credited(self, inp: FeeReturnCredit) -> None:
+        message_id = f"{inp.fee_return_id}-credited"
+        text = SMS_CREDITED.format(amount=yuan(inp.amount_fen))
+        with Session(self.engine) as s:
+            _, complaint = self._load(s, inp)
+            if (done := s.get(SmsMessage, message_id)) is not None and done.status == "sent":
+                return
+            msisdn, masked = complaint.msisdn, complaint.msisdn_masked
+        hold_in_quiet_hours()
+        await self.sms.send(message_id, msisdn, text)
+        with Session(self.engine) as s:
+            s.merge(SmsMessage(message_id=message_id, complaint_id=inp.complaint_id, fee_return_id=inp.fee_return_id,
+                               kind="fee_credited", to_masked=masked, text=text, status="sent"))
+            s.commit()
+        log.info("customer told of the credit", fee_return_id=inp.fee_return_id, to=masked)

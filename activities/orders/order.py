@@ -1,0 +1,95 @@
+"""Order-side effects: the projection the API lists, and delivery rescue tasks for agents."""
+
+from datetime import datetime, timezone
+
+import structlog
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+from temporalio import activity
+
+from activities import names
+from db.orders import CommissionLineRecord, LineStatus, Order, RescueTask
+from db.agents import Agent, AgentStatus
+from domain.orders.commission import commission_lines
+from domain.orders.order import OrderStatus
+from workflows.orders.contract import OrderProgress, RescueRequest
+
+log = structlog.get_logger()
+
+
+class OrderActivities:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @activity.defn(name=names.RECORD_ORDER_PROGRESS)
+    def record_order_progress(self, progress: OrderProgress) -> None:
+        v = progress.verdict
+        values = dict(
+            status=v.status.value,
+            waiting_for=v.waiting_for,
+            until=v.until,
+            failure_reason=v.failure_reason.value if v.failure_reason else None,
+            failure_detail=v.failure_detail,
+            first_month=v.first_month,
+            settlement_month=v.settlement_month,
+            check_point=v.check_point,
+            updated_at=datetime.now(timezone.utc),
+        )
+        if progress.commission_fen is not None:
+            values["commission_fen"] = progress.commission_fen
+        with Session(self.engine) as s:
+            s.exec(update(Order).where(Order.id == progress.order_id).values(**values))
+            if v.status == OrderStatus.SETTLED and progress.commission_fen is not None:
+                self._write_commission_lines(s, progress)
+            s.commit()
+        log.info("order progress", order_id=progress.order_id, status=v.status.value,
+                 failure_reason=values["failure_reason"])
+
+    def _write_commission_lines(self, s: Session, progress: OrderProgress) -> None:
+        """The one place commission lines are written: when an order settles. Held while an agent is suspended."""
+        existing = set(s.exec(select(CommissionLineRecord.role).where(CommissionLineRecord.order_id == progress.order_id)))
+        agent = s.get(Agent, progress.agent_id)
+        parent_id = agent.parent_id if agent else None
+        for line in commission_lines(progress.order_id, progress.agent_id, parent_id, progress.commission_fen or 0,
+                                     progress.parent_override_bp):
+            if line.role.value in existing:
+                continue  # a retried activity
+            beneficiary = s.get(Agent, line.agent_id)
+            held = beneficiary is not None and beneficiary.status == AgentStatus.SUSPENDED
+            s.add(CommissionLineRecord(order_id=line.order_id, agent_id=line.agent_id, role=line.role.value,
+                                       carrier=progress.carrier, month=progress.verdict.settlement_month or "",
+                                       amount_fen=line.amount_fen, status=LineStatus.HELD if held else LineStatus.PAYABLE))
+
+    @activity.defn(name=names.OPEN_RESCUE_TASK)
+    def open_rescue_task(self, req: RescueRequest) -> None:
+        with Session(self.engine) as s:
+            if s.exec(select(RescueTask).where(RescueTask.exception_event_id == req.exception_event_id)).first():
+                return  # retried activity: the task exists already
+            s.add(RescueTask(order_id=req.order_id, agent_id=req.agent_id,
+                             exception_event_id=req.exception_event_id, kind=req.kind))
+            s.commit()
+        log.info("rescue task opened: agent to contact the customer", order_id=req.order_id,
+                 agent_id=req.agent_id, kind=req.kind)
+
+    @activity.defn(name=names.REMIND_RESCUE)
+    def remind_rescue(self, order_id: str) -> int:
+        now = datetime.now(timezone.utc)
+        with Session(self.engine) as s:
+            tasks = s.exec(select(RescueTask).where(RescueTask.order_id == order_id,
+                                                    RescueTask.resolved_at.is_(None))).all()  # type: ignore[union-attr]
+            for t in tasks:
+                t.reminders_sent += 1
+                t.last_reminded_at = now
+                s.add(t)
+            s.commit()
+        log.info("rescue reminder sent to agent", order_id=order_id, open_tasks=len(tasks))
+        return len(tasks)
+
+    @activity.defn(name=names.RESOLVE_RESCUE)
+    def resolve_rescue(self, order_id: str, resolution: str) -> None:
+        now = datetime.now(timezone.utc)
+        with Session(self.engine) as s:
+            s.exec(update(RescueTask).where(RescueTask.order_id == order_id, RescueTask.resolved_at.is_(None))
+                   .values(resolved_at=now, resolution=resolution))
+            s.commit()

@@ -1,0 +1,234 @@
+"""Request and response models of the complaint desk's HTTP API."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from api.schemas import MONTH_PATTERN
+from domain.complaints.complaint import ComplaintType, Customer, Department, Source
+from domain.complaints.fee_return import Category, Role
+from workflows.complaints.contract import ComplaintView
+
+MSISDN = Field(pattern=r"^1\d{10}$", description="mainland mobile number: 11 digits starting with 1",
+               examples=["13812345678"])
+
+
+class RegisterComplaint(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    msisdn: str = MSISDN
+    customer: Customer = Field(description="vip (全球通VIP / important group customer), premium (全球通), standard")
+    source: Source
+    ctype: ComplaintType
+    receiving_department: Department
+    text: str = Field(default="", max_length=5000)
+    multi_department: bool = Field(default=False, description="needs several departments or regions")
+    received_at: AwareDatetime | None = Field(default=None, description="when the customer complained; default now")
+
+
+class ComplaintOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    msisdn_masked: str
+    source: str
+    customer: str
+    ctype: str
+    receiving_department: str
+    handling_department: str
+    received_at: datetime
+    level: str
+    level_reasons: list[str]
+    repeat_of: str | None
+    due_at: datetime
+    due_limit: str
+    due_explanation: str
+    calendar_version: str | None
+    calendar_fallback: bool
+    state: str
+    overdue: bool
+    escalations: int
+    supervision_notices: int
+    cycle: int
+    replied_at: datetime | None
+    on_time: bool | None
+    acceptance: str | None
+    outcome: str | None
+    closed_at: datetime | None
+
+    @classmethod
+    def of(cls, row) -> ComplaintOut:
+        data = {k: getattr(row, k) for k in cls.model_fields if k != "level_reasons"}
+        return cls(**data, level_reasons=[r for r in row.level_reasons.split("\n") if r])
+
+
+class EventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    at: datetime
+    kind: str
+    department: str | None
+    actor: str
+    detail: str
+
+
+class ComplaintDetail(ComplaintOut):
+    events: list[EventOut]
+    live: ComplaintView | None = None
+    live_error: str = ""
+
+
+class Refusal(BaseModel):
+    type: str
+    reason: str
+
+
+class AcceptBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    department: Department
+    actor: str = Field(min_length=1, max_length=64)
+
+
+class TransferBody(AcceptBody):
+    to: Department
+    note: str = Field(default="", max_length=2000)
+
+
+class FindingsBody(AcceptBody):
+    text: str = Field(min_length=1, max_length=5000)
+
+
+class ReplyBody(AcceptBody):
+    findings: str = Field(default="", max_length=5000)
+    handling: str = Field(max_length=5000)
+    reply_to_customer: str = Field(max_length=5000)
+
+
+class AcceptanceBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    accepted: bool
+    actor: str = Field(min_length=1, max_length=64)
+    note: str = Field(default="", max_length=2000)
+
+
+class EscalateBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    actor: str = Field(min_length=1, max_length=64)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class LevelBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    actor: str = Field(min_length=1, max_length=64)
+    reason: str = Field(min_length=1, max_length=2000)
+    customer: Customer | None = None
+    ctype: ComplaintType | None = None
+    repeat_of: str | None = Field(default=None, max_length=32)
+
+
+class InboundSmsBody(BaseModel):
+    """As the SMS gateway pushes a customer's message (signed)."""
+
+    message_id: str = Field(min_length=1, max_length=128)
+    sender: str = Field(pattern=r"^1\d{10}$", alias="from")
+    text: str = Field(max_length=1000)
+    received_at: AwareDatetime
+
+
+class InboundSmsOut(BaseModel):
+    message_id: str
+    outcome: str
+    complaint_id: str | None
+    duplicate: bool
+
+
+class ScheduleBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    holidays: list[date] = Field(description="every holiday date of the year (weekends inside a holiday may be listed)")
+    workdays: list[date] = Field(default=[], description="make-up working Saturdays and Sundays")
+    loaded_by: str = Field(min_length=1, max_length=64)
+    note: str = Field(default="", max_length=500)
+
+
+class ScheduleOut(BaseModel):
+    year: int
+    coverage: str  # loaded / package / estimate
+    version: str
+    official: bool
+    holidays: list[date]
+    workdays: list[date]
+
+
+class ScheduleLoadedOut(BaseModel):
+    year: int
+    revision: int
+    version: str
+    signalled: list[str]
+    not_signalled: list[str]
+
+
+class FeeReturnBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    msisdn: str = MSISDN
+    category: Category
+    charge_month: str = Field(pattern=MONTH_PATTERN, description="yyyymm of the disputed charge")
+    charged_fen: int = Field(gt=0, le=100_000_000)
+    promised_fen: int | None = Field(default=None, ge=0, le=100_000_000)
+    call_seconds: int | None = Field(default=None, ge=0)
+    monthly_subscription: bool = False
+    operator_id: str = Field(min_length=1, max_length=64)
+    reason: str = Field(default="", max_length=2000)
+
+
+class FeeReturnOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    complaint_id: str
+    category: str
+    charge_month: str
+    decision: str
+    wrong_fen: int
+    amount_fen: int
+    tier: int
+    needs_audit: bool
+    status: str
+    sp_verification: str | None
+    top_up_of: str | None
+    offer_cancel_subscription: bool
+    reason: str
+    operator_id: str
+    approver_id: str | None
+    auditor_id: str | None
+    refusal: str
+    billing_reference: str | None
+    requested_at: datetime
+    credited_at: datetime | None
+
+
+class ApproveBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    actor_id: str = Field(min_length=1, max_length=64)
+    role: Role
+
+
+class RejectBody(ApproveBody):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class AuditBody(ApproveBody):
+    ok: bool
+    note: str = Field(default="", max_length=2000)
+
+
+class VerifyBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    actor_id: str = Field(min_length=1, max_length=64)
+    confirmed: bool = Field(description="true: the SP/our fault is confirmed (top-up to double); false: normal use")
+
+
+class VerifyOut(BaseModel):
+    original: FeeReturnOut
+    top_up: FeeReturnOut | None

@@ -1,0 +1,283 @@
+"""Refunds: payments as records, single and batch refund requests, queries, ops actions, channels, error table."""
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import anyio
+import structlog
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from sqlmodel import Session, select
+from temporalio.client import Client
+
+from api.deps import get_session, get_temporal, get_temporal_optional
+from api.refunds.schemas import (
+    BatchItemOut,
+    BatchRefundIn,
+    BatchRefundOut,
+    ChannelOut,
+    ChannelSwitchIn,
+    ChannelSwitchOut,
+    ErrorMappingIn,
+    ErrorMappingOut,
+    OpsActionIn,
+    OpsActionOut,
+    PaymentIn,
+    PaymentOut,
+    ReconciliationOut,
+    ReconLineOut,
+    RefundDetailOut,
+    RefundEventOut,
+    RefundIn,
+    RefundOut,
+    SerialOut,
+)
+from api.schemas import Page
+from db.refunds import Payment, Refund, RefundChannel
+from domain.refunds import ErrorMapping, RefundStatus
+from gateways.payment_channel import ChannelRejected, ChannelUnavailable, PaymentChannelGateway
+from core.settings import get_settings
+from services import refunds as svc
+from workflows.refunds.contract import OpsAction
+
+router = APIRouter(tags=["refunds"])
+log = structlog.get_logger(__name__)
+
+Db = Annotated[Session, Depends(get_session)]
+
+
+def get_channel_gateway(request: Request) -> PaymentChannelGateway:
+    """One signed client per app (tests override this dependency)."""
+    gw = getattr(request.app.state, "channel_gateway", None)
+    if gw is None:
+        gw = request.app.state.channel_gateway = PaymentChannelGateway.from_settings(get_settings())
+    return gw
+
+
+async def _db(session: Session, fn, *args):
+    """Run a service function in a worker thread and end its transaction there: on SQLite every transaction
+    holds the write lock (BEGIN IMMEDIATE), and it must not stay open while this request awaits the network
+    or waits for a thread (the rows come back detached, fully loaded)."""
+    def call():
+        try:
+            return fn(session, *args)
+        finally:
+            session.close()
+
+    return await anyio.to_thread.run_sync(call)
+
+
+def _http(err: svc.RefundError) -> HTTPException:
+    return HTTPException(err.status_code, detail=err.reason)
+
+
+def _payment_out(p: Payment, auto: Refund | None = None) -> PaymentOut:
+    return PaymentOut.model_validate(p).model_copy(update=dict(
+        remaining_fen=p.paid_fen - p.committed_fen, remaining_fee_fen=p.fee_fen - p.fee_committed_fen,
+        auto_refund_id=auto.id if auto else None))
+
+
+async def _start(temporal: Any, session: Session, refund: Refund) -> None:
+    if temporal is None:
+        raise HTTPException(503, detail=f"refund {refund.id} stored but Temporal is unreachable; "
+                                        "send the same refund number again")
+    inp = await _db(session, svc.refund_input, refund.id)
+    try:
+        await svc.ensure_workflow(temporal, inp)
+    except Exception as err:  # noqa: BLE001
+        log.error("refund workflow not started", refund_id=refund.id, error=f"{type(err).__name__}: {err}")
+        raise HTTPException(503, detail=f"refund {refund.id} stored but its process could not be started; "
+                                        "send the same refund number again") from None
+
+
+# ---- payments -------------------------------------------------------------------------------------
+
+
+@router.post("/payments", status_code=201, response_model=PaymentOut,
+             responses={200: {"description": "already recorded"}, 409: {"description": "same id, other details"},
+                        422: {"description": "unknown merchant or channel"}})
+async def record_payment(body: PaymentIn, response: Response, session: Db,
+                         temporal: Annotated[Client | None, Depends(get_temporal_optional)]) -> PaymentOut:
+    p = svc.NewPayment(**body.model_dump(exclude={"callback_url"}),
+                       callback_url=str(body.callback_url) if body.callback_url else None)
+    try:
+        recorded = await _db(session, svc.record_payment, p)
+    except svc.RefundError as err:
+        raise _http(err) from None
+    if recorded.auto_refund is not None:
+        await _start(temporal, session, recorded.auto_refund)
+    response.status_code = 201 if recorded.created else 200
+    return _payment_out(recorded.payment, recorded.auto_refund)
+
+
+@router.get("/payments/{payment_id}", response_model=PaymentOut, responses={404: {"description": "unknown payment"}})
+def get_payment(payment_id: str, session: Db) -> PaymentOut:
+    try:
+        payment, _ = svc.payment_view(session, payment_id)
+    except svc.RefundError as err:
+        raise _http(err) from None
+    return _payment_out(payment)
+
+
+# ---- refunds ---------------------------------------------------------------------------------------
+
+
+def _new(body: RefundIn) -> svc.NewRefund:
+    return svc.NewRefund(merchant_id=body.merchant_id, merchant_refund_no=body.merchant_refund_no,
+                         payment_id=body.payment_id, amount_fen=body.amount_fen, reason=body.reason,
+                         callback_url=str(body.callback_url) if body.callback_url else None,
+                         requested_by=body.requested_by or f"merchant:{body.merchant_id}", source=body.source)
+
+
+@router.post("/refunds", status_code=201, response_model=RefundOut,
+             responses={200: {"description": "the same refund number was seen before: the original refund"},
+                        404: {"description": "unknown payment"},
+                        409: {"description": "the refund number was used with another payment or amount"},
+                        422: {"description": "refused: above the remaining refundable amount, other merchant, ..."},
+                        503: {"description": "stored, but its process could not start: send again"}})
+async def request_refund(body: RefundIn, response: Response, session: Db,
+                         temporal: Annotated[Client | None, Depends(get_temporal_optional)]) -> RefundOut:
+    try:
+        refund, created = await _db(session, svc.request_refund, _new(body))
+    except svc.RefundError as err:
+        raise _http(err) from None
+    await _start(temporal, session, refund)
+    response.status_code = 201 if created else 200
+    return RefundOut.model_validate(refund)
+
+
+@router.post("/refunds/batch", response_model=BatchRefundOut)
+async def request_refunds(body: BatchRefundIn, session: Db,
+                          temporal: Annotated[Client | None, Depends(get_temporal_optional)]) -> BatchRefundOut:
+    """Each refund of the batch is accepted or refused on its own; the answer says which and why."""
+    items: list[BatchItemOut] = []
+    for one in body.refunds:
+        try:
+            refund, created = await _db(session, svc.request_refund, _new(one))
+            await _start(temporal, session, refund)
+            items.append(BatchItemOut(merchant_refund_no=one.merchant_refund_no, http_status=201 if created else 200,
+                                      refund=RefundOut.model_validate(refund)))
+        except svc.RefundError as err:
+            items.append(BatchItemOut(merchant_refund_no=one.merchant_refund_no, http_status=err.status_code,
+                                      reason=err.reason))
+        except HTTPException as err:
+            items.append(BatchItemOut(merchant_refund_no=one.merchant_refund_no, http_status=err.status_code,
+                                      reason=str(err.detail)))
+    ok = sum(1 for i in items if i.http_status < 300)
+    return BatchRefundOut(accepted=ok, refused=len(items) - ok, items=items)
+
+
+@router.get("/refunds", response_model=Page[RefundOut])
+def list_refunds(
+    session: Db,
+    status: RefundStatus | None = None,
+    channel: str | None = None,
+    merchant_id: str | None = None,
+    payment_id: str | None = None,
+    source: str | None = None,
+    failure_code: str | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Page[RefundOut]:
+    for name, value in (("created_from", created_from), ("created_to", created_to)):
+        if value is not None and value.tzinfo is None:
+            raise HTTPException(422, detail=f"{name} needs a time zone, e.g. 2026-11-25T00:00:00+08:00")
+    f = svc.RefundFilter(status=status.value if status else None, channel=channel, merchant_id=merchant_id,
+                         payment_id=payment_id, source=source, failure_code=failure_code,
+                         created_from=created_from, created_to=created_to)
+    rows, total = svc.list_refunds(session, f, limit, offset)
+    return Page[RefundOut](items=[RefundOut.model_validate(r) for r in rows], total=total, limit=limit, offset=offset)
+
+
+@router.get("/refunds/{refund_id}", response_model=RefundDetailOut, responses={404: {"description": "unknown refund"}})
+async def get_refund(refund_id: str, session: Db,
+                     temporal: Annotated[Client | None, Depends(get_temporal_optional)]) -> RefundDetailOut:
+    try:
+        d = await _db(session, svc.get_refund, refund_id)
+    except svc.RefundError as err:
+        raise _http(err) from None
+    live, why = await svc.live_view(temporal, refund_id)
+    base = RefundOut.model_validate(d.refund).model_dump()
+    return RefundDetailOut(**base, audit_reasons=[r for r in d.refund.audit_reasons.split("\n") if r],
+                           payment_remaining_fen=d.payment.paid_fen - d.payment.committed_fen,
+                           serials=[SerialOut.model_validate(s) for s in d.serials],
+                           history=[RefundEventOut.model_validate(e) for e in d.history], live=live, live_error=why)
+
+
+@router.post("/refunds/{refund_id}/{action}", response_model=OpsActionOut,
+             responses={403: {"description": "the auditor is the requester"}, 404: {"description": "unknown refund"},
+                        409: {"description": "not allowed in the refund's current state"},
+                        422: {"description": "missing statement reference"}})
+async def ops_action(refund_id: str, action: str, body: OpsActionIn, session: Db,
+                     temporal: Annotated[Client, Depends(get_temporal)]) -> OpsActionOut:
+    """approve, reject, force_success, force_fail, mark_succeeded_offline, retry_new_serial: each recorded."""
+    try:
+        before = await _db(session, svc.refund_status, refund_id)
+        status = await svc.ops_action(temporal, refund_id, before, action, OpsAction(**body.model_dump()))
+    except svc.RefundError as err:
+        raise _http(err) from None
+    log.info("refund ops action", refund_id=refund_id, action=action, actor=body.actor, status=status)
+    return OpsActionOut(refund_id=refund_id, action=action, status=status)
+
+
+# ---- channels and the error table -------------------------------------------------------------------------
+
+
+@router.get("/refund-channels", response_model=list[ChannelOut])
+def list_channels(session: Db) -> list[ChannelOut]:
+    return [ChannelOut.model_validate(c) for c in session.exec(select(RefundChannel).order_by(RefundChannel.id)).all()]
+
+
+@router.put("/refund-channels/{channel_id}/auto-audit", response_model=ChannelOut,
+            responses={404: {"description": "unknown channel"}})
+def switch_auto_audit(channel_id: str, body: ChannelSwitchIn, session: Db) -> ChannelOut:
+    """The emergency switch: automatic audit off (or back on) for one channel, with who and why."""
+    try:
+        return ChannelOut.model_validate(svc.set_channel(session, channel_id, "auto_audit", body.enabled, body.actor,
+                                                         body.reason))
+    except svc.RefundError as err:
+        raise _http(err) from None
+
+
+@router.get("/refund-channels/{channel_id}/switches", response_model=list[ChannelSwitchOut])
+def channel_switches(channel_id: str, session: Db) -> list[ChannelSwitchOut]:
+    return [ChannelSwitchOut.model_validate(s) for s in svc.channel_switches(session, channel_id)]
+
+
+@router.get("/refund-error-mappings", response_model=list[ErrorMappingOut])
+def list_error_mappings(session: Db, channel: str | None = None) -> list[ErrorMappingOut]:
+    return [ErrorMappingOut(**r.mapping.model_dump(), source=r.source, overridden=r.overridden,
+                            created_by=r.created_by, created_at=r.created_at) for r in svc.error_mappings(session, channel)]
+
+
+@router.put("/refund-error-mappings", response_model=ErrorMappingOut, status_code=201,
+            responses={200: {"description": "replaced"}, 422: {"description": "unknown channel"}})
+def put_error_mapping(body: ErrorMappingIn, response: Response, session: Db) -> ErrorMappingOut:
+    """Add or replace the translation of a channel code; the next decline with that code uses it, no deploy."""
+    m = ErrorMapping(**body.model_dump(exclude={"actor"}))
+    try:
+        row, created = svc.put_error_mapping(session, m, body.actor)
+    except svc.RefundError as err:
+        raise _http(err) from None
+    response.status_code = 201 if created else 200
+    return ErrorMappingOut(**m.model_dump(), source="ops", created_by=row.created_by, created_at=row.created_at)
+
+
+@router.get("/refund-channels/{channel_id}/statements/{day}/reconciliation", response_model=ReconciliationOut,
+            responses={502: {"description": "the channel did not give its statement"}})
+async def reconcile_statement(
+    channel_id: str,
+    day: Annotated[str, Path(pattern=r"^\d{8}$", description="yyyymmdd, Shanghai day")],
+    session: Db,
+    gateway: Annotated[PaymentChannelGateway, Depends(get_channel_gateway)],
+) -> ReconciliationOut:
+    """The channel's daily statement beside our serials; the lines that disagree (statement success, refund not
+    succeeded, or a serial we never sent) are what ops force success or fail with, citing the statement."""
+    try:
+        lines = await gateway.statement(channel_id, day)
+    except (ChannelUnavailable, ChannelRejected) as err:
+        raise HTTPException(502, detail=f"channel {channel_id} statement {day}: {err}") from None
+    recon = await _db(session, svc.reconcile, lines)
+    return ReconciliationOut(channel=channel_id, day=day, lines=len(recon),
+                             disagreements=[ReconLineOut.model_validate(r) for r in recon if r.disagrees])

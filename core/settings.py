@@ -1,0 +1,58 @@
+"""All configuration in one place. Every value has an embedded default so `make run` needs nothing."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SIMBO_", env_file=".env", extra="ignore")
+
+    # Temporal
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    task_queue: str = "orders"
+    max_cached_workflows: int = 20_000
+    temporal_ui_port: int = 8233
+
+    # Business database (SQLite file by default, PostgreSQL in production)
+    database_url: str = f"sqlite:///{VAR / 'simbo.db'}"
+
+    # Our API
+    api_base_url: str = "http://localhost:8000"
+
+    # Carrier integration: one shared-key protocol, one URL per carrier (the simulator serves all four)
+    carrier_base_url: str = "http://localhost:8100"
+    carrier_push_secret: str = "dev-carrier-secret"  # HMAC key of pushes carriers send us
+    carrier_api_secret: str = "dev-carrier-secret"  # HMAC key of our calls to carriers
+    payout_base_url: str = "http://localhost:8100"
+
+    # Payment channels (the simulator serves them all) and merchant callbacks
+    channel_base_url: str = "http://localhost:8300"
+    channel_api_secret: str = "dev-channel-secret"  # HMAC key of our calls to payment channels
+    channel_timeout_s: float = 10.0  # past this a refund request is UNKNOWN and settled by query-back
+    merchant_notify_secret: str = "dev-merchant-secret"  # default HMAC key of merchants' callbacks (demo)
+    refund_send_timeout_s: int = 20  # activity limit of one refund request; keep above channel_timeout_s
+    refund_query_backs_s: str = "5,30,120"  # query-backs of an unclear answer before the sweep takes over
+    refund_sweep_every_s: int = 60  # the Schedule that queries back refunds still processing
+
+    # Settlement: the Schedule starts each carrier's batch on this day of the month after month end
+    settlement_schedule_day: int = 3
+
+    # Complaint desk: SMS gateway and billing system (one simulator serves both by default)
+    sms_base_url: str = "http://localhost:8200"
+    sms_api_secret: str = "dev-sms-secret"  # HMAC key of our calls to the SMS gateway
+    sms_push_secret: str = "dev-sms-secret"  # HMAC key of the inbound SMS the gateway pushes to us
+    billing_base_url: str = "http://localhost:8200"
+    billing_api_secret: str = "dev-billing-secret"
+
+    log_json: bool = False
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

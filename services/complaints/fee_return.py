@@ -1,0 +1,242 @@
+"""Fee returns from a complaint: request (rules of domain.complaints.fee_return), tiered approval, audit above 100 yuan,
+value-added verification with top-up, and the start of the credit workflow `fee-return-<id>`.
+
+Checks before anything is decided (seed 5.1, 5.6): the returned number must be the ticket's number; an
+earlier return of the same kind (same number, same category, same charge month) is reported instead of a
+second one; the operator never approves or audits their own return.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import structlog
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from db.complaints import Complaint, FeeReturn
+from core.db import utcnow
+from domain.clock import months_before
+from domain.complaints.complaint import Customer
+from domain.complaints.fee_return import (
+    Category,
+    FeeClaim,
+    FeeDecision,
+    FeeReturnRefused,
+    Kind,
+    Role,
+    approval_tier,
+    check_approver,
+    check_auditor,
+    decide,
+    needs_audit,
+    top_up,
+)
+from domain.orders.order import msisdn_fingerprint
+from services.complaints.complaint import ComplaintError, IdempotencyConflict, InvalidComplaint, UnknownComplaint
+from core.settings import get_settings
+from workflows.complaints.contract import FeeReturnCredit
+
+log = structlog.get_logger(__name__)
+
+LIVE = ("awaiting_approval", "awaiting_audit", "approved", "credited")  # not refused, not "no return"
+
+
+class EarlierReturn(ComplaintError):
+    status_code = 409
+
+
+class WrongStatus(ComplaintError):
+    status_code = 409
+
+
+class NotAllowed(ComplaintError):
+    status_code = 403
+
+
+class UnknownFeeReturn(ComplaintError):
+    status_code = 404
+
+
+@dataclass(frozen=True)
+class NewFeeReturn:
+    msisdn: str
+    category: Category
+    charge_month: str
+    charged_fen: int
+    operator_id: str
+    promised_fen: int | None = None
+    call_seconds: int | None = None
+    monthly_subscription: bool = False
+    reason: str = ""
+
+
+def workflow_id(fee_return_id: str) -> str:
+    return f"fee-return-{fee_return_id}"
+
+
+def _status_after_request(amount_fen: int, tier: int) -> str:
+    if amount_fen == 0:
+        return "no_return"
+    if tier >= 2:
+        return "awaiting_approval"
+    return "awaiting_audit" if needs_audit(amount_fen) else "approved"
+
+
+def request(session: Session, complaint_id: str, key: str, req: NewFeeReturn, now: datetime | None = None) -> tuple[FeeReturn, bool]:
+    now = now or utcnow()
+    complaint = session.get(Complaint, complaint_id)
+    if complaint is None:
+        raise UnknownComplaint(f"unknown complaint {complaint_id}")
+    fp = msisdn_fingerprint(req.msisdn)
+    existing = session.exec(select(FeeReturn).where(FeeReturn.idempotency_key == key)).first()
+    if existing is not None:
+        if (existing.complaint_id, existing.category, existing.msisdn_fingerprint) != (complaint_id, req.category.value, fp):
+            raise IdempotencyConflict(f"Idempotency-Key already used for fee return {existing.id} with a different body")
+        return existing, False
+    if fp != complaint.msisdn_fingerprint:
+        raise InvalidComplaint(f"the number to credit must be the complaint's number ({complaint.msisdn_masked})")
+    earlier = session.exec(select(FeeReturn).where(
+        FeeReturn.msisdn_fingerprint == fp, FeeReturn.category == req.category.value,
+        FeeReturn.charge_month == req.charge_month, col(FeeReturn.top_up_of).is_(None),
+        col(FeeReturn.status).in_(LIVE))).first()
+    if earlier is not None:
+        raise EarlierReturn(f"an earlier {req.category.value} return for {req.charge_month} exists on this number: "
+                            f"{earlier.id} ({earlier.status}, {earlier.amount_fen} fen, complaint {earlier.complaint_id})")
+    recent = session.exec(select(func.count()).select_from(FeeReturn).where(
+        FeeReturn.msisdn_fingerprint == fp, col(FeeReturn.status).in_(LIVE), FeeReturn.amount_fen > 0,
+        FeeReturn.requested_at >= months_before(now, 2))).one()
+    try:
+        decision = decide(FeeClaim(category=req.category, customer=Customer(complaint.customer), charged_fen=req.charged_fen,
+                                   promised_fen=req.promised_fen, call_seconds=req.call_seconds,
+                                   monthly_subscription=req.monthly_subscription, returns_in_last_2_months=int(recent)))
+    except FeeReturnRefused as err:
+        raise InvalidComplaint(str(err)) from None
+    return _insert(session, complaint, key, req.category.value, req.charge_month, decision, req.operator_id,
+                   req.reason, None, now), True
+
+
+def _insert(session: Session, complaint: Complaint, key: str, category: str, charge_month: str, decision: FeeDecision,
+            operator_id: str, reason: str, top_up_of: str | None, now: datetime) -> FeeReturn:
+    tier = approval_tier(decision.amount_fen)
+    row = FeeReturn(id="FR" + uuid.uuid4().hex[:12].upper(), idempotency_key=key, complaint_id=complaint.id,
+                    msisdn_fingerprint=complaint.msisdn_fingerprint, category=category, charge_month=charge_month,
+                    decision=decision.kind.value, wrong_fen=decision.wrong_fen, amount_fen=decision.amount_fen, tier=tier,
+                    needs_audit=needs_audit(decision.amount_fen), status=_status_after_request(decision.amount_fen, tier),
+                    sp_verification=decision.sp_verification, top_up_of=top_up_of,
+                    offer_cancel_subscription=decision.offer_cancel_subscription,
+                    reason="; ".join([*decision.reasons, reason] if reason else decision.reasons),
+                    operator_id=operator_id, requested_at=now, updated_at=now)
+    if row.status == "approved":
+        row.approved_at = now
+    session.add(row)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        again = session.exec(select(FeeReturn).where(FeeReturn.idempotency_key == key)).first()
+        if again is None:
+            raise
+        return again
+    session.refresh(row)
+    log.info("fee return requested", fee_return_id=row.id, complaint_id=complaint.id, decision=row.decision,
+             amount_fen=row.amount_fen, tier=tier, status=row.status)
+    return row
+
+
+def _get(session: Session, fee_return_id: str) -> FeeReturn:
+    row = session.get(FeeReturn, fee_return_id)
+    if row is None:
+        raise UnknownFeeReturn(f"unknown fee return {fee_return_id}")
+    return row
+
+
+def approve(session: Session, fee_return_id: str, approver_id: str, role: Role) -> FeeReturn:
+    row = _get(session, fee_return_id)
+    if row.status != "awaiting_approval":
+        raise WrongStatus(f"fee return {row.id} is {row.status}, not awaiting approval")
+    if why := check_approver(row.tier, row.operator_id, approver_id, role):
+        raise NotAllowed(why)
+    row.approver_id, row.approved_at = approver_id, utcnow()
+    row.status = "awaiting_audit" if row.needs_audit else "approved"
+    return _save(session, row)
+
+
+def audit(session: Session, fee_return_id: str, auditor_id: str, role: Role, ok: bool, note: str) -> FeeReturn:
+    row = _get(session, fee_return_id)
+    if row.status != "awaiting_audit":
+        raise WrongStatus(f"fee return {row.id} is {row.status}, not awaiting audit")
+    if why := check_auditor(row.operator_id, auditor_id, role):
+        raise NotAllowed(why)
+    row.auditor_id, row.audited_at = auditor_id, utcnow()
+    row.status = "approved" if ok else "refused"
+    if not ok:
+        row.refusal = f"audit by {auditor_id}: {note}"
+    return _save(session, row)
+
+
+def reject(session: Session, fee_return_id: str, actor_id: str, role: Role, reason: str) -> FeeReturn:
+    row = _get(session, fee_return_id)
+    if row.status != "awaiting_approval":
+        raise WrongStatus(f"fee return {row.id} is {row.status}, not awaiting approval")
+    if why := check_approver(row.tier, row.operator_id, actor_id, role):
+        raise NotAllowed(why)
+    row.status, row.refusal = "refused", f"rejected by {actor_id}: {reason}"
+    return _save(session, row)
+
+
+def verify_value_added(session: Session, fee_return_id: str, actor_id: str, confirmed: bool) -> tuple[FeeReturn, FeeReturn | None]:
+    """The later verification of a value-added charge: a confirmed fault adds a top-up return (double in total);
+    the customer's normal use changes nothing (the single return is never clawed back)."""
+    row = _get(session, fee_return_id)
+    if row.status not in ("approved", "credited", "awaiting_approval", "awaiting_audit"):
+        raise WrongStatus(f"fee return {row.id} is {row.status}")
+    original = FeeDecision(kind=Kind(row.decision), wrong_fen=row.wrong_fen, amount_fen=row.amount_fen, reasons=[],
+                           sp_verification=row.sp_verification)
+    try:
+        extra = top_up(original, confirmed)
+    except FeeReturnRefused as err:
+        raise WrongStatus(str(err)) from None
+    row.sp_verification = "confirmed" if confirmed else "customer_use"
+    _save(session, row)
+    if extra is None:
+        return row, None
+    complaint = session.get(Complaint, row.complaint_id)
+    added = _insert(session, complaint, f"{row.id}-top-up", row.category, row.charge_month, extra, actor_id,
+                    f"top-up of {row.id}", row.id, utcnow())
+    return row, added
+
+
+def _save(session: Session, row: FeeReturn) -> FeeReturn:
+    row.updated_at = utcnow()
+    session.add(row)
+    session.commit()
+    session.refresh(row)
+    log.info("fee return", fee_return_id=row.id, status=row.status, complaint_id=row.complaint_id)
+    return row
+
+
+async def ensure_credit(client: Client, row: FeeReturn) -> bool:
+    """Start the credit workflow for an approved return (once: a second start joins or is refused)."""
+    if row.status != "approved":
+        return False
+    try:
+        await client.start_workflow(
+            "FeeReturnCredit", FeeReturnCredit(fee_return_id=row.id, complaint_id=row.complaint_id, amount_fen=row.amount_fen),
+            id=workflow_id(row.id), task_queue=get_settings().task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING, id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            memo={"summary": f"fee return {row.id} {row.decision} {row.amount_fen} fen for complaint {row.complaint_id}"})
+    except WorkflowAlreadyStartedError:
+        pass
+    return True
+
+
+def list_for(session: Session, complaint_id: str) -> list[FeeReturn]:
+    return list(session.exec(select(FeeReturn).where(FeeReturn.complaint_id == complaint_id)
+                             .order_by(col(FeeReturn.requested_at))).all())

@@ -1,0 +1,321 @@
+"""Carrier and logistics pushes: store every raw event, then signal the order workflows.
+
+Two steps with a crash window between them, closed by `signalled_at`:
+1. `record_events` stores each event once per (source, event_id), with its outcome, in one commit.
+2. `deliver` signals the accepted ones concurrently; `mark_delivered` stamps `signalled_at`.
+A resend of an event whose record was never signalled is signalled again (the workflow dedupes on
+event id, so a double signal is harmless), and a resend of an "unknown order" event whose order now
+exists is accepted then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import anyio
+import structlog
+from pydantic import BaseModel
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select, update
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from db.orders import CarrierEventRecord, EventOutcome, Order
+from core.db import utcnow
+from domain.orders.carriers import Carrier
+from domain.orders.carrier_events import ParsedLine
+from domain.orders.order import OrderEvent, mask_msisdn
+from core.temporal import order_workflow_id
+
+log = structlog.get_logger(__name__)
+
+LOGISTICS = "logistics"
+SOURCES = frozenset([*(c.value for c in Carrier), LOGISTICS])
+SIGNAL_CONCURRENCY = 50
+SIGNAL_NAME = "carrier_event"
+_CHUNK = 500
+
+
+class LineResult(BaseModel):
+    line: int
+    event_id: str | None = None
+    outcome: EventOutcome
+    error: str = ""
+    order_id: str | None = None
+
+
+class IngestReport(BaseModel):
+    accepted: int = 0
+    duplicate: int = 0
+    unknown_order: int = 0
+    rejected: int = 0
+    order_closed: int = 0
+    results: list[LineResult] = []
+
+
+class TemporalUnavailable(Exception):
+    """Some events are stored but could not be signalled; a resend of the same events delivers them."""
+
+
+@dataclass
+class Pending:
+    """An accepted event to signal: `index` points into the results list."""
+
+    index: int
+    record_id: int
+    order_id: str
+    event: OrderEvent
+
+
+@dataclass
+class Delivery:
+    signalled: list[Pending] = field(default_factory=list)
+    closed: list[Pending] = field(default_factory=list)
+    failed: list[tuple[Pending, str]] = field(default_factory=list)
+
+
+def _event_id_in(raw: str) -> str | None:
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    value = data.get("event_id") if isinstance(data, dict) else None
+    return str(value)[:128] if value not in (None, "") else None
+
+
+def _order_id_in(raw: str) -> str | None:
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    value = data.get("order_id") if isinstance(data, dict) else None
+    return str(value)[:64] if isinstance(value, str | int) and value != "" else None
+
+
+def rejected_key(raw: str) -> str:
+    """Rejected events are keyed by their content, so a corrected resend with the same event id is
+    not mistaken for a duplicate of the malformed one, and a repeat of the same bad line adds no row."""
+    digest = hashlib.sha256(raw.encode()).hexdigest()[:16]
+    return f"{_event_id_in(raw) or ''}#rejected-{digest}"
+
+
+def _chunks(items: Sequence[str]) -> list[Sequence[str]]:
+    return [items[i : i + _CHUNK] for i in range(0, len(items), _CHUNK)]
+
+
+def _plan_and_store(session: Session, source: str, lines: Sequence[ParsedLine]) -> tuple[list[LineResult], list[Pending]]:
+    keys = sorted({ln.event.event_id if ln.event else rejected_key(ln.raw) for ln in lines})
+    existing: dict[str, CarrierEventRecord] = {}
+    for chunk in _chunks(keys):
+        rows = session.exec(
+            select(CarrierEventRecord).where(
+                CarrierEventRecord.source == source, col(CarrierEventRecord.event_id).in_(chunk)
+            )
+        ).all()
+        existing.update({r.event_id: r for r in rows})
+    order_ids = sorted({ln.event.order_id for ln in lines if ln.event})
+    known: set[str] = set()
+    for chunk in _chunks(order_ids):
+        known.update(session.exec(select(Order.id).where(col(Order.id).in_(chunk))).all())
+
+    results: list[LineResult] = []
+    to_signal: list[tuple[int, CarrierEventRecord, OrderEvent]] = []
+    seen: set[str] = set()
+    for ln in lines:
+        idx = len(results)
+        ev = ln.event
+        if ev is None:
+            key = rejected_key(ln.raw)
+            if key not in existing and key not in seen:
+                session.add(
+                    CarrierEventRecord(
+                        source=source,
+                        event_id=key,
+                        order_id=_order_id_in(ln.raw),
+                        raw=ln.raw,
+                        outcome=EventOutcome.REJECTED,
+                        error=ln.error,
+                    )
+                )
+            seen.add(key)
+            results.append(LineResult(line=ln.line, event_id=_event_id_in(ln.raw), outcome=EventOutcome.REJECTED, error=ln.error))
+            continue
+
+        eid = ev.event_id
+        if eid in seen:
+            results.append(LineResult(line=ln.line, event_id=eid, outcome=EventOutcome.DUPLICATE, order_id=ev.order_id, error="repeated in this request"))
+            continue
+        seen.add(eid)
+        prior = existing.get(eid)
+        if prior is not None:
+            if prior.outcome == EventOutcome.ACCEPTED and prior.signalled_at is None and prior.order_id:
+                # stored earlier but never delivered (crash or Temporal outage): deliver it now
+                to_signal.append((idx, prior, ev.to_order_event()))
+                results.append(LineResult(line=ln.line, event_id=eid, outcome=EventOutcome.DUPLICATE, order_id=prior.order_id, error="earlier copy was not yet delivered; delivering it now"))
+            elif prior.outcome == EventOutcome.UNKNOWN_ORDER and ev.order_id in known:
+                prior.outcome, prior.order_id, prior.kind, prior.error = EventOutcome.ACCEPTED, ev.order_id, ev.kind.value, ""
+                session.add(prior)
+                to_signal.append((idx, prior, ev.to_order_event()))
+                results.append(LineResult(line=ln.line, event_id=eid, outcome=EventOutcome.ACCEPTED, order_id=ev.order_id))
+            else:
+                results.append(LineResult(line=ln.line, event_id=eid, outcome=EventOutcome.DUPLICATE, order_id=prior.order_id))
+            continue
+
+        if ev.order_id not in known:
+            error = f"no order {ev.order_id}; stored for ops, resend once the order exists"
+            session.add(CarrierEventRecord(source=source, event_id=eid, order_id=ev.order_id, kind=ev.kind.value, raw=ln.raw, outcome=EventOutcome.UNKNOWN_ORDER, error=error))
+            results.append(LineResult(line=ln.line, event_id=eid, outcome=EventOutcome.UNKNOWN_ORDER, order_id=ev.order_id, error=error))
+            continue
+        record = CarrierEventRecord(source=source, event_id=eid, order_id=ev.order_id, kind=ev.kind.value, raw=ln.raw, outcome=EventOutcome.ACCEPTED)
+        session.add(record)
+        to_signal.append((idx, record, ev.to_order_event()))
+        results.append(LineResult(line=ln.line, event_id=eid, outcome=EventOutcome.ACCEPTED, order_id=ev.order_id))
+    session.flush()  # assigns ids; read them before the commit expires the objects
+    pending = [Pending(index=i, record_id=int(rec.id), order_id=str(rec.order_id), event=ev) for i, rec, ev in to_signal]  # type: ignore[arg-type]
+    session.commit()
+    return results, pending
+
+
+def record_events(session: Session, source: str, lines: Sequence[ParsedLine]) -> tuple[list[LineResult], list[Pending]]:
+    """Store the events (one commit); return each line's outcome and the events still to signal."""
+    for attempt in range(3):
+        try:
+            results, pending = _plan_and_store(session, source, lines)
+            break
+        except IntegrityError:
+            # a concurrent request stored one of these events first: plan again, it is now a duplicate
+            session.rollback()
+            if attempt == 2:
+                raise
+    for r in results:
+        if r.outcome == EventOutcome.REJECTED:
+            log.info("carrier event rejected", source=source, event_id=r.event_id, line=r.line, error=r.error)
+        elif r.outcome == EventOutcome.UNKNOWN_ORDER:
+            log.warning("carrier event for unknown order", source=source, event_id=r.event_id, order_id=r.order_id)
+    return results, pending
+
+
+async def deliver(client: Client | None, pending: Sequence[Pending], concurrency: int = SIGNAL_CONCURRENCY) -> Delivery:
+    """Signal each order workflow; NOT_FOUND means the workflow has already ended."""
+    out = Delivery()
+    if not pending:
+        return out
+    if client is None:
+        out.failed = [(p, "Temporal is unreachable") for p in pending]
+        return out
+    sem = asyncio.Semaphore(concurrency)
+
+    async def one(p: Pending) -> None:
+        async with sem:
+            try:
+                await client.get_workflow_handle(order_workflow_id(p.order_id)).signal(SIGNAL_NAME, p.event)
+            except RPCError as err:
+                if err.status == RPCStatusCode.NOT_FOUND:
+                    out.closed.append(p)
+                else:
+                    out.failed.append((p, f"{err.status.name}: {err.message}"))
+                return
+            except Exception as err:  # noqa: BLE001 - reported as not delivered; a resend retries
+                out.failed.append((p, f"{type(err).__name__}: {err}"))
+                return
+            out.signalled.append(p)
+
+    await asyncio.gather(*(one(p) for p in pending))
+    return out
+
+
+CLOSED_ERROR = "the order's workflow has already ended; event stored, not applied"
+
+
+def mark_delivered(session: Session, delivery: Delivery) -> None:
+    now = utcnow()
+    for chunk in _chunks([p.record_id for p in delivery.signalled]):  # type: ignore[arg-type]
+        session.exec(update(CarrierEventRecord).where(col(CarrierEventRecord.id).in_(chunk)).values(signalled_at=now))
+    for chunk in _chunks([p.record_id for p in delivery.closed]):  # type: ignore[arg-type]
+        session.exec(
+            update(CarrierEventRecord)
+            .where(col(CarrierEventRecord.id).in_(chunk))
+            .values(outcome=EventOutcome.ORDER_CLOSED, error=CLOSED_ERROR)
+        )
+    session.commit()
+
+
+def summarise(results: list[LineResult]) -> IngestReport:
+    report = IngestReport(results=results)
+    for r in results:
+        setattr(report, r.outcome.value, getattr(report, r.outcome.value) + 1)
+    return report
+
+
+async def ingest(session: Session, client: Client | None, source: str, lines: Sequence[ParsedLine]) -> IngestReport:
+    results, pending = await anyio.to_thread.run_sync(record_events, session, source, lines)
+    delivery = await deliver(client, pending)
+    await anyio.to_thread.run_sync(mark_delivered, session, delivery)
+    for p in delivery.closed:
+        results[p.index] = results[p.index].model_copy(update={"outcome": EventOutcome.ORDER_CLOSED, "error": CLOSED_ERROR})
+        log.info("carrier event for closed order", source=source, event_id=p.event.event_id, order_id=p.order_id)
+    if delivery.failed:
+        first = delivery.failed[0][1]
+        log.error("carrier events stored but not signalled", source=source, count=len(delivery.failed), error=first)
+        raise TemporalUnavailable(
+            f"{len(delivery.failed)} event(s) stored but not delivered to their orders ({first}); "
+            "resend the same request: duplicates are recognised and delivered"
+        )
+    report = summarise(results)
+    log.info(
+        "carrier events ingested",
+        source=source,
+        accepted=report.accepted,
+        duplicate=report.duplicate,
+        unknown_order=report.unknown_order,
+        rejected=report.rejected,
+        order_closed=report.order_closed,
+    )
+    return report
+
+
+_DIGITS = re.compile(r"\+?\d{7,20}")
+
+
+def masked_raw(raw: str) -> str:
+    """The stored raw text for display: phone numbers masked."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return _DIGITS.sub(lambda m: mask_msisdn(m.group()), raw)
+    if isinstance(data, dict) and isinstance(data.get("to_msisdn"), str):
+        data["to_msisdn"] = mask_msisdn(data["to_msisdn"])
+        return json.dumps(data, ensure_ascii=False)
+    return raw
+
+
+def list_events(
+    session: Session,
+    outcome: EventOutcome | None,
+    source: str | None,
+    order_id: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[CarrierEventRecord], int]:
+    conds = []
+    if outcome:
+        conds.append(CarrierEventRecord.outcome == outcome)
+    if source:
+        conds.append(CarrierEventRecord.source == source)
+    if order_id:
+        conds.append(CarrierEventRecord.order_id == order_id)
+    total = session.exec(select(func.count()).select_from(CarrierEventRecord).where(*conds)).one()
+    rows = session.exec(
+        select(CarrierEventRecord)
+        .where(*conds)
+        .order_by(col(CarrierEventRecord.received_at).desc(), col(CarrierEventRecord.id).desc())
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return list(rows), int(total)

@@ -1,0 +1,250 @@
+"""Placing, reading and listing orders. The order row is the business record; the workflow owns the process.
+
+Placement is idempotent on the client's Idempotency-Key: the row is written first (unique key), then
+the workflow is started with USE_EXISTING, so a retry after a crash between the two only ensures
+the workflow. A closed workflow is never started again (REJECT_DUPLICATE).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import structlog
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+from temporalio.client import Client
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from db.orders import Order, Product
+from db.agents import Agent, AgentStatus
+from core.db import utcnow
+from domain.orders.order import OrderStatus, ProductTerms, mask_msisdn, msisdn_fingerprint
+from core.temporal import order_workflow_id
+from core.settings import get_settings
+from core import search_attributes as sa
+from workflows.orders.contract import OrderInput, OrderView
+
+log = structlog.get_logger(__name__)
+
+WORKFLOW_TYPE = "OrderSettlement"
+QUERY_TIMEOUT_S = 5.0
+
+
+class OrderError(Exception):
+    """A refusal with an HTTP status and a reason in plain words."""
+
+    status_code = 400
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class UnknownReference(OrderError):
+    status_code = 422
+
+
+class AgentSuspended(OrderError):
+    status_code = 403
+
+
+class IdempotencyConflict(OrderError):
+    status_code = 409
+
+
+@dataclass(frozen=True)
+class NewOrder:
+    agent_id: str
+    product_id: str
+    msisdn: str
+    customer_name: str | None = None  # never stored in workflow payloads (nor in the order row)
+
+
+@dataclass
+class Placement:
+    order: Order
+    created: bool
+    terms: ProductTerms
+
+
+@dataclass(frozen=True)
+class OrderFilter:
+    status: str | None = None
+    carrier: str | None = None
+    agent_id: str | None = None
+    settlement_month: str | None = None
+    failure_reason: str | None = None
+
+
+def new_order_id() -> str:
+    return "O" + uuid.uuid4().hex[:12].upper()
+
+
+def terms_of(product: Product) -> ProductTerms:
+    return ProductTerms(
+        product_id=product.id,
+        carrier=product.carrier,
+        activation_window_days=product.activation_window_days,
+        recharge_window_days=product.recharge_window_days,
+        min_first_recharge_fen=product.min_first_recharge_fen,
+        commission_fen=product.commission_fen,
+        parent_override_bp=product.parent_override_bp,
+    )
+
+
+def _by_key(session: Session, key: str) -> Order | None:
+    return session.exec(select(Order).where(Order.idempotency_key == key)).first()
+
+
+def _replay(session: Session, existing: Order, req: NewOrder, fingerprint: str) -> Placement:
+    differs = [
+        name
+        for name, stored, sent in (
+            ("agent_id", existing.agent_id, req.agent_id),
+            ("product_id", existing.product_id, req.product_id),
+            ("msisdn", existing.msisdn_fingerprint, fingerprint),
+        )
+        if stored != sent
+    ]
+    if differs:
+        raise IdempotencyConflict(
+            f"Idempotency-Key already used for order {existing.id} with a different {', '.join(differs)}"
+        )
+    product = session.get(Product, existing.product_id)
+    assert product is not None  # foreign key
+    return Placement(order=existing, created=False, terms=terms_of(product))
+
+
+def place_order(session: Session, key: str, req: NewOrder, now: datetime | None = None) -> Placement:
+    """Insert the order row once per Idempotency-Key; a repeat returns the first row."""
+    fingerprint = msisdn_fingerprint(req.msisdn)
+    existing = _by_key(session, key)
+    if existing is not None:
+        return _replay(session, existing, req, fingerprint)
+
+    agent = session.get(Agent, req.agent_id)
+    if agent is None:
+        raise UnknownReference(f"unknown agent {req.agent_id}")
+    product = session.get(Product, req.product_id)
+    if product is None:
+        raise UnknownReference(f"unknown product {req.product_id}")
+    if agent.status == AgentStatus.SUSPENDED:
+        raise AgentSuspended(f"agent {agent.id} is suspended: {agent.status_reason}")
+
+    at = now or utcnow()
+    for _ in range(3):
+        order = Order(
+            id=new_order_id(),
+            idempotency_key=key,
+            agent_id=agent.id,
+            product_id=product.id,
+            carrier=product.carrier,
+            msisdn_masked=mask_msisdn(req.msisdn),
+            msisdn_fingerprint=fingerprint,
+            placed_at=at,
+            status=OrderStatus.PLACED.value,
+            waiting_for="shipment with a tracking number",
+            updated_at=at,
+        )
+        session.add(order)
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            # A concurrent request with the same key won the race: answer with its order.
+            existing = _by_key(session, key)
+            if existing is not None:
+                return _replay(session, existing, req, fingerprint)
+            continue  # an order id collision: draw again
+        session.refresh(order)
+        log.info("order placed", order_id=order.id, agent_id=order.agent_id, msisdn=order.msisdn_masked)
+        return Placement(order=order, created=True, terms=terms_of(product))
+    raise RuntimeError("could not allocate an order id")
+
+
+def order_input(order: Order, terms: ProductTerms) -> OrderInput:
+    return OrderInput(
+        order_id=order.id,
+        agent_id=order.agent_id,
+        carrier=order.carrier,
+        terms=terms,
+        msisdn_masked=order.msisdn_masked,
+        msisdn_fingerprint=order.msisdn_fingerprint,
+        placed_at=order.placed_at,
+    )
+
+
+def summary(order: Order) -> str:
+    return f"{order.carrier} {order.product_id} agent {order.agent_id} {order.msisdn_masked}: {order.status}"
+
+
+async def ensure_workflow(client: Client, order: Order, terms: ProductTerms) -> None:
+    """Start the order's workflow, or accept the one already running / already finished."""
+    try:
+        await client.start_workflow(
+            WORKFLOW_TYPE,
+            order_input(order, terms),
+            id=order_workflow_id(order.id),
+            task_queue=get_settings().task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            # pairs, not `key.value_set(...)`: value_set builds an upsert update, which a start cannot encode
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(sa.CARRIER, order.carrier),
+                    SearchAttributePair(sa.AGENT_ID, order.agent_id),
+                    SearchAttributePair(sa.ORDER_STATUS, OrderStatus.PLACED.value),
+                ]
+            ),
+            memo={"summary": summary(order)},
+        )
+    except WorkflowAlreadyStartedError:
+        # Only raised for a closed workflow (REJECT_DUPLICATE): the order's process already ran.
+        log.info("order workflow already closed", order_id=order.id, agent_id=order.agent_id)
+        return
+    log.info("order workflow ensured", order_id=order.id, agent_id=order.agent_id)
+
+
+def get_order(session: Session, order_id: str) -> Order | None:
+    return session.get(Order, order_id)
+
+
+async def live_view(client: Client | None, order_id: str, timeout: float = QUERY_TIMEOUT_S) -> tuple[OrderView | None, str]:
+    """The workflow's live checklist, or (None, why) when Temporal or the worker does not answer."""
+    if client is None:
+        return None, "Temporal is unreachable"
+    try:
+        handle = client.get_workflow_handle(order_workflow_id(order_id))
+        view = await asyncio.wait_for(handle.query("checklist", result_type=OrderView), timeout)
+        return view, ""
+    except asyncio.TimeoutError:
+        reason = f"checklist query timed out after {timeout:g}s"
+    except Exception as err:  # noqa: BLE001 - any failure degrades to the DB row
+        reason = f"checklist query failed: {type(err).__name__}: {err}"
+    log.warning("live checklist unavailable", order_id=order_id, reason=reason)
+    return None, reason
+
+
+def list_orders(session: Session, f: OrderFilter, limit: int, offset: int) -> tuple[list[Order], int]:
+    conds = []
+    if f.status:
+        conds.append(Order.status == f.status)
+    if f.carrier:
+        conds.append(Order.carrier == f.carrier)
+    if f.agent_id:
+        conds.append(Order.agent_id == f.agent_id)
+    if f.settlement_month:
+        conds.append(Order.settlement_month == f.settlement_month)
+    if f.failure_reason:
+        conds.append(Order.failure_reason == f.failure_reason)
+    total = session.exec(select(func.count()).select_from(Order).where(*conds)).one()
+    items = session.exec(
+        select(Order).where(*conds).order_by(col(Order.placed_at).desc(), col(Order.id)).limit(limit).offset(offset)
+    ).all()
+    return list(items), int(total)
+

@@ -1,0 +1,380 @@
+"""The complaint desk's API on SQLite and PostgreSQL, with the real workflows and activities on the
+time-skipping server (SMS gateway and billing system faked in memory)."""
+
+import asyncio
+import json
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, datetime, timedelta, timezone
+from io import BytesIO
+
+import httpx
+import pytest
+from openpyxl import load_workbook
+from sqlmodel import Session, select
+from temporalio.worker import Worker
+
+from activities.complaints.complaint import ComplaintActivities
+from activities.complaints.fee_return import FeeReturnActivities
+from db.complaints import Complaint, ComplaintEvent, ComplaintNotice, FeeReturn, SmsMessage
+from domain.clock import SHANGHAI
+from core.signing import signed_headers
+from core.settings import get_settings
+from workflows.complaints.complaint import CalendarCheckWorkflow, ComplaintWorkflow
+from workflows.complaints.fee_return import FeeReturnCreditWorkflow
+
+MSISDN = "13812345678"
+OTHER = "13900001111"
+
+
+class FakeSms:
+    def __init__(self) -> None:
+        self.sent: dict[str, tuple[str, str]] = {}
+
+    async def send(self, message_id: str, to: str, text: str) -> str:
+        self.sent.setdefault(message_id, (to, text))
+        return "sent"
+
+
+class FakeBilling:
+    def __init__(self) -> None:
+        self.credits: dict[str, tuple[str, int]] = {}
+
+    async def credit(self, credit_id: str, msisdn: str, amount_fen: int, note: str) -> str:
+        self.credits.setdefault(credit_id, (msisdn, amount_fen))
+        return f"B-{credit_id}"
+
+
+@pytest.fixture
+def time_env(own_time_env):
+    """Each test here moves the clock by hand with real activities: a time-skipping server of its own, so no
+    ticket another test left behind can hold the clock (the shared server stalled when the tests ran late in
+    the Shanghai day)."""
+    return own_time_env
+
+
+@pytest.fixture
+async def desk(db, time_env):
+    """(http client, sms, billing, engine): the API app on the test DB and Temporal, a worker with real activities."""
+    from api.deps import get_session
+    from api.main import create_app
+
+    sms, billing = FakeSms(), FakeBilling()
+    app = create_app(temporal_client=time_env.client)
+
+    def session_override():
+        with Session(db) as s:
+            yield s
+
+    app.dependency_overrides[get_session] = session_override
+    acts = ComplaintActivities(db, sms)
+    fee = FeeReturnActivities(db, billing, sms)
+    worker = Worker(time_env.client, task_queue=get_settings().task_queue,
+                    workflows=[ComplaintWorkflow, CalendarCheckWorkflow, FeeReturnCreditWorkflow],
+                    activities=[acts.record_complaint, acts.compute_due, acts.send_customer_sms, acts.notify_department,
+                                acts.check_calendar, fee.credit, fee.sms_credited],
+                    activity_executor=ThreadPoolExecutor(4))
+    async with worker, httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as http:
+        yield http, sms, billing, db
+        # Let the tickets finish the task in flight first: a workflow terminated in the middle of a task (a local
+        # activity running) keeps the time-skipping server's clock locked, and the next test's sleep times out.
+        await asyncio.sleep(1)
+        with Session(db) as s:
+            ids = list(s.exec(select(Complaint.id)).all())
+        for cid in ids:  # leave no timers behind on the shared test server
+            try:
+                await time_env.client.get_workflow_handle(f"complaint-{cid}").terminate("test over")
+            except Exception:  # noqa: BLE001 - closed already
+                pass
+
+
+BODY = {"msisdn": MSISDN, "customer": "standard", "source": "hotline", "ctype": "billing",
+        "receiving_department": "complaint_desk", "text": "charged twice for May"}
+
+
+async def register(http, key=None, **over):
+    return await http.post("/complaints", json={**BODY, **over}, headers={"Idempotency-Key": key or uuid.uuid4().hex})
+
+
+async def _until(http, cid, predicate, attempts=100):
+    for _ in range(attempts):
+        r = await http.get(f"/complaints/{cid}")
+        if predicate(r.json()):
+            return r.json()
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"never reached: {r.json()['state']}")
+
+
+async def test_register_classifies_detects_repeats_and_explains(desk):
+    http, _, _, engine = desk
+    r = await register(http, key="k1")
+    assert r.status_code == 201, r.text
+    c = r.json()
+    assert c["level"] == "3" and c["repeat_of"] is None and c["state"] == "awaiting_department"
+    assert c["msisdn_masked"] == "138****5678" and MSISDN not in r.text
+    assert c["level_reasons"] and "48 clock hours" in c["due_explanation"]
+    received = datetime.fromisoformat(c["received_at"])
+    assert datetime.fromisoformat(c["due_at"]) == received + timedelta(hours=48)
+
+    again = await register(http, key="k1")
+    assert again.status_code == 200 and again.json()["id"] == c["id"]
+    clash = await register(http, key="k1", ctype="mms")
+    assert clash.status_code == 409
+
+    rep = (await register(http, customer="premium")).json()
+    assert rep["repeat_of"] == c["id"] and rep["level"] == "2" and "halved" in rep["due_limit"]
+    assert datetime.fromisoformat(rep["due_at"]) - datetime.fromisoformat(rep["received_at"]) == timedelta(hours=12)
+
+    reg = (await register(http, msisdn=OTHER, source="ministry_forwarded")).json()
+    assert reg["level"] == "regulator" and reg["calendar_version"].startswith("2026:chinesecalendar")
+    assert "working days" in reg["due_limit"]
+
+    detail = await _until(http, c["id"], lambda d: d["events"])
+    assert detail["events"][0]["kind"] == "registered", detail["live_error"]
+    # (the test server's clock runs ahead of the wall clock after other tests' sleeps: the ticket may be overdue)
+    assert detail["live"]["case"]["stage"] == "awaiting_department" and detail["live"]["case"]["facts"]["complaint_id"] == c["id"]
+
+    listed = (await http.get("/complaints", params={"level": "regulator"})).json()
+    assert [i["id"] for i in listed["items"]] == [reg["id"]]
+    assert (await http.get("/complaints", params={"repeat": True})).json()["total"] == 1
+    assert (await http.get("/complaints", params={"department": "complaint_desk"})).json()["total"] == 3
+
+
+@pytest.mark.parametrize("over,status", [
+    ({"msisdn": "2381234567"}, 422), ({"customer": "gold"}, 422), ({"receiving_department": "nowhere"}, 422),
+    ({"received_at": "2026-01-01T10:00:00"}, 422), ({"source": None}, 422), ({"extra": 1}, 422),
+])
+async def test_register_rejects_bad_input(desk, over, status):
+    http = desk[0]
+    r = await register(http, **over)
+    assert r.status_code == status, r.text
+    future = (datetime.now(timezone.utc) + timedelta(hours=2)).isoformat()
+    r = await register(http, received_at=future)
+    assert r.status_code == 422 and "future" in r.json()["detail"]
+    assert (await http.post("/complaints", json=BODY)).status_code == 400  # no Idempotency-Key
+
+
+async def test_department_actions_are_refused_with_type_and_reason(desk):
+    http, _, _, engine = desk
+    cid = (await register(http)).json()["id"]
+    r = await http.post(f"/complaints/{cid}/transfer", json={"department": "complaint_desk", "actor": "wang",
+                                                             "to": "complaint_desk"})
+    assert r.status_code == 422 and r.json()["detail"]["type"] == "TransferToSelf"
+    r = await http.post(f"/complaints/{cid}/accept", json={"department": "billing", "actor": "zhao"})
+    assert r.status_code == 403 and r.json()["detail"]["type"] == "NotHandlingDepartment"
+    r = await http.post(f"/complaints/{cid}/transfer", json={"department": "complaint_desk", "actor": "wang", "to": "billing"})
+    assert r.status_code == 200 and r.json()["case"]["handling_department"] == "billing"
+    r = await http.post(f"/complaints/{cid}/transfer", json={"department": "billing", "actor": "zhao", "to": "complaint_desk"})
+    assert r.status_code == 422 and r.json()["detail"]["type"] == "TransferBack"
+    assert (await http.post(f"/complaints/{cid}/accept", json={"department": "billing", "actor": "zhao"})).status_code == 200
+    bad = {"department": "billing", "actor": "zhao", "findings": "checked", "handling": "已转相关部门处理",
+           "reply_to_customer": "please wait"}
+    r = await http.post(f"/complaints/{cid}/reply", json=bad)
+    assert r.status_code == 422 and r.json()["detail"]["type"] == "UnqualifiedReply"
+    r = await http.post(f"/complaints/{cid}/reply", json={**bad, "handling": "returned 2 x 5.00",
+                                                          "reply_to_customer": "we returned 10.00"})
+    assert r.status_code == 200 and r.json()["state"] == "awaiting_customer"
+    r = await http.post(f"/complaints/{cid}/accept", json={"department": "billing", "actor": "zhao"})
+    assert r.status_code == 409
+    assert (await http.post(f"/complaints/{cid}/escalate", json={"actor": "ops", "reason": ""})).status_code == 422
+    assert (await http.post(f"/complaints/{cid}/escalate", json={"actor": "ops", "reason": "media"})).status_code == 200
+    assert (await http.post("/complaints/NOPE/accept", json={"department": "billing", "actor": "z"})).status_code == 404
+    assert (await http.post(f"/complaints/{cid}/reply", json={"department": "billing"})).status_code == 422
+    with Session(engine) as s:
+        refused = s.exec(select(ComplaintEvent).where(ComplaintEvent.kind == "reply_refused")).all()
+    assert [(e.complaint_id, e.department) for e in refused] == [(cid, "billing")]
+
+    month = datetime.now(SHANGHAI).strftime("%Y%m")
+    await _until(http, cid, lambda d: any(e["kind"] == "escalated" for e in d["events"]))
+    rows = (await http.get("/complaints/kpis", params={"month": month})).json()
+    by = {r["department"]: r for r in rows}
+    assert by["billing"]["unqualified_replies"] == 1
+    assert by["complaint_desk"]["received"] == 1 and by["complaint_desk"]["escalations"] == 1
+    assert (await http.get("/complaints/kpis", params={"month": "2026-13"})).status_code == 422
+    csv_text = (await http.get("/complaints/kpis.csv", params={"month": month})).content.decode("utf-8-sig")
+    assert csv_text.splitlines()[0].startswith("month,department,received") and "billing" in csv_text
+    xlsx = (await http.get("/complaints/kpis.xlsx", params={"month": month})).content
+    sheet = load_workbook(BytesIO(xlsx)).active
+    assert sheet.cell(1, 1).value == "month" and sheet.max_row == 1 + len(rows)
+
+
+def _signed(body: dict, secret=None) -> tuple[bytes, dict]:
+    raw = json.dumps(body).encode()
+    return raw, {**signed_headers(secret or get_settings().sms_push_secret, raw, source="sms-gateway"),
+                 "Content-Type": "application/json"}
+
+
+async def test_survey_answer_by_inbound_sms_reopens_and_duplicates_count_once(desk, time_env):
+    http, sms, _, engine = desk
+    cid = (await register(http)).json()["id"]
+    await http.post(f"/complaints/{cid}/accept", json={"department": "complaint_desk", "actor": "li"})
+    await http.post(f"/complaints/{cid}/reply", json={"department": "complaint_desk", "actor": "li", "findings": "f",
+                                                      "handling": "returned", "reply_to_customer": "done"})
+    msg = {"message_id": "in-1", "from": MSISDN, "text": "2", "received_at": datetime.now(timezone.utc).isoformat()}
+    raw, headers = _signed(msg)
+    r = await http.post("/complaints/sms/inbound", content=raw, headers=headers)
+    assert r.json()["outcome"] == "no_open_survey"  # not archived yet
+    r = await http.post(f"/complaints/{cid}/acceptance", json={"accepted": True, "actor": "li"})
+    assert r.status_code == 200 and r.json()["state"] == "survey"
+    await time_env.sleep(timedelta(hours=10))
+    await _until(http, cid, lambda d: d["live"]["case"]["survey_sent_at"])
+    assert f"{cid}-survey-1" in sms.sent and sms.sent[f"{cid}-survey-1"][0] == MSISDN
+
+    bad_raw, bad_headers = _signed(msg, secret="wrong")
+    assert (await http.post("/complaints/sms/inbound", content=bad_raw, headers=bad_headers)).status_code == 401
+    junk, jh = _signed({"message_id": "x", "from": "123", "text": "2", "received_at": "now"})
+    assert (await http.post("/complaints/sms/inbound", content=junk, headers=jh)).status_code == 422
+    msg2 = {**msg, "message_id": "in-2"}
+    raw, headers = _signed(msg2)
+    r = await http.post("/complaints/sms/inbound", content=raw, headers=headers)
+    assert r.status_code == 200 and r.json() == {"message_id": "in-2", "outcome": "reopened", "complaint_id": cid,
+                                                 "duplicate": False}
+    again = await http.post("/complaints/sms/inbound", content=raw, headers=_signed(msg2)[1])
+    assert again.json()["duplicate"] is True and again.json()["outcome"] == "reopened"
+    detail = await _until(http, cid, lambda d: d["cycle"] == 2)
+    assert detail["handling_department"] == "complaint_desk" and detail["state"] in ("awaiting_department", "overdue")
+    assert [e["kind"] for e in detail["events"]].count("reopened") == 1
+
+
+async def test_loading_a_schedule_recomputes_open_regulator_tickets(desk):
+    http, _, _, engine = desk
+    reg = (await register(http, source="ministry_forwarded")).json()
+    clock = (await register(http, msisdn=OTHER)).json()
+    await _until(http, reg["id"], lambda d: d["events"])
+    r = await http.put("/complaints/calendar/2027", json={"holidays": [], "workdays": ["2027-01-04"], "loaded_by": "ops"})
+    assert r.status_code == 422 and "Saturdays or Sundays" in r.json()["detail"]
+    r = await http.put("/complaints/calendar/2027", json={"holidays": ["2026-12-31"], "loaded_by": "ops"})
+    assert r.status_code == 422
+
+    # ops correct this year's schedule: two more holidays right after the ticket arrived
+    received = datetime.fromisoformat(reg["received_at"]).astimezone(SHANGHAI).date()
+    extra = [d for d in (received + timedelta(days=i) for i in range(1, 10)) if d.weekday() < 5][:2]
+    r = await http.put(f"/complaints/calendar/{received.year}", json={"holidays": [d.isoformat() for d in extra],
+                                                                       "loaded_by": "ops-li", "note": "correction"})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["revision"] == 1 and out["signalled"] == [reg["id"]] and clock["id"] not in out["signalled"]
+    detail = await _until(http, reg["id"], lambda d: d["calendar_version"] and "ops-" in d["calendar_version"])
+    assert datetime.fromisoformat(detail["due_at"]) > datetime.fromisoformat(reg["due_at"])
+    assert any(e["kind"] == "due_recomputed" and "ops-li" in e["detail"] for e in detail["events"])
+    cal = (await http.get(f"/complaints/calendar/{received.year}")).json()
+    assert cal["coverage"] == "loaded" and cal["version"] == f"ops-{received.year}-r1"
+    assert (await http.get("/complaints/calendar/2030")).json()["coverage"] == "estimate"
+
+
+async def test_fee_returns_rules_approval_audit_and_credit(desk, time_env):
+    http, sms, billing, engine = desk
+    cid = (await register(http)).json()["id"]
+    fr = {"msisdn": MSISDN, "category": "receipt_mismatch", "charge_month": "202610", "charged_fen": 13800,
+          "promised_fen": 3800, "operator_id": "op1"}
+    url = f"/complaints/{cid}/fee-returns"
+    wrong = await http.post(url, json={**fr, "msisdn": OTHER}, headers={"Idempotency-Key": "f0"})
+    assert wrong.status_code == 422 and "complaint's number" in wrong.json()["detail"]
+    r = await http.post(url, json=fr, headers={"Idempotency-Key": "f1"})
+    assert r.status_code == 201, r.text
+    ret = r.json()
+    assert (ret["decision"], ret["amount_fen"], ret["tier"], ret["needs_audit"], ret["status"]) == (
+        "double", 20000, 2, True, "awaiting_approval")
+    assert (await http.post(url, json=fr, headers={"Idempotency-Key": "f1"})).status_code == 200
+    dup = await http.post(url, json=fr, headers={"Idempotency-Key": "f2"})
+    assert dup.status_code == 409 and ret["id"] in dup.json()["detail"]
+
+    fid = ret["id"]
+    own = await http.post(f"/fee-returns/{fid}/approve", json={"actor_id": "op1", "role": "manager"})
+    assert own.status_code == 403
+    assert (await http.post(f"/fee-returns/{fid}/approve", json={"actor_id": "a", "role": "operator"})).status_code == 403
+    r = await http.post(f"/fee-returns/{fid}/approve", json={"actor_id": "lead", "role": "team_lead"})
+    assert r.status_code == 200 and r.json()["status"] == "awaiting_audit"
+    assert (await http.post(f"/fee-returns/{fid}/audit", json={"actor_id": "op1", "role": "auditor", "ok": True})).status_code == 403
+    r = await http.post(f"/fee-returns/{fid}/audit", json={"actor_id": "aud", "role": "auditor", "ok": True})
+    assert r.status_code == 200 and r.json()["status"] == "approved"
+    await time_env.sleep(timedelta(hours=10))  # the SMS waits for 07:00 if the test server's clock is in the night
+    await time_env.client.get_workflow_handle(f"fee-return-{fid}").result()
+    assert billing.credits[fid] == (MSISDN, 20000)
+    assert f"{fid}-credited" in sms.sent and "200.00" in sms.sent[f"{fid}-credited"][1]
+    with Session(engine) as s:
+        row = s.get(FeeReturn, fid)
+        assert row.status == "credited" and row.billing_reference == f"B-{fid}"
+        assert s.get(SmsMessage, f"{fid}-credited").to_masked == "138****5678"
+
+    # value-added: single now, top-up when confirmed, credited at once (50 yuan: tier 1, no audit)
+    sp = await http.post(url, json={"msisdn": MSISDN, "category": "sp_unverified", "charge_month": "202610",
+                                    "charged_fen": 1500, "monthly_subscription": True, "operator_id": "op1"},
+                         headers={"Idempotency-Key": "f3"})
+    spr = sp.json()
+    assert (spr["decision"], spr["amount_fen"], spr["status"], spr["sp_verification"], spr["offer_cancel_subscription"]) == (
+        "single", 1500, "approved", "pending", True)
+    v = await http.post(f"/fee-returns/{spr['id']}/verification", json={"actor_id": "op2", "confirmed": True})
+    assert v.status_code == 200 and v.json()["top_up"]["amount_fen"] == 1500 and v.json()["top_up"]["decision"] == "top_up"
+    again = await http.post(f"/fee-returns/{spr['id']}/verification", json={"actor_id": "op2", "confirmed": True})
+    assert again.status_code == 409
+    top = v.json()["top_up"]["id"]
+    await time_env.sleep(timedelta(hours=10))
+    await time_env.client.get_workflow_handle(f"fee-return-{top}").result()
+    assert billing.credits[spr["id"]][1] + billing.credits[top][1] == 3000
+
+    month = datetime.now(SHANGHAI).strftime("%Y%m")
+    [row] = (await http.get("/complaints/kpis", params={"month": month})).json()
+    assert row["fee_returns"] == {"double": 1, "single": 1, "top_up": 1}
+    assert row["fee_returns_fen"] == {"double": 20000, "single": 1500, "top_up": 1500}
+    bad = await http.post(url, json={**fr, "charge_month": "2026-10"}, headers={"Idempotency-Key": "f9"})
+    assert bad.status_code == 422
+
+
+async def test_vip_insisting_gets_single_once_in_two_months(desk):
+    http = desk[0]
+    cid = (await register(http, customer="vip")).json()["id"]
+    body = {"msisdn": MSISDN, "category": "vip_insists", "charge_month": "202609", "charged_fen": 3000, "operator_id": "op1"}
+    first = (await http.post(f"/complaints/{cid}/fee-returns", json=body, headers={"Idempotency-Key": "v1"})).json()
+    assert (first["decision"], first["amount_fen"]) == ("single", 3000)
+    second = (await http.post(f"/complaints/{cid}/fee-returns", json={**body, "charge_month": "202610"},
+                              headers={"Idempotency-Key": "v2"})).json()
+    assert (second["decision"], second["amount_fen"], second["status"]) == ("none", 0, "no_return")
+    std = (await register(http, msisdn=OTHER)).json()["id"]
+    r = await http.post(f"/complaints/{std}/fee-returns", json={**body, "msisdn": OTHER}, headers={"Idempotency-Key": "v3"})
+    assert r.status_code == 422 and "VIP" in r.json()["detail"]
+
+
+async def test_notices_and_daily_calendar_check_write_rows(desk, time_env):
+    http, _, _, engine = desk
+    cid = (await register(http, customer="vip")).json()["id"]  # 8 h
+    await time_env.sleep(timedelta(days=1))
+    await _until(http, cid, lambda d: d["supervision_notices"] >= 1)
+    with Session(engine) as s:
+        kinds = {n.kind for n in s.exec(select(ComplaintNotice).where(ComplaintNotice.complaint_id == cid)).all()}
+    assert "supervision" in kinds
+    warnings = ComplaintActivities(engine, FakeSms()).check_calendar(date(2026, 12, 1))
+    assert warnings and "2027" in warnings[0]
+    ComplaintActivities(engine, FakeSms()).check_calendar(date(2026, 12, 1))  # the same day again: one alert
+    alerts = (await http.get("/complaints/alerts")).json()
+    assert len(alerts) == 1 and alerts[0]["kind"] == "calendar_missing"
+
+
+async def test_actions_on_a_closed_ticket_answer_409(desk, time_env):
+    http = desk[0]
+    cid = (await register(http)).json()["id"]
+    await _until(http, cid, lambda d: d["events"])
+    await time_env.client.get_workflow_handle(f"complaint-{cid}").terminate("closed by ops for the test")
+    r = await http.post(f"/complaints/{cid}/accept", json={"department": "complaint_desk", "actor": "li"})
+    assert r.status_code == 409 and "closed" in r.json()["detail"]
+    detail = await http.get(f"/complaints/{cid}")  # the row still answers, with the last recorded state
+    assert detail.status_code == 200 and detail.json()["id"] == cid and detail.json()["events"][0]["kind"] == "registered"
+
+
+async def test_a_repeat_found_late_halves_the_due_time_but_only_for_a_real_repeat(desk):
+    http = desk[0]
+    # registered first, so nothing earlier was on record to make it a repeat at registration
+    late = (await register(http, msisdn=OTHER)).json()
+    earlier = (await register(http, received_at=(datetime.now(timezone.utc) - timedelta(days=10)).isoformat(),
+                              msisdn=OTHER)).json()
+    other_number = (await register(http)).json()
+    mms = (await register(http, msisdn=OTHER, ctype="mms")).json()
+    assert late["repeat_of"] is None and "halved" not in late["due_limit"]
+    body = {"actor": "ops-wang", "reason": "the earlier ticket was registered late, from paper"}
+    for cid, of in ((late["id"], other_number["id"]), (mms["id"], earlier["id"]), (late["id"], "C-NOPE")):
+        r = await http.post(f"/complaints/{cid}/level", json={**body, "repeat_of": of})
+        assert r.status_code == 422 and r.json()["detail"]["type"] == "NotARepeat", (of, r.text)
+    r = await http.post(f"/complaints/{late['id']}/level", json={**body, "repeat_of": earlier["id"]})
+    assert r.status_code == 200, r.text
+    fixed = await _until(http, late["id"], lambda d: d["repeat_of"] == earlier["id"])
+    assert "halved" in fixed["due_limit"]

@@ -1,0 +1,49 @@
+"""The SMS gateway and billing simulator through our signed clients (in-process ASGI transport)."""
+
+import httpx
+import pytest
+
+from gateways.billing import BillingGateway
+from gateways.sms import GatewayRejected, GatewayUnavailable, SmsGateway
+from core.settings import Settings
+from simulators.sms_billing import create_app
+
+S = Settings(sms_api_secret="sms-k", billing_api_secret="bill-k", sms_push_secret="push-k")
+
+
+@pytest.fixture
+async def sim(tmp_path):
+    app = create_app(S, state_file=tmp_path / "state.json")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sim") as http:
+        yield http, tmp_path / "state.json"
+
+
+async def test_sms_send_is_signed_and_idempotent(sim):
+    http, state = sim
+    sms = SmsGateway("http://sim", "sms-k", client=http)
+    assert await sms.send("m1", "13812345678", "hello") == "sent"
+    assert await sms.send("m1", "13812345678", "hello again") == "sent"
+    [msg] = (await http.get("/sim/sms", params={"to": "13812345678"})).json()
+    assert msg["message_id"] == "m1" and msg["text"] == "hello"
+    assert "m1" in state.read_text()  # survives a restart
+    with pytest.raises(GatewayRejected, match="bad signature"):
+        await SmsGateway("http://sim", "wrong", client=http).send("m2", "13812345678", "x")
+
+
+async def test_billing_credit_is_idempotent_and_refuses_a_changed_repeat(sim):
+    http, _ = sim
+    billing = BillingGateway("http://sim", "bill-k", client=http)
+    ref = await billing.credit("FR1", "13812345678", 2000, "complaint C1")
+    assert await billing.credit("FR1", "13812345678", 2000, "retry") == ref
+    with pytest.raises(GatewayRejected, match="another number or amount"):
+        await billing.credit("FR1", "13812345678", 2001, "tampered")
+    stats = (await http.get("/sim/stats")).json()
+    assert stats["credits"] == 1 and stats["credited_fen"] == 2000
+
+
+async def test_outage_is_retryable(sim):
+    http, _ = sim
+    await http.post("/sim/behaviour", json={"error_rate": 1.0})
+    with pytest.raises(GatewayUnavailable):
+        await SmsGateway("http://sim", "sms-k", client=http).send("m3", "13812345678", "x")
+    assert (await http.post("/sim/behaviour", json={"error_rate": 2})).status_code == 422

@@ -1,0 +1,346 @@
+"""Signed carrier / logistics pushes: single, JSON lines and CSV; duplicates, unknown orders, rejects."""
+
+import csv
+import io
+import json
+from datetime import datetime, timezone
+
+import pytest
+from sqlmodel import Session, select
+
+from db.orders import CarrierEventRecord, EventOutcome, Order
+from domain.orders.carrier_events import WIRE_FIELDS
+from domain.orders.order import EventKind, OrderEvent, msisdn_fingerprint
+from core.signing import SIGNATURE_HEADER, SOURCE_HEADER, TIMESTAMP_HEADER, signed_headers
+from core.settings import get_settings
+from tests.fixtures_db import AGENT, PRODUCT
+
+SECRET = get_settings().carrier_push_secret
+T0 = "2026-03-02T10:00:00+08:00"
+
+
+def make_order(engine, oid: str) -> str:
+    with Session(engine) as s:
+        s.add(Order(id=oid, idempotency_key=f"k-{oid}", agent_id=AGENT, product_id=PRODUCT, carrier="china_mobile",
+                    msisdn_masked="138****5678", msisdn_fingerprint=msisdn_fingerprint("13812345678"),
+                    placed_at=datetime(2026, 3, 1, tzinfo=timezone.utc), status="placed"))
+        s.commit()
+    return oid
+
+
+@pytest.fixture
+def order_id(seeded) -> str:
+    return make_order(seeded, "O0000000000A1")
+
+
+def shipped(event_id: str, order: str, **extra) -> dict:
+    return {"event_id": event_id, "order_id": order, "kind": "shipped", "occurred_at": T0, "tracking_no": "SF123", **extra}
+
+
+def push(client, event, source="china_mobile", secret=SECRET, raw: bytes | None = None):
+    body = raw if raw is not None else json.dumps(event, ensure_ascii=False).encode()
+    headers = {**signed_headers(secret, body, source=source), "Content-Type": "application/json"}
+    return client.post("/carrier-events", content=body, headers=headers)
+
+
+def push_batch(client, body: bytes, content_type: str, source="china_mobile"):
+    headers = {**signed_headers(SECRET, body, source=source), "Content-Type": content_type}
+    return client.post("/carrier-events/batch", content=body, headers=headers)
+
+
+def ndjson(*events) -> bytes:
+    return ("\n".join(e if isinstance(e, str) else json.dumps(e) for e in events) + "\n").encode()
+
+
+def records(engine) -> list[CarrierEventRecord]:
+    with Session(engine) as s:
+        return list(s.exec(select(CarrierEventRecord).order_by(CarrierEventRecord.id)).all())
+
+
+def record(engine, event_id: str) -> CarrierEventRecord:
+    with Session(engine) as s:
+        return s.exec(select(CarrierEventRecord).where(CarrierEventRecord.event_id == event_id)).one()
+
+
+# ---- single events ------------------------------------------------------------------------------
+
+
+def test_accepted_event_is_stored_and_signalled(seeded, api_client, fake_temporal, order_id):
+    r = push(api_client, shipped("E1", order_id))
+    assert r.status_code == 202, r.text
+    assert r.json() == {"event_id": "E1", "order_id": order_id, "outcome": "accepted", "error": ""}
+    [(wid, name, arg)] = fake_temporal.signals
+    assert wid == f"order-{order_id}" and name == "carrier_event"
+    assert isinstance(arg, OrderEvent)
+    assert arg.event_id == "E1" and arg.kind == EventKind.SHIPPED and arg.tracking_no == "SF123"
+    rec = record(seeded, "E1")
+    assert rec.outcome == EventOutcome.ACCEPTED and rec.source == "china_mobile" and rec.order_id == order_id
+    assert rec.kind == "shipped" and json.loads(rec.raw)["tracking_no"] == "SF123"
+    assert rec.signalled_at is not None
+
+
+def test_recharge_signal_carries_a_fingerprint_and_listing_masks_the_number(seeded, api_client, fake_temporal, order_id):
+    ev = {"event_id": "R1", "order_id": order_id, "kind": "recharged", "occurred_at": T0, "amount_fen": 5000,
+          "to_msisdn": "13812345678"}
+    assert push(api_client, ev).status_code == 202
+    [(_, _, arg)] = fake_temporal.signals
+    assert arg.to_msisdn_fingerprint == msisdn_fingerprint("13812345678")
+    assert "13812345678" not in arg.model_dump_json()
+    listing = api_client.get("/carrier-events", params={"order_id": order_id})
+    assert listing.status_code == 200
+    assert "13812345678" not in listing.text and "138****5678" in listing.json()["items"][0]["raw"]
+    assert "13812345678" in record(seeded, "R1").raw  # the raw text itself is kept as received
+
+
+def test_duplicate_is_recognised_and_not_signalled_again(seeded, api_client, fake_temporal, order_id):
+    assert push(api_client, shipped("E1", order_id)).status_code == 202
+    r = push(api_client, shipped("E1", order_id))
+    assert r.status_code == 200 and r.json()["outcome"] == "duplicate"
+    assert len(fake_temporal.signals) == 1 and len(records(seeded)) == 1
+    # the same event id from another source is another event
+    assert push(api_client, shipped("E1", order_id), source="logistics").json()["outcome"] == "accepted"
+    assert len(records(seeded)) == 2
+
+
+def test_unsignalled_duplicate_is_signalled_again(seeded, api_client, fake_temporal, order_id):
+    assert push(api_client, shipped("E1", order_id)).status_code == 202
+    with Session(seeded) as s:  # a crash between storing and signalling
+        rec = s.exec(select(CarrierEventRecord)).one()
+        rec.signalled_at = None
+        s.add(rec)
+        s.commit()
+    r = push(api_client, shipped("E1", order_id))
+    assert r.status_code == 200 and r.json()["outcome"] == "duplicate"
+    assert [s[2].event_id for s in fake_temporal.signals] == ["E1", "E1"]
+    assert record(seeded, "E1").signalled_at is not None
+    push(api_client, shipped("E1", order_id))
+    assert len(fake_temporal.signals) == 2  # now signalled: a further copy is a plain duplicate
+
+
+def test_temporal_down_stores_the_event_and_a_resend_delivers_it(seeded, api_client, fake_temporal, order_id):
+    fake_temporal.unavailable = True
+    r = push(api_client, shipped("E1", order_id))
+    assert r.status_code == 503 and "resend" in r.json()["detail"]
+    rec = record(seeded, "E1")
+    assert rec.outcome == EventOutcome.ACCEPTED and rec.signalled_at is None
+    fake_temporal.unavailable = False
+    assert push(api_client, shipped("E1", order_id)).json()["outcome"] == "duplicate"
+    assert len(fake_temporal.signals) == 1 and record(seeded, "E1").signalled_at is not None
+
+
+def test_unknown_order_is_stored_and_listed(seeded, api_client, fake_temporal):
+    r = push(api_client, shipped("E9", "O_NOT_OURS"))
+    assert r.status_code == 202
+    body = r.json()
+    assert body["outcome"] == "unknown_order" and "no order O_NOT_OURS" in body["error"]
+    assert fake_temporal.signals == []
+    listed = api_client.get("/carrier-events", params={"outcome": "unknown_order"}).json()
+    assert listed["total"] == 1 and listed["items"][0]["event_id"] == "E9"
+    assert listed["items"][0]["signalled_at"] is None
+    assert api_client.get("/carrier-events", params={"outcome": "accepted"}).json()["total"] == 0
+
+
+def test_unknown_order_event_is_accepted_when_resent_after_the_order_exists(seeded, api_client, fake_temporal):
+    assert push(api_client, shipped("E9", "O0000000000B2")).json()["outcome"] == "unknown_order"
+    make_order(seeded, "O0000000000B2")
+    r = push(api_client, shipped("E9", "O0000000000B2"))
+    assert r.json()["outcome"] == "accepted"
+    assert [s[0] for s in fake_temporal.signals] == ["order-O0000000000B2"]
+    rec = record(seeded, "E9")
+    assert rec.outcome == EventOutcome.ACCEPTED and rec.signalled_at is not None and len(records(seeded)) == 1
+
+
+def test_malformed_event_is_stored_as_rejected_and_refused(seeded, api_client, fake_temporal, order_id):
+    ev = shipped("E2", order_id)
+    del ev["tracking_no"]
+    r = push(api_client, ev)
+    assert r.status_code == 422
+    assert "a shipped event needs tracking_no" in r.json()["detail"]
+    assert r.json()["outcome"] == "rejected" and r.json()["event_id"] == "E2"
+    [rec] = records(seeded)
+    assert rec.outcome == EventOutcome.REJECTED and "tracking_no" in rec.error and json.loads(rec.raw) == ev
+    assert fake_temporal.signals == []
+    # a corrected event with the same id is not mistaken for a duplicate of the bad one
+    assert push(api_client, shipped("E2", order_id)).json()["outcome"] == "accepted"
+    # the same bad text again adds no second row
+    assert push(api_client, ev).status_code == 422
+    assert len(records(seeded)) == 2
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"{not json", "Invalid JSON"),
+        (json.dumps({"event_id": "E3", "order_id": "O1", "kind": "shipped", "occurred_at": "2026-03-02T10:00:00",
+                     "tracking_no": "x"}).encode(), "occurred_at"),
+        (json.dumps({"event_id": "E4", "order_id": "O1", "kind": "teleported", "occurred_at": T0}).encode(), "kind"),
+    ],
+)
+def test_malformed_variants(seeded, api_client, raw, reason):
+    r = push(api_client, None, raw=raw)
+    assert r.status_code == 422 and reason in r.json()["detail"]
+    assert [rec.outcome for rec in records(seeded)] == [EventOutcome.REJECTED]
+
+
+def test_order_closed(seeded, api_client, fake_temporal, order_id):
+    fake_temporal.closed.add(f"order-{order_id}")
+    r = push(api_client, shipped("E1", order_id))
+    assert r.status_code == 200
+    assert r.json()["outcome"] == "order_closed" and "already ended" in r.json()["error"]
+    rec = record(seeded, "E1")
+    assert rec.outcome == EventOutcome.ORDER_CLOSED
+    assert api_client.get("/carrier-events", params={"outcome": "order_closed"}).json()["total"] == 1
+    assert push(api_client, shipped("E1", order_id)).json()["outcome"] == "duplicate"
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda h, b: {k: v for k, v in h.items() if k != SIGNATURE_HEADER},
+        lambda h, b: {k: v for k, v in h.items() if k != TIMESTAMP_HEADER},
+        lambda h, b: {**h, SIGNATURE_HEADER: "0" * 64},
+        lambda h, b: {**h, TIMESTAMP_HEADER: "1000"},
+        lambda h, b: {**signed_headers("wrong-secret", b, source="china_mobile")},
+    ],
+    ids=["no-signature", "no-timestamp", "wrong-signature", "stale", "wrong-secret"],
+)
+def test_bad_signature_is_401(seeded, api_client, fake_temporal, order_id, mangle):
+    body = json.dumps(shipped("E1", order_id)).encode()
+    headers = mangle(signed_headers(SECRET, body, source="china_mobile"), body)
+    r = api_client.post("/carrier-events", content=body, headers=headers)
+    assert r.status_code == 401 and r.json()["detail"].startswith("bad signature")
+    assert records(seeded) == [] and fake_temporal.signals == []
+
+
+def test_tampered_body_is_401(seeded, api_client, order_id):
+    body = json.dumps(shipped("E1", order_id)).encode()
+    headers = signed_headers(SECRET, body, source="china_mobile")
+    r = api_client.post("/carrier-events", content=body.replace(b"SF123", b"SF999"), headers=headers)
+    assert r.status_code == 401 and "does not match" in r.json()["detail"]
+    assert records(seeded) == []
+
+
+@pytest.mark.parametrize("source", [None, "att", "simbo"])
+def test_source_must_be_a_carrier_or_logistics(seeded, api_client, order_id, source):
+    body = json.dumps(shipped("E1", order_id)).encode()
+    headers = signed_headers(SECRET, body, source=source)
+    r = api_client.post("/carrier-events", content=body, headers=headers)
+    assert r.status_code == 400 and SOURCE_HEADER in r.json()["detail"]
+    assert records(seeded) == []
+
+
+# ---- batches --------------------------------------------------------------------------------------
+
+
+def test_ndjson_batch_with_every_outcome(seeded, api_client, fake_temporal, order_id):
+    closed = make_order(seeded, "O0000000000C1")
+    fake_temporal.closed.add(f"order-{closed}")
+    push(api_client, shipped("OLD", order_id))
+    body = ndjson(
+        shipped("B1", order_id),
+        {"event_id": "B2", "order_id": order_id, "kind": "delivery", "occurred_at": T0, "delivery_status": "signed"},
+        shipped("B1", order_id),  # repeated inside the batch
+        shipped("OLD", order_id),  # seen before
+        "",
+        shipped("B3", "O_UNKNOWN"),
+        '{"event_id": "B4", "order_id": "x", "kind": "recharged", "occurred_at": "2026-03-02T10:00:00+08:00"}',
+        "garbage",
+        shipped("B5", closed),
+    )
+    r = push_batch(api_client, body, "application/x-ndjson")
+    assert r.status_code == 207, r.text
+    out = r.json()
+    assert {k: out[k] for k in ("accepted", "duplicate", "unknown_order", "rejected", "order_closed")} == {
+        "accepted": 2, "duplicate": 2, "unknown_order": 1, "rejected": 2, "order_closed": 1}
+    got = [(x["line"], x["event_id"], x["outcome"]) for x in out["results"]]
+    assert got == [
+        (1, "B1", "accepted"), (2, "B2", "accepted"), (3, "B1", "duplicate"), (4, "OLD", "duplicate"),
+        (6, "B3", "unknown_order"), (7, "B4", "rejected"), (8, None, "rejected"), (9, "B5", "order_closed"),
+    ]
+    assert "a recharged event needs amount_fen" in out["results"][5]["error"]
+    assert {s[2].event_id for s in fake_temporal.signals} == {"OLD", "B1", "B2"}
+    by_outcome = {}
+    for rec in records(seeded):
+        by_outcome.setdefault(rec.outcome.value, []).append(rec.event_id)
+    assert sorted(by_outcome["accepted"]) == ["B1", "B2", "OLD"]
+    assert by_outcome["unknown_order"] == ["B3"] and by_outcome["order_closed"] == ["B5"]
+    assert len(by_outcome["rejected"]) == 2
+
+
+def test_ndjson_batch_all_good_is_200_and_signals_concurrently(seeded, api_client, fake_temporal):
+    order_ids = [make_order(seeded, f"O{n:012X}") for n in range(120)]
+    fake_temporal.signal_delay = 0.01
+    r = push_batch(api_client, ndjson(*(shipped(f"S{n}", oid) for n, oid in enumerate(order_ids))), "application/x-ndjson")
+    assert r.status_code == 200
+    assert r.json()["accepted"] == 120 and r.json()["rejected"] == 0
+    assert len(fake_temporal.signals) == 120
+    assert fake_temporal.max_in_flight > 1 and fake_temporal.max_in_flight <= 50  # concurrent, and bounded
+    assert all(rec.signalled_at is not None for rec in records(seeded))
+
+
+def csv_body(rows: list[dict], fields=WIRE_FIELDS, bom: bool = False) -> bytes:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: row.get(k, "") for k in fields})
+    return ("\ufeff" if bom else "").encode() + out.getvalue().encode()
+
+
+def test_csv_daily_status_file(seeded, api_client, fake_temporal, order_id):
+    rows = [
+        {"event_id": "C1", "order_id": order_id, "kind": "activated", "occurred_at": T0},
+        {"event_id": "C2", "order_id": order_id, "kind": "recharged", "occurred_at": T0, "amount_fen": "5000",
+         "to_msisdn": "13812345678"},
+        {"event_id": "C3", "order_id": order_id, "kind": "suspended", "occurred_at": T0},  # needs mode
+    ]
+    r = push_batch(api_client, csv_body(rows, bom=True), "text/csv; charset=utf-8")
+    assert r.status_code == 207, r.text
+    out = r.json()
+    assert out["accepted"] == 2 and out["rejected"] == 1
+    assert [(x["line"], x["event_id"], x["outcome"]) for x in out["results"]] == [
+        (2, "C1", "accepted"), (3, "C2", "accepted"), (4, "C3", "rejected")]
+    assert "a suspended event needs mode" in out["results"][2]["error"]
+    recharge = next(s[2] for s in fake_temporal.signals if s[2].event_id == "C2")
+    assert recharge.amount_fen == 5000 and recharge.to_msisdn_fingerprint == msisdn_fingerprint("13812345678")
+    ok = push_batch(api_client, csv_body(rows[:1], fields=("order_id", "event_id", "kind", "occurred_at")), "text/csv")
+    assert ok.status_code == 200 and ok.json()["duplicate"] == 1
+
+
+def test_csv_with_unknown_columns_is_400(seeded, api_client):
+    body = csv_body([{"event_id": "C1"}], fields=(*WIRE_FIELDS, "customer_name"))
+    r = push_batch(api_client, body, "text/csv")
+    assert r.status_code == 400 and "customer_name" in r.json()["detail"]
+    assert records(seeded) == []
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status"),
+    [
+        (b'{"event_id": "x"}\n', "application/json", 415),
+        (b"hello", "text/plain", 415),
+        (b"", "application/x-ndjson", 400),
+        (b"\n\n", "application/x-ndjson", 400),
+        (b"", "text/csv", 400),
+        (b"\xff\xfe\x00bad", "application/x-ndjson", 400),
+    ],
+)
+def test_batch_body_refused_as_a_whole(seeded, api_client, body, content_type, status):
+    r = push_batch(api_client, body, content_type)
+    assert r.status_code == status, r.text
+    assert r.json()["detail"]
+    assert records(seeded) == []
+
+
+def test_batch_requires_a_signature(seeded, api_client):
+    r = api_client.post("/carrier-events/batch", content=b"{}", headers={"Content-Type": "application/x-ndjson"})
+    assert r.status_code == 401
+
+
+def test_event_listing_pagination(seeded, api_client, order_id):
+    push_batch(api_client, ndjson(*(shipped(f"P{n}", "O_NOPE") for n in range(5))), "application/x-ndjson")
+    first = api_client.get("/carrier-events", params={"outcome": "unknown_order", "limit": 2}).json()
+    rest = api_client.get("/carrier-events", params={"outcome": "unknown_order", "limit": 2, "offset": 2}).json()
+    assert first["total"] == 5 and len(first["items"]) == 2 and len(rest["items"]) == 2
+    assert not {i["event_id"] for i in first["items"]} & {i["event_id"] for i in rest["items"]}
+    assert api_client.get("/carrier-events", params={"outcome": "lost"}).status_code == 422

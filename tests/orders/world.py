@@ -1,0 +1,110 @@
+"""Test doubles for the order workflow's activities, and helpers to script an order's life."""
+
+import itertools
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities import names
+from domain.orders.order import InNetworkAnswer, OrderEvent, ProductTerms, msisdn_fingerprint
+from workflows.orders.order import OrderSettlementWorkflow
+from workflows.orders.settlement import CarrierSettlementWorkflow, SettlementKickoffWorkflow
+from workflows.orders.contract import InNetworkRequest, OrderInput, OrderProgress, RescueRequest
+
+MSISDN = "13800138000"
+TERMS = ProductTerms(
+    product_id="cm-39",
+    carrier="china_mobile",
+    activation_window_days=15,
+    recharge_window_days=30,
+    min_first_recharge_fen=5000,
+    commission_fen=12000,
+    parent_override_bp=1000,
+)
+
+
+@dataclass
+class FakeWorld:
+    """What the workflow's activities would have done: progress rows, carrier answers, rescue tasks."""
+
+    answers: dict[str, InNetworkAnswer] = field(default_factory=dict)
+    progress: list[OrderProgress] = field(default_factory=list)
+    rescue_opened: list[RescueRequest] = field(default_factory=list)
+    reminders: list[str] = field(default_factory=list)
+    resolved: list[tuple[str, str]] = field(default_factory=list)
+    asked: list[str] = field(default_factory=list)
+
+    def activities(self):
+        @activity.defn(name=names.RECORD_ORDER_PROGRESS)
+        async def record(progress: OrderProgress) -> None:
+            self.progress.append(progress)
+
+        @activity.defn(name=names.ASK_IN_NETWORK)
+        async def ask(req: InNetworkRequest) -> InNetworkAnswer:
+            self.asked.append(req.order_id)
+            return self.answers.get(req.order_id) or InNetworkAnswer(in_network=True, asked_at=req.at)
+
+        @activity.defn(name=names.OPEN_RESCUE_TASK)
+        async def open_rescue(req: RescueRequest) -> None:
+            self.rescue_opened.append(req)
+
+        @activity.defn(name=names.REMIND_RESCUE)
+        async def remind(order_id: str) -> int:
+            self.reminders.append(order_id)
+            return 1
+
+        @activity.defn(name=names.RESOLVE_RESCUE)
+        async def resolve(order_id: str, resolution: str) -> None:
+            self.resolved.append((order_id, resolution))
+
+        return [record, ask, open_rescue, remind, resolve]
+
+    def worker(self, client: Client, task_queue: str, extra_activities=()) -> Worker:
+        return Worker(
+            client,
+            task_queue=task_queue,
+            workflows=[OrderSettlementWorkflow, CarrierSettlementWorkflow, SettlementKickoffWorkflow],
+            activities=[*self.activities(), *extra_activities],
+            activity_executor=ThreadPoolExecutor(4),
+        )
+
+
+_ids = itertools.count(1)
+
+
+def new_order(placed_at: datetime, terms: ProductTerms = TERMS) -> OrderInput:
+    return OrderInput(
+        order_id=f"T{next(_ids)}-{uuid.uuid4().hex[:6]}",
+        agent_id="A1",
+        carrier=terms.carrier,
+        terms=terms,
+        msisdn_masked="138****8000",
+        msisdn_fingerprint=msisdn_fingerprint(MSISDN),
+        placed_at=placed_at,
+    )
+
+
+class Script:
+    """Builds an order's events with timestamps relative to a starting instant."""
+
+    def __init__(self, order_id: str, start: datetime) -> None:
+        self.order_id, self.start, self._n = order_id, start, 0
+
+    def ev(self, kind: str, after: timedelta, **kw) -> OrderEvent:
+        self._n += 1
+        return OrderEvent(event_id=f"{self.order_id}-e{self._n}", order_id=self.order_id, kind=kind,
+                          occurred_at=self.start + after, **kw)
+
+    def happy(self, recharge_fen: int = 5000) -> list[OrderEvent]:
+        return [
+            self.ev("shipped", timedelta(hours=1), tracking_no="SF100"),
+            self.ev("delivery", timedelta(days=2), delivery_status="signed"),
+            self.ev("activated", timedelta(days=3)),
+            self.ev("recharged", timedelta(days=4), amount_fen=recharge_fen,
+                    to_msisdn_fingerprint=msisdn_fingerprint(MSISDN)),
+        ]

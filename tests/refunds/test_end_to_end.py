@@ -1,0 +1,160 @@
+"""Refunds through the whole system as `make run` starts it (dev server, payment-channel simulator, worker, API),
+over real signed HTTP: the loop's main branches, an ops mapping and an ops action, the sweep Schedule, merchant
+callbacks, Web UI filters, and a worker killed between "sent" and "recorded" without a second refund.
+"""
+
+import asyncio
+import os
+import signal
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+
+from core.db import make_engine
+from scripts.demo.refunds import seed_refund_catalogue
+from scripts.schedules.refunds import SCHEDULE_ID, ensure_refund_sweep_schedule
+from scripts.stack import PY, Ports, Stack
+from core.temporal import connect
+
+ENV = {"SIMBO_CHANNEL_TIMEOUT_S": "2", "SIMBO_REFUND_SEND_TIMEOUT_S": "6", "SIMBO_REFUND_QUERY_BACKS_S": "1,2"}
+
+
+async def _poll(fetch, predicate, what: str, attempts: int = 240, every: float = 0.5):
+    last = None
+    for _ in range(attempts):
+        last = await fetch()
+        if predicate(last):
+            return last
+        await asyncio.sleep(every)
+    raise AssertionError(f"{what} never happened; last seen: {last}")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    saved = {k: os.environ.get(k) for k in ENV}
+    os.environ.update(ENV)
+    s = Stack(var=tmp_path_factory.mktemp("refund-stack"), ports=Ports.free(), ui=False, daily_every=0, quiet=True)
+    try:
+        s.start()
+        engine = make_engine(s.env["SIMBO_DATABASE_URL"])
+        seed_refund_catalogue(engine)
+        engine.dispose()
+        yield s
+    finally:
+        s.stop()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+async def _setup(api, sim, stack, key: str, channel: str, behaviour: str, paid: int = 10_000, **script):
+    (await sim.post("/sim/payments", json=[{"payment_id": f"P-{key}", "channel": channel, "paid_fen": paid,
+                                            "behaviour": behaviour, **script}])).raise_for_status()
+    r = await api.post("/payments", json={
+        "id": f"P-{key}", "merchant_id": "M001", "merchant_order_no": f"SO-{key}", "channel": channel,
+        "product": "quick", "paid_fen": paid, "fee_fen": 50, "consumer_card_masked": "6222****8888",
+        "paid_at": (datetime.now(timezone.utc) - timedelta(hours=3)).isoformat()})
+    assert r.status_code == 201, r.text
+    r = await api.post("/refunds", json={"merchant_id": "M001", "merchant_refund_no": f"RN-{key}",
+                                         "payment_id": f"P-{key}", "amount_fen": paid, "reason": "returned",
+                                         "callback_url": f"{stack.channel_url}/merchant/callbacks"})
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+async def test_refunds_through_every_process(stack):
+    async with httpx.AsyncClient(base_url=stack.api_url, timeout=30) as api, \
+            httpx.AsyncClient(base_url=stack.channel_url, timeout=30) as sim:
+        # ops shorten the retry delay of "too frequent" on unionpay: a mapping, no deploy
+        r = await api.put("/refund-error-mappings", json={
+            "channel": "unionpay", "raw_code": "TOO_FREQUENT", "internal_code": "channel_rate_limited",
+            "merchant_message": "The bank asked us to slow down; we retry automatically.",
+            "action": "new_serial_retry_later", "retry_after_s": 1, "actor": "ops:e2e"})
+        assert r.status_code == 201
+        ok = await _setup(api, sim, stack, "ok", "unionpay", "ok")
+        freq = await _setup(api, sim, stack, "freq", "unionpay", "too_frequent")
+        lost = await _setup(api, sim, stack, "lost", "wechat", "never_received")
+        unknown = await _setup(api, sim, stack, "unk", "wechat", "unknown_code")
+        stuck = await _setup(api, sim, stack, "stuck", "flakybank", "statement_mismatch")
+
+        async def refund(rid):
+            return (await api.get(f"/refunds/{rid}")).json()
+
+        done = await _poll(lambda: refund(ok), lambda r: r["status"] == "succeeded", "a plain refund")
+        assert [s["outcome"] for s in done["serials"]] == ["success"] and done["finished_at"]
+        freq_done = await _poll(lambda: refund(freq), lambda r: r["status"] == "succeeded", "retry under a new serial")
+        assert [s["outcome"] for s in freq_done["serials"]] == ["failed", "success"]
+        assert freq_done["serials"][0]["raw_code"] == "TOO_FREQUENT"
+        lost_done = await _poll(lambda: refund(lost), lambda r: r["status"] == "succeeded", "resend of the same serial")
+        assert len(lost_done["serials"]) == 1 and lost_done["serials"][0]["sends"] == 2
+
+        manual = await _poll(lambda: refund(unknown), lambda r: r["status"] == "manual_review", "manual queue")
+        assert manual["failure_code"] == "unknown_channel_code" and "do not know" in manual["failure_reason"]
+        refused = await api.post(f"/refunds/{unknown}/force_success", json={"actor": "ops:e2e", "reason": "statement ok"})
+        assert refused.status_code == 422 and "statement reference" in refused.json()["detail"]
+        forced = await api.post(f"/refunds/{unknown}/force_success",
+                                json={"actor": "ops:e2e", "reason": "statement shows success", "statement_ref": "ST-1"})
+        assert forced.status_code == 200 and forced.json()["status"] == "succeeded"
+        history = (await refund(unknown))["history"]
+        assert any(h["kind"] == "force_success" and h["statement_ref"] == "ST-1" and h["actor"] == "ops:e2e"
+                   for h in history)
+
+        # parked at the channel; the sweep (a Schedule) asks on flakybank's backoff (5 s, 10 s), then gives up
+        await _poll(lambda: refund(stuck), lambda r: r["status"] == "processing" and "sweep" in r["waiting_for"], "parking")
+        client = await connect(stack.temporal_address)
+        await ensure_refund_sweep_schedule(client, every_s=2)
+        gave_up = await _poll(lambda: refund(stuck), lambda r: r["status"] == "manual_review", "sweep giving up",
+                              attempts=120)
+        assert gave_up["failure_code"] == "channel_no_final_answer"
+        await client.get_schedule_handle(SCHEDULE_ID).delete()
+
+        async def listed():
+            q = 'RefundStatus="succeeded" AND Channel="unionpay" AND MerchantId="M001"'
+            return {w.id async for w in client.list_workflows(q)}
+
+        await _poll(listed, lambda ids: {f"refund-{ok}", f"refund-{freq}"} <= ids, "Web UI filter")
+
+        callbacks = await _poll(lambda: _json(sim, f"/sim/callbacks/{ok}"), lambda c: len(c) >= 1, "merchant callback")
+        assert callbacks[0]["status"] == "succeeded" and callbacks[0]["merchant_refund_no"] == "RN-ok"
+        stats = (await sim.get("/sim/stats")).json()
+        assert stats["duplicate_serial_requests"] == 0 and stats["duplicate_channel_refunds"] == 0
+        assert stats["concurrent_serial_requests"] == 0 and stats["over_refunds"] == 0
+        assert stats["callbacks"] >= 4 and stats.get("bad_callback_signatures", 0) == 0
+
+
+async def _json(client, path):
+    return (await client.get(path)).json()
+
+
+def _worker(stack: Stack):
+    return next(p for p in stack.procs if "worker.py" in p.args and p.poll() is None)
+
+
+async def test_worker_killed_between_sent_and_recorded_makes_no_second_refund(stack):
+    async with httpx.AsyncClient(base_url=stack.api_url, timeout=30) as api, \
+            httpx.AsyncClient(base_url=stack.channel_url, timeout=30) as sim:
+        # the channel registers the refund at once and answers 1.5 s later: the worker dies in between
+        rid = await _setup(api, sim, stack, "crash", "unionpay", "slow", delay_s=1.5)
+        lines = await _poll(lambda: _json(sim, f"/sim/refunds/{rid}"), lambda x: len(x["serials"]) == 1,
+                            "the request reaching the channel", attempts=400, every=0.02)
+        assert lines["serials"][0]["status"] == "success"
+        worker = _worker(stack)
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
+        stack.procs.remove(worker)
+        serial_rows = (await api.get(f"/refunds/{rid}")).json()["serials"]
+        assert [s["outcome"] for s in serial_rows] == ["sending"]  # sent, its answer never recorded
+        stack.spawn("worker", [PY, "worker.py"], "worker.log")
+
+        async def refund():
+            return (await api.get(f"/refunds/{rid}")).json()
+
+        done = await _poll(refund, lambda r: r["status"] == "succeeded", "recovery by query-back", attempts=120)
+        assert [(s["outcome"], s["sends"]) for s in done["serials"]] == [("success", 1)]
+        lines = await _json(sim, f"/sim/refunds/{rid}")
+        assert len(lines["serials"]) == 1 and lines["serials"][0]["sends"] == 1  # one request, one serial, ever
+        stats = (await sim.get("/sim/stats")).json()
+        assert stats["duplicate_serial_requests"] == 0 and stats["duplicate_channel_refunds"] == 0

@@ -1,0 +1,123 @@
+"""Payloads of the complaint workflow (input, updates, activity arguments). No full phone numbers."""
+
+from pydantic import AwareDatetime, BaseModel, Field
+
+from domain.complaints.complaint import Case, ComplaintType, Customer, Department, DueDecision, Level, SurveyAnswer
+
+
+class ComplaintStart(BaseModel):
+    case: Case
+    continued: bool = False  # carried over by continue-as-new
+
+
+class CaseEvent(BaseModel):
+    key: str  # "<complaint>:<seq>": a retried recording activity writes each event once
+    at: AwareDatetime
+    kind: str
+    department: Department | None = None
+    actor: str = ""
+    detail: str = ""
+
+
+class ComplaintRecord(BaseModel):
+    """What the complaint projection should now say, and the events to append."""
+
+    case: Case
+    events: list[CaseEvent] = []
+
+
+class DueRequest(BaseModel):
+    complaint_id: str
+    level: Level
+    repeat: bool
+    start: AwareDatetime
+
+
+class SmsRequest(BaseModel):
+    message_id: str  # also the gateway's idempotency key
+    complaint_id: str
+    kind: str  # handled / survey
+    text: str
+
+
+class NoticeRequest(BaseModel):
+    key: str
+    complaint_id: str
+    kind: str  # handler_warning / supervision / crisis_report
+    to_department: Department
+    cc_department: Department | None = None
+    text: str
+
+
+# ---- updates (each refused with a typed ApplicationError when the domain says no) ----------------
+
+
+class DepartmentAction(BaseModel):
+    department: Department
+    actor: str = Field(min_length=1, max_length=64)
+
+
+class TransferRequest(DepartmentAction):
+    to: Department
+    note: str = Field(default="", max_length=2000)
+
+
+class FindingsRequest(DepartmentAction):
+    text: str = Field(max_length=5000)
+
+
+class ReplyRequest(DepartmentAction):
+    findings: str = Field(default="", max_length=5000)  # may be empty if findings were added before
+    handling: str = Field(max_length=5000)
+    reply_to_customer: str = Field(max_length=5000)
+
+
+class AcceptanceRequest(BaseModel):
+    accepted: bool
+    actor: str = Field(min_length=1, max_length=64)
+    note: str = Field(default="", max_length=2000)
+
+
+class EscalateRequest(BaseModel):
+    actor: str = Field(min_length=1, max_length=64)
+    reason: str = Field(max_length=2000)
+
+
+class LevelCorrection(BaseModel):
+    """A fact found late: the customer is VIP/premium, or the complaint repeats an earlier one."""
+
+    actor: str = Field(min_length=1, max_length=64)
+    reason: str = Field(min_length=1, max_length=2000)
+    customer: Customer | None = None
+    repeat_of: str | None = None
+    ctype: ComplaintType | None = None
+
+
+class SurveyReply(BaseModel):
+    message_id: str
+    answer: SurveyAnswer
+    received_at: AwareDatetime
+
+
+class RecomputeDue(BaseModel):
+    reason: str
+
+
+class ComplaintView(BaseModel):
+    """The query answer: the ticket, its public state and what its clock waits for next."""
+
+    case: Case
+    state: str
+    next_wake: AwareDatetime | None
+    waiting_for: list[str]
+
+
+__all__ = ["DueDecision"]
+
+
+class FeeReturnCredit(BaseModel):
+    """An approved (and, above 100 yuan, audited) fee return to credit: ids and amount only."""
+
+    fee_return_id: str
+    complaint_id: str
+    amount_fen: int

@@ -1,0 +1,41 @@
+"""Crediting one approved fee return (workflow id `fee-return-<id>`): billing system, then the customer's SMS.
+
+Approval and audit happen before (services/complaints/fee_return.py refuses a start without them). The credit is
+idempotent at the billing system by the fee return's id, so a retried activity never pays twice; the SMS
+("the money is on your account", seed 5.6.4) waits for 07:00 if the credit lands in the night.
+"""
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities import complaint_names as names
+    from domain.complaints.complaint import customer_sms_time
+    from workflows.complaints.contract import FeeReturnCredit
+
+BILLING = dict(start_to_close_timeout=timedelta(seconds=30),
+               retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=10), non_retryable_error_types=["CreditRejected"]))
+
+
+@workflow.defn(name="FeeReturnCredit")
+class FeeReturnCreditWorkflow:
+    def __init__(self) -> None:
+        self._progress = "crediting"
+
+    @workflow.run
+    async def run(self, inp: FeeReturnCredit) -> str:
+        reference = await workflow.execute_activity(names.CREDIT_FEE_RETURN, inp, result_type=str, **BILLING)
+        self._progress = f"credited ({reference}); customer SMS"
+        wait = customer_sms_time(workflow.now()) - workflow.now()
+        if wait > timedelta(0):
+            self._progress = f"credited ({reference}); SMS waits for 07:00"
+            await workflow.sleep(wait)
+        await workflow.execute_activity(names.SMS_FEE_RETURN_CREDITED, inp, **BILLING)
+        self._progress = f"credited ({reference}); customer told"
+        return reference
+
+    @workflow.query
+    def progress(self) -> str:
+        return self._progress

@@ -1,0 +1,171 @@
+"""One order's month-spanning wait, from shipment to commission (workflow id `order-<id>`).
+
+The workflow folds carrier events into facts and lets `domain.orders.order.evaluate` say where the order
+stands; it sleeps until the next deadline or the next event, asks the carrier at the check point,
+and waits for the carrier's monthly audit, which the settlement batch delivers as a signal.
+"""
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities import names
+    from domain.orders.order import (
+        TERMINAL,
+        Action,
+        AuditResult,
+        InNetworkAnswer,
+        OrderEvent,
+        OrderFacts,
+        OrderStatus,
+        Verdict,
+        evaluate,
+    )
+    from core import search_attributes as sa
+    from workflows.orders.contract import InNetworkRequest, OrderInput, OrderProgress, OrderView, RescueRequest
+
+RESCUE_REMINDER_EVERY = timedelta(hours=24)
+# The API writes the "placed" row, search attributes and memo when it starts the workflow; since this
+# patch the workflow does not publish that same state again (one activity and two events less per order).
+PLACED_PUBLISHED_AT_START = "placed-published-at-start"
+LOCAL = dict(start_to_close_timeout=timedelta(seconds=30), retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=5)))
+
+
+@workflow.defn(name="OrderSettlement")
+class OrderSettlementWorkflow:
+    @workflow.init
+    def __init__(self, order: OrderInput) -> None:
+        self._input = order
+        self._facts = OrderFacts()
+        self._changes = 0
+        self._verdict: Verdict | None = None
+        self._rescue: asyncio.Task | None = None
+
+    @workflow.run
+    async def run(self, order: OrderInput) -> Verdict:
+        recorded: tuple | None = None
+        while True:
+            verdict = evaluate(order.terms, self._facts, workflow.now())
+            self._verdict = verdict
+            key = (verdict.status, verdict.waiting_for, verdict.failure_reason)
+            if key != recorded:
+                if not (recorded is None and verdict.status == OrderStatus.PLACED
+                        and workflow.patched(PLACED_PUBLISHED_AT_START)):
+                    await self._publish(verdict)
+                recorded = key
+            if verdict.status in TERMINAL:
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                return verdict
+            if verdict.status == OrderStatus.DELIVERY_EXCEPTION:
+                self._start_rescue()
+            if verdict.action == Action.ASK_IN_NETWORK:
+                self._facts.in_network = await self._ask_in_network()
+                continue
+            seen = self._changes
+            timeout = (verdict.wake_at - workflow.now()) if verdict.wake_at else None
+            if timeout is not None and timeout <= timedelta(0):
+                continue
+            try:
+                await workflow.wait_condition(lambda: self._changes != seen, timeout=timeout)
+            except asyncio.TimeoutError:
+                pass
+
+    @workflow.signal
+    def carrier_event(self, event: OrderEvent) -> None:
+        if self._facts.record(event, workflow.now(), self._input.msisdn_fingerprint):
+            self._changes += 1
+
+    @workflow.signal
+    def audit_result(self, result: AuditResult) -> None:
+        if self._facts.audit is None:  # a carrier's first audit word is final; repeats are ignored
+            self._facts.audit = result
+            self._changes += 1
+
+    @workflow.query
+    def checklist(self) -> OrderView:
+        return OrderView(
+            order_id=self._input.order_id,
+            verdict=self._verdict or evaluate(self._input.terms, self._facts, workflow.now()),
+            facts=self._facts,
+            events_seen=len(self._facts.seen_event_ids),
+        )
+
+    async def _ask_in_network(self) -> InNetworkAnswer:
+        order = self._input
+        try:
+            return await workflow.execute_local_activity(
+                names.ASK_IN_NETWORK,
+                InNetworkRequest(carrier=order.carrier, order_id=order.order_id, at=workflow.now()),
+                result_type=InNetworkAnswer,
+                **LOCAL,
+            )
+        except ActivityError as err:  # only non-retryable refusals get here; unavailability is retried
+            cause = err.cause.message if isinstance(err.cause, ApplicationError) else str(err)
+            return InNetworkAnswer(in_network=False, asked_at=workflow.now(), carrier_error=f"carrier refused: {cause}")
+
+    async def _publish(self, verdict: Verdict) -> None:
+        """Search attributes and memo for ops, and the order row the API lists."""
+        order = self._input
+        updates = [sa.ORDER_STATUS.value_set(verdict.status.value)]
+        if verdict.settlement_month:
+            updates.append(sa.SETTLEMENT_MONTH.value_set(verdict.settlement_month))
+        if verdict.failure_reason:
+            updates.append(sa.FAILURE_REASON.value_set(verdict.failure_reason.value))
+        workflow.upsert_search_attributes(updates)
+        workflow.upsert_memo({"summary": _summary(order, verdict)})
+        settled = verdict.status == OrderStatus.SETTLED
+        await workflow.execute_local_activity(
+            names.RECORD_ORDER_PROGRESS,
+            OrderProgress(
+                order_id=order.order_id,
+                verdict=verdict,
+                agent_id=order.agent_id,
+                carrier=order.carrier,
+                commission_fen=order.terms.commission_fen if settled else None,
+                parent_override_bp=order.terms.parent_override_bp,
+            ),
+            **LOCAL,
+        )
+
+    def _start_rescue(self) -> None:
+        if self._rescue is None or self._rescue.done():
+            self._rescue = asyncio.create_task(self._delivery_rescue())
+
+    async def _delivery_rescue(self) -> None:
+        """Open a task for the agent per delivery exception; remind daily until signed or returned."""
+        order = self._input
+        opened: set[str] = set()
+        while (exc := self._facts.open_delivery_exception()) is not None:
+            if exc.event_id not in opened:
+                kind = self._facts.delivery_exception_kinds[self._facts.delivery_exceptions.index(exc)]
+                await workflow.execute_activity(
+                    names.OPEN_RESCUE_TASK,
+                    RescueRequest(order_id=order.order_id, agent_id=order.agent_id, exception_event_id=exc.event_id, kind=kind),
+                    start_to_close_timeout=timedelta(seconds=30),
+                )
+                opened.add(exc.event_id)
+            try:
+                await workflow.wait_condition(
+                    lambda: self._facts.open_delivery_exception() is None, timeout=RESCUE_REMINDER_EVERY
+                )
+            except asyncio.TimeoutError:
+                await workflow.execute_activity(
+                    names.REMIND_RESCUE, order.order_id, start_to_close_timeout=timedelta(seconds=30)
+                )
+        resolution = "signed" if self._facts.signed else "returned" if self._facts.returned else "closed"
+        await workflow.execute_activity(
+            names.RESOLVE_RESCUE, args=[order.order_id, resolution], start_to_close_timeout=timedelta(seconds=30)
+        )
+
+
+def _summary(order: OrderInput, v: Verdict) -> str:
+    head = f"{order.carrier} {order.terms.product_id} agent {order.agent_id} {order.msisdn_masked}: {v.status.value}"
+    if v.failure_reason:
+        return f"{head} ({v.failure_reason.value})"
+    if v.waiting_for:
+        return f"{head}, waiting for {v.waiting_for}" + (f" until {v.until.isoformat()}" if v.until else "")
+    return head

@@ -1,0 +1,117 @@
+"""A carrier's monthly settlement batch (workflow id `settlement-<carrier>-<yyyymm>`).
+
+Collect the carrier's audit page by page (it may be late, and arrive in pieces), settle or fail each
+order it names, fail the orders it never names, build each agent's statement, pay, close. The rows
+stay out of this history (each page is one activity), and the loop continues as new well before
+the history grows large, so a batch of any size keeps a bounded history.
+"""
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
+from temporalio.workflow import ParentClosePolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities import names
+    from domain.clock import previous_month
+    from core import search_attributes as sa
+    from workflows.orders.contract import AuditPageOutcome, AuditPageRequest, BatchRef, BatchSummary, SettlementInput
+
+AUDIT_NOT_READY_RETRY = timedelta(hours=6)
+PAGES_PER_RUN = 200
+ORDERS_SETTLE_WITHIN = timedelta(days=1)
+DB = dict(start_to_close_timeout=timedelta(minutes=2), retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)))
+CARRIER = dict(start_to_close_timeout=timedelta(minutes=5), heartbeat_timeout=None,
+               retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=10)))
+
+
+@workflow.defn(name="CarrierSettlement")
+class CarrierSettlementWorkflow:
+    def __init__(self) -> None:
+        self._progress = "opening"
+
+    @workflow.run
+    async def run(self, inp: SettlementInput) -> BatchSummary:
+        ref = BatchRef(carrier=inp.carrier, month=inp.month)
+        workflow.upsert_search_attributes([sa.CARRIER.value_set(inp.carrier), sa.SETTLEMENT_MONTH.value_set(inp.month)])
+        if inp.pages_applied == 0 and inp.page_token is None:
+            await workflow.execute_activity(names.OPEN_BATCH, ref, **DB)
+
+        token, pages, settled, failed = inp.page_token, inp.pages_applied, inp.settled, inp.failed
+        pages_this_run = 0
+        while True:
+            self._set_progress(f"collecting audit: {pages} pages, {settled} settled, {failed} failed")
+            page = await workflow.execute_activity(
+                names.SETTLE_AUDIT_PAGE,
+                AuditPageRequest(carrier=inp.carrier, month=inp.month, page_token=token),
+                result_type=AuditPageOutcome,
+                **CARRIER,
+            )
+            if not page.ready:
+                self._set_progress(f"waiting for the carrier's audit of {inp.month} (asks again every 6 h)")
+                await workflow.sleep(AUDIT_NOT_READY_RETRY)
+                continue
+            pages, pages_this_run = pages + 1, pages_this_run + 1
+            settled, failed, token = settled + page.settled, failed + page.failed, page.next_page_token
+            if token is None:
+                break
+            if pages_this_run >= PAGES_PER_RUN or workflow.info().is_continue_as_new_suggested():
+                workflow.continue_as_new(SettlementInput(carrier=inp.carrier, month=inp.month, page_token=token,
+                                                         pages_applied=pages, settled=settled, failed=failed))
+
+        self._set_progress("failing orders absent from the audit")
+        unaudited = await workflow.execute_activity(names.FAIL_UNAUDITED_ORDERS, ref, result_type=int, **CARRIER)
+        self._set_progress("waiting for audited orders to settle")
+        try:
+            await workflow.execute_activity(
+                names.WAIT_FOR_AUDITED_ORDERS, ref, start_to_close_timeout=timedelta(seconds=30),
+                schedule_to_close_timeout=ORDERS_SETTLE_WITHIN,
+                retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=1.5,
+                                         maximum_interval=timedelta(minutes=2)),
+            )
+        except ActivityError:
+            workflow.logger.warning("some audited orders had not settled in time; their lines join a later payout")
+        self._set_progress("building agent statements")
+        statements = await workflow.execute_activity(names.BUILD_STATEMENTS, ref, result_type=int, **DB)
+        self._set_progress("paying agents")
+        paid = await workflow.execute_activity(names.PAY_AGENTS, ref, result_type=int, **CARRIER)
+        closed = await workflow.execute_activity(names.CLOSE_BATCH, ref, result_type=dict, **DB)
+        self._set_progress(f"closed: {settled} settled, {failed + unaudited} failed, paid {paid} fen")
+        return BatchSummary(batch_id=ref.batch_id, pages=pages, settled=settled, failed=failed + unaudited,
+                            unaudited=unaudited, statements=statements, paid_fen=paid, held_fen=closed["held_fen"])
+
+    @workflow.query
+    def progress(self) -> str:
+        return self._progress
+
+    def _set_progress(self, text: str) -> None:
+        if text != self._progress:
+            self._progress = text
+            workflow.upsert_memo({"summary": text})
+
+
+@workflow.defn(name="SettlementKickoff")
+class SettlementKickoffWorkflow:
+    """Started by each carrier's monthly Schedule: opens last month's batch under its business id.
+
+    Schedules append a timestamp to the ids of the workflows they start; this hop gives the batch
+    its own `settlement-<carrier>-<yyyymm>` id, and a second start for the same month is refused.
+    """
+
+    @workflow.run
+    async def run(self, carrier: str) -> str:
+        month = previous_month(workflow.now())
+        batch_id = f"settlement-{carrier}-{month}"
+        try:
+            await workflow.start_child_workflow(
+                CarrierSettlementWorkflow.run,
+                SettlementInput(carrier=carrier, month=month),
+                id=batch_id,
+                parent_close_policy=ParentClosePolicy.ABANDON,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
+        except WorkflowAlreadyStartedError:
+            workflow.logger.info("batch already started", extra={"batch_id": batch_id})
+        return batch_id
