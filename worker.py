@@ -1,114 +1,178 @@
-"""The worker: registers every workflow and activity. `python worker.py` serves the orders task queue."""
+"""The worker, built from one table of businesses.
+
+`python worker.py` serves every business's task queue; `python worker.py --business refunds` serves only
+that business's queue, so each business scales with replicas of its own. A business declares its workflows,
+its activity objects (every method with `@activity.defn` is registered) and its task queue; adding one is
+one row in `BUSINESSES`.
+"""
+
+from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import structlog
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
+from temporalio.common import SearchAttributeKey
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from core import logs
-from activities.orders.carrier import CarrierActivities
 from activities.complaints.complaint import ComplaintActivities
 from activities.complaints.fee_return import FeeReturnActivities
+from activities.orders.carrier import CarrierActivities
 from activities.orders.order import OrderActivities
-from activities.refunds import RefundActivities
 from activities.orders.settlement import SettlementActivities
+from activities.refunds import RefundActivities
+from core import logs
 from core.db import get_engine
+from core.settings import get_settings
+from core.temporal import connect
 from gateways.billing import BillingGateway, billing_gateway_from_settings
 from gateways.carrier import CarrierGateway
-from gateways.sms import SmsGateway, sms_gateway_from_settings
 from gateways.payment_channel import PaymentChannelGateway
-from core.temporal import connect
-from core.settings import get_settings
+from gateways.sms import SmsGateway, sms_gateway_from_settings
+from workflows.complaints import contract as complaints
 from workflows.complaints.complaint import CalendarCheckWorkflow, ComplaintWorkflow
 from workflows.complaints.fee_return import FeeReturnCreditWorkflow
+from workflows.orders import contract as orders
 from workflows.orders.order import OrderSettlementWorkflow
+from workflows.orders.settlement import CarrierSettlementWorkflow, SettlementKickoffWorkflow
+from workflows.refunds import contract as refunds
 from workflows.refunds.refund import RefundWorkflow
 from workflows.refunds.sweep import RefundSweepWorkflow
-from workflows.orders.settlement import CarrierSettlementWorkflow, SettlementKickoffWorkflow
+
+
+@dataclass(frozen=True)
+class Peers:
+    """What activities talk to: Temporal itself, the business database and the counterparties' gateways."""
+
+    client: Client
+    engine: Engine
+    carrier: CarrierGateway
+    sms: SmsGateway
+    billing: BillingGateway
+    channels: PaymentChannelGateway
+
+    @classmethod
+    def from_settings(cls, client: Client, engine: Engine | None = None) -> Peers:
+        s = get_settings()
+        return cls(client=client, engine=engine or get_engine(),
+                   carrier=CarrierGateway(s.carrier_base_url, s.carrier_api_secret, payout_base_url=s.payout_base_url),
+                   sms=sms_gateway_from_settings(s), billing=billing_gateway_from_settings(s),
+                   channels=PaymentChannelGateway.from_settings(s))
+
+
+@dataclass(frozen=True)
+class Business:
+    name: str
+    task_queue: str
+    workflows: tuple[type, ...]
+    activities: Callable[[Peers], Sequence[object]]
+    search_attributes: tuple[SearchAttributeKey, ...]
+    contract: str  # the module the workflows share with the API and the activities (sandbox passthrough)
+    # Queues this business's executions may still run on: an execution keeps the queue it started on, so the
+    # worker serving such a queue registers this business too, until a visibility query finds none running
+    # there (docs/architecture.md, "Task queues").
+    former_task_queues: tuple[str, ...] = ()
+
+
+BUSINESSES: tuple[Business, ...] = (
+    Business(
+        "orders", orders.TASK_QUEUE,
+        (OrderSettlementWorkflow, CarrierSettlementWorkflow, SettlementKickoffWorkflow),
+        lambda p: (OrderActivities(p.engine), CarrierActivities(p.carrier),
+                   SettlementActivities(p.engine, p.client, p.carrier)),
+        orders.SEARCH_ATTRIBUTES, orders.__name__,
+    ),
+    Business(
+        "refunds", refunds.TASK_QUEUE,
+        (RefundWorkflow, RefundSweepWorkflow),
+        lambda p: (RefundActivities(p.engine, p.channels, client=p.client),),
+        refunds.SEARCH_ATTRIBUTES, refunds.__name__, former_task_queues=("orders",),
+    ),
+    Business(
+        "complaints", complaints.TASK_QUEUE,
+        (ComplaintWorkflow, CalendarCheckWorkflow, FeeReturnCreditWorkflow),
+        lambda p: (ComplaintActivities(p.engine, p.sms), FeeReturnActivities(p.engine, p.billing, p.sms)),
+        complaints.SEARCH_ATTRIBUTES, complaints.__name__, former_task_queues=("orders",),
+    ),
+)
+
+WORKFLOWS = [w for b in BUSINESSES for w in b.workflows]
+SEARCH_ATTRIBUTES = tuple(k for b in BUSINESSES for k in b.search_attributes)
 
 # Pure, deterministic modules (and the libraries they use) are loaded once, not re-imported into each
 # workflow's sandbox: that re-import is most of a workflow start's CPU.
-PASSTHROUGH = ("pydantic", "pydantic_core", "annotated_types", "domain", "workflows.orders.contract", "activities.names",
-               "workflows.complaints.contract", "activities.complaint_names", "chinese_calendar",
-               "workflows.refunds.contract", "activities.refund_names")
-
-WORKFLOWS = [OrderSettlementWorkflow, CarrierSettlementWorkflow, SettlementKickoffWorkflow,
-             ComplaintWorkflow, CalendarCheckWorkflow, FeeReturnCreditWorkflow, RefundWorkflow, RefundSweepWorkflow]
+PASSTHROUGH = ("pydantic", "pydantic_core", "annotated_types", "chinese_calendar", "domain",
+               *(b.contract for b in BUSINESSES))
 
 
-def build_worker(client: Client, engine: Engine, gateway: CarrierGateway, task_queue: str | None = None,
-                 executor: ThreadPoolExecutor | None = None, sms: SmsGateway | None = None,
-                 billing: BillingGateway | None = None, channels: PaymentChannelGateway | None = None) -> Worker:
-    sms = sms or sms_gateway_from_settings(get_settings())
-    complaints = ComplaintActivities(engine, sms)
-    fee_returns = FeeReturnActivities(engine, billing or billing_gateway_from_settings(get_settings()), sms)
-    orders = OrderActivities(engine)
-    refunds = RefundActivities(engine, channels or PaymentChannelGateway.from_settings(get_settings()), client=client)
-    carrier = CarrierActivities(gateway)
-    settlement = SettlementActivities(engine, client, gateway)
-    return Worker(
-        client,
-        task_queue=task_queue or get_settings().task_queue,
-        workflows=WORKFLOWS,
-        activities=[
-            orders.record_order_progress,
-            orders.open_rescue_task,
-            orders.remind_rescue,
-            orders.resolve_rescue,
-            carrier.ask_in_network,
-            settlement.open_batch,
-            settlement.settle_audit_page,
-            settlement.fail_unaudited_orders,
-            settlement.wait_for_audited_orders,
-            settlement.build_statements,
-            settlement.pay_agents,
-            settlement.close_batch,
-            complaints.record_complaint,
-            complaints.compute_due,
-            complaints.send_customer_sms,
-            complaints.notify_department,
-            complaints.check_calendar,
-            fee_returns.credit,
-            fee_returns.sms_credited,
-            refunds.record_refund_progress,
-            refunds.record_refund_serial,
-            refunds.translate_channel_code,
-            refunds.send_refund,
-            refunds.query_refund,
-            refunds.notify_merchant,
-            refunds.sweep_processing_refunds,
-        ],
-        activity_executor=executor or ThreadPoolExecutor(max_workers=64),
-        workflow_runner=SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)),
-        # Every open order is a cached workflow; an evicted one is replayed from its whole history on its next
-        # event, so the cache holds all of them (a few KB each) rather than the SDK's default 1000.
-        max_cached_workflows=get_settings().max_cached_workflows,
-        max_concurrent_activities=64,
-        max_concurrent_local_activities=64,
-    )
+def business(name: str) -> Business:
+    for b in BUSINESSES:
+        if b.name == name:
+            return b
+    raise KeyError(f"no business {name!r}; one of {', '.join(b.name for b in BUSINESSES)}")
 
 
-def default_gateway() -> CarrierGateway:
+def activity_methods(objects: Sequence[object]) -> list[Callable]:
+    """Every method of these objects that carries `@activity.defn`, in a stable order."""
+    found = []
+    for obj in objects:
+        for _, method in inspect.getmembers(obj, inspect.ismethod):
+            if getattr(method, "__temporal_activity_definition", None) is not None:
+                found.append(method)
+    return found
+
+
+def queues_of(names: Sequence[str] | None = None) -> dict[str, list[Business]]:
+    """The task queues to serve for these businesses (all when None), each with the businesses it runs."""
+    chosen = [business(n) for n in names] if names else list(BUSINESSES)
+    served: dict[str, list[Business]] = {}
+    for queue in dict.fromkeys(b.task_queue for b in chosen):
+        served[queue] = [b for b in BUSINESSES if b.task_queue == queue or queue in b.former_task_queues]
+    return served
+
+
+def build_workers(peers: Peers, names: Sequence[str] | None = None,
+                  executor: ThreadPoolExecutor | None = None) -> list[Worker]:
     s = get_settings()
-    return CarrierGateway(s.carrier_base_url, s.carrier_api_secret, payout_base_url=s.payout_base_url)
+    executor = executor or ThreadPoolExecutor(max_workers=64)
+    runner = SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH))
+    workers = []
+    for queue, served in queues_of(names).items():
+        workers.append(Worker(
+            peers.client,
+            task_queue=queue,
+            workflows=[w for b in served for w in b.workflows],
+            activities=activity_methods([obj for b in served for obj in b.activities(peers)]),
+            activity_executor=executor,
+            workflow_runner=runner,
+            # Every open order is a cached workflow; an evicted one is replayed from its whole history on its
+            # next event, so the cache holds all of them (a few KB each) rather than the SDK's default 1000.
+            max_cached_workflows=s.max_cached_workflows,
+            max_concurrent_activities=64,
+            max_concurrent_local_activities=64,
+        ))
+    return workers
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--task-queue", default=None)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--business", action="append", choices=[b.name for b in BUSINESSES],
+                        help="serve only this business's task queue (repeatable); default: every business")
     args = parser.parse_args()
     s = get_settings()
     logs.configure(json=s.log_json)
-    client = await connect()
-    worker = build_worker(client, get_engine(), default_gateway(), args.task_queue)
-    structlog.get_logger().info("worker started", task_queue=args.task_queue or s.task_queue,
+    peers = Peers.from_settings(await connect())
+    workers = build_workers(peers, args.business)
+    structlog.get_logger().info("worker started", task_queues=list(queues_of(args.business)),
                                 temporal=s.temporal_address)
-    await worker.run()
+    await asyncio.gather(*(w.run() for w in workers))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
-from activities import refund_names as names
+from workflows.refunds import contract
 from db.refunds import ChannelErrorMapping, Merchant, Payment, Refund, RefundChannel, RefundEvent, RefundSerial, WalletCredit
 from domain.refunds import (
     ANY_CHANNEL,
@@ -27,10 +27,12 @@ from domain.refunds import (
     ErrorMapping,
     RefundRoute,
     RefundStatus,
+    parse_backoff,
     sweep_next_check,
     translate,
 )
-from gateways.payment_channel import ChannelRejected, ChannelUnavailable, MerchantNotifier, PaymentChannelGateway
+from gateways.payment_channel import MerchantNotifier, PaymentChannelGateway
+from core.http import PeerRejected, PeerUnavailable
 from workflows.refunds.contract import (
     NotifyRequest,
     QueryRequest,
@@ -50,14 +52,8 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def refund_workflow_id(refund_id: str) -> str:
-    return f"refund-{refund_id}"
-
-
 def backoff_of(channel: RefundChannel | None) -> list[int]:
-    if channel is None or not channel.sweep_backoff_s.strip():
-        return [60, 300, 900, 3600]
-    return [int(x) for x in channel.sweep_backoff_s.split(",") if x.strip()]
+    return parse_backoff(channel.sweep_backoff_s if channel else "")
 
 
 def _committed(status: str, amount: int) -> int:
@@ -115,7 +111,7 @@ class RefundActivities:
 
     # ---- the database ------------------------------------------------------------------------------
 
-    @activity.defn(name=names.RECORD_REFUND_PROGRESS)
+    @activity.defn(name=contract.RECORD_REFUND_PROGRESS)
     def record_refund_progress(self, p: RefundProgress) -> None:
         now = utcnow()
         with Session(self.engine) as s:
@@ -158,13 +154,13 @@ class RefundActivities:
         log.info("refund progress", refund_id=p.refund_id, status=p.status.value, refund_event=p.event,
                  serial=p.serial, actor=p.actor, workflow_id=activity.info().workflow_id)
 
-    @activity.defn(name=names.RECORD_SERIAL)
+    @activity.defn(name=contract.RECORD_SERIAL)
     def record_refund_serial(self, r: SerialRecord) -> None:
         with Session(self.engine) as s:
             _upsert_serial(s, r, utcnow())
             s.commit()
 
-    @activity.defn(name=names.TRANSLATE_CODE)
+    @activity.defn(name=contract.TRANSLATE_CODE)
     def translate_channel_code(self, channel: str, raw_code: str) -> Translation:
         with Session(self.engine) as s:
             rows = ops_mappings(s, channel)
@@ -173,7 +169,7 @@ class RefundActivities:
 
     # ---- the channel -----------------------------------------------------------------------------
 
-    @activity.defn(name=names.SEND_REFUND)
+    @activity.defn(name=contract.SEND_REFUND)
     async def send_refund(self, req: SendRequest) -> ChannelAnswer:
         """One request with this serial. Never retried by Temporal: an unclear outcome is UNKNOWN, settled by query."""
         log.info("refund request", refund_id=req.refund_id, serial=req.serial, route=req.route.value,
@@ -185,13 +181,13 @@ class RefundActivities:
                 return await self.gateway.payout(req.channel, req.serial, req.refund_id, req.amount_fen, req.card)
             if req.route == RefundRoute.WALLET:
                 return await asyncio.to_thread(self._credit_wallet, req)
-        except ChannelRejected as err:
-            raise ApplicationError(str(err), type="ChannelRejected", non_retryable=True) from err
-        raise ApplicationError(f"route {req.route.value} has no sender", type="ChannelRejected", non_retryable=True)
+        except PeerRejected as err:
+            raise ApplicationError(str(err), type="PeerRejected", non_retryable=True) from err
+        raise ApplicationError(f"route {req.route.value} has no sender", type="PeerRejected", non_retryable=True)
 
     def _credit_wallet(self, req: SendRequest) -> ChannelAnswer:
         if not req.wallet_id:
-            raise ApplicationError("no wallet to credit", type="ChannelRejected", non_retryable=True)
+            raise ApplicationError("no wallet to credit", type="PeerRejected", non_retryable=True)
         with Session(self.engine) as s:
             if s.get(WalletCredit, req.serial) is None:
                 s.add(WalletCredit(serial=req.serial, refund_id=req.refund_id, wallet_id=req.wallet_id,
@@ -200,7 +196,7 @@ class RefundActivities:
         return ChannelAnswer(state=ChannelState.SUCCESS, serial=req.serial, channel_serial=f"wallet:{req.wallet_id}",
                              amount_fen=req.amount_fen)
 
-    @activity.defn(name=names.QUERY_REFUND)
+    @activity.defn(name=contract.QUERY_REFUND)
     async def query_refund(self, req: QueryRequest) -> ChannelAnswer:
         try:
             if req.route == RefundRoute.PAYOUT:
@@ -208,10 +204,10 @@ class RefundActivities:
             if req.route == RefundRoute.WALLET:
                 return await asyncio.to_thread(self._wallet_answer, req.serial)
             return await self.gateway.query(req.channel, req.serial)
-        except ChannelUnavailable as err:
-            raise ApplicationError(str(err), type="ChannelUnavailable") from err
-        except ChannelRejected as err:
-            raise ApplicationError(str(err), type="ChannelRejected", non_retryable=True) from err
+        except PeerUnavailable as err:
+            raise ApplicationError(str(err), type="PeerUnavailable") from err
+        except PeerRejected as err:
+            raise ApplicationError(str(err), type="PeerRejected", non_retryable=True) from err
 
     def _wallet_answer(self, serial: str) -> ChannelAnswer:
         with Session(self.engine) as s:
@@ -223,7 +219,7 @@ class RefundActivities:
 
     # ---- the merchant ------------------------------------------------------------------------------
 
-    @activity.defn(name=names.NOTIFY_MERCHANT)
+    @activity.defn(name=contract.NOTIFY_MERCHANT)
     async def notify_merchant(self, req: NotifyRequest) -> None:
         """Signed POST to the merchant's callback URL; raises until a 2xx acknowledges it (Temporal retries)."""
         refund, merchant = await asyncio.to_thread(self._refund_and_merchant, req.refund_id)
@@ -266,7 +262,7 @@ class RefundActivities:
 
     # ---- the sweep ---------------------------------------------------------------------------------
 
-    @activity.defn(name=names.SWEEP_PROCESSING)
+    @activity.defn(name=contract.SWEEP_PROCESSING)
     async def sweep_processing_refunds(self, limit: int) -> SweepOutcome:
         """Query back every refund parked at the channel whose next check is due; tell its workflow the answer."""
         due = await asyncio.to_thread(self._due, limit)
@@ -280,7 +276,7 @@ class RefundActivities:
                         answer: ChannelAnswer | None = await self.gateway.query_payout(channel, serial)
                     else:
                         answer = await self.gateway.query(channel, serial)
-                except (ChannelUnavailable, ChannelRejected) as err:
+                except (PeerUnavailable, PeerRejected) as err:
                     out.unavailable += 1
                     log.warning("sweep query-back failed", refund_id=refund_id, channel=channel, error=str(err))
                     answer = None
@@ -296,7 +292,7 @@ class RefundActivities:
                 else:
                     return
                 try:
-                    await self.client.get_workflow_handle(refund_workflow_id(refund_id)).signal("sweep_answer", word)
+                    await self.client.get_workflow_handle(contract.refund_workflow_id(refund_id)).signal(contract.SWEEP_ANSWER, word)
                     out.signalled += 1
                 except RPCError as err:
                     log.warning("sweep could not reach the refund workflow", refund_id=refund_id, error=str(err))

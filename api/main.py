@@ -16,12 +16,11 @@ from sqlmodel import Session
 
 from core import logs
 from api.deps import get_session, get_temporal_optional
+from api import errors
 from api.agents import routes as agents
-from api.orders import carrier_events
 from api.complaints import routes as complaints
 from api.orders import routes as orders
 from api.refunds import routes as refunds
-from api.orders import settlements
 from api.schemas import Health
 from core.temporal import connect
 from core.settings import get_settings
@@ -57,13 +56,9 @@ def create_app(temporal_client: Any | None = None) -> FastAPI:
     app.state.temporal_autoconnect = not injected
     app.state.temporal_lock = asyncio.Lock()
 
-    app.include_router(orders.router)
-    app.include_router(carrier_events.router)
-    app.include_router(settlements.router)
-    app.include_router(agents.router)
-    app.include_router(complaints.router)
-    app.include_router(complaints.fee_router)
-    app.include_router(refunds.router)
+    errors.install(app)
+    for business in (orders, agents, complaints, refunds):
+        app.include_router(business.router)
 
     @app.get("/healthz", response_model=Health, tags=["ops"], responses={503: {"model": Health}})
     async def healthz(

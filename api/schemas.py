@@ -1,19 +1,34 @@
-"""Request and response models of the HTTP API (the tables are never exposed as such)."""
+"""What every business's API shares: the error body, pages, the month pattern, health. Each business keeps
+its own request and response models in `api/<business>/schemas.py` (the tables are never exposed as such)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from db.orders import BatchStatus, EventOutcome
-from db.agents import AgentStatus
-from workflows.orders.contract import OrderView
 
 T = TypeVar("T")
 
 MONTH_PATTERN = r"^\d{4}(0[1-9]|1[0-2])$"
+
+
+class ErrorProblem(BaseModel):
+    field: str
+    problem: str
+
+
+class ErrorBody(BaseModel):
+    """The body of every error answer (4xx and 5xx). Some answers add fields of their own (a rejected
+    carrier event names its event_id and outcome)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    status: int = Field(examples=[409])
+    type: str = Field(description="stable, for programs: agent_suspended, not_found, invalid_request, ...",
+                      examples=["agent_suspended"])
+    reason: str = Field(description="for people, in plain words", examples=["agent A002 is suspended"])
+    errors: list[ErrorProblem] | None = Field(default=None, description="each invalid field (invalid_request)")
 
 
 class Page(BaseModel, Generic[T]):
@@ -23,180 +38,13 @@ class Page(BaseModel, Generic[T]):
     offset: int
 
 
-class _FromRow(BaseModel):
+class FromRow(BaseModel):
+    """A response model read from a table row."""
+
     model_config = ConfigDict(from_attributes=True)
-
-
-# ---- orders -------------------------------------------------------------------------------------
-
-
-class PlaceOrderRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    agent_id: str = Field(min_length=1, max_length=64)
-    product_id: str = Field(min_length=1, max_length=64)
-    msisdn: str = Field(
-        pattern=r"^1\d{10}$",
-        description="mainland mobile number: 11 digits starting with 1",
-        examples=["13812345678"],
-    )
-    customer_name: str | None = Field(
-        default=None, max_length=100, description="for the courier; never stored in workflow payloads"
-    )
-
-
-class OrderOut(_FromRow):
-    id: str
-    idempotency_key: str
-    agent_id: str
-    product_id: str
-    carrier: str
-    msisdn_masked: str
-    placed_at: datetime
-    status: str
-    waiting_for: str
-    until: datetime | None
-    failure_reason: str | None
-    failure_detail: str
-    first_month: str | None
-    settlement_month: str | None
-    check_point: datetime | None
-    commission_fen: int | None
-    updated_at: datetime
-
-
-class OrderDetail(OrderOut):
-    live: OrderView | None = Field(
-        default=None, description="the workflow's live five-condition checklist; null when Temporal is unreachable"
-    )
-    live_error: str = ""
-
-
-# ---- carrier events -----------------------------------------------------------------------------
-
-
-class EventResultOut(BaseModel):
-    line: int
-    event_id: str | None
-    outcome: EventOutcome
-    error: str = ""
-
-
-class SingleEventOut(BaseModel):
-    event_id: str | None
-    order_id: str | None
-    outcome: EventOutcome
-    error: str = ""
-
-
-class BatchEventsOut(BaseModel):
-    accepted: int
-    duplicate: int
-    unknown_order: int
-    rejected: int
-    order_closed: int
-    results: list[EventResultOut]
-
-
-class CarrierEventOut(_FromRow):
-    id: int
-    source: str
-    event_id: str
-    order_id: str | None
-    kind: str | None
-    raw: str = Field(description="the pushed text as received, phone numbers masked")
-    outcome: EventOutcome
-    error: str
-    received_at: datetime
-    signalled_at: datetime | None
-
-
-# ---- settlement ---------------------------------------------------------------------------------
-
-
-class BatchOut(_FromRow):
-    id: str
-    carrier: str
-    month: str
-    status: BatchStatus
-    pages_applied: int
-    orders_settled: int
-    orders_failed: int
-    commission_fen: int
-    paid_fen: int
-    held_fen: int
-    started_at: datetime
-    closed_at: datetime | None
-
-
-class StatementOut(_FromRow):
-    id: str
-    batch_id: str
-    agent_id: str
-    carrier: str
-    month: str
-    orders_settled: int
-    orders_failed: int
-    amount_fen: int
-    held_fen: int
-    paid_fen: int
-    payout_ref: str | None
-    created_at: datetime
-
-
-class BatchDetail(BatchOut):
-    statements: list[StatementOut]
-
-
-# ---- agents -------------------------------------------------------------------------------------
-
-
-class StatusChangeRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    reason: str = Field(min_length=1, max_length=2000)
-    actor: str = Field(min_length=1, max_length=128)
-
-
-class AppealRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    evidence: str = Field(min_length=1, max_length=10_000)
-    actor: str = Field(min_length=1, max_length=128)
-
-
-class StatusChangeOut(_FromRow):
-    id: int
-    agent_id: str
-    action: str
-    reason: str
-    actor: str
-    at: datetime
-
-
-class AgentOut(_FromRow):
-    id: str
-    name: str
-    parent_id: str | None
-    status: AgentStatus
-    status_reason: str
-
-
-class AgentDetailOut(AgentOut):
-    history: list[StatusChangeOut]
-    payable_fen: int
-    held_fen: int
-    paid_fen: int
-
-
-class StatusChangeResult(BaseModel):
-    agent: AgentOut
-    change: StatusChangeOut
-    lines_changed: int = Field(description="commission lines held (suspend) or released (reinstate)")
 
 
 class Health(BaseModel):
     status: str
     database: str
     temporal: str
-

@@ -15,7 +15,6 @@ class Settings(BaseSettings):
     # Temporal
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
-    task_queue: str = "orders"
     max_cached_workflows: int = 20_000
     temporal_ui_port: int = 8233
 

@@ -1,9 +1,18 @@
-"""One way to reach Temporal, shared by the API, the worker, scripts and benchmarks."""
+"""One way to reach Temporal, shared by the API, the worker, scripts and benchmarks, and the helpers every
+business uses: a live query that degrades instead of failing, and Schedules ensured on every start."""
 
-from temporalio.client import Client
+import asyncio
+from dataclasses import replace
+from typing import TypeVar
+
+import structlog
+from temporalio.client import Client, Schedule, ScheduleAlreadyRunningError, ScheduleUpdate, ScheduleUpdateInput
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from core.settings import get_settings
+
+T = TypeVar("T")
+log = structlog.get_logger(__name__)
 
 
 async def connect(address: str | None = None, namespace: str | None = None) -> Client:
@@ -15,9 +24,34 @@ async def connect(address: str | None = None, namespace: str | None = None) -> C
     )
 
 
-def order_workflow_id(order_id: str) -> str:
-    return f"order-{order_id}"
+QUERY_TIMEOUT_S = 5.0
 
 
-def settlement_workflow_id(carrier: str, month: str) -> str:
-    return f"settlement-{carrier}-{month}"
+async def live_query(client: Client | None, workflow_id: str, query: str, result_type: type[T],
+                     timeout: float = QUERY_TIMEOUT_S) -> tuple[T | None, str]:
+    """A workflow's live view, or (None, why) when Temporal or the worker does not answer: the API then
+    answers from the database row, never with an error."""
+    if client is None:
+        return None, "Temporal is unreachable"
+    try:
+        handle = client.get_workflow_handle(workflow_id)
+        return await asyncio.wait_for(handle.query(query, result_type=result_type), timeout), ""
+    except asyncio.TimeoutError:
+        reason = f"{query} query timed out after {timeout:g}s"
+    except Exception as err:  # noqa: BLE001 - any failure degrades to the database row
+        reason = f"{query} query failed: {type(err).__name__}: {err}"
+    log.warning("live view unavailable", workflow_id=workflow_id, reason=reason)
+    return None, reason
+
+
+async def ensure_schedule(client: Client, schedule_id: str, schedule: Schedule) -> str:
+    """Create the Schedule, or bring an existing one's action up to date (its task queue, its workflow) and
+    leave the rest (pause state, ops notes) as ops left it. Every start of the system runs this."""
+    try:
+        await client.create_schedule(schedule_id, schedule)
+    except ScheduleAlreadyRunningError:
+        def update(current: ScheduleUpdateInput) -> ScheduleUpdate:
+            return ScheduleUpdate(schedule=replace(current.description.schedule, action=schedule.action))
+
+        await client.get_schedule_handle(schedule_id).update(update)
+    return schedule_id

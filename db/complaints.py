@@ -122,7 +122,7 @@ class OpsAlert(SQLModel, table=True):
 
 
 class FeeReturn(SQLModel, table=True):
-    """A fee return to the customer's phone account, from a complaint (seed 5.0)."""
+    """A fee return to the customer's phone account, from a complaint (complaint procedure 5.0)."""
 
     id: str = Field(primary_key=True)
     idempotency_key: str = Field(unique=True)

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from domain.refunds import DEFAULT_SWEEP_BACKOFF_S
 from core.db import Aware, utcnow
 
 
@@ -23,7 +24,7 @@ class RefundChannel(SQLModel, table=True):
     auto_audit_limit_fen: int = 5_000_000
     cost_mode: str = "proportional"  # the channel's own cost rule: does it give its cost back, how
     cost_fixed_fen: int = 0
-    sweep_backoff_s: str = "60,300,900,3600,10800,21600"  # the sweep's per-channel query-back backoff
+    sweep_backoff_s: str = ",".join(map(str, DEFAULT_SWEEP_BACKOFF_S))  # the sweep's query-back backoff
     reversal_watch_s: int = 86_400  # how long after a success this channel may still reverse it
     updated_at: datetime = Aware(nullable=False, default=utcnow)
 

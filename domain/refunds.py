@@ -1,4 +1,4 @@
-"""Refund rules (DOMAIN.md section 2, seed 001 first half). Pure: no I/O, no Temporal.
+"""Refund rules (refund rules in docs/domain.md). Pure: no I/O, no Temporal.
 
 - how much of a payment can still be refunded, and how much fee goes back with a refund;
 - each channel's own cost rule (what the channel gives back of its cost), kept beside it;
@@ -47,7 +47,7 @@ def fee_back(rule: FeeRule, paid_fen: Fen, fee_fen: Fen, refund_fen: Fen, alread
     """Fee returned with this refund, capped by the fee not yet returned (never more back than charged).
 
     `already_back_fen` counts the fee of earlier refunds that succeeded or are still in flight. A leftover
-    fen after the last refund is allowed (seed: the 1000.00 / 4.00 example), so there is no true-up.
+    fen after the last refund is allowed (refund rules 4.3, the 1000.00 / 4.00 example), so there is no true-up.
     """
     remaining_fee = fee_fen - already_back_fen
     if remaining_fee < 0:
@@ -154,6 +154,22 @@ EXCEPTION_SOURCES = frozenset({RefundSource.DUPLICATE_PAYMENT, RefundSource.BELO
 # ---- audit -------------------------------------------------------------------------------------
 
 
+# How long the sweep waits between query-backs of a refund still processing at a channel, unless the
+# channel's own row says otherwise (seconds; the last step repeats).
+DEFAULT_SWEEP_BACKOFF_S = (60, 300, 900, 3600, 3 * 3600, 6 * 3600)
+
+
+def parse_backoff(text: str) -> list[int]:
+    """A channel's "60,300,..." setting; empty means the default."""
+    steps = [int(x) for x in text.split(",") if x.strip()]
+    return steps or list(DEFAULT_SWEEP_BACKOFF_S)
+
+
+def initial_status(audit_reasons: list[str]) -> "RefundStatus":
+    """A refund with any reason for a human audit waits for it; any other goes straight to the channel."""
+    return RefundStatus.AWAITING_AUDIT if audit_reasons else RefundStatus.PROCESSING
+
+
 class ChannelPolicy(BaseModel):
     """What the refund process needs to know of a channel (the DB row is the source)."""
 
@@ -163,7 +179,7 @@ class ChannelPolicy(BaseModel):
     has_refund_api: bool = True
     auto_audit_limit_fen: Fen = 5_000_000  # above this a refund "looks risky"
     cost_rule: FeeRule = FeeRule()
-    sweep_backoff_s: list[int] = Field(default_factory=lambda: [60, 300, 900, 3600, 3 * 3600, 6 * 3600])
+    sweep_backoff_s: list[int] = Field(default_factory=lambda: list(DEFAULT_SWEEP_BACKOFF_S))
 
 
 STALE_PAYMENT = timedelta(days=180)

@@ -1,15 +1,13 @@
 """Our signed HTTP client to the billing system: credit a fee return to the customer's phone account.
 
-Same signed transport and failure split as gateways/sms.py; idempotent at the billing system by credit_id.
+The signed transport of core.http and its failure split; idempotent at the billing system by credit_id.
 """
 
 from __future__ import annotations
 
 from pydantic import BaseModel
 
-from gateways.sms import GatewayRejected, _parse, _SignedJson
-
-__all__ = ["BillingGateway"]
+from core.http import PeerRejected, SignedJsonClient, parse
 
 
 class _Credited(BaseModel):
@@ -18,16 +16,16 @@ class _Credited(BaseModel):
     reference: str
 
 
-class BillingGateway(_SignedJson):
+class BillingGateway(SignedJsonClient):
     async def credit(self, credit_id: str, msisdn: str, amount_fen: int, note: str) -> str:
         """Credit the phone account; returns the billing system's reference."""
         body = {"credit_id": credit_id, "msisdn": msisdn, "amount_fen": amount_fen, "note": note}
         data = await self._call("POST", f"{self.base_url}/billing/credits", body)
-        done = _parse(_Credited, data)
+        done = parse(_Credited, data)
         if done.credit_id != credit_id:
-            raise GatewayRejected(200, f"billing answered about {done.credit_id!r}, sent {credit_id!r}")
+            raise PeerRejected(200, f"billing answered about {done.credit_id!r}, sent {credit_id!r}")
         if done.status != "credited":
-            raise GatewayRejected(200, f"credit {credit_id} status {done.status!r}")
+            raise PeerRejected(200, f"credit {credit_id} status {done.status!r}")
         return done.reference
 
 

@@ -3,8 +3,8 @@
 The one rule that keeps refunds from being paid twice lives here: a refund or payout request whose
 answer does not come back clearly (timeout, connection error, 5xx, an unreadable body) is UNKNOWN,
 never a failure. The caller settles it by querying back with the same serial. Query-backs, on the
-other hand, are safe to repeat, so their transport failures raise `ChannelUnavailable` (retry).
-A 4xx or an answer that breaks the protocol raises `ChannelRejected` (do not retry: a human looks).
+other hand, are safe to repeat, so their transport failures raise `PeerUnavailable` (retry).
+A 4xx or an answer that breaks the protocol raises `PeerRejected` (do not retry: a human looks).
 """
 
 from __future__ import annotations
@@ -15,43 +15,22 @@ from typing import Any
 import httpx
 
 from domain.refunds import ChannelAnswer, ChannelState
+from core.http import SOURCE, PeerRejected, PeerUnavailable, SignedJsonClient
 from core.signing import signed_headers
 
-SOURCE = "simbo"
 STATES = {"success": ChannelState.SUCCESS, "processing": ChannelState.PROCESSING, "failed": ChannelState.FAILED,
           "not_found": ChannelState.NOT_FOUND, "reversed": ChannelState.REVERSED}
 
 
-class ChannelUnavailable(Exception):
-    """No clear answer now; asking again later is safe (query-backs only)."""
-
-
-class ChannelRejected(Exception):
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(f"HTTP {status}: {reason}")
-        self.status = status
-        self.reason = reason
-
-
-class _Unclear(Exception):
-    pass
-
-
-class PaymentChannelGateway:
+class PaymentChannelGateway(SignedJsonClient):
     def __init__(self, base_url: str, secret: str, timeout_s: float = 10.0, client: httpx.AsyncClient | None = None) -> None:
-        self.base_url = base_url.rstrip("/")
-        self._secret = secret
-        self._own = client is None
-        self._client = client or httpx.AsyncClient(timeout=httpx.Timeout(timeout_s, connect=min(3.0, timeout_s)),
-                                                   limits=httpx.Limits(max_connections=200, max_keepalive_connections=50))
+        super().__init__(base_url, secret, client=client,
+                         timeout=httpx.Timeout(timeout_s, connect=min(3.0, timeout_s)),
+                         limits=httpx.Limits(max_connections=200, max_keepalive_connections=50))
 
     @classmethod
     def from_settings(cls, s: Any) -> PaymentChannelGateway:
         return cls(s.channel_base_url, s.channel_api_secret, s.channel_timeout_s)
-
-    async def aclose(self) -> None:
-        if self._own:
-            await self._client.aclose()
 
     # ---- refunds -----------------------------------------------------------------------------------
 
@@ -59,59 +38,38 @@ class PaymentChannelGateway:
         body = {"serial": serial, "refund_id": refund_id, "payment_id": payment_id, "amount_fen": amount_fen}
         try:
             data = await self._call("POST", f"/channels/{channel}/refunds", body)
-        except _Unclear as err:
+        except PeerUnavailable as err:
             return ChannelAnswer(state=ChannelState.UNKNOWN, serial=serial, detail=str(err))
         return _answer(data, "serial")
 
     async def query(self, channel: str, serial: str) -> ChannelAnswer:
         try:
             data = await self._call("POST", f"/channels/{channel}/refunds/query", {"serial": serial})
-        except _Unclear as err:
-            raise ChannelUnavailable(str(err)) from err
+        except PeerUnavailable as err:
+            raise PeerUnavailable(str(err)) from err
         return _answer(data, "serial")
 
     async def payout(self, channel: str, payout_id: str, refund_id: str, amount_fen: int, card: str) -> ChannelAnswer:
         body = {"payout_id": payout_id, "refund_id": refund_id, "amount_fen": amount_fen, "card": card}
         try:
             data = await self._call("POST", f"/channels/{channel}/payouts", body)
-        except _Unclear as err:
+        except PeerUnavailable as err:
             return ChannelAnswer(state=ChannelState.UNKNOWN, serial=payout_id, detail=str(err))
         return _payout_answer(data)
 
     async def query_payout(self, channel: str, payout_id: str) -> ChannelAnswer:
         try:
             data = await self._call("POST", f"/channels/{channel}/payouts/query", {"payout_id": payout_id})
-        except _Unclear as err:
-            raise ChannelUnavailable(str(err)) from err
+        except PeerUnavailable as err:
+            raise PeerUnavailable(str(err)) from err
         return _payout_answer(data)
 
     async def statement(self, channel: str, day: str) -> list[dict]:
         try:
             data = await self._call("GET", f"/channels/{channel}/statements/{day}", None)
-        except _Unclear as err:
-            raise ChannelUnavailable(str(err)) from err
+        except PeerUnavailable as err:
+            raise PeerUnavailable(str(err)) from err
         return list(data.get("lines", []))
-
-    # ---- transport ---------------------------------------------------------------------------------
-
-    async def _call(self, method: str, path: str, body: dict | None) -> Any:
-        raw = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
-        headers = signed_headers(self._secret, raw, source=SOURCE)
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-        url = self.base_url + path
-        try:
-            resp = await self._client.request(method, url, content=raw or None, headers=headers)
-        except httpx.HTTPError as err:
-            raise _Unclear(f"{method} {path}: {type(err).__name__}: {err}") from err
-        if resp.status_code >= 500 or resp.status_code in (408, 429):
-            raise _Unclear(f"{method} {path}: HTTP {resp.status_code}")
-        if resp.status_code != 200:
-            raise ChannelRejected(resp.status_code, resp.text[:200])
-        try:
-            return resp.json()
-        except ValueError as err:
-            raise _Unclear(f"{method} {path}: answer is not JSON") from err
 
 
 def _answer(data: Any, serial_key: str) -> ChannelAnswer:
@@ -120,7 +78,7 @@ def _answer(data: Any, serial_key: str) -> ChannelAnswer:
         return ChannelAnswer(state=state, serial=str(data[serial_key]), channel_serial=data.get("channel_serial"),
                              amount_fen=data.get("amount_fen"), raw_code=data.get("code"), raw_message=data.get("message"))
     except (KeyError, TypeError, ValueError) as err:
-        raise ChannelRejected(200, f"answer breaks the protocol: {err!r}") from err
+        raise PeerRejected(200, f"answer breaks the protocol: {err!r}") from err
 
 
 def _payout_answer(data: Any) -> ChannelAnswer:
@@ -128,7 +86,7 @@ def _payout_answer(data: Any) -> ChannelAnswer:
         return ChannelAnswer(state=STATES[data["status"]], serial=str(data["payout_id"]),
                              channel_serial=data.get("reference"), amount_fen=data.get("amount_fen"))
     except (KeyError, TypeError, ValueError) as err:
-        raise ChannelRejected(200, f"payout answer breaks the protocol: {err!r}") from err
+        raise PeerRejected(200, f"payout answer breaks the protocol: {err!r}") from err
 
 
 class MerchantNotifier:

@@ -11,6 +11,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from core import search_attributes as sa
+from worker import SEARCH_ATTRIBUTES
 
 
 async def register_search_attributes(client: Client) -> None:
@@ -23,7 +24,7 @@ async def register_search_attributes(client: Client) -> None:
         if err.status != RPCStatusCode.UNIMPLEMENTED:
             raise
         existing = set()
-    missing = {k.name: sa.indexed_value_type(k) for k in sa.ALL if k.name not in existing}
+    missing = {k.name: sa.indexed_value_type(k) for k in SEARCH_ATTRIBUTES if k.name not in existing}
     if missing:
         await client.operator_service.add_search_attributes(
             AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)
@@ -35,7 +36,7 @@ async def main() -> None:
 
     client = await connect()
     await register_search_attributes(client)
-    print("search attributes registered: " + ", ".join(k.name for k in sa.ALL))
+    print("search attributes registered: " + ", ".join(k.name for k in SEARCH_ATTRIBUTES))
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import httpx
 
 from core.settings import ROOT
 from core import search_attributes as sa
+from worker import SEARCH_ATTRIBUTES
 
 BIN = Path(sys.executable).parent
 PY = sys.executable
@@ -111,7 +112,7 @@ class Stack:
                     "--log-level", "warn"]
         if not self.ui:
             temporal.append("--headless")
-        for key in sa.ALL:
+        for key in SEARCH_ATTRIBUTES:
             temporal += ["--search-attribute", f"{key.name}={sa.cli_type(key)}"]
         self.spawn("Temporal dev server", temporal, "temporal.log")
         # in a thread of its own, so callers that already run an event loop (tests) can use the stack too

@@ -1,4 +1,4 @@
-"""Agent account suspension, appeal and reinstatement (seed 003). Every step is an AgentStatusChange.
+"""Agent account suspension, appeal and reinstatement (agent accounts 1-3 in docs/domain.md). Every step is an AgentStatusChange.
 
 Suspending holds the agent's commission lines that are payable and not yet paid; reinstating
 releases them (payable again, so the next settlement payout pays them).
@@ -12,6 +12,7 @@ import structlog
 from sqlalchemy import func
 from sqlmodel import Session, col, select, update
 
+from core.errors import Conflict, NotFound
 from db.orders import CommissionLineRecord, LineStatus
 from db.agents import Agent, AgentStatus, AgentStatusChange
 
@@ -22,16 +23,13 @@ REINSTATE = "reinstate"
 APPEAL = "appeal"
 
 
-class AgentNotFound(Exception):
+class AgentNotFound(NotFound):
     def __init__(self, agent_id: str) -> None:
         super().__init__(f"unknown agent {agent_id}")
-        self.reason = str(self)
 
 
-class InvalidTransition(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+class InvalidTransition(Conflict):
+    """Not possible from the account's current status (suspending a suspended agent, ...)."""
 
 
 @dataclass

@@ -9,7 +9,6 @@ USE_EXISTING, so a retry after a crash between the two only ensures the workflow
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,7 +22,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.refunds import backoff_of, refund_workflow_id
+from core.errors import Conflict, Forbidden, NotFound, Refused
 from core.db import utcnow
 from db.refunds import (
     ChannelErrorMapping,
@@ -46,43 +45,22 @@ from domain.refunds import (
     LoopLimits,
     PaymentBalance,
     RefundRefused,
+    initial_status,
+    parse_backoff,
     RefundSource,
     RefundStatus,
     audit_reasons,
     quote,
 )
 from core.settings import get_settings
-from core import search_attributes as sa
+from core.temporal import live_query
+from workflows.refunds import contract
 from workflows.refunds.contract import OpsAction, RefundInput, RefundView
 
 log = structlog.get_logger(__name__)
 
-WORKFLOW_TYPE = "Refund"
-OPS_ACTIONS = ("approve", "reject", "force_success", "force_fail", "mark_succeeded_offline", "retry_new_serial")
 
 
-class RefundError(Exception):
-    status_code = 400
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class NotFound(RefundError):
-    status_code = 404
-
-
-class Conflict(RefundError):
-    status_code = 409
-
-
-class Refused(RefundError):
-    status_code = 422
-
-
-class Forbidden(RefundError):
-    status_code = 403
 
 
 # ---- payments ------------------------------------------------------------------------------------
@@ -185,11 +163,18 @@ def _replay(existing: Refund, req: NewRefund) -> tuple[Refund, bool]:
     return existing, False
 
 
+def balance_of(payment: Payment) -> PaymentBalance:
+    """What is committed against the payment row, with its remaining refundable amount and fee."""
+    return PaymentBalance(paid_fen=payment.paid_fen, fee_fen=payment.fee_fen, channel_cost_fen=payment.channel_cost_fen,
+                          committed_fen=payment.committed_fen, fee_committed_fen=payment.fee_committed_fen,
+                          cost_committed_fen=payment.cost_committed_fen)
+
+
 def policy_of(channel: RefundChannel) -> ChannelPolicy:
     return ChannelPolicy(channel=channel.id, auto_audit=channel.auto_audit, pre_debit=channel.pre_debit,
                          has_refund_api=channel.has_refund_api, auto_audit_limit_fen=channel.auto_audit_limit_fen,
                          cost_rule=FeeRule(mode=FeeMode(channel.cost_mode), fixed_fen=channel.cost_fixed_fen),
-                         sweep_backoff_s=backoff_of(channel))
+                         sweep_backoff_s=parse_backoff(channel.sweep_backoff_s))
 
 
 def request_refund(session: Session, req: NewRefund, now: datetime | None = None) -> tuple[Refund, bool]:
@@ -213,9 +198,7 @@ def request_refund(session: Session, req: NewRefund, now: datetime | None = None
     else:
         product = session.get(MerchantProduct, (payment.merchant_id, payment.product))
         fee_rule = FeeRule(mode=FeeMode(product.fee_mode), fixed_fen=product.fixed_fee_fen) if product else FeeRule(mode=FeeMode.NONE)
-    balance = PaymentBalance(paid_fen=payment.paid_fen, fee_fen=payment.fee_fen, channel_cost_fen=payment.channel_cost_fen,
-                             committed_fen=payment.committed_fen, fee_committed_fen=payment.fee_committed_fen,
-                             cost_committed_fen=payment.cost_committed_fen)
+    balance = balance_of(payment)
     try:
         q = quote(balance, req.amount_fen, fee_rule, policy.cost_rule)
     except RefundRefused as err:
@@ -227,7 +210,7 @@ def request_refund(session: Session, req: NewRefund, now: datetime | None = None
                     fee_back_fen=q.fee_back_fen, channel_cost_back_fen=q.channel_cost_back_fen,
                     merchant_debit_fen=q.merchant_debit_fen, reason=req.reason, callback_url=req.callback_url,
                     requested_by=req.requested_by or f"merchant:{req.merchant_id}", source=req.source.value,
-                    status=(RefundStatus.AWAITING_AUDIT if reasons else RefundStatus.PROCESSING).value,
+                    status=initial_status(reasons).value,
                     audit_reasons="\n".join(reasons),
                     waiting_for="audit" if reasons else "the channel", created_at=now, updated_at=now)
     payment.committed_fen = q.after.committed_fen
@@ -274,14 +257,13 @@ def refund_input(session: Session, refund_id: str) -> RefundInput:
 async def ensure_workflow(client: Client, inp: RefundInput) -> None:
     try:
         await client.start_workflow(
-            WORKFLOW_TYPE, inp, id=refund_workflow_id(inp.refund_id), task_queue=get_settings().task_queue,
+            contract.REFUND_WORKFLOW, inp, id=contract.refund_workflow_id(inp.refund_id), task_queue=contract.TASK_QUEUE,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             search_attributes=TypedSearchAttributes([
-                SearchAttributePair(sa.REFUND_STATUS,
-                                    (RefundStatus.AWAITING_AUDIT if inp.audit_reasons else RefundStatus.PROCESSING).value),
-                SearchAttributePair(sa.CHANNEL, inp.channel),
-                SearchAttributePair(sa.MERCHANT_ID, inp.merchant_id),
+                SearchAttributePair(contract.REFUND_STATUS, initial_status(inp.audit_reasons).value),
+                SearchAttributePair(contract.CHANNEL, inp.channel),
+                SearchAttributePair(contract.MERCHANT_ID, inp.merchant_id),
             ]),
             memo={"summary": f"refund {inp.refund_id} of payment {inp.payment_id} ({inp.channel}, merchant "
                              f"{inp.merchant_id}) {inp.amount_fen} fen"},
@@ -340,17 +322,9 @@ def list_refunds(session: Session, f: RefundFilter, limit: int, offset: int) -> 
     return list(rows), int(total)
 
 
-async def live_view(client: Client | None, refund_id: str, timeout: float = 5.0) -> tuple[RefundView | None, str]:
+async def live_view(client: Client | None, refund_id: str) -> tuple[RefundView | None, str]:
     """The workflow's own word (loop phase, serial, what it waits for), or (None, why) when it cannot answer."""
-    if client is None:
-        return None, "Temporal is unreachable"
-    try:
-        handle = client.get_workflow_handle(refund_workflow_id(refund_id))
-        return await asyncio.wait_for(handle.query("view", result_type=RefundView), timeout), ""
-    except asyncio.TimeoutError:
-        return None, f"view query timed out after {timeout:g}s"
-    except Exception as err:  # noqa: BLE001 - the DB row still answers
-        return None, f"view query failed: {type(err).__name__}: {err}"
+    return await live_query(client, contract.refund_workflow_id(refund_id), contract.VIEW, RefundView)
 
 
 # ---- ops ----------------------------------------------------------------------------------------
@@ -368,9 +342,9 @@ def refund_status(session: Session, refund_id: str) -> str:
 
 async def ops_action(client: Client, refund_id: str, status: str, action: str, body: OpsAction) -> str:
     """Send an ops action to the refund's workflow; its validator's refusal becomes a typed error."""
-    if action not in OPS_ACTIONS:
-        raise NotFound(f"unknown action {action}; one of {', '.join(OPS_ACTIONS)}")
-    handle = client.get_workflow_handle(refund_workflow_id(refund_id))
+    if action not in contract.OPS_ACTIONS:
+        raise NotFound(f"unknown action {action}; one of {', '.join(contract.OPS_ACTIONS)}")
+    handle = client.get_workflow_handle(contract.refund_workflow_id(refund_id))
     try:
         return await handle.execute_update(action, body, result_type=str)
     except WorkflowUpdateFailedError as err:

@@ -45,7 +45,8 @@ from pydantic import AwareDatetime, BaseModel, Field, ValidationError, field_val
 
 from domain.orders.carriers import Carrier
 from domain.orders.carrier_events import WIRE_FIELDS, CarrierEventIn, explain
-from domain.orders.order import StatusCause, SuspensionMode, mask_msisdn
+from domain.orders.order import StatusCause, SuspensionMode
+from domain.msisdn import mask_msisdn
 from core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, BadSignature, signed_headers, verify
 from core.settings import Settings, get_settings
 

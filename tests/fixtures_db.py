@@ -23,7 +23,7 @@ from sqlmodel import Session, SQLModel
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
-import db  # noqa: F401  (registers every table)
+import db as _every_table  # noqa: F401  (registers the tables)
 from core.db import make_engine
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,7 +8,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from scripts.search_attributes import register_search_attributes
-from core import search_attributes as sa
+from worker import SEARCH_ATTRIBUTES
 
 
 def binary(name: str) -> str:
@@ -31,7 +31,7 @@ async def start_dev_server(db_file: str | None = None) -> WorkflowEnvironment:
     return await WorkflowEnvironment.start_local(
         data_converter=pydantic_data_converter,
         dev_server_existing_path=binary("temporal"),
-        search_attributes=sa.ALL,
+        search_attributes=SEARCH_ATTRIBUTES,
         dev_server_database_filename=db_file,
         dev_server_extra_args=["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"]
         if db_file

@@ -9,12 +9,13 @@ from sqlmodel import Session, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import complaint_names as names
+from workflows.complaints import contract
 from db.complaints import Complaint, ComplaintEvent, ComplaintNotice, OpsAlert, SmsMessage
 from domain.clock import SHANGHAI
 from domain.complaints.complaint import DueDecision, customer_sms_time, due_time
 from domain.workdays import next_year_check
-from gateways.sms import GatewayRejected, GatewayUnavailable, SmsGateway
+from gateways.sms import SmsGateway
+from core.http import PeerRejected, PeerUnavailable
 from services.complaints.calendar import load_calendar, loaded_schedules
 from workflows.complaints.contract import ComplaintRecord, DueRequest, NoticeRequest, SmsRequest
 
@@ -22,7 +23,7 @@ log = structlog.get_logger()
 
 
 def hold_in_quiet_hours() -> None:
-    """No SMS reaches a customer 22:00-07:00 (seed 8.0). The workflow picks the hour of the first attempt; a
+    """No SMS reaches a customer 22:00-07:00 (complaint procedure 8.0). The workflow picks the hour of the first attempt; a
     retry the server scheduled in the night is put off until 07:00 here. Server time, not this machine's: it is
     the workflow's clock."""
     info = activity.info()
@@ -38,7 +39,7 @@ class ComplaintActivities:
         self.engine = engine
         self.sms = sms
 
-    @activity.defn(name=names.RECORD_COMPLAINT)
+    @activity.defn(name=contract.RECORD_COMPLAINT)
     def record_complaint(self, rec: ComplaintRecord) -> None:
         case = rec.case
         cid = case.facts.complaint_id
@@ -82,7 +83,7 @@ class ComplaintActivities:
             log.info("complaint progress", complaint_id=cid, state=state, events=[e.kind for e in rec.events],
                      workflow_id=activity.info().workflow_id)
 
-    @activity.defn(name=names.COMPUTE_DUE)
+    @activity.defn(name=contract.COMPUTE_DUE)
     def compute_due(self, req: DueRequest) -> DueDecision:
         with Session(self.engine) as s:
             calendar = load_calendar(s)
@@ -92,7 +93,7 @@ class ComplaintActivities:
                         calendar_version=due.calendar_version)
         return due
 
-    @activity.defn(name=names.SEND_CUSTOMER_SMS)
+    @activity.defn(name=contract.SEND_CUSTOMER_SMS)
     async def send_customer_sms(self, req: SmsRequest) -> str:
         with Session(self.engine) as s:
             row = s.get(Complaint, req.complaint_id)
@@ -105,10 +106,10 @@ class ComplaintActivities:
         hold_in_quiet_hours()
         try:
             status = await self.sms.send(req.message_id, msisdn, req.text)
-        except GatewayRejected as err:
+        except PeerRejected as err:
             raise ApplicationError(f"SMS gateway refused {req.message_id}: {err.reason}", type="SmsRejected",
                                    non_retryable=True) from err
-        except GatewayUnavailable:
+        except PeerUnavailable:
             raise  # retried by the activity's policy
         with Session(self.engine) as s:
             msg = s.get(SmsMessage, req.message_id) or SmsMessage(message_id=req.message_id, complaint_id=req.complaint_id,
@@ -119,7 +120,7 @@ class ComplaintActivities:
         log.info("customer SMS sent", complaint_id=req.complaint_id, kind=req.kind, to=masked, message_id=req.message_id)
         return status
 
-    @activity.defn(name=names.NOTIFY_DEPARTMENT)
+    @activity.defn(name=contract.NOTIFY_DEPARTMENT)
     def notify_department(self, req: NoticeRequest) -> None:
         with Session(self.engine) as s:
             if s.exec(select(ComplaintNotice).where(ComplaintNotice.key == req.key)).first() is None:
@@ -131,7 +132,7 @@ class ComplaintActivities:
         log.info("department notice", complaint_id=req.complaint_id, kind=req.kind, to=req.to_department.value,
                  cc=req.cc_department.value if req.cc_department else None)
 
-    @activity.defn(name=names.CHECK_CALENDAR)
+    @activity.defn(name=contract.CHECK_CALENDAR)
     def check_calendar(self, today: date | None = None) -> list[str]:
         """The daily check (a Temporal Schedule): warn ops when next year's schedule is missing from 1 December."""
         day = today or datetime.now(SHANGHAI).date()

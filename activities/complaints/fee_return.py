@@ -8,13 +8,14 @@ from sqlmodel import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import complaint_names as names
+from workflows.complaints import contract
 from activities.complaints.complaint import hold_in_quiet_hours
 from db.complaints import Complaint, FeeReturn, SmsMessage
 from domain.complaints.fee_return import SMS_CREDITED
 from domain.money import yuan
 from gateways.billing import BillingGateway
-from gateways.sms import GatewayRejected, SmsGateway
+from gateways.sms import SmsGateway
+from core.http import PeerRejected
 from workflows.complaints.contract import FeeReturnCredit
 
 log = structlog.get_logger()
@@ -32,14 +33,14 @@ class FeeReturnActivities:
         if ret is None or complaint is None or ret.complaint_id != complaint.id:
             raise ApplicationError(f"fee return {inp.fee_return_id} / complaint {inp.complaint_id} not found",
                                    type="CreditRejected", non_retryable=True)
-        if ret.msisdn_fingerprint != complaint.msisdn_fingerprint:  # seed 5.1.1, checked again at the last step
+        if ret.msisdn_fingerprint != complaint.msisdn_fingerprint:  # complaint procedure 5.1.1, checked again at the last step
             raise ApplicationError("the fee return's number is not the complaint's number", type="CreditRejected",
                                    non_retryable=True)
         if ret.amount_fen != inp.amount_fen:
             raise ApplicationError("amount differs from the approved one", type="CreditRejected", non_retryable=True)
         return ret, complaint
 
-    @activity.defn(name=names.CREDIT_FEE_RETURN)
+    @activity.defn(name=contract.CREDIT_FEE_RETURN)
     async def credit(self, inp: FeeReturnCredit) -> str:
         with Session(self.engine) as s:
             ret, complaint = self._load(s, inp)
@@ -51,7 +52,7 @@ class FeeReturnActivities:
             msisdn, note = complaint.msisdn, f"complaint {complaint.id} fee return {ret.id} ({ret.category})"
         try:
             reference = await self.billing.credit(inp.fee_return_id, msisdn, inp.amount_fen, note)
-        except GatewayRejected as err:
+        except PeerRejected as err:
             raise ApplicationError(f"billing refused {inp.fee_return_id}: {err.reason}", type="CreditRejected",
                                    non_retryable=True) from err
         with Session(self.engine) as s:
@@ -64,7 +65,7 @@ class FeeReturnActivities:
                  amount_fen=inp.amount_fen, reference=reference)
         return reference
 
-    @activity.defn(name=names.SMS_FEE_RETURN_CREDITED)
+    @activity.defn(name=contract.SMS_FEE_RETURN_CREDITED)
     async def sms_credited(self, inp: FeeReturnCredit) -> None:
         message_id = f"{inp.fee_return_id}-credited"
         text = SMS_CREDITED.format(amount=yuan(inp.amount_fen))

@@ -8,7 +8,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from temporalio import activity
 
-from activities import names
+from workflows.orders import contract
 from db.orders import CommissionLineRecord, LineStatus, Order, RescueTask
 from db.agents import Agent, AgentStatus
 from domain.orders.commission import commission_lines
@@ -22,7 +22,7 @@ class OrderActivities:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    @activity.defn(name=names.RECORD_ORDER_PROGRESS)
+    @activity.defn(name=contract.RECORD_ORDER_PROGRESS)
     def record_order_progress(self, progress: OrderProgress) -> None:
         v = progress.verdict
         values = dict(
@@ -61,7 +61,7 @@ class OrderActivities:
                                        carrier=progress.carrier, month=progress.verdict.settlement_month or "",
                                        amount_fen=line.amount_fen, status=LineStatus.HELD if held else LineStatus.PAYABLE))
 
-    @activity.defn(name=names.OPEN_RESCUE_TASK)
+    @activity.defn(name=contract.OPEN_RESCUE_TASK)
     def open_rescue_task(self, req: RescueRequest) -> None:
         with Session(self.engine) as s:
             if s.exec(select(RescueTask).where(RescueTask.exception_event_id == req.exception_event_id)).first():
@@ -72,7 +72,7 @@ class OrderActivities:
         log.info("rescue task opened: agent to contact the customer", order_id=req.order_id,
                  agent_id=req.agent_id, kind=req.kind)
 
-    @activity.defn(name=names.REMIND_RESCUE)
+    @activity.defn(name=contract.REMIND_RESCUE)
     def remind_rescue(self, order_id: str) -> int:
         now = datetime.now(timezone.utc)
         with Session(self.engine) as s:
@@ -86,7 +86,7 @@ class OrderActivities:
         log.info("rescue reminder sent to agent", order_id=order_id, open_tasks=len(tasks))
         return len(tasks)
 
-    @activity.defn(name=names.RESOLVE_RESCUE)
+    @activity.defn(name=contract.RESOLVE_RESCUE)
     def resolve_rescue(self, order_id: str, resolution: str) -> None:
         now = datetime.now(timezone.utc)
         with Session(self.engine) as s:

@@ -15,7 +15,7 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities import names
+from workflows.orders import contract
 from db.orders import (
     AgentStatement,
     AuditRow,
@@ -26,8 +26,9 @@ from db.orders import (
     SettlementBatch,
 )
 from domain.orders.order import AUDIT_REJECTIONS, AuditResult, FailureReason, OrderStatus
-from gateways.carrier import CarrierGateway, CarrierRejected, CarrierUnavailable
-from core.temporal import order_workflow_id
+from gateways.carrier import CarrierGateway
+from core.http import PeerRejected, PeerUnavailable
+from workflows.orders.contract import order_workflow_id
 from workflows.orders.contract import AuditPageOutcome, AuditPageRequest, BatchRef
 
 log = structlog.get_logger()
@@ -42,7 +43,7 @@ class SettlementActivities:
         self.client = client
         self.gateway = gateway
 
-    @activity.defn(name=names.OPEN_BATCH)
+    @activity.defn(name=contract.OPEN_BATCH)
     def open_batch(self, ref: BatchRef) -> None:
         with Session(self.engine) as s:
             if s.get(SettlementBatch, ref.batch_id) is None:
@@ -52,14 +53,14 @@ class SettlementActivities:
                 except IntegrityError:
                     s.rollback()
 
-    @activity.defn(name=names.SETTLE_AUDIT_PAGE)
+    @activity.defn(name=contract.SETTLE_AUDIT_PAGE)
     async def settle_audit_page(self, req: AuditPageRequest) -> AuditPageOutcome:
         try:
             page = await self.gateway.audit_page(req.carrier, req.month, req.page_token)
-        except CarrierRejected as err:
-            raise ApplicationError(str(err), type="CarrierRejected", non_retryable=True) from err
-        except CarrierUnavailable as err:
-            raise ApplicationError(str(err), type="CarrierUnavailable") from err
+        except PeerRejected as err:
+            raise ApplicationError(str(err), type="PeerRejected", non_retryable=True) from err
+        except PeerUnavailable as err:
+            raise ApplicationError(str(err), type="PeerUnavailable") from err
         if not page.get("ready", False):
             return AuditPageOutcome(ready=False, next_page_token=req.page_token)
         verdicts = await asyncio.to_thread(self._record_audit, req, page.get("results", []))
@@ -107,7 +108,7 @@ class SettlementActivities:
         async def one(order_id: str, result: AuditResult) -> None:
             async with gate:
                 try:
-                    await self.client.get_workflow_handle(order_workflow_id(order_id)).signal("audit_result", result)
+                    await self.client.get_workflow_handle(order_workflow_id(order_id)).signal(contract.AUDIT_RESULT, result)
                 except RPCError as err:
                     if err.status != RPCStatusCode.NOT_FOUND:
                         raise
@@ -115,7 +116,7 @@ class SettlementActivities:
 
         await asyncio.gather(*(one(o, r) for o, r in verdicts))
 
-    @activity.defn(name=names.FAIL_UNAUDITED_ORDERS)
+    @activity.defn(name=contract.FAIL_UNAUDITED_ORDERS)
     async def fail_unaudited_orders(self, ref: BatchRef) -> int:
         """Orders of this carrier and month that the final audit never named fail with a precise reason."""
 
@@ -133,7 +134,7 @@ class SettlementActivities:
                                                 detail="absent from the carrier's final audit")) for o in missing])
         return len(missing)
 
-    @activity.defn(name=names.WAIT_FOR_AUDITED_ORDERS)
+    @activity.defn(name=contract.WAIT_FOR_AUDITED_ORDERS)
     def wait_for_audited_orders(self, ref: BatchRef) -> int:
         """Statements wait until every order the audit named has settled or failed. Retried (no history growth)
         while some are still on their way; after the activity's schedule-to-close the batch goes on anyway."""
@@ -147,7 +148,7 @@ class SettlementActivities:
             raise ApplicationError(f"{pending} audited orders still settling", type="OrdersStillSettling")
         return 0
 
-    @activity.defn(name=names.BUILD_STATEMENTS)
+    @activity.defn(name=contract.BUILD_STATEMENTS)
     def build_statements(self, ref: BatchRef) -> int:
         """One statement per agent with lines or failures in this batch; lines are attached to it."""
         with Session(self.engine) as s:
@@ -175,7 +176,7 @@ class SettlementActivities:
             s.commit()
             return len(set(per_agent) | set(failed))
 
-    @activity.defn(name=names.PAY_AGENTS)
+    @activity.defn(name=contract.PAY_AGENTS)
     async def pay_agents(self, ref: BatchRef) -> int:
         """Pay every statement of this carrier with payable lines: this batch's, and lines released since an
         earlier batch by an agent's reinstatement. The payout id names the exact lines, so a retry after a
@@ -197,9 +198,9 @@ class SettlementActivities:
             payout_id = f"{sid}-{hashlib.sha256(repr(line_ids).encode()).hexdigest()[:12]}"
             try:
                 receipt = await self.gateway.payout(payout_id, agent_id, amount)
-            except CarrierUnavailable as err:
+            except PeerUnavailable as err:
                 raise ApplicationError(str(err), type="PayoutUnavailable") from err
-            except CarrierRejected as err:
+            except PeerRejected as err:
                 raise ApplicationError(str(err), type="PayoutRejected", non_retryable=True) from err
             await asyncio.to_thread(self._mark_paid, sid, line_ids, amount, receipt.get("reference", ""))
             paid += amount
@@ -217,7 +218,7 @@ class SettlementActivities:
             s.add(st)
             s.commit()
 
-    @activity.defn(name=names.CLOSE_BATCH)
+    @activity.defn(name=contract.CLOSE_BATCH)
     def close_batch(self, ref: BatchRef) -> dict:
         with Session(self.engine) as s:
             batch = s.get(SettlementBatch, ref.batch_id)

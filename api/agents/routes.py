@@ -2,21 +2,14 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 from sqlmodel import Session
 
 from api.deps import get_session
-from api.schemas import (
-    MONTH_PATTERN,
-    AgentDetailOut,
-    AgentOut,
-    AppealRequest,
-    StatementOut,
-    StatusChangeOut,
-    StatusChangeRequest,
-    StatusChangeResult,
-)
+from api.schemas import MONTH_PATTERN
+from api.agents.schemas import AgentDetailOut, AgentOut, AppealRequest, StatusChangeOut, StatusChangeRequest, StatusChangeResult
+from api.orders.schemas import StatementOut
 from services import agents as svc
 from services.orders import statements as stm
 
@@ -33,20 +26,12 @@ def _result(r: svc.StatusResult) -> StatusChangeResult:
 
 
 def _run(fn, *args) -> StatusChangeResult:
-    try:
-        return _result(fn(*args))
-    except svc.AgentNotFound as err:
-        raise HTTPException(404, detail=err.reason) from None
-    except svc.InvalidTransition as err:
-        raise HTTPException(409, detail=err.reason) from None
+    return _result(fn(*args))
 
 
 @router.get("/{agent_id}", response_model=AgentDetailOut, responses={404: _ERRORS[404]})
 def get_agent(agent_id: str, session: Annotated[Session, Depends(get_session)]) -> AgentDetailOut:
-    try:
-        d = svc.detail(session, agent_id)
-    except svc.AgentNotFound as err:
-        raise HTTPException(404, detail=err.reason) from None
+    d = svc.detail(session, agent_id)
     return AgentDetailOut(
         **AgentOut.model_validate(d.agent).model_dump(),
         history=[StatusChangeOut.model_validate(h) for h in d.history],
@@ -80,18 +65,12 @@ def statements(
     session: Annotated[Session, Depends(get_session)],
     month: Annotated[str | None, Query(pattern=MONTH_PATTERN)] = None,
 ) -> list[StatementOut]:
-    try:
-        rows = stm.agent_statements(session, agent_id, month)
-    except stm.AgentNotFound as err:
-        raise HTTPException(404, detail=str(err)) from None
+    rows = stm.agent_statements(session, agent_id, month)
     return [StatementOut.model_validate(s) for s in rows]
 
 
 def _rows(session: Session, agent_id: str, month: str) -> list[stm.StatementRow]:
-    try:
-        return stm.statement_rows(session, agent_id, month)
-    except stm.AgentNotFound as err:
-        raise HTTPException(404, detail=str(err)) from None
+    return stm.statement_rows(session, agent_id, month)
 
 
 def _attachment(filename: str) -> dict[str, str]:

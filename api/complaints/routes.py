@@ -35,6 +35,7 @@ from api.complaints.schemas import (
     VerifyBody,
     VerifyOut,
 )
+from core.errors import BusinessError
 from api.deps import get_session, get_temporal_optional
 from api.schemas import MONTH_PATTERN, Page
 from db.complaints import Complaint, FeeReturn, OpsAlert
@@ -59,7 +60,7 @@ from workflows.complaints.contract import (
     TransferRequest,
 )
 
-router = APIRouter(prefix="/complaints", tags=["complaints"])
+complaint_router = APIRouter(prefix="/complaints", tags=["complaints"])
 fee_router = APIRouter(prefix="/fee-returns", tags=["complaints"])
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -79,13 +80,7 @@ def _key(value: str | None) -> str:
     return key
 
 
-def _fail(err: svc.ComplaintError) -> HTTPException:
-    if isinstance(err, svc.ActionRefused):
-        return HTTPException(err.status_code, detail={"type": err.kind, "reason": err.reason})
-    return HTTPException(err.status_code, detail=err.reason)
-
-
-@router.post("", status_code=201, response_model=ComplaintOut,
+@complaint_router.post("", status_code=201, response_model=ComplaintOut,
              responses={200: {"description": "same Idempotency-Key: the original complaint"},
                         400: {"description": "missing Idempotency-Key"}, 409: {"description": "key reused"},
                         422: {"description": "invalid body"}, 503: {"description": "stored, workflow not started: retry"}})
@@ -95,10 +90,7 @@ async def register(body: RegisterComplaint, response: Response, session: Session
     req = svc.NewComplaint(msisdn=body.msisdn, customer=body.customer, source=body.source, ctype=body.ctype,
                            receiving_department=body.receiving_department, text=body.text,
                            multi_department=body.multi_department, received_at=body.received_at)
-    try:
-        reg = await anyio.to_thread.run_sync(svc.register, session, key, req)
-    except svc.ComplaintError as err:
-        raise _fail(err) from None
+    reg = await anyio.to_thread.run_sync(svc.register, session, key, req)
     if temporal is None:
         raise HTTPException(503, detail=f"complaint {reg.complaint.id} stored but Temporal is unreachable; retry with "
                                         f"the same {IDEMPOTENCY_HEADER}")
@@ -112,7 +104,7 @@ async def register(body: RegisterComplaint, response: Response, session: Session
     return ComplaintOut.of(reg.complaint)
 
 
-@router.get("", response_model=Page[ComplaintOut])
+@complaint_router.get("", response_model=Page[ComplaintOut])
 def list_complaints(session: SessionDep, level: Level | None = None, department: Department | None = None,
                     state: Annotated[str | None, Query(pattern=r"^(awaiting_department|in_handling|overdue|"
                                                                    r"awaiting_customer|survey|closed)$")] = None,
@@ -133,7 +125,7 @@ def list_complaints(session: SessionDep, level: Level | None = None, department:
 # ---- ops: working-day schedules, alerts, KPIs (before /{complaint_id}) -----------------------------
 
 
-@router.get("/calendar/{year}", response_model=ScheduleOut)
+@complaint_router.get("/calendar/{year}", response_model=ScheduleOut)
 def get_schedule(year: int, session: SessionDep) -> ScheduleOut:
     if not 2004 <= year <= 2100:
         raise HTTPException(422, detail="year must be between 2004 and 2100")
@@ -143,7 +135,7 @@ def get_schedule(year: int, session: SessionDep) -> ScheduleOut:
                        holidays=sorted(s.holidays), workdays=sorted(s.workdays))
 
 
-@router.put("/calendar/{year}", response_model=ScheduleLoadedOut,
+@complaint_router.put("/calendar/{year}", response_model=ScheduleLoadedOut,
             responses={422: {"description": "a schedule that cannot be right (wrong year, weekday make-up day, ...)"}})
 async def put_schedule(year: int, body: ScheduleBody, session: SessionDep, temporal: TemporalDep) -> ScheduleLoadedOut:
     """Load (or correct) the official schedule of a year; open regulator tickets whose due time walked through
@@ -157,33 +149,33 @@ async def put_schedule(year: int, body: ScheduleBody, session: SessionDep, tempo
     return ScheduleLoadedOut(**done.__dict__)
 
 
-@router.get("/alerts")
+@complaint_router.get("/alerts")
 def alerts(session: SessionDep, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[dict[str, Any]]:
     rows = session.exec(select(OpsAlert).order_by(col(OpsAlert.at).desc()).limit(limit)).all()
     return [{"at": r.at, "kind": r.kind, "message": r.message} for r in rows]
 
 
-@router.get("/kpis", response_model=list[kpi.KpiRow])
+@complaint_router.get("/kpis", response_model=list[kpi.KpiRow])
 def kpis(session: SessionDep, month: Annotated[str, Query(pattern=MONTH_PATTERN)],
          department: Department | None = None) -> list[kpi.KpiRow]:
     return kpi.kpis(session, month, department.value if department else None)
 
 
-@router.get("/kpis.csv", response_class=Response, responses={200: {"content": {CSV_MEDIA_TYPE: {}}}})
+@complaint_router.get("/kpis.csv", response_class=Response, responses={200: {"content": {CSV_MEDIA_TYPE: {}}}})
 def kpis_csv(session: SessionDep, month: Annotated[str, Query(pattern=MONTH_PATTERN)], department: Department | None = None):
     rows = kpi.kpis(session, month, department.value if department else None)
     return Response(kpi.to_csv(rows), media_type=CSV_MEDIA_TYPE,
                     headers={"Content-Disposition": f'attachment; filename="complaint-kpis-{month}.csv"'})
 
 
-@router.get("/kpis.xlsx", response_class=Response, responses={200: {"content": {XLSX_MEDIA_TYPE: {}}}})
+@complaint_router.get("/kpis.xlsx", response_class=Response, responses={200: {"content": {XLSX_MEDIA_TYPE: {}}}})
 def kpis_xlsx(session: SessionDep, month: Annotated[str, Query(pattern=MONTH_PATTERN)], department: Department | None = None):
     rows = kpi.kpis(session, month, department.value if department else None)
     return Response(kpi.to_xlsx(rows), media_type=XLSX_MEDIA_TYPE,
                     headers={"Content-Disposition": f'attachment; filename="complaint-kpis-{month}.xlsx"'})
 
 
-@router.post("/sms/inbound", response_model=InboundSmsOut,
+@complaint_router.post("/sms/inbound", response_model=InboundSmsOut,
              responses={401: {"description": "bad signature"}, 422: {"description": "invalid body"}})
 async def inbound_sms(request: Request, session: SessionDep, temporal: TemporalDep) -> InboundSmsOut:
     """A customer's SMS as the gateway pushes it (signed like every push): survey answers reopen or close tickets."""
@@ -199,17 +191,14 @@ async def inbound_sms(request: Request, session: SessionDep, temporal: TemporalD
         first = err.errors()[0]
         raise HTTPException(422, detail=f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
     msg = svc.InboundMessage(message_id=body.message_id, sender=body.sender, text=body.text, received_at=body.received_at)
-    try:
-        outcome, cid, dup = await svc.inbound_sms(session, temporal, msg)
-    except svc.ComplaintError as err:
-        raise _fail(err) from None
+    outcome, cid, dup = await svc.inbound_sms(session, temporal, msg)
     return InboundSmsOut(message_id=body.message_id, outcome=outcome, complaint_id=cid, duplicate=dup)
 
 
 # ---- one complaint --------------------------------------------------------------------------------
 
 
-@router.get("/{complaint_id}", response_model=ComplaintDetail, responses={404: {"description": "unknown complaint"}})
+@complaint_router.get("/{complaint_id}", response_model=ComplaintDetail, responses={404: {"description": "unknown complaint"}})
 async def get_complaint(complaint_id: str, session: SessionDep, temporal: TemporalDep) -> ComplaintDetail:
     row = session.get(Complaint, complaint_id)
     if row is None:
@@ -220,43 +209,40 @@ async def get_complaint(complaint_id: str, session: SessionDep, temporal: Tempor
 
 
 async def _act(session, temporal, complaint_id: str, update: str, payload) -> ComplaintView:
-    try:
-        return await svc.act(session, temporal, complaint_id, update, payload)
-    except svc.ComplaintError as err:
-        raise _fail(err) from None
+    return await svc.act(session, temporal, complaint_id, update, payload)
 
 
-@router.post("/{complaint_id}/accept", response_model=ComplaintView, responses=_REFUSED)
+@complaint_router.post("/{complaint_id}/accept", response_model=ComplaintView, responses=_REFUSED)
 async def accept(complaint_id: str, body: AcceptBody, session: SessionDep, temporal: TemporalDep):
     return await _act(session, temporal, complaint_id, "accept", DepartmentAction(**body.model_dump()))
 
 
-@router.post("/{complaint_id}/transfer", response_model=ComplaintView, responses=_REFUSED)
+@complaint_router.post("/{complaint_id}/transfer", response_model=ComplaintView, responses=_REFUSED)
 async def transfer(complaint_id: str, body: TransferBody, session: SessionDep, temporal: TemporalDep):
     return await _act(session, temporal, complaint_id, "transfer", TransferRequest(**body.model_dump()))
 
 
-@router.post("/{complaint_id}/findings", response_model=ComplaintView, responses=_REFUSED)
+@complaint_router.post("/{complaint_id}/findings", response_model=ComplaintView, responses=_REFUSED)
 async def findings(complaint_id: str, body: FindingsBody, session: SessionDep, temporal: TemporalDep):
     return await _act(session, temporal, complaint_id, "add_findings", FindingsRequest(**body.model_dump()))
 
 
-@router.post("/{complaint_id}/reply", response_model=ComplaintView, responses=_REFUSED)
+@complaint_router.post("/{complaint_id}/reply", response_model=ComplaintView, responses=_REFUSED)
 async def reply(complaint_id: str, body: ReplyBody, session: SessionDep, temporal: TemporalDep):
     return await _act(session, temporal, complaint_id, "reply", ReplyRequest(**body.model_dump()))
 
 
-@router.post("/{complaint_id}/acceptance", response_model=ComplaintView, responses=_REFUSED)
+@complaint_router.post("/{complaint_id}/acceptance", response_model=ComplaintView, responses=_REFUSED)
 async def acceptance(complaint_id: str, body: AcceptanceBody, session: SessionDep, temporal: TemporalDep):
     return await _act(session, temporal, complaint_id, "customer_acceptance", AcceptanceRequest(**body.model_dump()))
 
 
-@router.post("/{complaint_id}/escalate", response_model=ComplaintView, responses=_REFUSED)
+@complaint_router.post("/{complaint_id}/escalate", response_model=ComplaintView, responses=_REFUSED)
 async def escalate(complaint_id: str, body: EscalateBody, session: SessionDep, temporal: TemporalDep):
     return await _act(session, temporal, complaint_id, "escalate", EscalateRequest(**body.model_dump()))
 
 
-@router.post("/{complaint_id}/level", response_model=ComplaintView, responses=_REFUSED)
+@complaint_router.post("/{complaint_id}/level", response_model=ComplaintView, responses=_REFUSED)
 async def correct_level(complaint_id: str, body: LevelBody, session: SessionDep, temporal: TemporalDep):
     """A repeat or a VIP found late: the ticket reclassifies and recomputes its due time (recorded)."""
     if body.repeat_of is not None:
@@ -268,16 +254,15 @@ async def correct_level(complaint_id: str, body: LevelBody, session: SessionDep,
                 this.msisdn_fingerprint, ctype, this.received_at,
                 [PriorComplaint(complaint_id=earlier.id, msisdn_fingerprint=earlier.msisdn_fingerprint,
                                 ctype=ComplaintType(earlier.ctype), received_at=earlier.received_at)]) is None:
-            raise HTTPException(422, detail={"type": "NotARepeat",
-                                             "reason": f"{body.repeat_of} is not a complaint of the same number and "
-                                                       "type received within the 30 days before this one"})
+            raise BusinessError(f"{body.repeat_of} is not a complaint of the same number and type received within "
+                                "the 30 days before this one", type="NotARepeat", status=422)
     return await _act(session, temporal, complaint_id, "correct_level", LevelCorrection(**body.model_dump()))
 
 
 # ---- fee returns ------------------------------------------------------------------------------------
 
 
-@router.post("/{complaint_id}/fee-returns", status_code=201, response_model=FeeReturnOut,
+@complaint_router.post("/{complaint_id}/fee-returns", status_code=201, response_model=FeeReturnOut,
              responses={404: {"description": "unknown complaint"}, 409: {"description": "an earlier return of the same kind"},
                         422: {"description": "not the ticket's number, or not a fee return as stated"}})
 async def request_fee_return(complaint_id: str, body: FeeReturnBody, response: Response, session: SessionDep,
@@ -285,16 +270,13 @@ async def request_fee_return(complaint_id: str, body: FeeReturnBody, response: R
                              idempotency_key: Annotated[str | None, Header(alias=IDEMPOTENCY_HEADER)] = None) -> FeeReturnOut:
     key = _key(idempotency_key)
     req = fees.NewFeeReturn(**body.model_dump())
-    try:
-        row, created = await anyio.to_thread.run_sync(fees.request, session, complaint_id, key, req)
-    except svc.ComplaintError as err:
-        raise _fail(err) from None
+    row, created = await anyio.to_thread.run_sync(fees.request, session, complaint_id, key, req)
     await _credit_if_approved(temporal, row)
     response.status_code = 201 if created else 200
     return FeeReturnOut.model_validate(row)
 
 
-@router.get("/{complaint_id}/fee-returns", response_model=list[FeeReturnOut])
+@complaint_router.get("/{complaint_id}/fee-returns", response_model=list[FeeReturnOut])
 def list_fee_returns(complaint_id: str, session: SessionDep) -> list[FeeReturnOut]:
     return [FeeReturnOut.model_validate(r) for r in fees.list_for(session, complaint_id)]
 
@@ -308,46 +290,30 @@ async def _credit_if_approved(temporal: Client | None, row) -> None:
     await fees.ensure_credit(temporal, row)
 
 
-def _fee_fail(err: svc.ComplaintError) -> HTTPException:
-    return HTTPException(err.status_code, detail=err.reason)
-
-
 @fee_router.post("/{fee_return_id}/approve", response_model=FeeReturnOut,
                  responses={403: {"description": "operator approving own return / wrong role"}, 409: {"description": "wrong status"}})
 async def approve(fee_return_id: str, body: ApproveBody, session: SessionDep, temporal: TemporalDep) -> FeeReturnOut:
-    try:
-        row = fees.approve(session, fee_return_id, body.actor_id, body.role)
-    except svc.ComplaintError as err:
-        raise _fee_fail(err) from None
+    row = fees.approve(session, fee_return_id, body.actor_id, body.role)
     await _credit_if_approved(temporal, row)
     return FeeReturnOut.model_validate(row)
 
 
 @fee_router.post("/{fee_return_id}/reject", response_model=FeeReturnOut)
 def reject(fee_return_id: str, body: RejectBody, session: SessionDep) -> FeeReturnOut:
-    try:
-        return FeeReturnOut.model_validate(fees.reject(session, fee_return_id, body.actor_id, body.role, body.reason))
-    except svc.ComplaintError as err:
-        raise _fee_fail(err) from None
+    return FeeReturnOut.model_validate(fees.reject(session, fee_return_id, body.actor_id, body.role, body.reason))
 
 
 @fee_router.post("/{fee_return_id}/audit", response_model=FeeReturnOut,
                  responses={403: {"description": "the operator is never the auditor"}})
 async def audit(fee_return_id: str, body: AuditBody, session: SessionDep, temporal: TemporalDep) -> FeeReturnOut:
-    try:
-        row = fees.audit(session, fee_return_id, body.actor_id, body.role, body.ok, body.note)
-    except svc.ComplaintError as err:
-        raise _fee_fail(err) from None
+    row = fees.audit(session, fee_return_id, body.actor_id, body.role, body.ok, body.note)
     await _credit_if_approved(temporal, row)
     return FeeReturnOut.model_validate(row)
 
 
 @fee_router.post("/{fee_return_id}/verification", response_model=VerifyOut)
 async def verify_value_added(fee_return_id: str, body: VerifyBody, session: SessionDep, temporal: TemporalDep) -> VerifyOut:
-    try:
-        original, added = fees.verify_value_added(session, fee_return_id, body.actor_id, body.confirmed)
-    except svc.ComplaintError as err:
-        raise _fee_fail(err) from None
+    original, added = fees.verify_value_added(session, fee_return_id, body.actor_id, body.confirmed)
     if added is not None:
         await _credit_if_approved(temporal, added)
     return VerifyOut(original=FeeReturnOut.model_validate(original),
@@ -366,3 +332,6 @@ async def credit(fee_return_id: str, session: SessionDep, temporal: TemporalDep)
     return FeeReturnOut.model_validate(row)
 
 
+router = APIRouter()
+router.include_router(complaint_router)
+router.include_router(fee_router)

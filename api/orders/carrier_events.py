@@ -7,8 +7,10 @@ from fastapi.responses import JSONResponse
 from sqlmodel import Session
 from temporalio.client import Client
 
+from api import errors
 from api.deps import get_session, get_temporal_optional
-from api.schemas import BatchEventsOut, CarrierEventOut, Page, SingleEventOut
+from api.schemas import Page
+from api.orders.schemas import BatchEventsOut, CarrierEventOut, SingleEventOut
 from db.orders import EventOutcome
 from domain.orders.carrier_events import ParsedLine, parse_csv, parse_json_lines, parse_one
 from core.signing import SIGNATURE_HEADER, SOURCE_HEADER, TIMESTAMP_HEADER, BadSignature, verify
@@ -44,10 +46,7 @@ def _text(body: bytes) -> str:
 
 
 async def _ingest(session: Session, temporal: Client | None, source: str, lines: list[ParsedLine]) -> svc.IngestReport:
-    try:
-        return await svc.ingest(session, temporal, source, lines)
-    except svc.TemporalUnavailable as err:
-        raise HTTPException(503, detail=str(err)) from None
+    return await svc.ingest(session, temporal, source, lines)
 
 
 _SIGNED = {
@@ -77,7 +76,7 @@ async def push_one(
     report = await _ingest(session, temporal, source, [parsed])
     r = report.results[0]
     if r.outcome == EventOutcome.REJECTED:
-        return JSONResponse(status_code=422, content={"detail": r.error, "event_id": r.event_id, "outcome": r.outcome.value})
+        return errors.body(422, "malformed_event", r.error, event_id=r.event_id, outcome=r.outcome.value)
     status = 202 if r.outcome in (EventOutcome.ACCEPTED, EventOutcome.UNKNOWN_ORDER) else 200
     out = SingleEventOut(event_id=r.event_id, order_id=r.order_id, outcome=r.outcome, error=r.error)
     return JSONResponse(status_code=status, content=out.model_dump(mode="json"))

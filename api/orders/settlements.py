@@ -6,7 +6,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from sqlmodel import Session
 
 from api.deps import get_session
-from api.schemas import MONTH_PATTERN, BatchDetail, BatchOut, Page, StatementOut
+from api.schemas import MONTH_PATTERN, Page
+from api.orders.schemas import BatchDetail, BatchOut, StatementOut
 from domain.orders.carriers import Carrier
 from services.orders import statements as svc
 

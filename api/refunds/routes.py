@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Res
 from sqlmodel import Session, select
 from temporalio.client import Client
 
+from core.errors import BusinessError
 from api.deps import get_session, get_temporal, get_temporal_optional
 from api.refunds.schemas import (
     BatchItemOut,
@@ -34,7 +35,8 @@ from api.refunds.schemas import (
 from api.schemas import Page
 from db.refunds import Payment, Refund, RefundChannel
 from domain.refunds import ErrorMapping, RefundStatus
-from gateways.payment_channel import ChannelRejected, ChannelUnavailable, PaymentChannelGateway
+from gateways.payment_channel import PaymentChannelGateway
+from core.http import PeerRejected, PeerUnavailable
 from core.settings import get_settings
 from services import refunds as svc
 from workflows.refunds.contract import OpsAction
@@ -66,13 +68,9 @@ async def _db(session: Session, fn, *args):
     return await anyio.to_thread.run_sync(call)
 
 
-def _http(err: svc.RefundError) -> HTTPException:
-    return HTTPException(err.status_code, detail=err.reason)
-
-
 def _payment_out(p: Payment, auto: Refund | None = None) -> PaymentOut:
     return PaymentOut.model_validate(p).model_copy(update=dict(
-        remaining_fen=p.paid_fen - p.committed_fen, remaining_fee_fen=p.fee_fen - p.fee_committed_fen,
+        remaining_fen=svc.balance_of(p).remaining_fen, remaining_fee_fen=svc.balance_of(p).remaining_fee_fen,
         auto_refund_id=auto.id if auto else None))
 
 
@@ -99,10 +97,7 @@ async def record_payment(body: PaymentIn, response: Response, session: Db,
                          temporal: Annotated[Client | None, Depends(get_temporal_optional)]) -> PaymentOut:
     p = svc.NewPayment(**body.model_dump(exclude={"callback_url"}),
                        callback_url=str(body.callback_url) if body.callback_url else None)
-    try:
-        recorded = await _db(session, svc.record_payment, p)
-    except svc.RefundError as err:
-        raise _http(err) from None
+    recorded = await _db(session, svc.record_payment, p)
     if recorded.auto_refund is not None:
         await _start(temporal, session, recorded.auto_refund)
     response.status_code = 201 if recorded.created else 200
@@ -111,10 +106,7 @@ async def record_payment(body: PaymentIn, response: Response, session: Db,
 
 @router.get("/payments/{payment_id}", response_model=PaymentOut, responses={404: {"description": "unknown payment"}})
 def get_payment(payment_id: str, session: Db) -> PaymentOut:
-    try:
-        payment, _ = svc.payment_view(session, payment_id)
-    except svc.RefundError as err:
-        raise _http(err) from None
+    payment, _ = svc.payment_view(session, payment_id)
     return _payment_out(payment)
 
 
@@ -136,10 +128,7 @@ def _new(body: RefundIn) -> svc.NewRefund:
                         503: {"description": "stored, but its process could not start: send again"}})
 async def request_refund(body: RefundIn, response: Response, session: Db,
                          temporal: Annotated[Client | None, Depends(get_temporal_optional)]) -> RefundOut:
-    try:
-        refund, created = await _db(session, svc.request_refund, _new(body))
-    except svc.RefundError as err:
-        raise _http(err) from None
+    refund, created = await _db(session, svc.request_refund, _new(body))
     await _start(temporal, session, refund)
     response.status_code = 201 if created else 200
     return RefundOut.model_validate(refund)
@@ -156,8 +145,8 @@ async def request_refunds(body: BatchRefundIn, session: Db,
             await _start(temporal, session, refund)
             items.append(BatchItemOut(merchant_refund_no=one.merchant_refund_no, http_status=201 if created else 200,
                                       refund=RefundOut.model_validate(refund)))
-        except svc.RefundError as err:
-            items.append(BatchItemOut(merchant_refund_no=one.merchant_refund_no, http_status=err.status_code,
+        except BusinessError as err:
+            items.append(BatchItemOut(merchant_refund_no=one.merchant_refund_no, http_status=err.status,
                                       reason=err.reason))
         except HTTPException as err:
             items.append(BatchItemOut(merchant_refund_no=one.merchant_refund_no, http_status=err.status_code,
@@ -193,14 +182,11 @@ def list_refunds(
 @router.get("/refunds/{refund_id}", response_model=RefundDetailOut, responses={404: {"description": "unknown refund"}})
 async def get_refund(refund_id: str, session: Db,
                      temporal: Annotated[Client | None, Depends(get_temporal_optional)]) -> RefundDetailOut:
-    try:
-        d = await _db(session, svc.get_refund, refund_id)
-    except svc.RefundError as err:
-        raise _http(err) from None
+    d = await _db(session, svc.get_refund, refund_id)
     live, why = await svc.live_view(temporal, refund_id)
     base = RefundOut.model_validate(d.refund).model_dump()
     return RefundDetailOut(**base, audit_reasons=[r for r in d.refund.audit_reasons.split("\n") if r],
-                           payment_remaining_fen=d.payment.paid_fen - d.payment.committed_fen,
+                           payment_remaining_fen=svc.balance_of(d.payment).remaining_fen,
                            serials=[SerialOut.model_validate(s) for s in d.serials],
                            history=[RefundEventOut.model_validate(e) for e in d.history], live=live, live_error=why)
 
@@ -212,11 +198,8 @@ async def get_refund(refund_id: str, session: Db,
 async def ops_action(refund_id: str, action: str, body: OpsActionIn, session: Db,
                      temporal: Annotated[Client, Depends(get_temporal)]) -> OpsActionOut:
     """approve, reject, force_success, force_fail, mark_succeeded_offline, retry_new_serial: each recorded."""
-    try:
-        before = await _db(session, svc.refund_status, refund_id)
-        status = await svc.ops_action(temporal, refund_id, before, action, OpsAction(**body.model_dump()))
-    except svc.RefundError as err:
-        raise _http(err) from None
+    before = await _db(session, svc.refund_status, refund_id)
+    status = await svc.ops_action(temporal, refund_id, before, action, OpsAction(**body.model_dump()))
     log.info("refund ops action", refund_id=refund_id, action=action, actor=body.actor, status=status)
     return OpsActionOut(refund_id=refund_id, action=action, status=status)
 
@@ -233,11 +216,8 @@ def list_channels(session: Db) -> list[ChannelOut]:
             responses={404: {"description": "unknown channel"}})
 def switch_auto_audit(channel_id: str, body: ChannelSwitchIn, session: Db) -> ChannelOut:
     """The emergency switch: automatic audit off (or back on) for one channel, with who and why."""
-    try:
-        return ChannelOut.model_validate(svc.set_channel(session, channel_id, "auto_audit", body.enabled, body.actor,
-                                                         body.reason))
-    except svc.RefundError as err:
-        raise _http(err) from None
+    return ChannelOut.model_validate(svc.set_channel(session, channel_id, "auto_audit", body.enabled, body.actor,
+                                                     body.reason))
 
 
 @router.get("/refund-channels/{channel_id}/switches", response_model=list[ChannelSwitchOut])
@@ -256,10 +236,7 @@ def list_error_mappings(session: Db, channel: str | None = None) -> list[ErrorMa
 def put_error_mapping(body: ErrorMappingIn, response: Response, session: Db) -> ErrorMappingOut:
     """Add or replace the translation of a channel code; the next decline with that code uses it, no deploy."""
     m = ErrorMapping(**body.model_dump(exclude={"actor"}))
-    try:
-        row, created = svc.put_error_mapping(session, m, body.actor)
-    except svc.RefundError as err:
-        raise _http(err) from None
+    row, created = svc.put_error_mapping(session, m, body.actor)
     response.status_code = 201 if created else 200
     return ErrorMappingOut(**m.model_dump(), source="ops", created_by=row.created_by, created_at=row.created_at)
 
@@ -276,7 +253,7 @@ async def reconcile_statement(
     succeeded, or a serial we never sent) are what ops force success or fail with, citing the statement."""
     try:
         lines = await gateway.statement(channel_id, day)
-    except (ChannelUnavailable, ChannelRejected) as err:
+    except (PeerUnavailable, PeerRejected) as err:
         raise HTTPException(502, detail=f"channel {channel_id} statement {day}: {err}") from None
     recon = await _db(session, svc.reconcile, lines)
     return ReconciliationOut(channel=channel_id, day=day, lines=len(recon),

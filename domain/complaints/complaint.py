@@ -1,4 +1,4 @@
-"""The complaint desk's rules (DOMAIN.md section 3; seed 001 sections 3.0-8.0). Pure: no I/O, no Temporal.
+"""The complaint desk's rules (the complaint procedure in docs/domain.md). Pure: no I/O, no Temporal.
 
 - `classify`: level 1-4 or regulator from source, customer and type, with the reasons ops read.
 - `is_repeat`: same number (fingerprint), same type, within 30 days.
@@ -26,7 +26,7 @@ REPEAT_WINDOW = timedelta(days=30)
 HANDLED_SMS_AFTER = timedelta(hours=48)  # "not replied within 48 h: SMS that it is being handled"
 WARN_BEFORE_DUE = timedelta(hours=1)
 SUPERVISION_EVERY = timedelta(hours=24)
-# The seed does not say how long these last; our choices (docs/complaints.md):
+# The complaint procedure does not say how long these last; our choices (docs/complaints.md):
 ACCEPTANCE_WAIT = timedelta(hours=72)  # no acceptance recorded 72 h after the reply: archived, flagged
 SURVEY_WINDOW = timedelta(hours=72)  # a "dissatisfied" answer counts within 72 h of the survey SMS
 QUIET_FROM, QUIET_UNTIL = time(22, 0), time(7, 0)
@@ -41,7 +41,7 @@ class Level(StrEnum):
 
 
 class Source(StrEnum):
-    """Where the complaint came in (seed 4.3, 6.1)."""
+    """Where the complaint came in (complaint procedure 4.3, 6.1)."""
 
     HOTLINE = "hotline"  # 10086
     COUNTER = "counter"  # 营业厅
@@ -86,7 +86,7 @@ LEVEL4_TYPES = {ComplaintType.NETWORK_COVERAGE, ComplaintType.INTERCONNECTION, C
 
 
 class Department(StrEnum):
-    """Who handles tickets (seed 2.0, 3.x). The market department is copied on every supervision notice."""
+    """Who handles tickets (complaint procedure 2.0, 3.1-3.4). The market department is copied on every supervision notice."""
 
     COMPLAINT_DESK = "complaint_desk"  # 10086投诉组
     MARKET = "market"  # 市场部
@@ -128,7 +128,7 @@ class LevelDecision(BaseModel):
 
 
 def classify(source: Source, customer: Customer, ctype: ComplaintType, multi_department: bool = False) -> LevelDecision:
-    """The most specific rule wins, in this order (seed 4.3.1 and 4.3.6):
+    """The most specific rule wins, in this order (complaint procedure 4.3.1 and 4.3.6):
 
     1. forwarded by the ministry, the group or the provincial administration -> regulator;
     2. provincial+ media, group website, communications administration, consumer association -> 1;
@@ -140,20 +140,20 @@ def classify(source: Source, customer: Customer, ctype: ComplaintType, multi_dep
     """
     if source in REGULATOR_SOURCES:
         return LevelDecision(level=Level.REGULATOR, reasons=[
-            f"source {source.value} is a regulator forwarding: written reply within 5 working days (seed 4.3.1)"])
+            f"source {source.value} is a regulator forwarding: written reply within 5 working days (complaint procedure 4.3.1)"])
     if source in LEVEL1_SOURCES:
-        return LevelDecision(level=Level.L1, reasons=[f"source {source.value} is a public channel: level 1 (seed 4.3.6)"])
+        return LevelDecision(level=Level.L1, reasons=[f"source {source.value} is a public channel: level 1 (complaint procedure 4.3.6)"])
     if customer == Customer.VIP:
-        return LevelDecision(level=Level.L1, reasons=["VIP customer: level 1 (seed 4.3.2)"])
+        return LevelDecision(level=Level.L1, reasons=["VIP customer: level 1 (complaint procedure 4.3.2)"])
     if ctype in LEVEL4_TYPES:
         return LevelDecision(level=Level.L4, reasons=[
-            f"type {ctype.value} needs outside parties or the network: level 4, at most 7 days (seed 4.3.6)"])
+            f"type {ctype.value} needs outside parties or the network: level 4, at most 7 days (complaint procedure 4.3.6)"])
     if customer == Customer.PREMIUM:
-        return LevelDecision(level=Level.L2, reasons=["premium-brand customer: level 2 (seed 4.3.3)"])
+        return LevelDecision(level=Level.L2, reasons=["premium-brand customer: level 2 (complaint procedure 4.3.3)"])
     if multi_department:
-        return LevelDecision(level=Level.L2, reasons=["needs several departments or regions: level 2 (seed 4.3.6)"])
+        return LevelDecision(level=Level.L2, reasons=["needs several departments or regions: level 2 (complaint procedure 4.3.6)"])
     why = "MMS complaint" if ctype == ComplaintType.MMS else "standard-brand customer"
-    return LevelDecision(level=Level.L3, reasons=[f"{why}: level 3 (seed 4.3.4)"])
+    return LevelDecision(level=Level.L3, reasons=[f"{why}: level 3 (complaint procedure 4.3.4)"])
 
 
 # ---- repeat -------------------------------------------------------------------------------------
@@ -225,7 +225,7 @@ def due_time(level: Level, repeat: bool, start: datetime, calendar: WorkCalendar
 
 
 def customer_sms_time(at: datetime) -> datetime:
-    """When a care SMS wanted at `at` may go out: at once, unless 22:00-07:00 Shanghai, then 07:00 (seed 8.0)."""
+    """When a care SMS wanted at `at` may go out: at once, unless 22:00-07:00 Shanghai, then 07:00 (complaint procedure 8.0)."""
     local = require_aware(at).astimezone(SHANGHAI)
     if local.time() >= QUIET_FROM:
         return datetime.combine(local.date() + timedelta(days=1), QUIET_UNTIL, tzinfo=SHANGHAI)
@@ -386,7 +386,7 @@ def check_findings(case: Case, department: Department, text: str) -> Refusal | N
     return None
 
 
-# "Transferred to the relevant department" and the like are no reply (seed 4.2.2.4, 4.6.1).
+# "Transferred to the relevant department" and the like are no reply (complaint procedure 4.2.2.4, 4.6.1).
 _NOT_A_REPLY = re.compile(
     r"(已|已经)?(转|转派|转交|派)(至|到|给)?(其他|相关|别的)?(部门|单位)|transferr?ed to|forwarded to|passed (on )?to|"
     r"another department|other department|relevant department",

@@ -1,4 +1,4 @@
-"""Fee returns to the customer's phone account from a complaint (seed 001 section 5.0). Pure; amounts in fen.
+"""Fee returns to the customer's phone account from a complaint (complaint procedure 5.0). Pure; amounts in fen.
 
 - double return (5.2.1): the wrongly charged amount x 2. For a receipt mismatch the wrong amount is
   charged - promised; for a wrong plan it is the positive difference between what the applied plan
@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from domain.complaints.complaint import Customer
 from domain.money import Fen, yuan
 
-AUDIT_ABOVE_FEN = 10_000  # every return above 100 yuan is audited (seed 3.4.7)
+AUDIT_ABOVE_FEN = 10_000  # every return above 100 yuan is audited (complaint procedure 3.4.7)
 VIP_INSIST_MAX_FEN = 10_000  # "质疑金额在100元以内"
 VIP_QUIET_MONTHS = 2
 ULTRA_SHORT_MAX_S = 3
@@ -110,7 +110,7 @@ def decide(claim: FeeClaim) -> FeeDecision:
         why = ("receipt mismatch: 2 x (charged - promised)" if c == Category.RECEIPT_MISMATCH
                else "wrong plan applied: 2 x the positive difference")
         return FeeDecision(kind=Kind.DOUBLE, wrong_fen=wrong, amount_fen=2 * wrong,
-                           reasons=[f"{why} = 2 x {yuan(wrong)} (seed 5.2.1.5)"])
+                           reasons=[f"{why} = 2 x {yuan(wrong)} (complaint procedure 5.2.1.5)"])
     wrong = claim.charged_fen
     if c == Category.ULTRA_SHORT_CALL:
         if claim.call_seconds is None or not 0 <= claim.call_seconds <= ULTRA_SHORT_MAX_S:
@@ -119,24 +119,24 @@ def decide(claim: FeeClaim) -> FeeDecision:
         if wrong > VIP_INSIST_MAX_FEN:
             return FeeDecision(kind=Kind.NONE, wrong_fen=wrong, amount_fen=0, reasons=[
                 f"VIP insists on a correct charge above 100 yuan ({yuan(wrong)}): no credit return; "
-                f"special cases go through tiered approval (seed 5.2.3)"])
+                f"special cases go through tiered approval (complaint procedure 5.2.3)"])
         if claim.returns_in_last_2_months > 0:
             return FeeDecision(kind=Kind.NONE, wrong_fen=wrong, amount_fen=0, reasons=[
                 f"VIP insists, system right, but {claim.returns_in_last_2_months} fee return(s) in the last "
-                f"{VIP_QUIET_MONTHS} months: no return (seed 5.3.2 case 2)"])
+                f"{VIP_QUIET_MONTHS} months: no return (complaint procedure 5.3.2 case 2)"])
         return FeeDecision(kind=Kind.SINGLE, wrong_fen=wrong, amount_fen=wrong, reasons=[
-            "VIP insists, system right, at most 100 yuan, no return in the last 2 months: single (seed 5.3.2 case 1)"])
+            "VIP insists, system right, at most 100 yuan, no return in the last 2 months: single (complaint procedure 5.3.2 case 1)"])
     if c == Category.SP_UNVERIFIED:
         return FeeDecision(kind=Kind.SINGLE, wrong_fen=wrong, amount_fen=wrong, sp_verification="pending",
                            offer_cancel_subscription=claim.monthly_subscription, reasons=[
                                "value-added charge not verifiable at once: single now, verified later; topped up to "
-                               "double if the fault is confirmed, never clawed back (seed 5.4)"])
+                               "double if the fault is confirmed, never clawed back (complaint procedure 5.4)"])
     if c in DOUBLE:
         return FeeDecision(kind=Kind.DOUBLE, wrong_fen=wrong, amount_fen=2 * wrong,
                            offer_cancel_subscription=c == Category.SP_FAULT_VERIFIED and claim.monthly_subscription,
-                           reasons=[f"{c.value}: double return 2 x {yuan(wrong)} (seed 5.2.1)"])
+                           reasons=[f"{c.value}: double return 2 x {yuan(wrong)} (complaint procedure 5.2.1)"])
     return FeeDecision(kind=Kind.SINGLE, wrong_fen=wrong, amount_fen=wrong,
-                       reasons=[f"{c.value}: single return (seed 5.2.2)"])
+                       reasons=[f"{c.value}: single return (complaint procedure 5.2.2)"])
 
 
 def top_up(original: FeeDecision, confirmed: bool) -> FeeDecision | None:
@@ -147,7 +147,7 @@ def top_up(original: FeeDecision, confirmed: bool) -> FeeDecision | None:
     if not confirmed:
         return None
     return FeeDecision(kind=Kind.TOP_UP, wrong_fen=original.wrong_fen, amount_fen=original.wrong_fen,
-                       reasons=[f"value-added fault confirmed: top-up of {yuan(original.wrong_fen)} to double (seed 5.4)"])
+                       reasons=[f"value-added fault confirmed: top-up of {yuan(original.wrong_fen)} to double (complaint procedure 5.4)"])
 
 
 def approval_tier(amount_fen: Fen) -> int:

@@ -8,7 +8,6 @@ same state.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -41,7 +40,7 @@ TERMINAL = {OrderStatus.SETTLED, OrderStatus.FAILED}
 
 
 class FailureReason(StrEnum):
-    """One precise code per way an order can miss its commission (DOMAIN.md section 1)."""
+    """One precise code per way an order can miss its commission (settlement rules 1.6)."""
 
     ORDER_CANCELLED = "order_cancelled"
     DELIVERY_FAILED = "delivery_failed"
@@ -148,16 +147,6 @@ _CAUSE = {
     StatusCause.IDENTITY: FailureReason.SUSPENDED_BY_CARRIER,
     StatusCause.OTHER: FailureReason.SUSPENDED_BY_CARRIER,
 }
-
-
-def msisdn_fingerprint(msisdn: str) -> str:
-    """Workflows compare numbers by fingerprint so no full phone number enters a history."""
-    return hashlib.sha256(msisdn.strip().encode()).hexdigest()[:16]
-
-
-def mask_msisdn(msisdn: str) -> str:
-    m = msisdn.strip()
-    return m[:3] + "****" + m[-4:] if len(m) >= 8 else "****"
 
 
 class ProductTerms(BaseModel):

@@ -20,7 +20,7 @@ from domain.clock import SHANGHAI, month_bounds, previous_month
 from scripts.demo.complaints import load_complaint_demo_once
 from scripts.demo.state import already_loaded, mark_loaded
 from scripts.demo.order_lives import life, scenario, wire
-from scripts.schedules.orders import schedule_id
+from workflows.orders.contract import settlement_schedule_id as schedule_id
 from core.settings import get_settings
 from services.orders.order import terms_of
 

@@ -12,19 +12,16 @@ from temporalio.client import (
     ScheduleSpec,
 )
 
-from scripts.schedules.orders import create_once
-from core.settings import get_settings
+from core.temporal import ensure_schedule
+from workflows.complaints import contract
 from workflows.complaints.complaint import CalendarCheckWorkflow
-
-CALENDAR_CHECK_SCHEDULE = "working-day-calendar-check"
-
 
 async def ensure_calendar_check_schedule(client: Client) -> str:
     schedule = Schedule(
-        action=ScheduleActionStartWorkflow(CalendarCheckWorkflow.run, id="working-day-calendar-check",
-                                           task_queue=get_settings().task_queue),
+        action=ScheduleActionStartWorkflow(CalendarCheckWorkflow.run, id=contract.CALENDAR_CHECK_WORKFLOW_ID,
+                                           task_queue=contract.TASK_QUEUE),
         spec=ScheduleSpec(calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(8)], minute=[ScheduleRange(0)])],
                           time_zone_name="Asia/Shanghai"),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
     )
-    return await create_once(client, CALENDAR_CHECK_SCHEDULE, schedule)
+    return await ensure_schedule(client, contract.CALENDAR_CHECK_SCHEDULE_ID, schedule)

@@ -4,7 +4,6 @@ from temporalio.client import (
     Client,
     Schedule,
     ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
     ScheduleCalendarSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
@@ -14,20 +13,9 @@ from temporalio.client import (
 
 from domain.orders.carriers import Carrier
 from core.settings import get_settings
+from core.temporal import ensure_schedule
+from workflows.orders import contract
 from workflows.orders.settlement import SettlementKickoffWorkflow
-
-
-async def create_once(client: Client, schedule_id: str, schedule: Schedule) -> str:
-    """Create the Schedule unless it exists: every start of the system ensures its Schedules, idempotently."""
-    try:
-        await client.create_schedule(schedule_id, schedule)
-    except ScheduleAlreadyRunningError:
-        pass
-    return schedule_id
-
-
-def schedule_id(carrier: str) -> str:
-    return f"settlement-schedule-{carrier}"
 
 
 async def ensure_settlement_schedules(client: Client) -> list[str]:
@@ -36,8 +24,8 @@ async def ensure_settlement_schedules(client: Client) -> list[str]:
     for carrier in Carrier:
         schedule = Schedule(
             action=ScheduleActionStartWorkflow(
-                SettlementKickoffWorkflow.run, carrier.value, id=f"settlement-kickoff-{carrier.value}",
-                task_queue=s.task_queue,
+                SettlementKickoffWorkflow.run, carrier.value, id=contract.kickoff_workflow_id(carrier.value),
+                task_queue=contract.TASK_QUEUE,
             ),
             spec=ScheduleSpec(
                 calendars=[ScheduleCalendarSpec(day_of_month=[ScheduleRange(s.settlement_schedule_day)],
@@ -46,5 +34,5 @@ async def ensure_settlement_schedules(client: Client) -> list[str]:
             ),
             policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
         )
-        ids.append(await create_once(client, schedule_id(carrier.value), schedule))
+        ids.append(await ensure_schedule(client, contract.settlement_schedule_id(carrier.value), schedule))
     return ids

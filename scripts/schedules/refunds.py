@@ -12,18 +12,17 @@ from temporalio.client import (
     ScheduleSpec,
 )
 
-from scripts.schedules.orders import create_once
+from core.temporal import ensure_schedule
+from workflows.refunds import contract
 from core.settings import get_settings
 from workflows.refunds.sweep import RefundSweepWorkflow
-
-SCHEDULE_ID = "refund-sweep-schedule"
-
 
 async def ensure_refund_sweep_schedule(client: Client, every_s: int | None = None) -> str:
     s = get_settings()
     schedule = Schedule(
-        action=ScheduleActionStartWorkflow(RefundSweepWorkflow.run, id="refund-sweep", task_queue=s.task_queue),
+        action=ScheduleActionStartWorkflow(RefundSweepWorkflow.run, id=contract.SWEEP_WORKFLOW_ID,
+                                           task_queue=contract.TASK_QUEUE),
         spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(seconds=every_s or s.refund_sweep_every_s))]),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
     )
-    return await create_once(client, SCHEDULE_ID, schedule)
+    return await ensure_schedule(client, contract.SWEEP_SCHEDULE_ID, schedule)

@@ -24,6 +24,8 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from db.complaints import Complaint, ComplaintEvent, InboundSms
+from core.errors import BusinessError, Conflict, NotFound, Refused, Unavailable
+from core.temporal import live_query
 from core.db import utcnow
 from domain.clock import SHANGHAI, require_aware
 from domain.complaints.complaint import (
@@ -43,16 +45,13 @@ from domain.complaints.complaint import (
     open_case,
     read_survey_answer,
 )
-from domain.orders.order import mask_msisdn, msisdn_fingerprint
+from domain.msisdn import mask_msisdn, msisdn_fingerprint
 from services.complaints.calendar import affected_open_tickets, load_calendar, save_schedule, version_of
-from core.settings import get_settings
-from core import search_attributes as sa
+from workflows.complaints import contract
 from workflows.complaints.contract import ComplaintStart, ComplaintView, RecomputeDue, SurveyReply
 
 log = structlog.get_logger(__name__)
 
-WORKFLOW_TYPE = "Complaint"
-QUERY_TIMEOUT_S = 5.0
 UPDATE_TIMEOUT_S = 20.0
 MAX_FUTURE_SKEW = timedelta(minutes=5)
 MAX_LATE_REGISTRATION = timedelta(days=30)
@@ -66,39 +65,35 @@ REFUSAL_STATUS = {
 }
 
 
-class ComplaintError(Exception):
-    status_code = 400
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+class InvalidComplaint(Refused):
+    pass
 
 
-class InvalidComplaint(ComplaintError):
-    status_code = 422
+class IdempotencyConflict(Conflict):
+    pass
 
 
-class IdempotencyConflict(ComplaintError):
-    status_code = 409
+class UnknownComplaint(NotFound):
+    pass
 
 
-class UnknownComplaint(ComplaintError):
-    status_code = 404
+class TicketClosed(Conflict):
+    pass
 
 
-class TicketClosed(ComplaintError):
-    status_code = 409
+class TemporalUnavailable(Unavailable):
+    pass
 
 
-class TemporalUnavailable(ComplaintError):
-    status_code = 503
+class ActionRefused(BusinessError):
+    """The workflow refused a department's action; its type is the domain's refusal (WrongStage, ...)."""
 
-
-class ActionRefused(ComplaintError):
     def __init__(self, kind: str, reason: str) -> None:
-        super().__init__(reason)
-        self.kind = kind
-        self.status_code = REFUSAL_STATUS.get(kind, 409)
+        super().__init__(reason, type=kind, status=REFUSAL_STATUS.get(kind, 409))
+
+    @property
+    def kind(self) -> str:
+        return self.type
 
 
 @dataclass(frozen=True)
@@ -118,10 +113,6 @@ class Registration:
     complaint: Complaint
     case: Case
     created: bool
-
-
-def workflow_id(complaint_id: str) -> str:
-    return f"complaint-{complaint_id}"
 
 
 def new_complaint_id(at: datetime) -> str:
@@ -203,15 +194,15 @@ def register(session: Session, key: str, req: NewComplaint, now: datetime | None
 async def ensure_workflow(client: Client, case: Case) -> None:
     try:
         await client.start_workflow(
-            WORKFLOW_TYPE, ComplaintStart(case=case), id=workflow_id(case.facts.complaint_id),
-            task_queue=get_settings().task_queue,
+            contract.COMPLAINT_WORKFLOW, ComplaintStart(case=case), id=contract.complaint_workflow_id(case.facts.complaint_id),
+            task_queue=contract.TASK_QUEUE,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             search_attributes=TypedSearchAttributes([
-                SearchAttributePair(sa.COMPLAINT_LEVEL, case.level.value),
-                SearchAttributePair(sa.DEPARTMENT, [case.handling_department.value]),
-                SearchAttributePair(sa.DUE_AT, case.due.due_at),
-                SearchAttributePair(sa.COMPLAINT_STATE, case.public_state()),
+                SearchAttributePair(contract.COMPLAINT_LEVEL, case.level.value),
+                SearchAttributePair(contract.DEPARTMENT, [case.handling_department.value]),
+                SearchAttributePair(contract.DUE_AT, case.due.due_at),
+                SearchAttributePair(contract.COMPLAINT_STATE, case.public_state()),
             ]),
             memo={"summary": f"level {case.level.value} {case.facts.ctype.value} {case.facts.msisdn_masked}"},
         )
@@ -261,16 +252,7 @@ def events_of(session: Session, complaint_id: str) -> list[ComplaintEvent]:
 
 
 async def live_view(client: Client | None, complaint_id: str) -> tuple[ComplaintView | None, str]:
-    if client is None:
-        return None, "Temporal is unreachable"
-    try:
-        handle = client.get_workflow_handle(workflow_id(complaint_id))
-        return await asyncio.wait_for(handle.query("view", result_type=ComplaintView), QUERY_TIMEOUT_S), ""
-    except asyncio.TimeoutError:
-        reason = f"view query timed out after {QUERY_TIMEOUT_S:g}s"
-    except Exception as err:  # noqa: BLE001 - degrade to the database row
-        reason = f"view query failed: {type(err).__name__}: {err}"
-    return None, reason
+    return await live_query(client, contract.complaint_workflow_id(complaint_id), contract.VIEW, ComplaintView)
 
 
 # ---- acting ---------------------------------------------------------------------------------------
@@ -287,7 +269,7 @@ async def act(session: Session, client: Client | None, complaint_id: str, update
     # End the read transaction before waiting on the workflow: on SQLite every transaction takes the write
     # lock, and the update's own activities must write while we wait.
     session.commit()
-    handle = client.get_workflow_handle(workflow_id(complaint_id))
+    handle = client.get_workflow_handle(contract.complaint_workflow_id(complaint_id))
     try:
         return await asyncio.wait_for(handle.execute_update(update, payload, id=update_id, result_type=ComplaintView),
                                       UPDATE_TIMEOUT_S)
@@ -383,7 +365,7 @@ async def load_schedule(session: Session, client: Client | None, year: int, holi
         try:
             if client is None:
                 raise RuntimeError("Temporal unreachable")
-            await client.get_workflow_handle(workflow_id(cid)).signal("recompute_due", RecomputeDue(reason=reason))
+            await client.get_workflow_handle(contract.complaint_workflow_id(cid)).signal(contract.RECOMPUTE_DUE, RecomputeDue(reason=reason))
             signalled.append(cid)
         except Exception as err:  # noqa: BLE001 - reported to the caller, who loads again to retry
             log.warning("due recompute not signalled", complaint_id=cid, error=str(err))

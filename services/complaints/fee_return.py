@@ -1,7 +1,7 @@
 """Fee returns from a complaint: request (rules of domain.complaints.fee_return), tiered approval, audit above 100 yuan,
 value-added verification with top-up, and the start of the credit workflow `fee-return-<id>`.
 
-Checks before anything is decided (seed 5.1, 5.6): the returned number must be the ticket's number; an
+Checks before anything is decided (complaint procedure 5.1, 5.6): the returned number must be the ticket's number; an
 earlier return of the same kind (same number, same category, same charge month) is reported instead of a
 second one; the operator never approves or audits their own return.
 """
@@ -21,6 +21,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from db.complaints import Complaint, FeeReturn
+from core.errors import Conflict, Forbidden, NotFound
 from core.db import utcnow
 from domain.clock import months_before
 from domain.complaints.complaint import Customer
@@ -38,9 +39,9 @@ from domain.complaints.fee_return import (
     needs_audit,
     top_up,
 )
-from domain.orders.order import msisdn_fingerprint
-from services.complaints.complaint import ComplaintError, IdempotencyConflict, InvalidComplaint, UnknownComplaint
-from core.settings import get_settings
+from domain.msisdn import msisdn_fingerprint
+from services.complaints.complaint import IdempotencyConflict, InvalidComplaint, UnknownComplaint
+from workflows.complaints import contract
 from workflows.complaints.contract import FeeReturnCredit
 
 log = structlog.get_logger(__name__)
@@ -48,20 +49,20 @@ log = structlog.get_logger(__name__)
 LIVE = ("awaiting_approval", "awaiting_audit", "approved", "credited")  # not refused, not "no return"
 
 
-class EarlierReturn(ComplaintError):
-    status_code = 409
+class EarlierReturn(Conflict):
+    """The same charge was returned before (complaint procedure 5.1)."""
 
 
-class WrongStatus(ComplaintError):
-    status_code = 409
+class WrongStatus(Conflict):
+    pass
 
 
-class NotAllowed(ComplaintError):
-    status_code = 403
+class NotAllowed(Forbidden):
+    pass
 
 
-class UnknownFeeReturn(ComplaintError):
-    status_code = 404
+class UnknownFeeReturn(NotFound):
+    pass
 
 
 @dataclass(frozen=True)
@@ -75,10 +76,6 @@ class NewFeeReturn:
     call_seconds: int | None = None
     monthly_subscription: bool = False
     reason: str = ""
-
-
-def workflow_id(fee_return_id: str) -> str:
-    return f"fee-return-{fee_return_id}"
 
 
 def _status_after_request(amount_fen: int, tier: int) -> str:
@@ -229,7 +226,7 @@ async def ensure_credit(client: Client, row: FeeReturn) -> bool:
     try:
         await client.start_workflow(
             "FeeReturnCredit", FeeReturnCredit(fee_return_id=row.id, complaint_id=row.complaint_id, amount_fen=row.amount_fen),
-            id=workflow_id(row.id), task_queue=get_settings().task_queue,
+            id=contract.fee_return_workflow_id(row.id), task_queue=contract.TASK_QUEUE,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING, id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             memo={"summary": f"fee return {row.id} {row.decision} {row.amount_fen} fen for complaint {row.complaint_id}"})
     except WorkflowAlreadyStartedError:

@@ -1,6 +1,6 @@
-"""Complaint KPIs per month and department (seed 4.6.1), as rows for JSON, CSV and XLSX.
+"""Complaint KPIs per month and department (complaint procedure 4.6.1), as rows for JSON, CSV and XLSX.
 
-Attribution (our choice where the seed is silent, see docs/complaints.md): a complaint counts in the month
+Attribution (our choice where the complaint procedure is silent, see docs/complaints.md): a complaint counts in the month
 it was RECEIVED (Shanghai) and for its RECEIVING department (the first responsible, who tracks it to the
 end); an unqualified (refused) reply counts for the department that sent it, in the month it was sent.
 

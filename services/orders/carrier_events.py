@@ -27,18 +27,20 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from db.orders import CarrierEventRecord, EventOutcome, Order
+from core.errors import Unavailable
 from core.db import utcnow
 from domain.orders.carriers import Carrier
 from domain.orders.carrier_events import ParsedLine
-from domain.orders.order import OrderEvent, mask_msisdn
-from core.temporal import order_workflow_id
+from domain.orders.order import OrderEvent
+from domain.msisdn import mask_msisdn
+from workflows.orders import contract
+from workflows.orders.contract import order_workflow_id
 
 log = structlog.get_logger(__name__)
 
 LOGISTICS = "logistics"
 SOURCES = frozenset([*(c.value for c in Carrier), LOGISTICS])
 SIGNAL_CONCURRENCY = 50
-SIGNAL_NAME = "carrier_event"
 _CHUNK = 500
 
 
@@ -59,7 +61,7 @@ class IngestReport(BaseModel):
     results: list[LineResult] = []
 
 
-class TemporalUnavailable(Exception):
+class TemporalUnavailable(Unavailable):
     """Some events are stored but could not be signalled; a resend of the same events delivers them."""
 
 
@@ -214,7 +216,7 @@ async def deliver(client: Client | None, pending: Sequence[Pending], concurrency
     async def one(p: Pending) -> None:
         async with sem:
             try:
-                await client.get_workflow_handle(order_workflow_id(p.order_id)).signal(SIGNAL_NAME, p.event)
+                await client.get_workflow_handle(order_workflow_id(p.order_id)).signal(contract.CARRIER_EVENT, p.event)
             except RPCError as err:
                 if err.status == RPCStatusCode.NOT_FOUND:
                     out.closed.append(p)

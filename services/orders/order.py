@@ -7,7 +7,6 @@ the workflow. A closed workflow is never started again (REJECT_DUPLICATE).
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,39 +21,29 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from db.orders import Order, Product
 from db.agents import Agent, AgentStatus
+from core.errors import Conflict, Forbidden, Refused
+from core.temporal import QUERY_TIMEOUT_S, live_query
 from core.db import utcnow
-from domain.orders.order import OrderStatus, ProductTerms, mask_msisdn, msisdn_fingerprint
-from core.temporal import order_workflow_id
-from core.settings import get_settings
-from core import search_attributes as sa
+from domain.orders.order import OrderStatus, ProductTerms
+from domain.msisdn import mask_msisdn, msisdn_fingerprint
+from workflows.orders.contract import order_workflow_id
+from workflows.orders import contract
 from workflows.orders.contract import OrderInput, OrderView
 
 log = structlog.get_logger(__name__)
 
-WORKFLOW_TYPE = "OrderSettlement"
-QUERY_TIMEOUT_S = 5.0
 
 
-class OrderError(Exception):
-    """A refusal with an HTTP status and a reason in plain words."""
-
-    status_code = 400
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+class UnknownReference(Refused):
+    """The order names an agent or a product we do not know."""
 
 
-class UnknownReference(OrderError):
-    status_code = 422
+class AgentSuspended(Forbidden):
+    """A suspended agent places no orders (agent accounts 3.1)."""
 
 
-class AgentSuspended(OrderError):
-    status_code = 403
-
-
-class IdempotencyConflict(OrderError):
-    status_code = 409
+class IdempotencyConflict(Conflict):
+    """The Idempotency-Key was used before with another body."""
 
 
 @dataclass(frozen=True)
@@ -187,18 +176,18 @@ async def ensure_workflow(client: Client, order: Order, terms: ProductTerms) -> 
     """Start the order's workflow, or accept the one already running / already finished."""
     try:
         await client.start_workflow(
-            WORKFLOW_TYPE,
+            contract.ORDER_WORKFLOW,
             order_input(order, terms),
             id=order_workflow_id(order.id),
-            task_queue=get_settings().task_queue,
+            task_queue=contract.TASK_QUEUE,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             # pairs, not `key.value_set(...)`: value_set builds an upsert update, which a start cannot encode
             search_attributes=TypedSearchAttributes(
                 [
-                    SearchAttributePair(sa.CARRIER, order.carrier),
-                    SearchAttributePair(sa.AGENT_ID, order.agent_id),
-                    SearchAttributePair(sa.ORDER_STATUS, OrderStatus.PLACED.value),
+                    SearchAttributePair(contract.CARRIER, order.carrier),
+                    SearchAttributePair(contract.AGENT_ID, order.agent_id),
+                    SearchAttributePair(contract.ORDER_STATUS, OrderStatus.PLACED.value),
                 ]
             ),
             memo={"summary": summary(order)},
@@ -216,18 +205,7 @@ def get_order(session: Session, order_id: str) -> Order | None:
 
 async def live_view(client: Client | None, order_id: str, timeout: float = QUERY_TIMEOUT_S) -> tuple[OrderView | None, str]:
     """The workflow's live checklist, or (None, why) when Temporal or the worker does not answer."""
-    if client is None:
-        return None, "Temporal is unreachable"
-    try:
-        handle = client.get_workflow_handle(order_workflow_id(order_id))
-        view = await asyncio.wait_for(handle.query("checklist", result_type=OrderView), timeout)
-        return view, ""
-    except asyncio.TimeoutError:
-        reason = f"checklist query timed out after {timeout:g}s"
-    except Exception as err:  # noqa: BLE001 - any failure degrades to the DB row
-        reason = f"checklist query failed: {type(err).__name__}: {err}"
-    log.warning("live checklist unavailable", order_id=order_id, reason=reason)
-    return None, reason
+    return await live_query(client, order_workflow_id(order_id), contract.CHECKLIST, OrderView, timeout)
 
 
 def list_orders(session: Session, f: OrderFilter, limit: int, offset: int) -> tuple[list[Order], int]:

@@ -16,6 +16,7 @@ from openpyxl.styles import Font
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from services.agents import AgentNotFound
 from db.orders import AgentStatement, CommissionLineRecord, Order, SettlementBatch
 from db.agents import Agent
 from domain.money import yuan
@@ -34,11 +35,6 @@ COLUMNS = (
 )
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-class AgentNotFound(Exception):
-    def __init__(self, agent_id: str) -> None:
-        super().__init__(f"unknown agent {agent_id}")
 
 
 def list_batches(

@@ -43,11 +43,11 @@ def test_suspend_holds_unpaid_lines_and_blocks_orders(lines, api_client, fake_te
     }
     r = api_client.post("/orders", json={"agent_id": AGENT, "product_id": PRODUCT, "msisdn": "13812345678"},
                         headers={"Idempotency-Key": "after-suspension"})
-    assert r.status_code == 403 and r.json() == {"detail": f"agent {AGENT} is suspended: fake orders"}
+    assert r.status_code == 403 and r.json() == {"status": 403, "type": "agent_suspended", "reason": f"agent {AGENT} is suspended: fake orders"}
     assert fake_temporal.started == []
 
     again = api_client.post(f"/agents/{AGENT}/suspend", json={"reason": "twice", "actor": "ops:li"})
-    assert again.status_code == 409 and "already suspended" in again.json()["detail"]
+    assert again.status_code == 409 and "already suspended" in again.json()["reason"]
 
 
 def test_appeal_then_reinstate_releases_held_lines(lines, api_client):
@@ -92,7 +92,7 @@ def test_agent_detail_shows_held_amounts(lines, api_client):
 )
 def test_invalid_transitions_are_409(lines, api_client, action, body, reason):
     r = api_client.post(f"/agents/{AGENT}/{action}", json=body)
-    assert r.status_code == 409 and reason in r.json()["detail"]
+    assert r.status_code == 409 and reason in r.json()["reason"]
     with Session(lines) as s:
         assert s.exec(select(AgentStatusChange)).all() == []
     assert statuses(lines)[("O1", "agent")] == LineStatus.PAYABLE
@@ -107,7 +107,7 @@ def test_already_suspended_agent_can_be_reinstated(seeded, api_client):
 def test_unknown_agent_is_404(seeded, api_client, action):
     body = {"evidence": "e", "actor": "a"} if action == "appeal" else {"reason": "r", "actor": "a"}
     r = api_client.post(f"/agents/NOPE/{action}", json=body)
-    assert r.status_code == 404 and r.json()["detail"] == "unknown agent NOPE"
+    assert r.status_code == 404 and r.json()["reason"] == "unknown agent NOPE"
 
 
 def test_get_unknown_agent_is_404(seeded, api_client):

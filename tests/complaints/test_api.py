@@ -20,6 +20,7 @@ from db.complaints import Complaint, ComplaintEvent, ComplaintNotice, FeeReturn,
 from domain.clock import SHANGHAI
 from core.signing import signed_headers
 from core.settings import get_settings
+from workflows.complaints import contract
 from workflows.complaints.complaint import CalendarCheckWorkflow, ComplaintWorkflow
 from workflows.complaints.fee_return import FeeReturnCreditWorkflow
 
@@ -69,7 +70,7 @@ async def desk(db, time_env):
     app.dependency_overrides[get_session] = session_override
     acts = ComplaintActivities(db, sms)
     fee = FeeReturnActivities(db, billing, sms)
-    worker = Worker(time_env.client, task_queue=get_settings().task_queue,
+    worker = Worker(time_env.client, task_queue=contract.TASK_QUEUE,
                     workflows=[ComplaintWorkflow, CalendarCheckWorkflow, FeeReturnCreditWorkflow],
                     activities=[acts.record_complaint, acts.compute_due, acts.send_customer_sms, acts.notify_department,
                                 acts.check_calendar, fee.credit, fee.sms_credited],
@@ -150,7 +151,7 @@ async def test_register_rejects_bad_input(desk, over, status):
     assert r.status_code == status, r.text
     future = (datetime.now(timezone.utc) + timedelta(hours=2)).isoformat()
     r = await register(http, received_at=future)
-    assert r.status_code == 422 and "future" in r.json()["detail"]
+    assert r.status_code == 422 and "future" in r.json()["reason"]
     assert (await http.post("/complaints", json=BODY)).status_code == 400  # no Idempotency-Key
 
 
@@ -159,18 +160,18 @@ async def test_department_actions_are_refused_with_type_and_reason(desk):
     cid = (await register(http)).json()["id"]
     r = await http.post(f"/complaints/{cid}/transfer", json={"department": "complaint_desk", "actor": "wang",
                                                              "to": "complaint_desk"})
-    assert r.status_code == 422 and r.json()["detail"]["type"] == "TransferToSelf"
+    assert r.status_code == 422 and r.json()["type"] == "TransferToSelf"
     r = await http.post(f"/complaints/{cid}/accept", json={"department": "billing", "actor": "zhao"})
-    assert r.status_code == 403 and r.json()["detail"]["type"] == "NotHandlingDepartment"
+    assert r.status_code == 403 and r.json()["type"] == "NotHandlingDepartment"
     r = await http.post(f"/complaints/{cid}/transfer", json={"department": "complaint_desk", "actor": "wang", "to": "billing"})
     assert r.status_code == 200 and r.json()["case"]["handling_department"] == "billing"
     r = await http.post(f"/complaints/{cid}/transfer", json={"department": "billing", "actor": "zhao", "to": "complaint_desk"})
-    assert r.status_code == 422 and r.json()["detail"]["type"] == "TransferBack"
+    assert r.status_code == 422 and r.json()["type"] == "TransferBack"
     assert (await http.post(f"/complaints/{cid}/accept", json={"department": "billing", "actor": "zhao"})).status_code == 200
     bad = {"department": "billing", "actor": "zhao", "findings": "checked", "handling": "已转相关部门处理",
            "reply_to_customer": "please wait"}
     r = await http.post(f"/complaints/{cid}/reply", json=bad)
-    assert r.status_code == 422 and r.json()["detail"]["type"] == "UnqualifiedReply"
+    assert r.status_code == 422 and r.json()["type"] == "UnqualifiedReply"
     r = await http.post(f"/complaints/{cid}/reply", json={**bad, "handling": "returned 2 x 5.00",
                                                           "reply_to_customer": "we returned 10.00"})
     assert r.status_code == 200 and r.json()["state"] == "awaiting_customer"
@@ -242,7 +243,7 @@ async def test_loading_a_schedule_recomputes_open_regulator_tickets(desk):
     clock = (await register(http, msisdn=OTHER)).json()
     await _until(http, reg["id"], lambda d: d["events"])
     r = await http.put("/complaints/calendar/2027", json={"holidays": [], "workdays": ["2027-01-04"], "loaded_by": "ops"})
-    assert r.status_code == 422 and "Saturdays or Sundays" in r.json()["detail"]
+    assert r.status_code == 422 and "Saturdays or Sundays" in r.json()["reason"]
     r = await http.put("/complaints/calendar/2027", json={"holidays": ["2026-12-31"], "loaded_by": "ops"})
     assert r.status_code == 422
 
@@ -269,7 +270,7 @@ async def test_fee_returns_rules_approval_audit_and_credit(desk, time_env):
           "promised_fen": 3800, "operator_id": "op1"}
     url = f"/complaints/{cid}/fee-returns"
     wrong = await http.post(url, json={**fr, "msisdn": OTHER}, headers={"Idempotency-Key": "f0"})
-    assert wrong.status_code == 422 and "complaint's number" in wrong.json()["detail"]
+    assert wrong.status_code == 422 and "complaint's number" in wrong.json()["reason"]
     r = await http.post(url, json=fr, headers={"Idempotency-Key": "f1"})
     assert r.status_code == 201, r.text
     ret = r.json()
@@ -277,7 +278,7 @@ async def test_fee_returns_rules_approval_audit_and_credit(desk, time_env):
         "double", 20000, 2, True, "awaiting_approval")
     assert (await http.post(url, json=fr, headers={"Idempotency-Key": "f1"})).status_code == 200
     dup = await http.post(url, json=fr, headers={"Idempotency-Key": "f2"})
-    assert dup.status_code == 409 and ret["id"] in dup.json()["detail"]
+    assert dup.status_code == 409 and ret["id"] in dup.json()["reason"]
 
     fid = ret["id"]
     own = await http.post(f"/fee-returns/{fid}/approve", json={"actor_id": "op1", "role": "manager"})
@@ -332,7 +333,7 @@ async def test_vip_insisting_gets_single_once_in_two_months(desk):
     assert (second["decision"], second["amount_fen"], second["status"]) == ("none", 0, "no_return")
     std = (await register(http, msisdn=OTHER)).json()["id"]
     r = await http.post(f"/complaints/{std}/fee-returns", json={**body, "msisdn": OTHER}, headers={"Idempotency-Key": "v3"})
-    assert r.status_code == 422 and "VIP" in r.json()["detail"]
+    assert r.status_code == 422 and "VIP" in r.json()["reason"]
 
 
 async def test_notices_and_daily_calendar_check_write_rows(desk, time_env):
@@ -356,7 +357,7 @@ async def test_actions_on_a_closed_ticket_answer_409(desk, time_env):
     await _until(http, cid, lambda d: d["events"])
     await time_env.client.get_workflow_handle(f"complaint-{cid}").terminate("closed by ops for the test")
     r = await http.post(f"/complaints/{cid}/accept", json={"department": "complaint_desk", "actor": "li"})
-    assert r.status_code == 409 and "closed" in r.json()["detail"]
+    assert r.status_code == 409 and "closed" in r.json()["reason"]
     detail = await http.get(f"/complaints/{cid}")  # the row still answers, with the last recorded state
     assert detail.status_code == 200 and detail.json()["id"] == cid and detail.json()["events"][0]["kind"] == "registered"
 
@@ -373,7 +374,7 @@ async def test_a_repeat_found_late_halves_the_due_time_but_only_for_a_real_repea
     body = {"actor": "ops-wang", "reason": "the earlier ticket was registered late, from paper"}
     for cid, of in ((late["id"], other_number["id"]), (mms["id"], earlier["id"]), (late["id"], "C-NOPE")):
         r = await http.post(f"/complaints/{cid}/level", json={**body, "repeat_of": of})
-        assert r.status_code == 422 and r.json()["detail"]["type"] == "NotARepeat", (of, r.text)
+        assert r.status_code == 422 and r.json()["type"] == "NotARepeat", (of, r.text)
     r = await http.post(f"/complaints/{late['id']}/level", json={**body, "repeat_of": earlier["id"]})
     assert r.status_code == 200, r.text
     fixed = await _until(http, late["id"], lambda d: d["repeat_of"] == earlier["id"])

@@ -1,4 +1,4 @@
-"""Fee-return rules (seed 5.0): double/single, VIP, value-added top-ups, tiers, audit, separation of duties."""
+"""Fee-return rules (complaint procedure 5.0): double/single, VIP, value-added top-ups, tiers, audit, separation of duties."""
 
 from datetime import datetime
 

@@ -8,10 +8,11 @@ from unittest import mock
 from temporalio import activity
 from temporalio.worker import Worker
 
-from activities import complaint_names as names
+from workflows.complaints import contract
 from domain.clock import SHANGHAI
-from scripts.schedules.complaints import CALENDAR_CHECK_SCHEDULE, ensure_calendar_check_schedule
-from core.settings import get_settings
+from scripts.schedules.complaints import ensure_calendar_check_schedule
+from workflows.complaints import contract as complaints_contract
+from workflows.complaints.contract import CALENDAR_CHECK_SCHEDULE_ID as CALENDAR_CHECK_SCHEDULE
 from tests.temporal_env import start_dev_server
 from workflows.complaints.complaint import CalendarCheckWorkflow
 
@@ -20,14 +21,14 @@ async def test_daily_calendar_check_schedule_runs_the_check_with_todays_shanghai
     env = await start_dev_server()
     asked: list[date] = []
 
-    @activity.defn(name=names.CHECK_CALENDAR)
+    @activity.defn(name=contract.CHECK_CALENDAR)
     async def check(today: date) -> list[str]:
         asked.append(today)
         return [f"checked {today.isoformat()}"]
 
     tq = f"cal-{uuid.uuid4().hex[:6]}"
     try:
-        with mock.patch.object(get_settings(), "task_queue", tq):
+        with mock.patch.object(complaints_contract, "TASK_QUEUE", tq):
             sid = await ensure_calendar_check_schedule(env.client)
             assert sid == await ensure_calendar_check_schedule(env.client)  # idempotent
         handle = env.client.get_schedule_handle(CALENDAR_CHECK_SCHEDULE)

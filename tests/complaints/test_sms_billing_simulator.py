@@ -4,7 +4,8 @@ import httpx
 import pytest
 
 from gateways.billing import BillingGateway
-from gateways.sms import GatewayRejected, GatewayUnavailable, SmsGateway
+from gateways.sms import SmsGateway
+from core.http import PeerRejected, PeerUnavailable
 from core.settings import Settings
 from simulators.sms_billing import create_app
 
@@ -26,7 +27,7 @@ async def test_sms_send_is_signed_and_idempotent(sim):
     [msg] = (await http.get("/sim/sms", params={"to": "13812345678"})).json()
     assert msg["message_id"] == "m1" and msg["text"] == "hello"
     assert "m1" in state.read_text()  # survives a restart
-    with pytest.raises(GatewayRejected, match="bad signature"):
+    with pytest.raises(PeerRejected, match="bad signature"):
         await SmsGateway("http://sim", "wrong", client=http).send("m2", "13812345678", "x")
 
 
@@ -35,7 +36,7 @@ async def test_billing_credit_is_idempotent_and_refuses_a_changed_repeat(sim):
     billing = BillingGateway("http://sim", "bill-k", client=http)
     ref = await billing.credit("FR1", "13812345678", 2000, "complaint C1")
     assert await billing.credit("FR1", "13812345678", 2000, "retry") == ref
-    with pytest.raises(GatewayRejected, match="another number or amount"):
+    with pytest.raises(PeerRejected, match="another number or amount"):
         await billing.credit("FR1", "13812345678", 2001, "tampered")
     stats = (await http.get("/sim/stats")).json()
     assert stats["credits"] == 1 and stats["credited_fen"] == 2000
@@ -44,6 +45,6 @@ async def test_billing_credit_is_idempotent_and_refuses_a_changed_repeat(sim):
 async def test_outage_is_retryable(sim):
     http, _ = sim
     await http.post("/sim/behaviour", json={"error_rate": 1.0})
-    with pytest.raises(GatewayUnavailable):
+    with pytest.raises(PeerUnavailable):
         await SmsGateway("http://sim", "sms-k", client=http).send("m3", "13812345678", "x")
     assert (await http.post("/sim/behaviour", json={"error_rate": 2})).status_code == 422

@@ -10,7 +10,7 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities import complaint_names as names
+from workflows.complaints import contract
 from domain.complaints.complaint import (
     ComplaintFacts,
     ComplaintType,
@@ -22,7 +22,7 @@ from domain.complaints.complaint import (
     due_time,
     open_case,
 )
-from domain.orders.order import mask_msisdn, msisdn_fingerprint
+from domain.msisdn import mask_msisdn, msisdn_fingerprint
 from domain.workdays import WorkCalendar, next_year_check
 from workflows.complaints.complaint import CalendarCheckWorkflow, ComplaintWorkflow
 from workflows.complaints.contract import CaseEvent, ComplaintRecord, ComplaintStart, DueRequest, NoticeRequest, SmsRequest
@@ -55,18 +55,18 @@ class ComplaintWorld:
                 pass
 
     def activities(self):
-        @activity.defn(name=names.RECORD_COMPLAINT)
+        @activity.defn(name=contract.RECORD_COMPLAINT)
         async def record(rec: ComplaintRecord) -> None:
             self.records.append(rec)
             for e in rec.events:
                 self.events.setdefault(e.key, e)
 
-        @activity.defn(name=names.COMPUTE_DUE)
+        @activity.defn(name=contract.COMPUTE_DUE)
         async def compute(req: DueRequest) -> DueDecision:
             self.due_requests.append(req)
             return due_time(req.level, req.repeat, req.start, self.calendar)
 
-        @activity.defn(name=names.SEND_CUSTOMER_SMS)
+        @activity.defn(name=contract.SEND_CUSTOMER_SMS)
         async def sms(req: SmsRequest) -> str:
             if self.sms_fails:
                 from temporalio.exceptions import ApplicationError
@@ -75,11 +75,11 @@ class ComplaintWorld:
             self.sms_at.append(activity.info().current_attempt_scheduled_time)
             return "sent"
 
-        @activity.defn(name=names.NOTIFY_DEPARTMENT)
+        @activity.defn(name=contract.NOTIFY_DEPARTMENT)
         async def notify(req: NoticeRequest) -> None:
             self.notices.setdefault(req.key, req)
 
-        @activity.defn(name=names.CHECK_CALENDAR)
+        @activity.defn(name=contract.CHECK_CALENDAR)
         async def check(today: date) -> list[str]:
             return next_year_check(today, self.calendar.loaded)
 

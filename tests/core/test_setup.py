@@ -6,6 +6,7 @@ from temporalio.testing import WorkflowEnvironment
 from scripts.setup import set_up
 from tests.temporal_env import binary
 from core import search_attributes as sa
+from worker import SEARCH_ATTRIBUTES
 
 
 async def test_registers_every_search_attribute_and_schedule_once():
@@ -17,8 +18,8 @@ async def test_registers_every_search_attribute_and_schedule_once():
         assert first == again and len(first) == 6  # four carriers' settlements, calendar check, refund sweep
         listed = await env.client.operator_service.list_search_attributes(
             ListSearchAttributesRequest(namespace=env.client.namespace))
-        assert {k.name: int(listed.custom_attributes[k.name]) for k in sa.ALL} == {
-            k.name: int(sa.indexed_value_type(k)) for k in sa.ALL}
+        assert {k.name: int(listed.custom_attributes[k.name]) for k in SEARCH_ATTRIBUTES} == {
+            k.name: int(sa.indexed_value_type(k)) for k in SEARCH_ATTRIBUTES}
         schedules = {s.id async for s in await env.client.list_schedules()}
         assert set(first) <= schedules
     finally:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from temporalio import activity
 
-from activities import names
+from workflows.orders import contract
 from domain.orders.order import AuditResult
 from tests.orders.world import FakeWorld, Script, new_order
 from tests.temporal_env import start_time_skipping
@@ -26,11 +26,11 @@ VERSION = "v2"
 
 
 def settlement_fakes(pages: int = 3):
-    @activity.defn(name=names.OPEN_BATCH)
+    @activity.defn(name=contract.OPEN_BATCH)
     async def open_batch(ref: BatchRef) -> None:
         return None
 
-    @activity.defn(name=names.SETTLE_AUDIT_PAGE)
+    @activity.defn(name=contract.SETTLE_AUDIT_PAGE)
     async def settle_page(req: AuditPageRequest) -> AuditPageOutcome:
         n = int(req.page_token or 0)
         if n == 0 and not getattr(settle_page, "asked", False):
@@ -39,23 +39,23 @@ def settlement_fakes(pages: int = 3):
         nxt = str(n + 1) if n + 1 < pages else None
         return AuditPageOutcome(ready=True, next_page_token=nxt, settled=4, failed=1)
 
-    @activity.defn(name=names.FAIL_UNAUDITED_ORDERS)
+    @activity.defn(name=contract.FAIL_UNAUDITED_ORDERS)
     async def fail_unaudited(ref: BatchRef) -> int:
         return 2
 
-    @activity.defn(name=names.WAIT_FOR_AUDITED_ORDERS)
+    @activity.defn(name=contract.WAIT_FOR_AUDITED_ORDERS)
     async def wait_audited(ref: BatchRef) -> int:
         return 0
 
-    @activity.defn(name=names.BUILD_STATEMENTS)
+    @activity.defn(name=contract.BUILD_STATEMENTS)
     async def build(ref: BatchRef) -> int:
         return 3
 
-    @activity.defn(name=names.PAY_AGENTS)
+    @activity.defn(name=contract.PAY_AGENTS)
     async def pay(ref: BatchRef) -> int:
         return 36000
 
-    @activity.defn(name=names.CLOSE_BATCH)
+    @activity.defn(name=contract.CLOSE_BATCH)
     async def close(ref: BatchRef) -> dict:
         return {"paid_fen": 36000, "held_fen": 0, "statements": 3}
 

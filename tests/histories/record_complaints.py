@@ -11,7 +11,7 @@ from datetime import timedelta
 from temporalio import activity
 from temporalio.worker import Worker
 
-from activities import complaint_names as names
+from workflows.complaints import contract
 from domain.complaints.complaint import Customer, Department, SurveyAnswer
 from tests.complaints.world import ComplaintWorld, new_case, start
 from tests.histories.record import write_histories
@@ -75,11 +75,11 @@ async def record() -> None:
         await h.result()
         out["complaint_overdue_escalated"] = (await h.fetch_history()).to_json_dict()
 
-    @activity.defn(name=names.CREDIT_FEE_RETURN)
+    @activity.defn(name=contract.CREDIT_FEE_RETURN)
     async def credit(inp: FeeReturnCredit) -> str:
         return f"B-{inp.fee_return_id}"
 
-    @activity.defn(name=names.SMS_FEE_RETURN_CREDITED)
+    @activity.defn(name=contract.SMS_FEE_RETURN_CREDITED)
     async def sms(inp: FeeReturnCredit) -> None:
         return None
 

@@ -11,7 +11,7 @@ from datetime import timedelta
 from temporalio import activity
 from temporalio.worker import Worker
 
-from activities import refund_names as names
+from workflows.refunds import contract
 from domain.refunds import LoopLimits
 from tests.refunds.world import RefundWorld, failed, new_refund, not_found, ok, processing, reversed_, unknown
 from tests.histories.record import write_histories
@@ -84,7 +84,7 @@ async def record() -> None:
 
     pages = iter([SweepOutcome(checked=200, signalled=12, exhausted=1), SweepOutcome(checked=37, signalled=3)])
 
-    @activity.defn(name=names.SWEEP_PROCESSING)
+    @activity.defn(name=contract.SWEEP_PROCESSING)
     async def sweep(limit: int) -> SweepOutcome:
         return next(pages)
 

@@ -10,9 +10,8 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from db.orders import Order
 from domain.orders.order import OrderFacts, ProductTerms, evaluate
 from services.orders import order as svc
-from core.settings import get_settings
 from tests.fixtures_db import AGENT, PRODUCT, PRODUCT_CU, SUSPENDED
-from core import search_attributes as sa
+from workflows.orders import contract
 from workflows.orders.contract import OrderInput, OrderView
 
 MSISDN = "13812345678"
@@ -42,13 +41,13 @@ def test_place_order_starts_the_workflow(seeded, api_client, fake_temporal):
     [start] = fake_temporal.started
     assert start["workflow"] == "OrderSettlement"
     assert start["id"] == f"order-{order['id']}"
-    assert start["task_queue"] == get_settings().task_queue
+    assert start["task_queue"] == contract.TASK_QUEUE == "orders"
     assert start["id_conflict_policy"] == WorkflowIDConflictPolicy.USE_EXISTING
     assert start["id_reuse_policy"] == WorkflowIDReusePolicy.REJECT_DUPLICATE
     attrs = start["search_attributes"]
-    assert attrs.get(sa.CARRIER) == "china_mobile"
-    assert attrs.get(sa.AGENT_ID) == AGENT
-    assert attrs.get(sa.ORDER_STATUS) == "placed"
+    assert attrs.get(contract.CARRIER) == "china_mobile"
+    assert attrs.get(contract.AGENT_ID) == AGENT
+    assert attrs.get(contract.ORDER_STATUS) == "placed"
     assert "138****5678" in start["memo"]["summary"]
     arg = start["arg"]
     assert isinstance(arg, OrderInput)
@@ -86,7 +85,7 @@ def test_same_key_different_body_is_a_conflict(seeded, api_client, change):
     assert place(api_client).status_code == 201
     r = place(api_client, body={**BODY, **change})
     assert r.status_code == 409
-    assert "Idempotency-Key already used" in r.json()["detail"]
+    assert "Idempotency-Key already used" in r.json()["reason"]
     assert len(rows(seeded)) == 1
 
 
@@ -119,7 +118,7 @@ def test_concurrent_duplicate_resolves_to_the_existing_order(seeded, monkeypatch
 def test_idempotency_key_is_required(seeded, api_client, fake_temporal, key, reason):
     r = place(api_client, key=key)
     assert r.status_code == 400
-    assert reason in r.json()["detail"]
+    assert reason in r.json()["reason"]
     assert rows(seeded) == [] and fake_temporal.started == []
 
 
@@ -128,17 +127,17 @@ def test_key_of_128_chars_is_fine(seeded, api_client):
 
 
 @pytest.mark.parametrize(
-    ("change", "status", "reason"),
+    ("change", "status", "type_", "reason"),
     [
-        ({"agent_id": "NOPE"}, 422, "unknown agent NOPE"),
-        ({"product_id": "NOPE"}, 422, "unknown product NOPE"),
-        ({"agent_id": SUSPENDED}, 403, f"agent {SUSPENDED} is suspended: fake promotion"),
+        ({"agent_id": "NOPE"}, 422, "unknown_reference", "unknown agent NOPE"),
+        ({"product_id": "NOPE"}, 422, "unknown_reference", "unknown product NOPE"),
+        ({"agent_id": SUSPENDED}, 403, "agent_suspended", f"agent {SUSPENDED} is suspended: fake promotion"),
     ],
 )
-def test_refusals_with_reasons(seeded, api_client, fake_temporal, change, status, reason):
+def test_refusals_with_reasons(seeded, api_client, fake_temporal, change, status, type_, reason):
     r = place(api_client, body={**BODY, **change})
     assert r.status_code == status
-    assert r.json() == {"detail": reason}
+    assert r.json() == {"status": status, "type": type_, "reason": reason}
     assert rows(seeded) == [] and fake_temporal.started == []
 
 
@@ -146,21 +145,21 @@ def test_refusals_with_reasons(seeded, api_client, fake_temporal, change, status
 def test_bad_msisdn_is_refused(seeded, api_client, msisdn):
     r = place(api_client, body={**BODY, "msisdn": msisdn})
     assert r.status_code == 422
-    assert any(e["loc"][-1] == "msisdn" for e in r.json()["detail"])
+    assert r.json()["type"] == "invalid_request" and [e["field"] for e in r.json()["errors"]] == ["msisdn"]
     assert rows(seeded) == []
 
 
 def test_missing_field_is_refused(seeded, api_client):
     r = place(api_client, body={"agent_id": AGENT, "msisdn": MSISDN})
     assert r.status_code == 422
-    assert any(e["loc"][-1] == "product_id" for e in r.json()["detail"])
+    assert r.json()["type"] == "invalid_request" and "product_id" in [e["field"] for e in r.json()["errors"]]
 
 
 def test_temporal_down_keeps_the_order_and_a_retry_starts_the_workflow(seeded, api_client, fake_temporal):
     fake_temporal.unavailable = True
     r = place(api_client)
     assert r.status_code == 503
-    assert "retry with the same Idempotency-Key" in r.json()["detail"]
+    assert "retry with the same Idempotency-Key" in r.json()["reason"]
     [row] = rows(seeded)
     fake_temporal.unavailable = False
     r = place(api_client)
@@ -199,7 +198,7 @@ def test_get_order_without_temporal_returns_the_row(seeded, api_client, fake_tem
 
 def test_unknown_order_is_404(seeded, api_client):
     r = api_client.get("/orders/O000000000000")
-    assert r.status_code == 404 and "unknown order" in r.json()["detail"]
+    assert r.status_code == 404 and "unknown order" in r.json()["reason"]
 
 
 def _insert_orders(engine) -> list[Order]:

@@ -10,7 +10,8 @@ from sqlmodel import Session, select
 
 from db.orders import CarrierEventRecord, EventOutcome, Order
 from domain.orders.carrier_events import WIRE_FIELDS
-from domain.orders.order import EventKind, OrderEvent, msisdn_fingerprint
+from domain.orders.order import EventKind, OrderEvent
+from domain.msisdn import msisdn_fingerprint
 from core.signing import SIGNATURE_HEADER, SOURCE_HEADER, TIMESTAMP_HEADER, signed_headers
 from core.settings import get_settings
 from tests.fixtures_db import AGENT, PRODUCT
@@ -120,7 +121,7 @@ def test_unsignalled_duplicate_is_signalled_again(seeded, api_client, fake_tempo
 def test_temporal_down_stores_the_event_and_a_resend_delivers_it(seeded, api_client, fake_temporal, order_id):
     fake_temporal.unavailable = True
     r = push(api_client, shipped("E1", order_id))
-    assert r.status_code == 503 and "resend" in r.json()["detail"]
+    assert r.status_code == 503 and "resend" in r.json()["reason"]
     rec = record(seeded, "E1")
     assert rec.outcome == EventOutcome.ACCEPTED and rec.signalled_at is None
     fake_temporal.unavailable = False
@@ -155,7 +156,7 @@ def test_malformed_event_is_stored_as_rejected_and_refused(seeded, api_client, f
     del ev["tracking_no"]
     r = push(api_client, ev)
     assert r.status_code == 422
-    assert "a shipped event needs tracking_no" in r.json()["detail"]
+    assert "a shipped event needs tracking_no" in r.json()["reason"]
     assert r.json()["outcome"] == "rejected" and r.json()["event_id"] == "E2"
     [rec] = records(seeded)
     assert rec.outcome == EventOutcome.REJECTED and "tracking_no" in rec.error and json.loads(rec.raw) == ev
@@ -178,7 +179,7 @@ def test_malformed_event_is_stored_as_rejected_and_refused(seeded, api_client, f
 )
 def test_malformed_variants(seeded, api_client, raw, reason):
     r = push(api_client, None, raw=raw)
-    assert r.status_code == 422 and reason in r.json()["detail"]
+    assert r.status_code == 422 and reason in r.json()["reason"]
     assert [rec.outcome for rec in records(seeded)] == [EventOutcome.REJECTED]
 
 
@@ -208,7 +209,7 @@ def test_bad_signature_is_401(seeded, api_client, fake_temporal, order_id, mangl
     body = json.dumps(shipped("E1", order_id)).encode()
     headers = mangle(signed_headers(SECRET, body, source="china_mobile"), body)
     r = api_client.post("/carrier-events", content=body, headers=headers)
-    assert r.status_code == 401 and r.json()["detail"].startswith("bad signature")
+    assert r.status_code == 401 and r.json()["reason"].startswith("bad signature")
     assert records(seeded) == [] and fake_temporal.signals == []
 
 
@@ -216,7 +217,7 @@ def test_tampered_body_is_401(seeded, api_client, order_id):
     body = json.dumps(shipped("E1", order_id)).encode()
     headers = signed_headers(SECRET, body, source="china_mobile")
     r = api_client.post("/carrier-events", content=body.replace(b"SF123", b"SF999"), headers=headers)
-    assert r.status_code == 401 and "does not match" in r.json()["detail"]
+    assert r.status_code == 401 and "does not match" in r.json()["reason"]
     assert records(seeded) == []
 
 
@@ -225,7 +226,7 @@ def test_source_must_be_a_carrier_or_logistics(seeded, api_client, order_id, sou
     body = json.dumps(shipped("E1", order_id)).encode()
     headers = signed_headers(SECRET, body, source=source)
     r = api_client.post("/carrier-events", content=body, headers=headers)
-    assert r.status_code == 400 and SOURCE_HEADER in r.json()["detail"]
+    assert r.status_code == 400 and SOURCE_HEADER in r.json()["reason"]
     assert records(seeded) == []
 
 
@@ -310,7 +311,7 @@ def test_csv_daily_status_file(seeded, api_client, fake_temporal, order_id):
 def test_csv_with_unknown_columns_is_400(seeded, api_client):
     body = csv_body([{"event_id": "C1"}], fields=(*WIRE_FIELDS, "customer_name"))
     r = push_batch(api_client, body, "text/csv")
-    assert r.status_code == 400 and "customer_name" in r.json()["detail"]
+    assert r.status_code == 400 and "customer_name" in r.json()["reason"]
     assert records(seeded) == []
 
 
@@ -328,7 +329,7 @@ def test_csv_with_unknown_columns_is_400(seeded, api_client):
 def test_batch_body_refused_as_a_whole(seeded, api_client, body, content_type, status):
     r = push_batch(api_client, body, content_type)
     assert r.status_code == status, r.text
-    assert r.json()["detail"]
+    assert r.json()["reason"]
     assert records(seeded) == []
 
 

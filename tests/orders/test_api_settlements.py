@@ -122,7 +122,7 @@ def test_statement_of_a_month_without_lines(settled, api_client):
 @pytest.mark.parametrize("path", [f"/agents/NOPE/statements/{MONTH}.csv", f"/agents/NOPE/statements/{MONTH}.xlsx"])
 def test_statement_of_unknown_agent_is_404(settled, api_client, path):
     r = api_client.get(path)
-    assert r.status_code == 404 and "unknown agent NOPE" in r.json()["detail"]
+    assert r.status_code == 404 and "unknown agent NOPE" in r.json()["reason"]
 
 
 @pytest.mark.parametrize("month", ["2026-04", "202613", "2026"])

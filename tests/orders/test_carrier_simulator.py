@@ -15,7 +15,8 @@ from fastapi.responses import JSONResponse
 
 from domain.orders.carrier_events import WIRE_FIELDS, parse_csv, parse_json_lines
 from domain.orders.order import StatusCause, SuspensionMode
-from gateways.carrier import CarrierGateway, CarrierRejected, CarrierUnavailable
+from gateways.carrier import CarrierGateway
+from core.http import PeerRejected, PeerUnavailable
 from core.signing import SIGNATURE_HEADER, SOURCE_HEADER, TIMESTAMP_HEADER, BadSignature, verify
 from core.settings import Settings
 from simulators.carrier import create_app
@@ -188,10 +189,10 @@ async def test_number_status(admin, gateway):
 
     assert (await gateway.number_status("china_unicom", "O-2")).in_network is True
 
-    with pytest.raises(CarrierRejected) as err:
+    with pytest.raises(PeerRejected) as err:
         await gateway.number_status("china_unicom", "NOPE")
     assert err.value.status == 404 and err.value.reason == "unknown order"
-    with pytest.raises(CarrierRejected) as err:  # the order belongs to another carrier
+    with pytest.raises(PeerRejected) as err:  # the order belongs to another carrier
         await gateway.number_status("china_mobile", "O-1")
     assert err.value.status == 404
 
@@ -239,7 +240,7 @@ async def test_audit_pagination_with_cap_and_pending(admin, gateway):
     third = (await gateway.audit_page("china_telecom", "202502", None))["results"][2]
     assert third == {"order_id": "A-03", "approved": False, "commission_fen": 3000, "reason": "agent_violation"}
 
-    with pytest.raises(CarrierRejected) as err:
+    with pytest.raises(PeerRejected) as err:
         await gateway.audit_page("china_telecom", "202502", "!!not-a-token!!")
     assert err.value.status == 400
 
@@ -253,7 +254,7 @@ async def test_payout_is_idempotent(admin, gateway):
     other = await gateway.payout("PO-2", "agent-9", 100)
     assert other["reference"] != first["reference"]
 
-    with pytest.raises(CarrierRejected) as err:  # same id, different amount: refused, not paid twice
+    with pytest.raises(PeerRejected) as err:  # same id, different amount: refused, not paid twice
         await gateway.payout("PO-1", "agent-9", 99999)
     assert err.value.status == 409
     stats = (await admin.get("/sim/stats")).json()
@@ -263,10 +264,10 @@ async def test_payout_is_idempotent(admin, gateway):
 async def test_bad_signature_is_401(admin, sim):
     await admin.post("/sim/scenarios", json=scenario("S-1"))
     async with CarrierGateway(sim.url, "not-the-secret") as wrong:
-        with pytest.raises(CarrierRejected) as err:
+        with pytest.raises(PeerRejected) as err:
             await wrong.number_status("china_mobile", "S-1")
         assert err.value.status == 401 and "signature" in err.value.reason
-        with pytest.raises(CarrierRejected) as err:
+        with pytest.raises(PeerRejected) as err:
             await wrong.payout("PO-x", "agent", 1)
         assert err.value.status == 401
 
@@ -279,13 +280,13 @@ async def test_unavailable_on_errors_timeouts_and_closed_port(admin, sim):
     await admin.post("/sim/scenarios", json=scenario("U-1"))
     await admin.post("/sim/behaviour", json={"error_rate": 1.0})
     async with CarrierGateway(sim.url, SETTINGS.carrier_api_secret) as gw:
-        with pytest.raises(CarrierUnavailable, match="503"):
+        with pytest.raises(PeerUnavailable, match="503"):
             await gw.number_status("china_mobile", "U-1")
 
     await admin.post("/sim/behaviour", json={"error_rate": 0.0, "latency_ms": 800})
     short = httpx.AsyncClient(timeout=httpx.Timeout(0.1))
     async with CarrierGateway(sim.url, SETTINGS.carrier_api_secret, client=short) as gw:
-        with pytest.raises(CarrierUnavailable, match="timed out"):
+        with pytest.raises(PeerUnavailable, match="timed out"):
             await gw.number_status("china_mobile", "U-1")
     await short.aclose()
     await admin.post("/sim/behaviour", json={"latency_ms": 0})
@@ -293,7 +294,7 @@ async def test_unavailable_on_errors_timeouts_and_closed_port(admin, sim):
     closed = bound_socket()  # bound, never listening: connection refused
     try:
         async with CarrierGateway(f"http://127.0.0.1:{closed.getsockname()[1]}", "x") as gw:
-            with pytest.raises(CarrierUnavailable):
+            with pytest.raises(PeerUnavailable):
                 await gw.audit_page("china_mobile", "202501", None)
     finally:
         closed.close()

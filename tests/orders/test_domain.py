@@ -10,15 +10,8 @@ from hypothesis import strategies as st
 from domain.orders.commission import Beneficiary, commission_lines
 from domain.orders.carrier_events import CarrierEventIn, parse_csv, parse_json_lines
 from domain.money import share_half_up, yuan
-from domain.orders.order import (
-    REPORTING_GRACE,
-    FailureReason,
-    OrderEvent,
-    OrderFacts,
-    OrderStatus,
-    evaluate,
-    msisdn_fingerprint,
-)
+from domain.orders.order import REPORTING_GRACE, FailureReason, OrderEvent, OrderFacts, OrderStatus, evaluate
+from domain.msisdn import msisdn_fingerprint
 from tests.orders.world import MSISDN, TERMS
 
 T0 = datetime(2026, 3, 10, 9, tzinfo=timezone.utc)

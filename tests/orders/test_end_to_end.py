@@ -15,7 +15,8 @@ from domain.clock import SHANGHAI, month_bounds, previous_month
 from scripts.demo.orders import PRODUCTS, seed_catalogue
 from services.orders.order import terms_of
 from scripts.demo.order_lives import life, scenario
-from scripts.schedules.orders import ensure_settlement_schedules, schedule_id
+from scripts.schedules.orders import ensure_settlement_schedules
+from workflows.orders.contract import settlement_schedule_id as schedule_id
 from scripts.stack import Ports, Stack
 from core.temporal import connect
 

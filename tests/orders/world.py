@@ -10,8 +10,9 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities import names
-from domain.orders.order import InNetworkAnswer, OrderEvent, ProductTerms, msisdn_fingerprint
+from workflows.orders import contract
+from domain.orders.order import InNetworkAnswer, OrderEvent, ProductTerms
+from domain.msisdn import msisdn_fingerprint
 from workflows.orders.order import OrderSettlementWorkflow
 from workflows.orders.settlement import CarrierSettlementWorkflow, SettlementKickoffWorkflow
 from workflows.orders.contract import InNetworkRequest, OrderInput, OrderProgress, RescueRequest
@@ -40,25 +41,25 @@ class FakeWorld:
     asked: list[str] = field(default_factory=list)
 
     def activities(self):
-        @activity.defn(name=names.RECORD_ORDER_PROGRESS)
+        @activity.defn(name=contract.RECORD_ORDER_PROGRESS)
         async def record(progress: OrderProgress) -> None:
             self.progress.append(progress)
 
-        @activity.defn(name=names.ASK_IN_NETWORK)
+        @activity.defn(name=contract.ASK_IN_NETWORK)
         async def ask(req: InNetworkRequest) -> InNetworkAnswer:
             self.asked.append(req.order_id)
             return self.answers.get(req.order_id) or InNetworkAnswer(in_network=True, asked_at=req.at)
 
-        @activity.defn(name=names.OPEN_RESCUE_TASK)
+        @activity.defn(name=contract.OPEN_RESCUE_TASK)
         async def open_rescue(req: RescueRequest) -> None:
             self.rescue_opened.append(req)
 
-        @activity.defn(name=names.REMIND_RESCUE)
+        @activity.defn(name=contract.REMIND_RESCUE)
         async def remind(order_id: str) -> int:
             self.reminders.append(order_id)
             return 1
 
-        @activity.defn(name=names.RESOLVE_RESCUE)
+        @activity.defn(name=contract.RESOLVE_RESCUE)
         async def resolve(order_id: str, resolution: str) -> None:
             self.resolved.append((order_id, resolution))
 

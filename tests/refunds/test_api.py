@@ -58,7 +58,7 @@ def test_payment_is_recorded_once(api):
     assert again.status_code == 200 and again.json()["remaining_fen"] == 10_000
     assert _payment(api, paid_fen=9_999).status_code == 409
     r = _payment(api, "P9", merchant_id="NOPE")
-    assert r.status_code == 422 and "unknown merchant" in r.json()["detail"]
+    assert r.status_code == 422 and "unknown merchant" in r.json()["reason"]
     assert _payment(api, "P8", consumer_card_masked="6222021234567890123x").status_code == 422
 
 
@@ -80,7 +80,7 @@ def test_refund_is_accepted_started_once_and_refused_beyond_the_remaining_amount
     assert _refund(api, "R-1", amount=4_001).status_code == 409
     too_much = _refund(api, "R-2", amount=6_001)
     assert too_much.status_code == 422
-    assert "exceeds the remaining refundable amount 60.00" in too_much.json()["detail"]
+    assert "exceeds the remaining refundable amount 60.00" in too_much.json()["reason"]
     assert _refund(api, "R-3", amount=6_000).status_code == 201
     assert _refund(api, "R-4", pid="P-NONE").status_code == 404
     assert api.get("/payments/P1").json()["remaining_fen"] == 0
@@ -90,7 +90,7 @@ def test_refund_stored_but_temporal_down_answers_503_and_a_retry_starts_it(api, 
     _payment(api)
     fake_temporal.unavailable = True
     r = _refund(api)
-    assert r.status_code == 503 and "send the same refund number again" in r.json()["detail"]
+    assert r.status_code == 503 and "send the same refund number again" in r.json()["reason"]
     fake_temporal.unavailable = False
     assert _refund(api).status_code == 200
     assert len(fake_temporal.started) == 1
@@ -147,7 +147,7 @@ def test_ops_actions_go_to_the_workflow_and_its_refusals_become_http_errors(api,
     fake_temporal.update_outcome = WorkflowUpdateFailedError(
         ApplicationError("the auditor must not be the person who requested the refund", type="FourEyes"))
     r = api.post(f"/refunds/{rid}/approve", json=body)
-    assert r.status_code == 403 and "must not be the person" in r.json()["detail"]
+    assert r.status_code == 403 and "must not be the person" in r.json()["reason"]
     fake_temporal.update_outcome = WorkflowUpdateFailedError(ApplicationError("need statement", type="StatementRequired"))
     assert api.post(f"/refunds/{rid}/force_fail", json=body).status_code == 422
     assert api.post(f"/refunds/{rid}/explode", json=body).status_code == 404

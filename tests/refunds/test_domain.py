@@ -1,4 +1,4 @@
-"""Refund rules: fee math (seed worked examples + properties), error translation, loop decisions."""
+"""Refund rules: fee math (worked examples of refund rules 4.3 + properties), error translation, loop decisions."""
 
 from datetime import datetime, timedelta, timezone
 
@@ -43,7 +43,7 @@ def _refund_in_parts(paid: int, fee: int, parts: list[int], rule: FeeRule = PROP
     return backs
 
 
-# ---- the seed's worked examples ----------------------------------------------------------------
+# ---- the worked examples (refund rules 4.3) ----------------------------------------------------------------
 
 
 def test_seed_100_yuan_with_half_yuan_fee_fee_runs_out_before_the_amount():
@@ -61,7 +61,7 @@ def test_seed_1000_yuan_with_4_yuan_fee_leaves_a_fen_unreturned():
     # two halves return the whole fee; a full refund at once returns the whole fee
     assert _refund_in_parts(100_000, 400, [50_000, 50_000]) == [200, 200]
     assert _refund_in_parts(100_000, 400, [100_000]) == [400]
-    # in 1.00 parts the trial fee 0.004 rounds to nothing: no fee back at all, the seed allows it
+    # in 1.00 parts the trial fee 0.004 rounds to nothing: no fee back at all, refund rules 4.2 allow it
     assert sum(_refund_in_parts(100_000, 400, [100] * 1000)) == 0
 
 

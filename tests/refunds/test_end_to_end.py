@@ -13,7 +13,8 @@ import pytest
 
 from core.db import make_engine
 from scripts.demo.refunds import seed_refund_catalogue
-from scripts.schedules.refunds import SCHEDULE_ID, ensure_refund_sweep_schedule
+from scripts.schedules.refunds import ensure_refund_sweep_schedule
+from workflows.refunds.contract import SWEEP_SCHEDULE_ID as SCHEDULE_ID
 from scripts.stack import PY, Ports, Stack
 from core.temporal import connect
 
@@ -94,7 +95,7 @@ async def test_refunds_through_every_process(stack):
         manual = await _poll(lambda: refund(unknown), lambda r: r["status"] == "manual_review", "manual queue")
         assert manual["failure_code"] == "unknown_channel_code" and "do not know" in manual["failure_reason"]
         refused = await api.post(f"/refunds/{unknown}/force_success", json={"actor": "ops:e2e", "reason": "statement ok"})
-        assert refused.status_code == 422 and "statement reference" in refused.json()["detail"]
+        assert refused.status_code == 422 and "statement reference" in refused.json()["reason"]
         forced = await api.post(f"/refunds/{unknown}/force_success",
                                 json={"actor": "ops:e2e", "reason": "statement shows success", "statement_ref": "ST-1"})
         assert forced.status_code == 200 and forced.json()["status"] == "succeeded"

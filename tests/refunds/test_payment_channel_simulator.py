@@ -7,7 +7,8 @@ import pytest
 
 from domain.clock import SHANGHAI
 from domain.refunds import ChannelState
-from gateways.payment_channel import ChannelRejected, MerchantNotifier, PaymentChannelGateway
+from gateways.payment_channel import MerchantNotifier, PaymentChannelGateway
+from core.http import PeerRejected
 from core.settings import get_settings
 from simulators.payment_channel import create_app
 
@@ -31,7 +32,7 @@ async def _script(client, pid, behaviour, **kw):
 
 async def test_a_bad_signature_is_refused(sim):
     _, client = sim
-    with pytest.raises(ChannelRejected) as err:
+    with pytest.raises(PeerRejected) as err:
         await _gateway(client, "wrong-secret").refund("unionpay", "S" * 16, "R1", "P1", 100)
     assert err.value.status == 401
 

@@ -11,7 +11,7 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
-from activities import refund_names as names
+from workflows.refunds import contract
 from domain.refunds import ChannelAnswer, ChannelState, ErrorMapping, LoopLimits, translate
 from workflows.refunds.refund import RefundWorkflow
 from workflows.refunds.contract import (
@@ -57,7 +57,7 @@ def crash(req) -> ChannelAnswer:
 
 
 def rejected(req) -> ChannelAnswer:
-    raise ApplicationError("HTTP 401: bad signature", type="ChannelRejected", non_retryable=True)
+    raise ApplicationError("HTTP 401: bad signature", type="PeerRejected", non_retryable=True)
 
 
 @dataclass
@@ -84,34 +84,34 @@ class RefundWorld:
         return [e for p in self.progress for e in (*p.notes, p.event)]
 
     def activities(self):
-        @activity.defn(name=names.SEND_REFUND)
+        @activity.defn(name=contract.SEND_REFUND)
         async def send(req: SendRequest) -> ChannelAnswer:
             self.sends.append(req)
             script = self.send_script.pop(0) if self.send_script else ok
             return script(req)
 
-        @activity.defn(name=names.QUERY_REFUND)
+        @activity.defn(name=contract.QUERY_REFUND)
         async def query(req: QueryRequest) -> ChannelAnswer:
             self.queries.append(req)
             script = self.query_script.pop(0) if self.query_script else ok
             return script(req)
 
-        @activity.defn(name=names.TRANSLATE_CODE)
+        @activity.defn(name=contract.TRANSLATE_CODE)
         async def translate_code(channel: str, raw_code: str) -> Translation:
             m, known = translate(channel, raw_code, self.mappings)
             return Translation(mapping=m, known=known)
 
-        @activity.defn(name=names.RECORD_REFUND_PROGRESS)
+        @activity.defn(name=contract.RECORD_REFUND_PROGRESS)
         async def record(p: RefundProgress) -> None:
             self.progress.append(p)
             if p.serial_record is not None:
                 self.serials.append(p.serial_record)
 
-        @activity.defn(name=names.RECORD_SERIAL)
+        @activity.defn(name=contract.RECORD_SERIAL)
         async def record_serial(r: SerialRecord) -> None:
             self.serials.append(r)
 
-        @activity.defn(name=names.NOTIFY_MERCHANT)
+        @activity.defn(name=contract.NOTIFY_MERCHANT)
         async def notify(req: NotifyRequest) -> None:
             self.notified.append(req)
 

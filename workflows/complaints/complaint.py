@@ -26,7 +26,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities import complaint_names as names
+    from workflows.complaints import contract
     from domain.clock import SHANGHAI
     from domain.complaints.complaint import (
         SMS_HANDLED,
@@ -65,7 +65,6 @@ with workflow.unsafe.imports_passed_through():
         set_due,
         start_cycle,
     )
-    from core import search_attributes as sa
     from workflows.complaints.contract import (
         AcceptanceRequest,
         CaseEvent,
@@ -93,7 +92,7 @@ GATEWAY = dict(start_to_close_timeout=timedelta(seconds=30), schedule_to_close_t
 HISTORY_LIMIT = 2_000  # continue as new well before the server's 4k suggestion and 10k warning
 
 
-@workflow.defn(name="Complaint")
+@workflow.defn(name=contract.COMPLAINT_WORKFLOW)
 class ComplaintWorkflow:
     @workflow.init
     def __init__(self, start: ComplaintStart) -> None:
@@ -256,7 +255,7 @@ class ComplaintWorkflow:
         if req.accepted:
             apply_acceptance(case, True, workflow.now())
             return self._acted("archived", None, req.actor, f"customer accepted the reply. {req.note}".strip())
-        # Not accepted: a crisis report (seed 4.4: risk of escalation) and back to the last handling
+        # Not accepted: a crisis report (complaint procedure 4.4, crisis: risk of escalation) and back to the last handling
         # department with a fresh deadline.
         reason = f"customer does not accept the reply. {req.note}".strip()
         await self._escalate(req.actor, reason)
@@ -318,11 +317,11 @@ class ComplaintWorkflow:
     def _validate_correct_level(self, req: LevelCorrection) -> None:
         _refuse(_check_correction(self._case, req))
 
-    @workflow.signal
+    @workflow.signal(name=contract.RECOMPUTE_DUE)
     def recompute_due(self, req: RecomputeDue) -> None:
         self._recompute.append(req.reason)
 
-    @workflow.query
+    @workflow.query(name=contract.VIEW)
     def view(self) -> ComplaintView:
         return self._view()
 
@@ -363,13 +362,13 @@ class ComplaintWorkflow:
     async def _compute_due(self, start) -> DueDecision:
         case = self._case
         return await workflow.execute_local_activity(
-            names.COMPUTE_DUE, DueRequest(complaint_id=case.facts.complaint_id, level=case.level, repeat=case.repeat,
+            contract.COMPUTE_DUE, DueRequest(complaint_id=case.facts.complaint_id, level=case.level, repeat=case.repeat,
                                           start=start),
             result_type=DueDecision, **LOCAL)
 
     async def _sms(self, req: SmsRequest) -> bool:
         try:
-            await workflow.execute_activity(names.SEND_CUSTOMER_SMS, req, **GATEWAY)
+            await workflow.execute_activity(contract.SEND_CUSTOMER_SMS, req, **GATEWAY)
             return True
         except Exception as err:  # noqa: BLE001 - recorded on the ticket; the clock goes on
             workflow.logger.warning("customer SMS failed", extra={"complaint_id": req.complaint_id, "error": str(err)})
@@ -378,7 +377,7 @@ class ComplaintWorkflow:
     async def _notice(self, kind: str, to: Department, cc: Department | None, text: str, suffix: str) -> None:
         cid = self._case.facts.complaint_id
         await workflow.execute_local_activity(
-            names.NOTIFY_DEPARTMENT,
+            contract.NOTIFY_DEPARTMENT,
             NoticeRequest(key=f"{cid}-{kind}-{suffix}", complaint_id=cid, kind=kind, to_department=to,
                           cc_department=cc, text=text), **LOCAL)
         self._event(kind, department=to, detail=text + (f" (copy to {cc.value})" if cc else ""))
@@ -387,15 +386,15 @@ class ComplaintWorkflow:
         case = self._case
         if attributes:
             workflow.upsert_search_attributes([
-                sa.COMPLAINT_LEVEL.value_set(case.level.value),
-                sa.DEPARTMENT.value_set([case.handling_department.value]),
-                sa.DUE_AT.value_set(case.due.due_at),
-                sa.COMPLAINT_STATE.value_set(case.public_state()),
+                contract.COMPLAINT_LEVEL.value_set(case.level.value),
+                contract.DEPARTMENT.value_set([case.handling_department.value]),
+                contract.DUE_AT.value_set(case.due.due_at),
+                contract.COMPLAINT_STATE.value_set(case.public_state()),
             ])
             workflow.upsert_memo({"summary": _summary(case)})
         events, self._pending = self._pending, []
         case.event_seq = self._seq
-        await workflow.execute_local_activity(names.RECORD_COMPLAINT, ComplaintRecord(case=case, events=events), **LOCAL)
+        await workflow.execute_local_activity(contract.RECORD_COMPLAINT, ComplaintRecord(case=case, events=events), **LOCAL)
 
     def _history_long(self) -> bool:
         info = workflow.info()
@@ -423,7 +422,7 @@ def _summary(case: Case) -> str:
             f"{case.public_state()}, due {case.due.due_at.isoformat()}")
 
 
-@workflow.defn(name="WorkingDayCalendarCheck")
+@workflow.defn(name=contract.CALENDAR_CHECK_WORKFLOW)
 class CalendarCheckWorkflow:
     """Started daily by a Temporal Schedule: warns ops (log + alert row) when next year's working-day
     schedule is still missing from 1 December, or when the current year runs on the estimate."""
@@ -431,6 +430,6 @@ class CalendarCheckWorkflow:
     @workflow.run
     async def run(self) -> list[str]:
         today = workflow.now().astimezone(SHANGHAI).date()
-        return await workflow.execute_activity(names.CHECK_CALENDAR, today, result_type=list[str],
+        return await workflow.execute_activity(contract.CHECK_CALENDAR, today, result_type=list[str],
                                                start_to_close_timeout=timedelta(minutes=1),
                                                retry_policy=RetryPolicy(maximum_attempts=5))

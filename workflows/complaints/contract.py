@@ -1,6 +1,13 @@
-"""Payloads of the complaint workflow (input, updates, activity arguments). No full phone numbers."""
+"""The complaints business's contract (complaint desk and fee returns): where the API, the workflows and
+the activities agree.
+
+Task queue, workflow types and ids, handler and activity names, search attributes, and the payloads of the
+complaint and fee-return workflows (input, updates, activity arguments). No full phone numbers. Names here
+are recorded in histories: renaming one breaks every open ticket.
+"""
 
 from pydantic import AwareDatetime, BaseModel, Field
+from temporalio.common import SearchAttributeKey
 
 from domain.complaints.complaint import Case, ComplaintType, Customer, Department, DueDecision, Level, SurveyAnswer
 
@@ -121,3 +128,48 @@ class FeeReturnCredit(BaseModel):
     fee_return_id: str
     complaint_id: str
     amount_fen: int
+
+
+TASK_QUEUE = "complaints"
+
+COMPLAINT_WORKFLOW = "Complaint"
+FEE_RETURN_WORKFLOW = "FeeReturnCredit"
+CALENDAR_CHECK_WORKFLOW = "WorkingDayCalendarCheck"
+CALENDAR_CHECK_WORKFLOW_ID = "working-day-calendar-check"
+CALENDAR_CHECK_SCHEDULE_ID = "working-day-calendar-check"
+
+
+def complaint_workflow_id(complaint_id: str) -> str:
+    return f"complaint-{complaint_id}"
+
+
+def fee_return_workflow_id(fee_return_id: str) -> str:
+    return f"fee-return-{fee_return_id}"
+
+
+# Complaint workflow handlers: department and ops actions are updates named as the API's paths
+DEPARTMENT_ACTIONS = ("accept", "transfer", "add_findings", "reply", "customer_acceptance", "escalate",
+                      "correct_level", "survey_answer")
+RECOMPUTE_DUE = "recompute_due"
+VIEW = "view"
+# Fee-return workflow handler
+PROGRESS = "progress"
+
+# Activities
+RECORD_COMPLAINT = "record_complaint"
+COMPUTE_DUE = "compute_complaint_due"
+SEND_CUSTOMER_SMS = "send_customer_sms"
+NOTIFY_DEPARTMENT = "notify_department"
+CHECK_CALENDAR = "check_working_day_calendar"
+
+CREDIT_FEE_RETURN = "credit_fee_return"
+SMS_FEE_RETURN_CREDITED = "sms_fee_return_credited"
+
+# Search attributes ops filter on (never personal data: they bypass the payload codec)
+COMPLAINT_LEVEL = SearchAttributeKey.for_keyword("ComplaintLevel")
+# A list holding the one handling department: SQL visibility (and the dev server) allow 10 Keyword attributes and
+# the project has 11; `Department = "billing"` filters a one-element KeywordList exactly like a Keyword.
+DEPARTMENT = SearchAttributeKey.for_keyword_list("Department")
+DUE_AT = SearchAttributeKey.for_datetime("DueAt")  # a real datetime: `DueAt < "..."`
+COMPLAINT_STATE = SearchAttributeKey.for_keyword("ComplaintState")
+SEARCH_ATTRIBUTES = (COMPLAINT_LEVEL, DEPARTMENT, DUE_AT, COMPLAINT_STATE)

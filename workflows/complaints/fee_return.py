@@ -2,7 +2,7 @@
 
 Approval and audit happen before (services/complaints/fee_return.py refuses a start without them). The credit is
 idempotent at the billing system by the fee return's id, so a retried activity never pays twice; the SMS
-("the money is on your account", seed 5.6.4) waits for 07:00 if the credit lands in the night.
+("the money is on your account", complaint procedure 5.6.4) waits for 07:00 if the credit lands in the night.
 """
 
 from datetime import timedelta
@@ -11,7 +11,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities import complaint_names as names
+    from workflows.complaints import contract
     from domain.complaints.complaint import customer_sms_time
     from workflows.complaints.contract import FeeReturnCredit
 
@@ -19,23 +19,23 @@ BILLING = dict(start_to_close_timeout=timedelta(seconds=30),
                retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=10), non_retryable_error_types=["CreditRejected"]))
 
 
-@workflow.defn(name="FeeReturnCredit")
+@workflow.defn(name=contract.FEE_RETURN_WORKFLOW)
 class FeeReturnCreditWorkflow:
     def __init__(self) -> None:
         self._progress = "crediting"
 
     @workflow.run
     async def run(self, inp: FeeReturnCredit) -> str:
-        reference = await workflow.execute_activity(names.CREDIT_FEE_RETURN, inp, result_type=str, **BILLING)
+        reference = await workflow.execute_activity(contract.CREDIT_FEE_RETURN, inp, result_type=str, **BILLING)
         self._progress = f"credited ({reference}); customer SMS"
         wait = customer_sms_time(workflow.now()) - workflow.now()
         if wait > timedelta(0):
             self._progress = f"credited ({reference}); SMS waits for 07:00"
             await workflow.sleep(wait)
-        await workflow.execute_activity(names.SMS_FEE_RETURN_CREDITED, inp, **BILLING)
+        await workflow.execute_activity(contract.SMS_FEE_RETURN_CREDITED, inp, **BILLING)
         self._progress = f"credited ({reference}); customer told"
         return reference
 
-    @workflow.query
+    @workflow.query(name=contract.PROGRESS)
     def progress(self) -> str:
         return self._progress

@@ -1,8 +1,14 @@
-"""Payloads that cross the workflow boundary (inputs, signals, queries, activity arguments)."""
+"""The orders business's contract: where the API, the workflows and the activities agree.
+
+Task queue, workflow types and ids, handler and activity names, search attributes, and the payloads that
+cross the workflow boundary (inputs, signals, queries, activity arguments). Names here are recorded in
+histories: renaming one breaks every running order.
+"""
 
 from datetime import datetime
 
 from pydantic import AwareDatetime, BaseModel
+from temporalio.common import SearchAttributeKey
 
 from domain.orders.order import AuditResult, OrderFacts, ProductTerms, Verdict
 
@@ -80,7 +86,7 @@ class BatchRef(BaseModel):
 
     @property
     def batch_id(self) -> str:
-        return f"settlement-{self.carrier}-{self.month}"
+        return settlement_workflow_id(self.carrier, self.month)
 
 
 class BatchSummary(BaseModel):
@@ -95,3 +101,58 @@ class BatchSummary(BaseModel):
 
 
 __all__ = ["AuditResult"]
+
+
+TASK_QUEUE = "orders"
+
+ORDER_WORKFLOW = "OrderSettlement"
+SETTLEMENT_WORKFLOW = "CarrierSettlement"
+KICKOFF_WORKFLOW = "SettlementKickoff"
+
+
+def order_workflow_id(order_id: str) -> str:
+    return f"order-{order_id}"
+
+
+def settlement_workflow_id(carrier: str, month: str) -> str:
+    """One batch per carrier and month: the id is also the batch's row id."""
+    return f"settlement-{carrier}-{month}"
+
+
+def kickoff_workflow_id(carrier: str) -> str:
+    return f"settlement-kickoff-{carrier}"
+
+
+def settlement_schedule_id(carrier: str) -> str:
+    return f"settlement-schedule-{carrier}"
+
+
+# Order workflow handlers
+CARRIER_EVENT = "carrier_event"
+AUDIT_RESULT = "audit_result"
+CHECKLIST = "checklist"
+# Settlement batch handler
+PROGRESS = "progress"
+
+# Activities
+RECORD_ORDER_PROGRESS = "record_order_progress"
+ASK_IN_NETWORK = "ask_in_network"
+OPEN_RESCUE_TASK = "open_rescue_task"
+REMIND_RESCUE = "remind_rescue"
+RESOLVE_RESCUE = "resolve_rescue"
+
+OPEN_BATCH = "open_batch"
+SETTLE_AUDIT_PAGE = "settle_audit_page"
+FAIL_UNAUDITED_ORDERS = "fail_unaudited_orders"
+WAIT_FOR_AUDITED_ORDERS = "wait_for_audited_orders"
+BUILD_STATEMENTS = "build_statements"
+PAY_AGENTS = "pay_agents"
+CLOSE_BATCH = "close_batch"
+
+# Search attributes ops filter on (never personal data: they bypass the payload codec)
+ORDER_STATUS = SearchAttributeKey.for_keyword("OrderStatus")
+CARRIER = SearchAttributeKey.for_keyword("Carrier")
+AGENT_ID = SearchAttributeKey.for_keyword("AgentId")
+SETTLEMENT_MONTH = SearchAttributeKey.for_keyword("SettlementMonth")
+FAILURE_REASON = SearchAttributeKey.for_keyword("FailureReason")
+SEARCH_ATTRIBUTES = (ORDER_STATUS, CARRIER, AGENT_ID, SETTLEMENT_MONTH, FAILURE_REASON)

@@ -13,7 +13,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities import names
+    from workflows.orders import contract
     from domain.orders.order import (
         TERMINAL,
         Action,
@@ -25,7 +25,6 @@ with workflow.unsafe.imports_passed_through():
         Verdict,
         evaluate,
     )
-    from core import search_attributes as sa
     from workflows.orders.contract import InNetworkRequest, OrderInput, OrderProgress, OrderView, RescueRequest
 
 RESCUE_REMINDER_EVERY = timedelta(hours=24)
@@ -35,7 +34,7 @@ PLACED_PUBLISHED_AT_START = "placed-published-at-start"
 LOCAL = dict(start_to_close_timeout=timedelta(seconds=30), retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=5)))
 
 
-@workflow.defn(name="OrderSettlement")
+@workflow.defn(name=contract.ORDER_WORKFLOW)
 class OrderSettlementWorkflow:
     @workflow.init
     def __init__(self, order: OrderInput) -> None:
@@ -74,18 +73,18 @@ class OrderSettlementWorkflow:
             except asyncio.TimeoutError:
                 pass
 
-    @workflow.signal
+    @workflow.signal(name=contract.CARRIER_EVENT)
     def carrier_event(self, event: OrderEvent) -> None:
         if self._facts.record(event, workflow.now(), self._input.msisdn_fingerprint):
             self._changes += 1
 
-    @workflow.signal
+    @workflow.signal(name=contract.AUDIT_RESULT)
     def audit_result(self, result: AuditResult) -> None:
         if self._facts.audit is None:  # a carrier's first audit word is final; repeats are ignored
             self._facts.audit = result
             self._changes += 1
 
-    @workflow.query
+    @workflow.query(name=contract.CHECKLIST)
     def checklist(self) -> OrderView:
         return OrderView(
             order_id=self._input.order_id,
@@ -98,7 +97,7 @@ class OrderSettlementWorkflow:
         order = self._input
         try:
             return await workflow.execute_local_activity(
-                names.ASK_IN_NETWORK,
+                contract.ASK_IN_NETWORK,
                 InNetworkRequest(carrier=order.carrier, order_id=order.order_id, at=workflow.now()),
                 result_type=InNetworkAnswer,
                 **LOCAL,
@@ -110,16 +109,16 @@ class OrderSettlementWorkflow:
     async def _publish(self, verdict: Verdict) -> None:
         """Search attributes and memo for ops, and the order row the API lists."""
         order = self._input
-        updates = [sa.ORDER_STATUS.value_set(verdict.status.value)]
+        updates = [contract.ORDER_STATUS.value_set(verdict.status.value)]
         if verdict.settlement_month:
-            updates.append(sa.SETTLEMENT_MONTH.value_set(verdict.settlement_month))
+            updates.append(contract.SETTLEMENT_MONTH.value_set(verdict.settlement_month))
         if verdict.failure_reason:
-            updates.append(sa.FAILURE_REASON.value_set(verdict.failure_reason.value))
+            updates.append(contract.FAILURE_REASON.value_set(verdict.failure_reason.value))
         workflow.upsert_search_attributes(updates)
         workflow.upsert_memo({"summary": _summary(order, verdict)})
         settled = verdict.status == OrderStatus.SETTLED
         await workflow.execute_local_activity(
-            names.RECORD_ORDER_PROGRESS,
+            contract.RECORD_ORDER_PROGRESS,
             OrderProgress(
                 order_id=order.order_id,
                 verdict=verdict,
@@ -143,7 +142,7 @@ class OrderSettlementWorkflow:
             if exc.event_id not in opened:
                 kind = self._facts.delivery_exception_kinds[self._facts.delivery_exceptions.index(exc)]
                 await workflow.execute_activity(
-                    names.OPEN_RESCUE_TASK,
+                    contract.OPEN_RESCUE_TASK,
                     RescueRequest(order_id=order.order_id, agent_id=order.agent_id, exception_event_id=exc.event_id, kind=kind),
                     start_to_close_timeout=timedelta(seconds=30),
                 )
@@ -154,11 +153,11 @@ class OrderSettlementWorkflow:
                 )
             except asyncio.TimeoutError:
                 await workflow.execute_activity(
-                    names.REMIND_RESCUE, order.order_id, start_to_close_timeout=timedelta(seconds=30)
+                    contract.REMIND_RESCUE, order.order_id, start_to_close_timeout=timedelta(seconds=30)
                 )
         resolution = "signed" if self._facts.signed else "returned" if self._facts.returned else "closed"
         await workflow.execute_activity(
-            names.RESOLVE_RESCUE, args=[order.order_id, resolution], start_to_close_timeout=timedelta(seconds=30)
+            contract.RESOLVE_RESCUE, args=[order.order_id, resolution], start_to_close_timeout=timedelta(seconds=30)
         )
 
 

@@ -14,9 +14,8 @@ from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities import names
+    from workflows.orders import contract
     from domain.clock import previous_month
-    from core import search_attributes as sa
     from workflows.orders.contract import AuditPageOutcome, AuditPageRequest, BatchRef, BatchSummary, SettlementInput
 
 AUDIT_NOT_READY_RETRY = timedelta(hours=6)
@@ -27,7 +26,7 @@ CARRIER = dict(start_to_close_timeout=timedelta(minutes=5), heartbeat_timeout=No
                retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=10)))
 
 
-@workflow.defn(name="CarrierSettlement")
+@workflow.defn(name=contract.SETTLEMENT_WORKFLOW)
 class CarrierSettlementWorkflow:
     def __init__(self) -> None:
         self._progress = "opening"
@@ -35,16 +34,16 @@ class CarrierSettlementWorkflow:
     @workflow.run
     async def run(self, inp: SettlementInput) -> BatchSummary:
         ref = BatchRef(carrier=inp.carrier, month=inp.month)
-        workflow.upsert_search_attributes([sa.CARRIER.value_set(inp.carrier), sa.SETTLEMENT_MONTH.value_set(inp.month)])
+        workflow.upsert_search_attributes([contract.CARRIER.value_set(inp.carrier), contract.SETTLEMENT_MONTH.value_set(inp.month)])
         if inp.pages_applied == 0 and inp.page_token is None:
-            await workflow.execute_activity(names.OPEN_BATCH, ref, **DB)
+            await workflow.execute_activity(contract.OPEN_BATCH, ref, **DB)
 
         token, pages, settled, failed = inp.page_token, inp.pages_applied, inp.settled, inp.failed
         pages_this_run = 0
         while True:
             self._set_progress(f"collecting audit: {pages} pages, {settled} settled, {failed} failed")
             page = await workflow.execute_activity(
-                names.SETTLE_AUDIT_PAGE,
+                contract.SETTLE_AUDIT_PAGE,
                 AuditPageRequest(carrier=inp.carrier, month=inp.month, page_token=token),
                 result_type=AuditPageOutcome,
                 **CARRIER,
@@ -62,11 +61,11 @@ class CarrierSettlementWorkflow:
                                                          pages_applied=pages, settled=settled, failed=failed))
 
         self._set_progress("failing orders absent from the audit")
-        unaudited = await workflow.execute_activity(names.FAIL_UNAUDITED_ORDERS, ref, result_type=int, **CARRIER)
+        unaudited = await workflow.execute_activity(contract.FAIL_UNAUDITED_ORDERS, ref, result_type=int, **CARRIER)
         self._set_progress("waiting for audited orders to settle")
         try:
             await workflow.execute_activity(
-                names.WAIT_FOR_AUDITED_ORDERS, ref, start_to_close_timeout=timedelta(seconds=30),
+                contract.WAIT_FOR_AUDITED_ORDERS, ref, start_to_close_timeout=timedelta(seconds=30),
                 schedule_to_close_timeout=ORDERS_SETTLE_WITHIN,
                 retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=1.5,
                                          maximum_interval=timedelta(minutes=2)),
@@ -74,15 +73,15 @@ class CarrierSettlementWorkflow:
         except ActivityError:
             workflow.logger.warning("some audited orders had not settled in time; their lines join a later payout")
         self._set_progress("building agent statements")
-        statements = await workflow.execute_activity(names.BUILD_STATEMENTS, ref, result_type=int, **DB)
+        statements = await workflow.execute_activity(contract.BUILD_STATEMENTS, ref, result_type=int, **DB)
         self._set_progress("paying agents")
-        paid = await workflow.execute_activity(names.PAY_AGENTS, ref, result_type=int, **CARRIER)
-        closed = await workflow.execute_activity(names.CLOSE_BATCH, ref, result_type=dict, **DB)
+        paid = await workflow.execute_activity(contract.PAY_AGENTS, ref, result_type=int, **CARRIER)
+        closed = await workflow.execute_activity(contract.CLOSE_BATCH, ref, result_type=dict, **DB)
         self._set_progress(f"closed: {settled} settled, {failed + unaudited} failed, paid {paid} fen")
         return BatchSummary(batch_id=ref.batch_id, pages=pages, settled=settled, failed=failed + unaudited,
                             unaudited=unaudited, statements=statements, paid_fen=paid, held_fen=closed["held_fen"])
 
-    @workflow.query
+    @workflow.query(name=contract.PROGRESS)
     def progress(self) -> str:
         return self._progress
 
@@ -92,7 +91,7 @@ class CarrierSettlementWorkflow:
             workflow.upsert_memo({"summary": text})
 
 
-@workflow.defn(name="SettlementKickoff")
+@workflow.defn(name=contract.KICKOFF_WORKFLOW)
 class SettlementKickoffWorkflow:
     """Started by each carrier's monthly Schedule: opens last month's batch under its business id.
 
@@ -103,7 +102,7 @@ class SettlementKickoffWorkflow:
     @workflow.run
     async def run(self, carrier: str) -> str:
         month = previous_month(workflow.now())
-        batch_id = f"settlement-{carrier}-{month}"
+        batch_id = contract.settlement_workflow_id(carrier, month)
         try:
             await workflow.start_child_workflow(
                 CarrierSettlementWorkflow.run,

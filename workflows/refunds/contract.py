@@ -1,6 +1,12 @@
-"""Payloads that cross the refund workflow's boundary. No personal data: the card is masked."""
+"""The refunds business's contract: where the API, the workflows and the activities agree.
+
+Task queue, workflow types and ids, handler and activity names, search attributes, and the payloads that
+cross the refund workflow's boundary. No personal data: the card is masked. Names here are recorded in
+histories: renaming one breaks every running refund.
+"""
 
 from pydantic import BaseModel, Field
+from temporalio.common import SearchAttributeKey
 
 from domain.refunds import ChannelAnswer, ErrorMapping, LoopLimits, RefundRoute, RefundStatus
 
@@ -139,3 +145,36 @@ class RefundView(BaseModel):
     serials_used: int
     waiting_for: str
     manual_reason: str
+
+
+TASK_QUEUE = "refunds"
+
+REFUND_WORKFLOW = "Refund"
+SWEEP_WORKFLOW = "RefundSweep"
+SWEEP_WORKFLOW_ID = "refund-sweep"
+SWEEP_SCHEDULE_ID = "refund-sweep-schedule"
+
+
+def refund_workflow_id(refund_id: str) -> str:
+    return f"refund-{refund_id}"
+
+
+# Refund workflow handlers: ops actions are updates named as the API's paths
+OPS_ACTIONS = ("approve", "reject", "force_success", "force_fail", "mark_succeeded_offline", "retry_new_serial")
+SWEEP_ANSWER = "sweep_answer"
+VIEW = "view"
+
+# Activities
+RECORD_REFUND_PROGRESS = "record_refund_progress"
+RECORD_SERIAL = "record_refund_serial"
+SEND_REFUND = "send_refund"
+QUERY_REFUND = "query_refund"
+TRANSLATE_CODE = "translate_channel_code"
+NOTIFY_MERCHANT = "notify_merchant"
+SWEEP_PROCESSING = "sweep_processing_refunds"
+
+# Search attributes ops filter on (never personal data: they bypass the payload codec)
+REFUND_STATUS = SearchAttributeKey.for_keyword("RefundStatus")
+CHANNEL = SearchAttributeKey.for_keyword("Channel")
+MERCHANT_ID = SearchAttributeKey.for_keyword("MerchantId")
+SEARCH_ATTRIBUTES = (REFUND_STATUS, CHANNEL, MERCHANT_ID)

@@ -24,7 +24,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities import refund_names as names
+    from workflows.refunds import contract
     from domain.refunds import (
         ChannelAnswer,
         ChannelState,
@@ -32,9 +32,9 @@ with workflow.unsafe.imports_passed_through():
         RefundRoute,
         RefundStatus,
         after_decline,
+        initial_status,
         mismatch,
     )
-    from core import search_attributes as sa
     from workflows.refunds.contract import (
         NotifyRequest,
         OpsAction,
@@ -64,13 +64,13 @@ RETRY_QUERIES_BACK_FIRST = "ops-retry-queries-back-first"
 RETRYABLE_STATES = frozenset({RefundStatus.PROCESSING, RefundStatus.MANUAL_REVIEW, RefundStatus.REVERSED})
 
 
-@workflow.defn(name="Refund")
+@workflow.defn(name=contract.REFUND_WORKFLOW)
 class RefundWorkflow:
     @workflow.init
     def __init__(self, inp: RefundInput) -> None:
         self._inp = inp
         c = inp.carry or RefundCarry(
-            status=RefundStatus.AWAITING_AUDIT if inp.audit_reasons else RefundStatus.PROCESSING, phase=AUDIT)
+            status=initial_status(inp.audit_reasons), phase=AUDIT)
         self._status = c.status
         self._phase = c.phase
         self._route = c.route
@@ -101,8 +101,8 @@ class RefundWorkflow:
 
     @workflow.run
     async def run(self, inp: RefundInput) -> RefundStatus:
-        workflow.upsert_search_attributes([sa.CHANNEL.value_set(inp.channel), sa.MERCHANT_ID.value_set(inp.merchant_id),
-                                           sa.REFUND_STATUS.value_set(self._status.value)])
+        workflow.upsert_search_attributes([contract.CHANNEL.value_set(inp.channel), contract.MERCHANT_ID.value_set(inp.merchant_id),
+                                           contract.REFUND_STATUS.value_set(self._status.value)])
         steps = {AUDIT: self._audit, NEW_SERIAL: self._new_serial, SEND: self._send, QUERY: self._query,
                  PARKED: self._parked, MANUAL: self._manual, WAIT: self._wait_retry, WATCH: self._watch}
         while self._phase != DONE:
@@ -173,14 +173,14 @@ class RefundWorkflow:
                           wallet_id=inp.consumer_wallet_id)
         try:
             answer = await workflow.execute_activity(
-                names.SEND_REFUND, req, result_type=ChannelAnswer,
+                contract.SEND_REFUND, req, result_type=ChannelAnswer,
                 start_to_close_timeout=timedelta(seconds=inp.send_timeout_s),
                 # never retried by Temporal: a second request with the serial is decided by query-back only
                 retry_policy=RetryPolicy(maximum_attempts=1),
             )
         except ActivityError as err:
             cause = err.cause
-            if isinstance(cause, ApplicationError) and cause.type == "ChannelRejected":
+            if isinstance(cause, ApplicationError) and cause.type == "PeerRejected":
                 await self._to_manual(f"the channel refused our request: {cause.message}", "channel_protocol_error")
                 return
             answer = ChannelAnswer(state=ChannelState.UNKNOWN, serial=self._serial or "",
@@ -283,7 +283,7 @@ class RefundWorkflow:
 
     async def _after_decline(self, raw_code: str, raw_message: str) -> None:
         tr = await workflow.execute_local_activity(
-            names.TRANSLATE_CODE, args=[self._inp.channel, raw_code], result_type=Translation, **LOCAL)
+            contract.TRANSLATE_CODE, args=[self._inp.channel, raw_code], result_type=Translation, **LOCAL)
         m = tr.mapping
         nxt, delay, why = after_decline(m, self._retry_serials, self._same_resends, self._inp.limits)
         self._failure_code, self._failure_message = m.internal_code, m.merchant_message
@@ -312,7 +312,7 @@ class RefundWorkflow:
     async def _query_back(self) -> ChannelAnswer:
         try:
             return await workflow.execute_activity(
-                names.QUERY_REFUND, QueryRequest(route=self._route, channel=self._inp.channel, serial=self._serial or ""),
+                contract.QUERY_REFUND, QueryRequest(route=self._route, channel=self._inp.channel, serial=self._serial or ""),
                 result_type=ChannelAnswer, start_to_close_timeout=timedelta(seconds=self._inp.send_timeout_s),
                 retry_policy=QUERY_RETRY)
         except ActivityError as err:
@@ -455,12 +455,12 @@ class RefundWorkflow:
     def _v_retry(self, a: OpsAction) -> None:
         self._validate("retry_new_serial", a)
 
-    @workflow.signal
+    @workflow.signal(name=contract.SWEEP_ANSWER)
     def sweep_answer(self, word: SweepAnswer) -> None:
         if word.serial == self._serial and self._phase == PARKED:
             self._sweep = word  # a word about an older serial, or while not parked, is stale: dropped
 
-    @workflow.query
+    @workflow.query(name=contract.VIEW)
     def view(self) -> RefundView:
         return RefundView(refund_id=self._inp.refund_id, status=self._status, phase=self._phase, route=self._route,
                           serial=self._serial, serials_used=self._serials_used, waiting_for=self._waiting_for,
@@ -494,7 +494,7 @@ class RefundWorkflow:
 
     async def _send_notification(self, req: NotifyRequest) -> None:
         try:
-            await workflow.execute_activity(names.NOTIFY_MERCHANT, req, start_to_close_timeout=timedelta(seconds=30),
+            await workflow.execute_activity(contract.NOTIFY_MERCHANT, req, start_to_close_timeout=timedelta(seconds=30),
                                             schedule_to_close_timeout=NOTIFY_WITHIN, retry_policy=NOTIFY_RETRY)
         except ActivityError as err:
             workflow.logger.warning("merchant never acknowledged %s: %s", req.status.value, err.cause)
@@ -512,10 +512,10 @@ class RefundWorkflow:
         self._status = status
         self._events += 1
         if changed:
-            workflow.upsert_search_attributes([sa.REFUND_STATUS.value_set(status.value)])
+            workflow.upsert_search_attributes([contract.REFUND_STATUS.value_set(status.value)])
         workflow.upsert_memo({"summary": self._summary()})
         await workflow.execute_local_activity(
-            names.RECORD_REFUND_PROGRESS,
+            contract.RECORD_REFUND_PROGRESS,
             RefundProgress(refund_id=self._inp.refund_id, status=status, event=event, event_key=self._key(),
                            waiting_for=self._waiting_for, route=self._route, serial=self._serial,
                            serials_used=self._serials_used, failure_code=self._failure_code,
@@ -535,7 +535,7 @@ class RefundWorkflow:
         if defer:
             self._pending_serial = record
             return
-        await workflow.execute_local_activity(names.RECORD_SERIAL, record, **LOCAL)
+        await workflow.execute_local_activity(contract.RECORD_SERIAL, record, **LOCAL)
 
     def _summary(self) -> str:
         inp = self._inp

@@ -11,21 +11,21 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities import refund_names as names
+    from workflows.refunds import contract
     from workflows.refunds.contract import SweepOutcome
 
 PAGE = 200
 MAX_PAGES = 20
 
 
-@workflow.defn(name="RefundSweep")
+@workflow.defn(name=contract.SWEEP_WORKFLOW)
 class RefundSweepWorkflow:
     @workflow.run
     async def run(self, page_size: int = PAGE) -> SweepOutcome:
         total = SweepOutcome()
         for _ in range(MAX_PAGES):  # bounded: the next scheduled run picks up the rest
             got = await workflow.execute_activity(
-                names.SWEEP_PROCESSING, page_size, result_type=SweepOutcome,
+                contract.SWEEP_PROCESSING, page_size, result_type=SweepOutcome,
                 start_to_close_timeout=timedelta(minutes=5),
                 retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=3),
             )

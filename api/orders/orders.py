@@ -1,0 +1,97 @@
+"""Orders: place (idempotent), read with the live checklist, list."""
+
+from typing import Annotated
+
+import anyio
+import structlog
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response
+from sqlmodel import Session
+from temporalio.client import Client
+
+from api.deps import get_session, get_temporal_optional
+from api.schemas import MONTH_PATTERN, Page
+from api.orders.schemas import OrderDetail, OrderOut, PlaceOrderRequest
+from domain.orders.carriers import Carrier
+from domain.orders.order import FailureReason, OrderStatus
+from services.orders import order as svc
+
+router = APIRouter(prefix="/orders", tags=["orders"])
+log = structlog.get_logger(__name__)
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=OrderOut,
+    responses={
+        200: {"description": "the same Idempotency-Key was seen before: the original order", "model": OrderOut},
+        400: {"description": "missing or invalid Idempotency-Key"},
+        403: {"description": "the agent is suspended"},
+        409: {"description": "the Idempotency-Key was used with a different body"},
+        422: {"description": "invalid body, unknown agent or product"},
+        503: {"description": "order stored but its workflow could not be started; retry with the same key"},
+    },
+)
+async def place_order(
+    body: PlaceOrderRequest,
+    response: Response,
+    session: Annotated[Session, Depends(get_session)],
+    temporal: Annotated[Client | None, Depends(get_temporal_optional)],
+    idempotency_key: Annotated[str | None, Header(alias=IDEMPOTENCY_HEADER)] = None,
+) -> OrderOut:
+    key = (idempotency_key or "").strip()
+    if not 1 <= len(key) <= 128:
+        raise HTTPException(400, detail=f"header {IDEMPOTENCY_HEADER} is required, 1 to 128 characters")
+    req = svc.NewOrder(agent_id=body.agent_id, product_id=body.product_id, msisdn=body.msisdn, customer_name=body.customer_name)
+    placed = await anyio.to_thread.run_sync(svc.place_order, session, key, req)
+    order = placed.order
+    out = OrderOut.model_validate(order)
+    if temporal is None:
+        raise HTTPException(503, detail=f"order {order.id} stored but Temporal is unreachable; retry with the same {IDEMPOTENCY_HEADER}")
+    try:
+        await svc.ensure_workflow(temporal, order, placed.terms)
+    except Exception as err:  # noqa: BLE001
+        log.error("order workflow not started", order_id=order.id, agent_id=order.agent_id, error=f"{type(err).__name__}: {err}")
+        raise HTTPException(
+            503, detail=f"order {order.id} stored but its workflow could not be started; retry with the same {IDEMPOTENCY_HEADER}"
+        ) from None
+    response.status_code = 201 if placed.created else 200
+    return out
+
+
+@router.get("", response_model=Page[OrderOut])
+def list_orders(
+    session: Annotated[Session, Depends(get_session)],
+    status: OrderStatus | None = None,
+    carrier: Carrier | None = None,
+    agent_id: str | None = None,
+    settlement_month: Annotated[str | None, Query(pattern=MONTH_PATTERN)] = None,
+    failure_reason: FailureReason | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Page[OrderOut]:
+    f = svc.OrderFilter(
+        status=status.value if status else None,
+        carrier=carrier.value if carrier else None,
+        agent_id=agent_id,
+        settlement_month=settlement_month,
+        failure_reason=failure_reason.value if failure_reason else None,
+    )
+    items, total = svc.list_orders(session, f, limit, offset)
+    return Page[OrderOut](items=[OrderOut.model_validate(o) for o in items], total=total, limit=limit, offset=offset)
+
+
+@router.get("/{order_id}", response_model=OrderDetail, responses={404: {"description": "unknown order"}})
+async def get_order(
+    order_id: str,
+    session: Annotated[Session, Depends(get_session)],
+    temporal: Annotated[Client | None, Depends(get_temporal_optional)],
+) -> OrderDetail:
+    order = await anyio.to_thread.run_sync(svc.get_order, session, order_id)
+    if order is None:
+        raise HTTPException(404, detail=f"unknown order {order_id}")
+    base = OrderOut.model_validate(order)
+    live, why = await svc.live_view(temporal, order_id)
+    return OrderDetail(**base.model_dump(), live=live, live_error=why)

@@ -1,0 +1,101 @@
+"""The signed HTTP transport every gateway uses: JSON bodies signed with core.signing, and one split of failures.
+
+- `PeerUnavailable`: 5xx, 408/429, timeouts, connection errors, an unreadable answer. Trying again may work.
+- `PeerRejected(status, reason)`: any other 4xx, or an answer that breaks the protocol. Repeating it will not
+  change the answer; a human looks.
+
+Each gateway (carriers and the payout bank, payment channels, SMS, billing) adds its calls on top.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from core.signing import signed_headers
+
+SOURCE = "simbo"
+DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
+RETRYABLE_4XX = {408, 429}
+M = TypeVar("M", bound=BaseModel)
+
+
+class PeerUnavailable(Exception):
+    """The other side could not answer now; trying again later may work."""
+
+
+class PeerRejected(Exception):
+    """The other side refused the request; repeating it will not change the answer."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(f"HTTP {status}: {reason}")
+        self.status = status
+        self.reason = reason
+
+
+class SignedJsonClient:
+    def __init__(self, base_url: str, secret: str, client: httpx.AsyncClient | None = None,
+                 timeout: httpx.Timeout = DEFAULT_TIMEOUT, limits: httpx.Limits | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._secret = secret
+        self._own_client = client is None
+        self._client = client or httpx.AsyncClient(timeout=timeout, **({"limits": limits} if limits else {}))
+
+    async def aclose(self) -> None:
+        if self._own_client:
+            await self._client.aclose()
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def _call(self, method: str, url: str, body: dict | None, params: dict | None = None) -> Any:
+        """`url` is absolute, or a path under `base_url`."""
+        if url.startswith("/"):
+            url = self.base_url + url
+        raw = b"" if body is None else json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+        headers = signed_headers(self._secret, raw, source=SOURCE)
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        try:
+            resp = await self._client.request(method, url, content=raw or None, params=params, headers=headers)
+        except httpx.TimeoutException as err:
+            raise PeerUnavailable(f"{method} {url}: timed out ({type(err).__name__})") from err
+        except httpx.HTTPError as err:
+            raise PeerUnavailable(f"{method} {url}: {type(err).__name__}: {err}") from err
+        if resp.status_code >= 500 or resp.status_code in RETRYABLE_4XX:
+            raise PeerUnavailable(f"{method} {url}: HTTP {resp.status_code} {_reason(resp)}")
+        if resp.status_code >= 400:
+            raise PeerRejected(resp.status_code, _reason(resp))
+        if resp.status_code != 200:
+            raise PeerRejected(resp.status_code, f"unexpected status: {_reason(resp)}")
+        try:
+            return resp.json()
+        except ValueError as err:
+            # A garbled 200 (a proxy's error page, a cut-off body) is worth another try.
+            raise PeerUnavailable(f"{method} {url}: answer is not JSON") from err
+
+
+def parse(model: type[M], data: Any) -> M:
+    """The answer as the protocol's model, or PeerRejected naming the first field that breaks it."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise PeerRejected(200, f"answer breaks the protocol: {first['loc']}: {first['msg']}") from err
+
+
+def _reason(resp: httpx.Response) -> str:
+    try:
+        body = resp.json()
+        detail = body.get("reason", body.get("detail")) if isinstance(body, dict) else None
+    except ValueError:
+        detail = None
+    if detail is None:
+        detail = resp.text[:200] or resp.reason_phrase
+    return detail if isinstance(detail, str) else json.dumps(detail)[:200]
