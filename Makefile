@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup migrate worker api simulator bench bench-complaints bench-refunds lint compose-check clean
+.PHONY: run test lint setup migrate bench bench-complaints bench-refunds compose-check clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -17,8 +17,12 @@ setup: $(STAMP)
 run: $(STAMP)  ## the whole system on embedded defaults: Temporal + Web UI, API, worker, simulator, demo data
 	$(BIN)/python -m scripts.dev
 
-test: $(STAMP)  ## the whole suite (SQLite and the PostgreSQL on 127.0.0.1:5432)
+test: lint  ## lint, the layer contracts, then the whole suite (SQLite and the PostgreSQL on 127.0.0.1:5432)
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+lint: $(STAMP)  ## ruff, and import-linter's contracts for the layer rules (pyproject.toml)
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 migrate: $(STAMP)
 	$(BIN)/alembic upgrade head

@@ -6,7 +6,7 @@ payment row's lock, so a retried activity never counts an amount twice.
 """
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import structlog
 from sqlalchemy.engine import Engine
@@ -16,8 +16,17 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
-from workflows.refunds import contract
-from db.refunds import ChannelErrorMapping, Merchant, Payment, Refund, RefundChannel, RefundEvent, RefundSerial, WalletCredit
+from core.http import PeerRejected, PeerUnavailable
+from db.refunds import (
+    ChannelErrorMapping,
+    Merchant,
+    Payment,
+    Refund,
+    RefundChannel,
+    RefundEvent,
+    RefundSerial,
+    WalletCredit,
+)
 from domain.refunds import (
     ANY_CHANNEL,
     RELEASES_AMOUNT,
@@ -32,7 +41,7 @@ from domain.refunds import (
     translate,
 )
 from gateways.payment_channel import MerchantNotifier, PaymentChannelGateway
-from core.http import PeerRejected, PeerUnavailable
+from workflows.refunds import contract
 from workflows.refunds.contract import (
     NotifyRequest,
     QueryRequest,
@@ -49,7 +58,7 @@ SWEEP_CONCURRENCY = 20
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def backoff_of(channel: RefundChannel | None) -> list[int]:

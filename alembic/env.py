@@ -1,9 +1,9 @@
 """Alembic runs against settings.database_url unless the caller passes a connection (tests do)."""
 
-from alembic import context
 from sqlmodel import SQLModel
 
 import db  # noqa: F401  (registers every table)
+from alembic import context
 from core.db import make_engine
 from core.settings import get_settings
 

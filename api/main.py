@@ -14,16 +14,16 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlmodel import Session
 
-from core import logs
-from api.deps import get_session, get_temporal_optional
 from api import errors
 from api.agents import routes as agents
 from api.complaints import routes as complaints
+from api.deps import get_session, get_temporal_optional
 from api.orders import routes as orders
 from api.refunds import routes as refunds
 from api.schemas import Health
-from core.temporal import connect
+from core import logs
 from core.settings import get_settings
+from core.temporal import connect
 
 log = structlog.get_logger(__name__)
 

@@ -7,7 +7,6 @@ from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-
 T = TypeVar("T")
 
 MONTH_PATTERN = r"^\d{4}(0[1-9]|1[0-2])$"

@@ -20,20 +20,29 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from db.complaints import Complaint, ComplaintEvent, ComplaintNotice
-from core.db import make_engine
-from domain.complaints.complaint import CLOCK_LIMITS, ComplaintType, Customer, Department, Level, Source, classify, due_time
-from domain.workdays import WorkCalendar
 from bench.common import gather_limited, print_cpu
-from scripts.stack import Ports, Stack
+from core.db import make_engine
 from core.temporal import connect
+from db.complaints import Complaint, ComplaintEvent, ComplaintNotice
+from domain.complaints.complaint import (
+    CLOCK_LIMITS,
+    ComplaintType,
+    Customer,
+    Department,
+    Level,
+    Source,
+    classify,
+    due_time,
+)
+from domain.workdays import WorkCalendar
+from scripts.stack import Ports, Stack
 
 CONCURRENCY = 32
 # (source, customer, type) giving each level
@@ -63,7 +72,7 @@ def _received_at(i: int, now: datetime, level: Level) -> datetime | None:
 
 async def run(stack: Stack, n: int) -> dict:
     run_id = uuid.uuid4().hex[:6]
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     client = await connect(stack.temporal_address)
     engine = make_engine(stack.env["SIMBO_DATABASE_URL"])
     t0 = time.monotonic()

@@ -26,14 +26,14 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.worker import Worker
 
 from bench.bare import BareOrderWorkflow
-from core.db import make_engine
-from domain.clock import SHANGHAI, month_bounds, previous_month
-from scripts.demo.orders import PRODUCTS, seed_catalogue
-from services.orders.order import terms_of
-from scripts.demo.order_lives import life, scenario
 from bench.common import gather_limited, print_cpu
-from scripts.stack import Ports, Stack
+from core.db import make_engine
 from core.temporal import connect
+from domain.clock import SHANGHAI, month_bounds, previous_month
+from scripts.demo.order_lives import life, scenario
+from scripts.demo.orders import PRODUCTS, seed_catalogue
+from scripts.stack import Ports, Stack
+from services.orders.order import terms_of
 from workflows.orders.contract import SettlementInput
 
 CONCURRENCY = 32

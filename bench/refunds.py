@@ -23,20 +23,20 @@ import statistics
 import tempfile
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 from sqlalchemy import update
 from sqlmodel import Session, select
 
-from db.refunds import Payment, Refund, RefundChannel
+from bench.common import gather_limited, print_cpu
 from core.db import make_engine
+from core.temporal import connect
+from db.refunds import Payment, Refund, RefundChannel
 from scripts.demo.refunds import seed_refund_catalogue
 from scripts.schedules.refunds import ensure_refund_sweep_schedule
-from bench.common import gather_limited, print_cpu
 from scripts.stack import Ports, Stack
-from core.temporal import connect
 
 ENV = {"SIMBO_CHANNEL_TIMEOUT_S": "2", "SIMBO_REFUND_SEND_TIMEOUT_S": "6", "SIMBO_REFUND_QUERY_BACKS_S": "1,3,10"}
 MIX = [  # (behaviour, weight, script extras)
@@ -84,7 +84,7 @@ async def run(stack: Stack, n: int, seed: int) -> dict:
             scripts.append({"payment_id": pid, "channel": CHANNELS[len(scripts) % 2], "paid_fen": 10_000,
                             "behaviour": b, "times": 1, "settle_after_s": 1, **extras[b]})
         (await sim.post("/sim/payments", json=scripts)).raise_for_status()
-        paid_at = (datetime.now(timezone.utc) - timedelta(hours=2)).isoformat()
+        paid_at = (datetime.now(UTC) - timedelta(hours=2)).isoformat()
 
         async def pay(sc):
             r = await api.post("/payments", json={

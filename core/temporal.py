@@ -36,7 +36,7 @@ async def live_query(client: Client | None, workflow_id: str, query: str, result
     try:
         handle = client.get_workflow_handle(workflow_id)
         return await asyncio.wait_for(handle.query(query, result_type=result_type), timeout), ""
-    except asyncio.TimeoutError:
+    except TimeoutError:
         reason = f"{query} query timed out after {timeout:g}s"
     except Exception as err:  # noqa: BLE001 - any failure degrades to the database row
         reason = f"{query} query failed: {type(err).__name__}: {err}"

@@ -9,8 +9,8 @@ from datetime import datetime
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from domain.refunds import DEFAULT_SWEEP_BACKOFF_S
 from core.db import Aware, utcnow
+from domain.refunds import DEFAULT_SWEEP_BACKOFF_S
 
 
 class RefundChannel(SQLModel, table=True):

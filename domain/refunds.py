@@ -165,7 +165,7 @@ def parse_backoff(text: str) -> list[int]:
     return steps or list(DEFAULT_SWEEP_BACKOFF_S)
 
 
-def initial_status(audit_reasons: list[str]) -> "RefundStatus":
+def initial_status(audit_reasons: list[str]) -> RefundStatus:
     """A refund with any reason for a human audit waits for it; any other goes straight to the channel."""
     return RefundStatus.AWAITING_AUDIT if audit_reasons else RefundStatus.PROCESSING
 

@@ -12,8 +12,9 @@ from typing import Any
 import httpx
 from pydantic import BaseModel
 
-from domain.orders.order import InNetworkAnswer, StatusCause, SuspensionMode
 from core.http import DEFAULT_TIMEOUT, PeerRejected, SignedJsonClient, parse
+from domain.orders.order import InNetworkAnswer, StatusCause, SuspensionMode
+
 
 class _NumberStatus(BaseModel):
     order_id: str

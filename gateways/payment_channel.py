@@ -14,9 +14,9 @@ from typing import Any
 
 import httpx
 
-from domain.refunds import ChannelAnswer, ChannelState
 from core.http import SOURCE, PeerRejected, PeerUnavailable, SignedJsonClient
 from core.signing import signed_headers
+from domain.refunds import ChannelAnswer, ChannelState
 
 STATES = {"success": ChannelState.SUCCESS, "processing": ChannelState.PROCESSING, "failed": ChannelState.FAILED,
           "not_found": ChannelState.NOT_FOUND, "reversed": ChannelState.REVERSED}

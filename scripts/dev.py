@@ -10,14 +10,14 @@ import asyncio
 import signal
 import time
 
-from scripts.stack import Ports, Stack
 from core.settings import VAR, get_settings
+from scripts.stack import Ports, Stack
 
 
 async def after_start(stack: Stack) -> None:
+    from core.temporal import connect
     from scripts.demo.orders import load_demo_once
     from scripts.setup import set_up
-    from core.temporal import connect
 
     client = await connect(stack.temporal_address)
     # search attributes (a dev-server state file from an older version lacks the newer ones) and Schedules

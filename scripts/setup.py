@@ -9,8 +9,8 @@ import asyncio
 from temporalio.client import Client
 
 from scripts.schedules.complaints import ensure_calendar_check_schedule
-from scripts.schedules.refunds import ensure_refund_sweep_schedule
 from scripts.schedules.orders import ensure_settlement_schedules
+from scripts.schedules.refunds import ensure_refund_sweep_schedule
 from scripts.search_attributes import register_search_attributes
 
 

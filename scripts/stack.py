@@ -17,8 +17,8 @@ from pathlib import Path
 
 import httpx
 
-from core.settings import ROOT
 from core import search_attributes as sa
+from core.settings import ROOT
 from worker import SEARCH_ATTRIBUTES
 
 BIN = Path(sys.executable).parent

@@ -13,8 +13,8 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select, update
 
 from core.errors import Conflict, NotFound
-from db.orders import CommissionLineRecord, LineStatus
 from db.agents import Agent, AgentStatus, AgentStatusChange
+from db.orders import CommissionLineRecord, LineStatus
 
 log = structlog.get_logger(__name__)
 

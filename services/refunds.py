@@ -18,12 +18,19 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from core.errors import Conflict, Forbidden, NotFound, Refused
 from core.db import utcnow
+from core.errors import Conflict, Forbidden, NotFound, Refused
+from core.settings import get_settings
+from core.temporal import live_query
 from db.refunds import (
     ChannelErrorMapping,
     ChannelSwitch,
@@ -45,15 +52,13 @@ from domain.refunds import (
     LoopLimits,
     PaymentBalance,
     RefundRefused,
-    initial_status,
-    parse_backoff,
     RefundSource,
     RefundStatus,
     audit_reasons,
+    initial_status,
+    parse_backoff,
     quote,
 )
-from core.settings import get_settings
-from core.temporal import live_query
 from workflows.refunds import contract
 from workflows.refunds.contract import OpsAction, RefundInput, RefundView
 

@@ -43,12 +43,12 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, Field, ValidationError, field_validator, model_validator
 
-from domain.orders.carriers import Carrier
-from domain.orders.carrier_events import WIRE_FIELDS, CarrierEventIn, explain
-from domain.orders.order import StatusCause, SuspensionMode
-from domain.msisdn import mask_msisdn
-from core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, BadSignature, signed_headers, verify
 from core.settings import Settings, get_settings
+from core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, BadSignature, signed_headers, verify
+from domain.msisdn import mask_msisdn
+from domain.orders.carrier_events import WIRE_FIELDS, CarrierEventIn, explain
+from domain.orders.carriers import Carrier
+from domain.orders.order import StatusCause, SuspensionMode
 
 log = structlog.get_logger("simulators.carrier")
 
@@ -461,7 +461,7 @@ def create_app(
         await sim.misbehave()
         return body
 
-    Signed = Annotated[bytes, Depends(signed_body)]
+    Signed = Annotated[bytes, Depends(signed_body)]  # noqa: N806 - a type alias
 
     def parse(model: type[BaseModel], body: bytes):
         try:

@@ -39,9 +39,9 @@ import structlog
 from fastapi import Depends, FastAPI, HTTPException, Request
 from pydantic import BaseModel, Field, ValidationError
 
-from domain.clock import SHANGHAI
-from core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, BadSignature, verify
 from core.settings import Settings, get_settings
+from core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, BadSignature, verify
+from domain.clock import SHANGHAI
 
 log = structlog.get_logger("simulators.payment_channel")
 
@@ -262,7 +262,7 @@ def create_app(state_path: str | Path | None = None, settings: Settings | None =
             raise HTTPException(401, detail=f"bad signature: {err}") from None
         return body
 
-    Signed = Annotated[bytes, Depends(signed)]
+    Signed = Annotated[bytes, Depends(signed)]  # noqa: N806 - a type alias
 
     def parse(model, body: bytes):
         try:

@@ -29,9 +29,9 @@ import structlog
 from fastapi import FastAPI, HTTPException, Request
 from pydantic import BaseModel, Field
 
-from core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, BadSignature, signed_headers, verify
 from core.logs import redact
 from core.settings import Settings, get_settings
+from core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, BadSignature, signed_headers, verify
 
 log = structlog.get_logger("simulators.sms_billing")
 

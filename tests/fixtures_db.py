@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
@@ -24,6 +23,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 import db as _every_table  # noqa: F401  (registers the tables)
+from alembic import command
 from core.db import make_engine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -192,8 +192,8 @@ PRODUCT_CU = "P-CU-29"  # china_unicom
 @pytest.fixture
 def seeded(db: Engine) -> Engine:
     """Three agents (one suspended) and two products."""
-    from db.orders import Product
     from db.agents import Agent, AgentStatus
+    from db.orders import Product
 
     with Session(db) as s:
         s.add(Agent(id=AGENT, name="Shanghai North"))

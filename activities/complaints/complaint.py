@@ -1,7 +1,7 @@
 """Complaint-side effects: the ticket projection and its trail, due times from the working-day calendar,
 customer SMS through the gateway, department notices, and the daily calendar check."""
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import structlog
 from sqlalchemy.engine import Engine
@@ -9,14 +9,14 @@ from sqlmodel import Session, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from workflows.complaints import contract
+from core.http import PeerRejected, PeerUnavailable
 from db.complaints import Complaint, ComplaintEvent, ComplaintNotice, OpsAlert, SmsMessage
 from domain.clock import SHANGHAI
 from domain.complaints.complaint import DueDecision, customer_sms_time, due_time
 from domain.workdays import next_year_check
 from gateways.sms import SmsGateway
-from core.http import PeerRejected, PeerUnavailable
 from services.complaints.calendar import load_calendar, loaded_schedules
+from workflows.complaints import contract
 from workflows.complaints.contract import ComplaintRecord, DueRequest, NoticeRequest, SmsRequest
 
 log = structlog.get_logger()
@@ -68,7 +68,7 @@ class ComplaintActivities:
             row.acceptance = case.acceptance
             row.outcome = case.outcome.value if case.outcome else None
             row.closed_at = case.closed_at
-            row.updated_at = datetime.now(timezone.utc)
+            row.updated_at = datetime.now(UTC)
             s.add(row)
             keys = [e.key for e in rec.events]
             known = set(s.exec(select(ComplaintEvent.key).where(ComplaintEvent.key.in_(keys)))) if keys else set()  # type: ignore[attr-defined]
@@ -127,7 +127,7 @@ class ComplaintActivities:
                 s.add(ComplaintNotice(key=req.key, complaint_id=req.complaint_id, kind=req.kind,
                                       to_department=req.to_department.value,
                                       cc_department=req.cc_department.value if req.cc_department else None,
-                                      at=datetime.now(timezone.utc), text=req.text))
+                                      at=datetime.now(UTC), text=req.text))
                 s.commit()
         log.info("department notice", complaint_id=req.complaint_id, kind=req.kind, to=req.to_department.value,
                  cc=req.cc_department.value if req.cc_department else None)

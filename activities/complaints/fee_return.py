@@ -1,6 +1,6 @@
 """Fee-return side effects: the credit in the billing system and the customer's SMS when it lands."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import structlog
 from sqlalchemy.engine import Engine
@@ -8,14 +8,14 @@ from sqlmodel import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from workflows.complaints import contract
 from activities.complaints.complaint import hold_in_quiet_hours
+from core.http import PeerRejected
 from db.complaints import Complaint, FeeReturn, SmsMessage
 from domain.complaints.fee_return import SMS_CREDITED
 from domain.money import yuan
 from gateways.billing import BillingGateway
 from gateways.sms import SmsGateway
-from core.http import PeerRejected
+from workflows.complaints import contract
 from workflows.complaints.contract import FeeReturnCredit
 
 log = structlog.get_logger()
@@ -58,7 +58,7 @@ class FeeReturnActivities:
         with Session(self.engine) as s:
             ret = s.get(FeeReturn, inp.fee_return_id)
             ret.status, ret.billing_reference = "credited", reference
-            ret.credited_at = ret.updated_at = datetime.now(timezone.utc)
+            ret.credited_at = ret.updated_at = datetime.now(UTC)
             s.add(ret)
             s.commit()
         log.info("fee return credited", fee_return_id=inp.fee_return_id, complaint_id=inp.complaint_id,

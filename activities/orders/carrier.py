@@ -3,10 +3,10 @@
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from workflows.orders import contract
+from core.http import PeerRejected, PeerUnavailable
 from domain.orders.order import InNetworkAnswer
 from gateways.carrier import CarrierGateway
-from core.http import PeerRejected, PeerUnavailable
+from workflows.orders import contract
 from workflows.orders.contract import InNetworkRequest
 
 

@@ -1,6 +1,6 @@
 """Order-side effects: the projection the API lists, and delivery rescue tasks for agents."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import structlog
 from sqlalchemy import update
@@ -8,11 +8,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from temporalio import activity
 
-from workflows.orders import contract
-from db.orders import CommissionLineRecord, LineStatus, Order, RescueTask
 from db.agents import Agent, AgentStatus
+from db.orders import CommissionLineRecord, LineStatus, Order, RescueTask
 from domain.orders.commission import commission_lines
 from domain.orders.order import OrderStatus
+from workflows.orders import contract
 from workflows.orders.contract import OrderProgress, RescueRequest
 
 log = structlog.get_logger()
@@ -34,7 +34,7 @@ class OrderActivities:
             first_month=v.first_month,
             settlement_month=v.settlement_month,
             check_point=v.check_point,
-            updated_at=datetime.now(timezone.utc),
+            updated_at=datetime.now(UTC),
         )
         if progress.commission_fen is not None:
             values["commission_fen"] = progress.commission_fen
@@ -74,7 +74,7 @@ class OrderActivities:
 
     @activity.defn(name=contract.REMIND_RESCUE)
     def remind_rescue(self, order_id: str) -> int:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         with Session(self.engine) as s:
             tasks = s.exec(select(RescueTask).where(RescueTask.order_id == order_id,
                                                     RescueTask.resolved_at.is_(None))).all()  # type: ignore[union-attr]
@@ -88,7 +88,7 @@ class OrderActivities:
 
     @activity.defn(name=contract.RESOLVE_RESCUE)
     def resolve_rescue(self, order_id: str, resolution: str) -> None:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         with Session(self.engine) as s:
             s.exec(update(RescueTask).where(RescueTask.order_id == order_id, RescueTask.resolved_at.is_(None))
                    .values(resolved_at=now, resolution=resolution))

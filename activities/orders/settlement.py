@@ -3,7 +3,7 @@
 import asyncio
 import hashlib
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import structlog
 from sqlalchemy import func, update
@@ -15,7 +15,7 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from workflows.orders import contract
+from core.http import PeerRejected, PeerUnavailable
 from db.orders import (
     AgentStatement,
     AuditRow,
@@ -27,9 +27,8 @@ from db.orders import (
 )
 from domain.orders.order import AUDIT_REJECTIONS, AuditResult, FailureReason, OrderStatus
 from gateways.carrier import CarrierGateway
-from core.http import PeerRejected, PeerUnavailable
-from workflows.orders.contract import order_workflow_id
-from workflows.orders.contract import AuditPageOutcome, AuditPageRequest, BatchRef
+from workflows.orders import contract
+from workflows.orders.contract import AuditPageOutcome, AuditPageRequest, BatchRef, order_workflow_id
 
 log = structlog.get_logger()
 SIGNAL_CONCURRENCY = 50
@@ -230,7 +229,7 @@ class SettlementActivities:
             batch.paid_fen = sum(st.paid_fen for st in stmts)
             batch.held_fen = sum(st.held_fen for st in stmts)
             batch.status = BatchStatus.CLOSED
-            batch.closed_at = datetime.now(timezone.utc)
+            batch.closed_at = datetime.now(UTC)
             s.add(batch)
             s.commit()
             return {"paid_fen": batch.paid_fen, "held_fen": batch.held_fen, "statements": len(stmts)}

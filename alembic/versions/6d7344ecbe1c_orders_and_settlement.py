@@ -1,23 +1,23 @@
 """orders and settlement
 
 Revision ID: 6d7344ecbe1c
-Revises: 
+Revises:
 Create Date: 2026-11-25 11:11:46.127895
 
 """
-from typing import Sequence, Union
+from collections.abc import Sequence
 
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel  # noqa: F401
-import core.db  # noqa: F401  (column types)
 
+import core.db  # noqa: F401  (column types)
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = '6d7344ecbe1c'
-down_revision: Union[str, Sequence[str], None] = None
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+down_revision: str | Sequence[str] | None = None
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -5,19 +5,19 @@ Revises: 00b3ebee4fd9
 Create Date: 2026-11-26 00:47:33.170255
 
 """
-from typing import Sequence, Union
+from collections.abc import Sequence
 
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel  # noqa: F401
-import core.db  # noqa: F401  (column types)
 
+import core.db  # noqa: F401  (column types)
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = 'a275ffb1599d'
-down_revision: Union[str, Sequence[str], None] = '00b3ebee4fd9'
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+down_revision: str | Sequence[str] | None = '00b3ebee4fd9'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -9,7 +9,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.schemas import FromRow
 from db.agents import AgentStatus
 
-
 # ---- agents -------------------------------------------------------------------------------------
 
 

@@ -9,13 +9,13 @@ from temporalio.client import Client
 
 from api import errors
 from api.deps import get_session, get_temporal_optional
-from api.schemas import Page
 from api.orders.schemas import BatchEventsOut, CarrierEventOut, SingleEventOut
+from api.schemas import Page
+from core.settings import get_settings
+from core.signing import SIGNATURE_HEADER, SOURCE_HEADER, TIMESTAMP_HEADER, BadSignature, verify
 from db.orders import EventOutcome
 from domain.orders.carrier_events import ParsedLine, parse_csv, parse_json_lines, parse_one
-from core.signing import SIGNATURE_HEADER, SOURCE_HEADER, TIMESTAMP_HEADER, BadSignature, verify
 from services.orders import carrier_events as svc
-from core.settings import get_settings
 
 router = APIRouter(prefix="/carrier-events", tags=["carrier events"])
 

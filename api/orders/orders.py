@@ -9,8 +9,8 @@ from sqlmodel import Session
 from temporalio.client import Client
 
 from api.deps import get_session, get_temporal_optional
-from api.schemas import MONTH_PATTERN, Page
 from api.orders.schemas import OrderDetail, OrderOut, PlaceOrderRequest
+from api.schemas import MONTH_PATTERN, Page
 from domain.orders.carriers import Carrier
 from domain.orders.order import FailureReason, OrderStatus
 from services.orders import order as svc

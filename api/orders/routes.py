@@ -1,9 +1,10 @@
-"""The orders business's HTTP door, as one router: orders, carrier and courier pushes, settlement batches."""
+"""The orders business's HTTP door, as one router: orders, carrier and courier pushes, settlement batches and
+agent statements."""
 
 from fastapi import APIRouter
 
 from api.orders import carrier_events, orders, settlements
 
 router = APIRouter()
-for part in (orders, carrier_events, settlements):
-    router.include_router(part.router)
+for part in (orders.router, carrier_events.router, settlements.router, settlements.agent_statements):
+    router.include_router(part)

@@ -10,7 +10,6 @@ from api.schemas import FromRow
 from db.orders import BatchStatus, EventOutcome
 from workflows.orders.contract import OrderView
 
-
 # ---- orders -------------------------------------------------------------------------------------
 
 

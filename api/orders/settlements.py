@@ -2,16 +2,22 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi.responses import Response
 from sqlmodel import Session
 
 from api.deps import get_session
-from api.schemas import MONTH_PATTERN, Page
 from api.orders.schemas import BatchDetail, BatchOut, StatementOut
+from api.schemas import MONTH_PATTERN, Page
 from domain.orders.carriers import Carrier
 from services.orders import statements as svc
 
 router = APIRouter(prefix="/settlements", tags=["settlement"])
+# An agent's statements of every carrier batch (what the agent is paid), under the agent's path.
+agent_statements = APIRouter(prefix="/agents", tags=["settlement"])
+
+_UNKNOWN_AGENT = {"description": "unknown agent"}
+Month = Annotated[str, Path(pattern=MONTH_PATTERN, description="settlement month yyyymm")]
 
 
 @router.get("", response_model=Page[BatchOut])
@@ -35,4 +41,49 @@ def get_batch(batch_id: str, session: Annotated[Session, Depends(get_session)]) 
     return BatchDetail(
         **BatchOut.model_validate(batch).model_dump(),
         statements=[StatementOut.model_validate(s) for s in statements],
+    )
+
+
+@agent_statements.get("/{agent_id}/statements", response_model=list[StatementOut], responses={404: _UNKNOWN_AGENT})
+def statements(
+    agent_id: str,
+    session: Annotated[Session, Depends(get_session)],
+    month: Annotated[str | None, Query(pattern=MONTH_PATTERN)] = None,
+) -> list[StatementOut]:
+    rows = svc.agent_statements(session, agent_id, month)
+    return [StatementOut.model_validate(s) for s in rows]
+
+
+def _rows(session: Session, agent_id: str, month: str) -> list[svc.StatementRow]:
+    return svc.statement_rows(session, agent_id, month)
+
+
+def _attachment(filename: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{filename}"'}
+
+
+@agent_statements.get(
+    "/{agent_id}/statements/{month}.csv",
+    response_class=Response,
+    responses={200: {"content": {svc.CSV_MEDIA_TYPE: {}}}, 404: _UNKNOWN_AGENT},
+)
+def statement_csv(agent_id: str, month: Month, session: Annotated[Session, Depends(get_session)]) -> Response:
+    """One row per commission line, one per failed order (with reason), and a total row."""
+    rows = _rows(session, agent_id, month)
+    return Response(
+        svc.to_csv(rows), media_type=svc.CSV_MEDIA_TYPE, headers=_attachment(svc.export_filename(agent_id, month, "csv"))
+    )
+
+
+@agent_statements.get(
+    "/{agent_id}/statements/{month}.xlsx",
+    response_class=Response,
+    responses={200: {"content": {svc.XLSX_MEDIA_TYPE: {}}}, 404: _UNKNOWN_AGENT},
+)
+def statement_xlsx(agent_id: str, month: Month, session: Annotated[Session, Depends(get_session)]) -> Response:
+    rows = _rows(session, agent_id, month)
+    return Response(
+        svc.to_xlsx(rows, title=f"{month}"),
+        media_type=svc.XLSX_MEDIA_TYPE,
+        headers=_attachment(svc.export_filename(agent_id, month, "xlsx")),
     )

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Res
 from sqlmodel import Session, select
 from temporalio.client import Client
 
-from core.errors import BusinessError
 from api.deps import get_session, get_temporal, get_temporal_optional
 from api.refunds.schemas import (
     BatchItemOut,
@@ -33,11 +32,12 @@ from api.refunds.schemas import (
     SerialOut,
 )
 from api.schemas import Page
+from core.errors import BusinessError
+from core.http import PeerRejected, PeerUnavailable
+from core.settings import get_settings
 from db.refunds import Payment, Refund, RefundChannel
 from domain.refunds import ErrorMapping, RefundStatus
 from gateways.payment_channel import PaymentChannelGateway
-from core.http import PeerRejected, PeerUnavailable
-from core.settings import get_settings
 from services import refunds as svc
 from workflows.refunds.contract import OpsAction
 

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 from pydantic import AwareDatetime, BaseModel, Field, ValidationError, model_validator
 
-from domain.orders.order import DeliveryStatus, EventKind, OrderEvent, SuspensionMode
 from domain.msisdn import msisdn_fingerprint
+from domain.orders.order import DeliveryStatus, EventKind, OrderEvent, SuspensionMode
 
 WIRE_FIELDS = (
     "event_id",

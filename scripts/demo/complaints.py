@@ -2,14 +2,14 @@
 complaints of every level, one overdue, one reopened, one escalated, fee returns of each kind."""
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from db.complaints import Complaint
 from core.db import get_engine
+from db.complaints import Complaint
 from domain.complaints.complaint import customer_sms_time
 from scripts.demo.state import already_loaded, mark_loaded
 
@@ -48,7 +48,7 @@ async def load_complaint_demo_once(api: str, sms_sim: str, engine: Engine | None
     with Session(engine) as s:
         if already_loaded("complaints", s.exec(select(Complaint).limit(1)).first() is not None):
             return
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     async with httpx.AsyncClient(timeout=30) as http:
         made = [await _register(http, api, i, **over) for i, (_, over) in enumerate(LEVELS, start=1)]
         # a repeat (same number, same type within 30 days): half the deadline
@@ -103,7 +103,7 @@ async def _reopen(http, api: str, sms_sim: str, cid: str, msisdn: str) -> str:
     """In the day: accepted, the survey SMS goes out, the customer answers "2" through the SMS gateway simulator,
     which pushes the answer to our API as the real gateway would. In quiet hours (22:00-07:00) the survey SMS
     would wait for 07:00, so the demo reopens it as "not accepted" (crisis report, back to the department)."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     if customer_sms_time(now) != now:
         await _post(http, f"{api}/complaints/{cid}/acceptance", {"accepted": False, "actor": "demo-desk",
                                                                  "note": "customer rejects the answer"})

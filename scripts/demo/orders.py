@@ -13,16 +13,16 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from temporalio.client import Client
 
-from db.orders import Order, Product
-from db.agents import Agent
 from core.db import get_engine
+from core.settings import get_settings
+from db.agents import Agent
+from db.orders import Order, Product
 from domain.clock import SHANGHAI, month_bounds, previous_month
 from scripts.demo.complaints import load_complaint_demo_once
-from scripts.demo.state import already_loaded, mark_loaded
 from scripts.demo.order_lives import life, scenario, wire
-from workflows.orders.contract import settlement_schedule_id as schedule_id
-from core.settings import get_settings
+from scripts.demo.state import already_loaded, mark_loaded
 from services.orders.order import terms_of
+from workflows.orders.contract import settlement_schedule_id as schedule_id
 
 AGENTS = [
     Agent(id="A001", name="Shenzhen Hub"),

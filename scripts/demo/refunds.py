@@ -5,15 +5,15 @@ refunds through our API, ops actions through our API (which updates the refund w
 """
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from core.settings import get_settings
 from db.refunds import Merchant, MerchantProduct, Payment, RefundChannel
 from scripts.demo.state import already_loaded, mark_loaded
-from core.settings import get_settings
 
 CHANNELS = [
     RefundChannel(id="unionpay", name="UnionPay", cost_mode="proportional"),
@@ -76,7 +76,7 @@ async def load_refund_demo_once(api: str, channel_sim: str, engine: Engine) -> N
             return
     seed_refund_catalogue(engine)
     callback = f"{channel_sim}/merchant/callbacks"
-    paid_at = datetime.now(timezone.utc) - timedelta(days=2)
+    paid_at = datetime.now(UTC) - timedelta(days=2)
     async with httpx.AsyncClient(timeout=30) as http:
         scripts = [{"payment_id": f"PAY-DEMO-{key}", "channel": ch, "paid_fen": paid, "behaviour": b, "times": 1,
                     "settle_after_s": 2} for key, ch, b, paid, *_ in PLAN]
@@ -110,7 +110,7 @@ async def load_refund_demo_once(api: str, channel_sim: str, engine: Engine) -> N
                     "reason": {"reject": "goods never returned", "approve": "receipt checked",
                                "mark_succeeded_offline": "the channel already debited the consumer"}.get(
                                    action, "reconciled with the channel statement"),
-                    "statement_ref": f"STMT-{datetime.now(timezone.utc):%Y%m%d}-{key}"}
+                    "statement_ref": f"STMT-{datetime.now(UTC):%Y%m%d}-{key}"}
             (await http.post(f"{api}/refunds/{rid}/{action}", json=body)).raise_for_status()
     mark_loaded("refunds")
     print(f"Refund demo data loaded: {len(PLAN) + 1} payments; refunds in every state (see /refunds).")

@@ -2,8 +2,8 @@
 
 from datetime import datetime
 
-from domain.clock import SHANGHAI
 from core.settings import VAR
+from domain.clock import SHANGHAI
 
 
 def already_loaded(name: str, has_rows: bool) -> bool:

@@ -16,6 +16,7 @@ from core.temporal import ensure_schedule
 from workflows.complaints import contract
 from workflows.complaints.complaint import CalendarCheckWorkflow
 
+
 async def ensure_calendar_check_schedule(client: Client) -> str:
     schedule = Schedule(
         action=ScheduleActionStartWorkflow(CalendarCheckWorkflow.run, id=contract.CALENDAR_CHECK_WORKFLOW_ID,

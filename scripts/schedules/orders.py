@@ -11,9 +11,9 @@ from temporalio.client import (
     ScheduleSpec,
 )
 
-from domain.orders.carriers import Carrier
 from core.settings import get_settings
 from core.temporal import ensure_schedule
+from domain.orders.carriers import Carrier
 from workflows.orders import contract
 from workflows.orders.settlement import SettlementKickoffWorkflow
 

@@ -12,10 +12,11 @@ from temporalio.client import (
     ScheduleSpec,
 )
 
+from core.settings import get_settings
 from core.temporal import ensure_schedule
 from workflows.refunds import contract
-from core.settings import get_settings
 from workflows.refunds.sweep import RefundSweepWorkflow
+
 
 async def ensure_refund_sweep_schedule(client: Client, every_s: int | None = None) -> str:
     s = get_settings()

@@ -19,14 +19,19 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from db.complaints import Complaint, ComplaintEvent, InboundSms
+from core.db import utcnow
 from core.errors import BusinessError, Conflict, NotFound, Refused, Unavailable
 from core.temporal import live_query
-from core.db import utcnow
+from db.complaints import Complaint, ComplaintEvent, InboundSms
 from domain.clock import SHANGHAI, require_aware
 from domain.complaints.complaint import (
     REPEAT_WINDOW,
@@ -285,7 +290,7 @@ async def act(session: Session, client: Client | None, complaint_id: str, update
         if err.status == RPCStatusCode.NOT_FOUND:
             raise TicketClosed(f"complaint {complaint_id} is closed (its workflow has finished): {err.message}") from None
         raise TemporalUnavailable(f"Temporal error: {err.message}") from None
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise TemporalUnavailable(f"no answer from the complaint workflow within {UPDATE_TIMEOUT_S:g}s; retry") from None
 
 

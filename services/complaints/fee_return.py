@@ -20,9 +20,9 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from db.complaints import Complaint, FeeReturn
-from core.errors import Conflict, Forbidden, NotFound
 from core.db import utcnow
+from core.errors import Conflict, Forbidden, NotFound
+from db.complaints import Complaint, FeeReturn
 from domain.clock import months_before
 from domain.complaints.complaint import Customer
 from domain.complaints.fee_return import (

@@ -26,13 +26,13 @@ from sqlmodel import Session, col, select, update
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from db.orders import CarrierEventRecord, EventOutcome, Order
-from core.errors import Unavailable
 from core.db import utcnow
-from domain.orders.carriers import Carrier
-from domain.orders.carrier_events import ParsedLine
-from domain.orders.order import OrderEvent
+from core.errors import Unavailable
+from db.orders import CarrierEventRecord, EventOutcome, Order
 from domain.msisdn import mask_msisdn
+from domain.orders.carrier_events import ParsedLine
+from domain.orders.carriers import Carrier
+from domain.orders.order import OrderEvent
 from workflows.orders import contract
 from workflows.orders.contract import order_workflow_id
 

@@ -16,19 +16,23 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from temporalio.client import Client
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from db.orders import Order, Product
-from db.agents import Agent, AgentStatus
+from core.db import utcnow
 from core.errors import Conflict, Forbidden, Refused
 from core.temporal import QUERY_TIMEOUT_S, live_query
-from core.db import utcnow
-from domain.orders.order import OrderStatus, ProductTerms
+from db.agents import Agent, AgentStatus
+from db.orders import Order, Product
 from domain.msisdn import mask_msisdn, msisdn_fingerprint
-from workflows.orders.contract import order_workflow_id
+from domain.orders.order import OrderStatus, ProductTerms
 from workflows.orders import contract
-from workflows.orders.contract import OrderInput, OrderView
+from workflows.orders.contract import OrderInput, OrderView, order_workflow_id
 
 log = structlog.get_logger(__name__)
 

@@ -16,11 +16,11 @@ from openpyxl.styles import Font
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from services.agents import AgentNotFound
-from db.orders import AgentStatement, CommissionLineRecord, Order, SettlementBatch
 from db.agents import Agent
+from db.orders import AgentStatement, CommissionLineRecord, Order, SettlementBatch
 from domain.money import yuan
 from domain.orders.order import OrderStatus
+from services.agents import AgentNotFound
 
 COLUMNS = (
     "kind",

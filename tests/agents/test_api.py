@@ -3,8 +3,8 @@
 import pytest
 from sqlmodel import Session, select
 
-from db.orders import CommissionLineRecord, LineStatus
 from db.agents import AgentStatusChange
+from db.orders import CommissionLineRecord, LineStatus
 from tests.fixtures_db import AGENT, CHILD, PRODUCT, SUSPENDED
 
 

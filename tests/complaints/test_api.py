@@ -5,7 +5,7 @@ import asyncio
 import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from io import BytesIO
 
 import httpx
@@ -16,10 +16,10 @@ from temporalio.worker import Worker
 
 from activities.complaints.complaint import ComplaintActivities
 from activities.complaints.fee_return import FeeReturnActivities
+from core.settings import get_settings
+from core.signing import signed_headers
 from db.complaints import Complaint, ComplaintEvent, ComplaintNotice, FeeReturn, SmsMessage
 from domain.clock import SHANGHAI
-from core.signing import signed_headers
-from core.settings import get_settings
 from workflows.complaints import contract
 from workflows.complaints.complaint import CalendarCheckWorkflow, ComplaintWorkflow
 from workflows.complaints.fee_return import FeeReturnCreditWorkflow
@@ -149,7 +149,7 @@ async def test_register_rejects_bad_input(desk, over, status):
     http = desk[0]
     r = await register(http, **over)
     assert r.status_code == status, r.text
-    future = (datetime.now(timezone.utc) + timedelta(hours=2)).isoformat()
+    future = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
     r = await register(http, received_at=future)
     assert r.status_code == 422 and "future" in r.json()["reason"]
     assert (await http.post("/complaints", json=BODY)).status_code == 400  # no Idempotency-Key
@@ -211,7 +211,7 @@ async def test_survey_answer_by_inbound_sms_reopens_and_duplicates_count_once(de
     await http.post(f"/complaints/{cid}/accept", json={"department": "complaint_desk", "actor": "li"})
     await http.post(f"/complaints/{cid}/reply", json={"department": "complaint_desk", "actor": "li", "findings": "f",
                                                       "handling": "returned", "reply_to_customer": "done"})
-    msg = {"message_id": "in-1", "from": MSISDN, "text": "2", "received_at": datetime.now(timezone.utc).isoformat()}
+    msg = {"message_id": "in-1", "from": MSISDN, "text": "2", "received_at": datetime.now(UTC).isoformat()}
     raw, headers = _signed(msg)
     r = await http.post("/complaints/sms/inbound", content=raw, headers=headers)
     assert r.json()["outcome"] == "no_open_survey"  # not archived yet
@@ -366,7 +366,7 @@ async def test_a_repeat_found_late_halves_the_due_time_but_only_for_a_real_repea
     http = desk[0]
     # registered first, so nothing earlier was on record to make it a repeat at registration
     late = (await register(http, msisdn=OTHER)).json()
-    earlier = (await register(http, received_at=(datetime.now(timezone.utc) - timedelta(days=10)).isoformat(),
+    earlier = (await register(http, received_at=(datetime.now(UTC) - timedelta(days=10)).isoformat(),
                               msisdn=OTHER)).json()
     other_number = (await register(http)).json()
     mms = (await register(http, msisdn=OTHER, ctype="mms")).json()

@@ -8,13 +8,13 @@ from unittest import mock
 from temporalio import activity
 from temporalio.worker import Worker
 
-from workflows.complaints import contract
 from domain.clock import SHANGHAI
 from scripts.schedules.complaints import ensure_calendar_check_schedule
-from workflows.complaints import contract as complaints_contract
-from workflows.complaints.contract import CALENDAR_CHECK_SCHEDULE_ID as CALENDAR_CHECK_SCHEDULE
 from tests.temporal_env import start_dev_server
+from workflows.complaints import contract
+from workflows.complaints import contract as complaints_contract
 from workflows.complaints.complaint import CalendarCheckWorkflow
+from workflows.complaints.contract import CALENDAR_CHECK_SCHEDULE_ID as CALENDAR_CHECK_SCHEDULE
 
 
 async def test_daily_calendar_check_schedule_runs_the_check_with_todays_shanghai_date():

@@ -3,10 +3,10 @@
 import httpx
 import pytest
 
-from gateways.billing import BillingGateway
-from gateways.sms import SmsGateway
 from core.http import PeerRejected, PeerUnavailable
 from core.settings import Settings
+from gateways.billing import BillingGateway
+from gateways.sms import SmsGateway
 from simulators.sms_billing import create_app
 
 S = Settings(sms_api_secret="sms-k", billing_api_secret="bill-k", sms_push_secret="push-k")

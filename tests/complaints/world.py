@@ -10,7 +10,6 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from workflows.complaints import contract
 from domain.complaints.complaint import (
     ComplaintFacts,
     ComplaintType,
@@ -24,8 +23,16 @@ from domain.complaints.complaint import (
 )
 from domain.msisdn import mask_msisdn, msisdn_fingerprint
 from domain.workdays import WorkCalendar, next_year_check
+from workflows.complaints import contract
 from workflows.complaints.complaint import CalendarCheckWorkflow, ComplaintWorkflow
-from workflows.complaints.contract import CaseEvent, ComplaintRecord, ComplaintStart, DueRequest, NoticeRequest, SmsRequest
+from workflows.complaints.contract import (
+    CaseEvent,
+    ComplaintRecord,
+    ComplaintStart,
+    DueRequest,
+    NoticeRequest,
+    SmsRequest,
+)
 
 MSISDN = "13912345678"
 

@@ -1,6 +1,6 @@
 """Date rules: first month, check point, settlement month. Asia/Shanghai, whatever zone the input uses."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -16,7 +16,7 @@ from domain.clock import (
     settlement_month,
 )
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def sh(*args) -> datetime:

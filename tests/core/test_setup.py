@@ -3,9 +3,9 @@
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.testing import WorkflowEnvironment
 
+from core import search_attributes as sa
 from scripts.setup import set_up
 from tests.temporal_env import binary
-from core import search_attributes as sa
 from worker import SEARCH_ATTRIBUTES
 
 

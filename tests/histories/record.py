@@ -12,13 +12,13 @@ from pathlib import Path
 
 from temporalio import activity
 
-from workflows.orders import contract
 from domain.orders.order import AuditResult
 from tests.orders.world import FakeWorld, Script, new_order
 from tests.temporal_env import start_time_skipping
+from workflows.orders import contract
+from workflows.orders.contract import AuditPageOutcome, AuditPageRequest, BatchRef, SettlementInput
 from workflows.orders.order import OrderSettlementWorkflow
 from workflows.orders.settlement import CarrierSettlementWorkflow
-from workflows.orders.contract import AuditPageOutcome, AuditPageRequest, BatchRef, SettlementInput
 
 HERE = Path(__file__).parent
 # Bump when a workflow's behaviour changes (v2: "placed-published-at-start" patch of the order workflow).

@@ -11,11 +11,11 @@ from datetime import timedelta
 from temporalio import activity
 from temporalio.worker import Worker
 
-from workflows.complaints import contract
 from domain.complaints.complaint import Customer, Department, SurveyAnswer
 from tests.complaints.world import ComplaintWorld, new_case, start
 from tests.histories.record import write_histories
 from tests.temporal_env import start_time_skipping
+from workflows.complaints import contract
 from workflows.complaints.complaint import ComplaintWorkflow
 from workflows.complaints.contract import (
     AcceptanceRequest,

@@ -11,14 +11,14 @@ from datetime import timedelta
 from temporalio import activity
 from temporalio.worker import Worker
 
-from workflows.refunds import contract
 from domain.refunds import LoopLimits
-from tests.refunds.world import RefundWorld, failed, new_refund, not_found, ok, processing, reversed_, unknown
 from tests.histories.record import write_histories
+from tests.refunds.world import RefundWorld, failed, new_refund, not_found, ok, processing, reversed_, unknown
 from tests.temporal_env import start_time_skipping
+from workflows.refunds import contract
+from workflows.refunds.contract import OpsAction, SweepAnswer, SweepOutcome
 from workflows.refunds.refund import RefundWorkflow
 from workflows.refunds.sweep import RefundSweepWorkflow
-from workflows.refunds.contract import OpsAction, SweepAnswer, SweepOutcome
 
 OPS = OpsAction(actor="ops:rec", reason="reconciled with the statement", statement_ref="STMT-REC-1")
 

@@ -1,7 +1,7 @@
 """POST/GET /orders against SQLite and PostgreSQL with a fake Temporal client."""
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import Session, select
@@ -172,7 +172,7 @@ def test_get_order_with_live_checklist(seeded, api_client, fake_temporal):
     start = fake_temporal.started[0]
     view = OrderView(
         order_id=order["id"],
-        verdict=evaluate(start["arg"].terms, OrderFacts(), datetime.now(timezone.utc)),
+        verdict=evaluate(start["arg"].terms, OrderFacts(), datetime.now(UTC)),
         facts=OrderFacts(),
         events_seen=0,
     )
@@ -202,7 +202,7 @@ def test_unknown_order_is_404(seeded, api_client):
 
 
 def _insert_orders(engine) -> list[Order]:
-    base = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    base = datetime(2026, 3, 1, tzinfo=UTC)
     specs = [
         ("O00000000000A", AGENT, PRODUCT, "china_mobile", "settled", None, "202604"),
         ("O00000000000B", AGENT, PRODUCT, "china_mobile", "failed", "recharge_missing", "202604"),

@@ -3,17 +3,17 @@
 import csv
 import io
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlmodel import Session, select
 
+from core.settings import get_settings
+from core.signing import SIGNATURE_HEADER, SOURCE_HEADER, TIMESTAMP_HEADER, signed_headers
 from db.orders import CarrierEventRecord, EventOutcome, Order
+from domain.msisdn import msisdn_fingerprint
 from domain.orders.carrier_events import WIRE_FIELDS
 from domain.orders.order import EventKind, OrderEvent
-from domain.msisdn import msisdn_fingerprint
-from core.signing import SIGNATURE_HEADER, SOURCE_HEADER, TIMESTAMP_HEADER, signed_headers
-from core.settings import get_settings
 from tests.fixtures_db import AGENT, PRODUCT
 
 SECRET = get_settings().carrier_push_secret
@@ -24,7 +24,7 @@ def make_order(engine, oid: str) -> str:
     with Session(engine) as s:
         s.add(Order(id=oid, idempotency_key=f"k-{oid}", agent_id=AGENT, product_id=PRODUCT, carrier="china_mobile",
                     msisdn_masked="138****5678", msisdn_fingerprint=msisdn_fingerprint("13812345678"),
-                    placed_at=datetime(2026, 3, 1, tzinfo=timezone.utc), status="placed"))
+                    placed_at=datetime(2026, 3, 1, tzinfo=UTC), status="placed"))
         s.commit()
     return oid
 

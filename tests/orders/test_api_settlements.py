@@ -2,7 +2,7 @@
 
 import csv
 import io
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from openpyxl import load_workbook
@@ -17,7 +17,7 @@ MONTH = "202604"
 
 def _order(oid, agent, product, carrier, status, month, reason=None, detail=""):
     return Order(id=oid, idempotency_key=f"k-{oid}", agent_id=agent, product_id=product, carrier=carrier,
-                 msisdn_masked="138****0000", msisdn_fingerprint=oid, placed_at=datetime(2026, 2, 1, tzinfo=timezone.utc),
+                 msisdn_masked="138****0000", msisdn_fingerprint=oid, placed_at=datetime(2026, 2, 1, tzinfo=UTC),
                  status=status, settlement_month=month, failure_reason=reason, failure_detail=detail)
 
 

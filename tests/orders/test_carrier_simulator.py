@@ -13,12 +13,12 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from core.http import PeerRejected, PeerUnavailable
+from core.settings import Settings
+from core.signing import SIGNATURE_HEADER, SOURCE_HEADER, TIMESTAMP_HEADER, BadSignature, verify
 from domain.orders.carrier_events import WIRE_FIELDS, parse_csv, parse_json_lines
 from domain.orders.order import StatusCause, SuspensionMode
 from gateways.carrier import CarrierGateway
-from core.http import PeerRejected, PeerUnavailable
-from core.signing import SIGNATURE_HEADER, SOURCE_HEADER, TIMESTAMP_HEADER, BadSignature, verify
-from core.settings import Settings
 from simulators.carrier import create_app
 
 pytestmark = pytest.mark.asyncio

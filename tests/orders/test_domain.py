@@ -1,20 +1,20 @@
 """The five-condition chain as pure rules, the commission split, and the money rounding."""
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.orders.commission import Beneficiary, commission_lines
-from domain.orders.carrier_events import CarrierEventIn, parse_csv, parse_json_lines
 from domain.money import share_half_up, yuan
-from domain.orders.order import REPORTING_GRACE, FailureReason, OrderEvent, OrderFacts, OrderStatus, evaluate
 from domain.msisdn import msisdn_fingerprint
+from domain.orders.carrier_events import CarrierEventIn, parse_csv, parse_json_lines
+from domain.orders.commission import Beneficiary, commission_lines
+from domain.orders.order import REPORTING_GRACE, FailureReason, OrderEvent, OrderFacts, OrderStatus, evaluate
 from tests.orders.world import MSISDN, TERMS
 
-T0 = datetime(2026, 3, 10, 9, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 10, 9, tzinfo=UTC)
 FP = msisdn_fingerprint(MSISDN)
 
 

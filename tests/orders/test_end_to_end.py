@@ -11,14 +11,14 @@ import httpx
 import pytest
 
 from core.db import make_engine
-from domain.clock import SHANGHAI, month_bounds, previous_month
-from scripts.demo.orders import PRODUCTS, seed_catalogue
-from services.orders.order import terms_of
-from scripts.demo.order_lives import life, scenario
-from scripts.schedules.orders import ensure_settlement_schedules
-from workflows.orders.contract import settlement_schedule_id as schedule_id
-from scripts.stack import Ports, Stack
 from core.temporal import connect
+from domain.clock import SHANGHAI, month_bounds, previous_month
+from scripts.demo.order_lives import life, scenario
+from scripts.demo.orders import PRODUCTS, seed_catalogue
+from scripts.schedules.orders import ensure_settlement_schedules
+from scripts.stack import Ports, Stack
+from services.orders.order import terms_of
+from workflows.orders.contract import settlement_schedule_id as schedule_id
 
 
 async def _poll(fetch, predicate, what: str, attempts: int = 240):

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 
 from domain.clock import settlement_check_point
-from domain.orders.order import AuditResult, FailureReason, InNetworkAnswer, OrderStatus
 from domain.msisdn import msisdn_fingerprint
+from domain.orders.order import AuditResult, FailureReason, InNetworkAnswer, OrderStatus
 from tests.orders.world import FakeWorld, Script, new_order
 from workflows.orders.order import OrderSettlementWorkflow
 

@@ -10,12 +10,12 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from workflows.orders import contract
-from domain.orders.order import InNetworkAnswer, OrderEvent, ProductTerms
 from domain.msisdn import msisdn_fingerprint
+from domain.orders.order import InNetworkAnswer, OrderEvent, ProductTerms
+from workflows.orders import contract
+from workflows.orders.contract import InNetworkRequest, OrderInput, OrderProgress, RescueRequest
 from workflows.orders.order import OrderSettlementWorkflow
 from workflows.orders.settlement import CarrierSettlementWorkflow, SettlementKickoffWorkflow
-from workflows.orders.contract import InNetworkRequest, OrderInput, OrderProgress, RescueRequest
 
 MSISDN = "13800138000"
 TERMS = ProductTerms(

@@ -1,6 +1,6 @@
 """Reference data for refund tests on the real (migrated) databases: channels, merchants, products, payments."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -36,4 +36,4 @@ def pay(engine: Engine, payment_id: str, paid_fen: int = 10_000, fee_fen: int = 
             id=payment_id, merchant_id=merchant, merchant_order_no=order_no or f"ORD-{payment_id}", channel=channel,
             product=product, paid_fen=paid_fen, fee_fen=fee_fen, channel_cost_fen=fee_fen // 2,
             consumer_card_masked="6222****1234", consumer_wallet_id=wallet,
-            paid_at=paid_at or datetime.now(timezone.utc) - timedelta(days=1), callback_url=callback_url))
+            paid_at=paid_at or datetime.now(UTC) - timedelta(days=1), callback_url=callback_url))

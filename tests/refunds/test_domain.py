@@ -1,6 +1,6 @@
 """Refund rules: fee math (worked examples of refund rules 4.3 + properties), error translation, loop decisions."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -200,7 +200,7 @@ def test_answers_about_another_serial_or_amount_are_mismatches():
 
 
 def test_audit_reasons():
-    now = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 1, tzinfo=UTC)
     good = ChannelPolicy(channel="unionpay")
     assert audit_reasons(good, 10_000, now - timedelta(days=1), now, RefundSource.MERCHANT) == []
     assert audit_reasons(good.model_copy(update={"auto_audit": False}), 10_000, now, now, RefundSource.MERCHANT)
@@ -212,7 +212,7 @@ def test_audit_reasons():
 
 
 def test_sweep_backoff_runs_out():
-    now = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 1, tzinfo=UTC)
     assert sweep_next_check([60, 300], 0, now) == now + timedelta(seconds=60)
     assert sweep_next_check([60, 300], 1, now) == now + timedelta(seconds=300)
     assert sweep_next_check([60, 300], 2, now) is None

@@ -6,17 +6,17 @@ callbacks, Web UI filters, and a worker killed between "sent" and "recorded" wit
 import asyncio
 import os
 import signal
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
 from core.db import make_engine
+from core.temporal import connect
 from scripts.demo.refunds import seed_refund_catalogue
 from scripts.schedules.refunds import ensure_refund_sweep_schedule
-from workflows.refunds.contract import SWEEP_SCHEDULE_ID as SCHEDULE_ID
 from scripts.stack import PY, Ports, Stack
-from core.temporal import connect
+from workflows.refunds.contract import SWEEP_SCHEDULE_ID as SCHEDULE_ID
 
 ENV = {"SIMBO_CHANNEL_TIMEOUT_S": "2", "SIMBO_REFUND_SEND_TIMEOUT_S": "6", "SIMBO_REFUND_QUERY_BACKS_S": "1,2"}
 
@@ -57,7 +57,7 @@ async def _setup(api, sim, stack, key: str, channel: str, behaviour: str, paid: 
     r = await api.post("/payments", json={
         "id": f"P-{key}", "merchant_id": "M001", "merchant_order_no": f"SO-{key}", "channel": channel,
         "product": "quick", "paid_fen": paid, "fee_fen": 50, "consumer_card_masked": "6222****8888",
-        "paid_at": (datetime.now(timezone.utc) - timedelta(hours=3)).isoformat()})
+        "paid_at": (datetime.now(UTC) - timedelta(hours=3)).isoformat()})
     assert r.status_code == 201, r.text
     r = await api.post("/refunds", json={"merchant_id": "M001", "merchant_refund_no": f"RN-{key}",
                                          "payment_id": f"P-{key}", "amount_fen": paid, "reason": "returned",

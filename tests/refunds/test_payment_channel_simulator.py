@@ -5,11 +5,11 @@ from datetime import datetime
 import httpx
 import pytest
 
+from core.http import PeerRejected
+from core.settings import get_settings
 from domain.clock import SHANGHAI
 from domain.refunds import ChannelState
 from gateways.payment_channel import MerchantNotifier, PaymentChannelGateway
-from core.http import PeerRejected
-from core.settings import get_settings
 from simulators.payment_channel import create_app
 
 

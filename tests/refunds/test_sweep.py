@@ -1,6 +1,6 @@
 """The sweep's query-backs on the real databases: per-channel backoff, answers signalled, exhaustion."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import Session
@@ -30,7 +30,7 @@ def _parked(engine, no: str, serial: str, checks_done: int = 0, due: bool = True
                                                         amount_fen=1_000, reason="returned"))
         refund.current_serial = serial
         refund.checks_done = checks_done
-        refund.next_check_at = datetime.now(timezone.utc) + (timedelta(seconds=-1) if due else timedelta(hours=1))
+        refund.next_check_at = datetime.now(UTC) + (timedelta(seconds=-1) if due else timedelta(hours=1))
         s.add(refund)
         s.commit()
         return refund.id
@@ -67,6 +67,6 @@ async def test_sweep_signals_final_answers_backs_off_and_gives_up(ref):
     with Session(ref) as s:
         r = s.get(Refund, still)
         assert r.checks_done == 1
-        wait = r.next_check_at - datetime.now(timezone.utc)
+        wait = r.next_check_at - datetime.now(UTC)
         assert timedelta(seconds=500) < wait <= timedelta(seconds=600)  # the channel's second step
         assert s.get(Refund, last).next_check_at is None and s.get(Refund, done).next_check_at is None

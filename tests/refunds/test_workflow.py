@@ -23,8 +23,8 @@ from tests.refunds.world import (
     unknown,
 )
 from tests.temporal_env import start_time_skipping
-from workflows.refunds.refund import RefundWorkflow
 from workflows.refunds.contract import OpsAction, SweepAnswer
+from workflows.refunds.refund import RefundWorkflow
 
 OPS = OpsAction(actor="ops:lee", reason="checked the channel statement", statement_ref="STMT-20261125-0042")
 

@@ -11,9 +11,8 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
-from workflows.refunds import contract
 from domain.refunds import ChannelAnswer, ChannelState, ErrorMapping, LoopLimits, translate
-from workflows.refunds.refund import RefundWorkflow
+from workflows.refunds import contract
 from workflows.refunds.contract import (
     NotifyRequest,
     QueryRequest,
@@ -23,6 +22,7 @@ from workflows.refunds.contract import (
     SerialRecord,
     Translation,
 )
+from workflows.refunds.refund import RefundWorkflow
 
 Script = Callable[[SendRequest | QueryRequest], ChannelAnswer]
 

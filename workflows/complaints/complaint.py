@@ -18,7 +18,6 @@ Due times come from an activity (the working-day schedules ops load live in the 
 never depends on today's calendar data. Months of daily notices continue as new before the history grows.
 """
 
-import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
@@ -26,7 +25,6 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.complaints import contract
     from domain.clock import SHANGHAI
     from domain.complaints.complaint import (
         SMS_HANDLED,
@@ -65,6 +63,7 @@ with workflow.unsafe.imports_passed_through():
         set_due,
         start_cycle,
     )
+    from workflows.complaints import contract
     from workflows.complaints.contract import (
         AcceptanceRequest,
         CaseEvent,
@@ -137,8 +136,8 @@ class ComplaintWorkflow:
             if timeout is not None and timeout <= timedelta(0):
                 continue
             try:
-                await workflow.wait_condition(lambda: self._changes != seen or bool(self._recompute), timeout=timeout)
-            except asyncio.TimeoutError:
+                await workflow.wait_condition(lambda: self._changes != seen or bool(self._recompute), timeout=timeout)  # noqa: B023 - awaited in this iteration
+            except TimeoutError:
                 pass
 
     # ---- the clock ------------------------------------------------------------------------------

@@ -11,8 +11,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.complaints import contract
     from domain.complaints.complaint import customer_sms_time
+    from workflows.complaints import contract
     from workflows.complaints.contract import FeeReturnCredit
 
 BILLING = dict(start_to_close_timeout=timedelta(seconds=30),

@@ -13,7 +13,6 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.orders import contract
     from domain.orders.order import (
         TERMINAL,
         Action,
@@ -25,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         Verdict,
         evaluate,
     )
+    from workflows.orders import contract
     from workflows.orders.contract import InNetworkRequest, OrderInput, OrderProgress, OrderView, RescueRequest
 
 RESCUE_REMINDER_EVERY = timedelta(hours=24)
@@ -69,8 +69,8 @@ class OrderSettlementWorkflow:
             if timeout is not None and timeout <= timedelta(0):
                 continue
             try:
-                await workflow.wait_condition(lambda: self._changes != seen, timeout=timeout)
-            except asyncio.TimeoutError:
+                await workflow.wait_condition(lambda: self._changes != seen, timeout=timeout)  # noqa: B023 - awaited in this iteration
+            except TimeoutError:
                 pass
 
     @workflow.signal(name=contract.CARRIER_EVENT)
@@ -151,7 +151,7 @@ class OrderSettlementWorkflow:
                 await workflow.wait_condition(
                     lambda: self._facts.open_delivery_exception() is None, timeout=RESCUE_REMINDER_EVERY
                 )
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 await workflow.execute_activity(
                     contract.REMIND_RESCUE, order.order_id, start_to_close_timeout=timedelta(seconds=30)
                 )

@@ -14,8 +14,8 @@ from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.orders import contract
     from domain.clock import previous_month
+    from workflows.orders import contract
     from workflows.orders.contract import AuditPageOutcome, AuditPageRequest, BatchRef, BatchSummary, SettlementInput
 
 AUDIT_NOT_READY_RETRY = timedelta(hours=6)

@@ -24,7 +24,6 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.refunds import contract
     from domain.refunds import (
         ChannelAnswer,
         ChannelState,
@@ -35,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         initial_status,
         mismatch,
     )
+    from workflows.refunds import contract
     from workflows.refunds.contract import (
         NotifyRequest,
         OpsAction,
@@ -111,7 +111,7 @@ class RefundWorkflow:
                 self._continue_as_new()
             self._rounds += 1
             await steps[self._phase]()
-        for cmd_id, kind, _ in self._commands:  # came in while the refund was finishing
+        for cmd_id, _kind, _ in self._commands:  # came in while the refund was finishing
             self._results[cmd_id] = ApplicationError(f"refund is already {self._status.value}", type="InvalidState")
         self._commands.clear()
         if self._notifications:
@@ -206,7 +206,7 @@ class RefundWorkflow:
         try:
             await workflow.wait_condition(lambda: bool(self._commands) or self._sweep is not None,
                                           timeout=PARKED_SAFETY_QUERY)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             # the sweep has not spoken for hours (its Schedule missing or paused): ask the channel ourselves
             answer = await self._query_back()
             if answer.state not in (ChannelState.PROCESSING, ChannelState.UNKNOWN):
@@ -324,7 +324,7 @@ class RefundWorkflow:
         """Wait, unless ops act first; True when an ops action changed the course."""
         try:
             await workflow.wait_condition(lambda: bool(self._commands), timeout=timedelta(seconds=seconds))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
         await self._apply_command()
         return True
