@@ -38,6 +38,7 @@ from api.complaints.schemas import (
 from api.deps import get_session, get_temporal_optional
 from api.schemas import MONTH_PATTERN, Page
 from core.errors import BusinessError
+from core.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
 from core.settings import get_settings
 from core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, BadSignature, verify
 from db.complaints import Complaint, FeeReturn, OpsAlert
@@ -48,7 +49,6 @@ from services.complaints import complaint as svc
 from services.complaints import fee_return as fees
 from services.complaints import kpis as kpi
 from services.complaints.calendar import load_calendar, loaded_schedules
-from services.orders.statements import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
 from workflows.complaints.contract import (
     AcceptanceRequest,
     ComplaintView,

@@ -9,6 +9,7 @@ from sqlmodel import Session
 from api.deps import get_session
 from api.orders.schemas import BatchDetail, BatchOut, StatementOut
 from api.schemas import MONTH_PATTERN, Page
+from core.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
 from domain.orders.carriers import Carrier
 from services.orders import statements as svc
 
@@ -65,25 +66,25 @@ def _attachment(filename: str) -> dict[str, str]:
 @agent_statements.get(
     "/{agent_id}/statements/{month}.csv",
     response_class=Response,
-    responses={200: {"content": {svc.CSV_MEDIA_TYPE: {}}}, 404: _UNKNOWN_AGENT},
+    responses={200: {"content": {CSV_MEDIA_TYPE: {}}}, 404: _UNKNOWN_AGENT},
 )
 def statement_csv(agent_id: str, month: Month, session: Annotated[Session, Depends(get_session)]) -> Response:
     """One row per commission line, one per failed order (with reason), and a total row."""
     rows = _rows(session, agent_id, month)
     return Response(
-        svc.to_csv(rows), media_type=svc.CSV_MEDIA_TYPE, headers=_attachment(svc.export_filename(agent_id, month, "csv"))
+        svc.to_csv(rows), media_type=CSV_MEDIA_TYPE, headers=_attachment(svc.export_filename(agent_id, month, "csv"))
     )
 
 
 @agent_statements.get(
     "/{agent_id}/statements/{month}.xlsx",
     response_class=Response,
-    responses={200: {"content": {svc.XLSX_MEDIA_TYPE: {}}}, 404: _UNKNOWN_AGENT},
+    responses={200: {"content": {XLSX_MEDIA_TYPE: {}}}, 404: _UNKNOWN_AGENT},
 )
 def statement_xlsx(agent_id: str, month: Month, session: Annotated[Session, Depends(get_session)]) -> Response:
     rows = _rows(session, agent_id, month)
     return Response(
         svc.to_xlsx(rows, title=f"{month}"),
-        media_type=svc.XLSX_MEDIA_TYPE,
+        media_type=XLSX_MEDIA_TYPE,
         headers=_attachment(svc.export_filename(agent_id, month, "xlsx")),
     )

@@ -14,15 +14,12 @@ end); an unqualified (refused) reply counts for the department that sent it, in 
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 
-from openpyxl import Workbook
-from openpyxl.styles import Font
 from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
+from core.exports import csv_bytes, xlsx_bytes
 from db.complaints import Complaint, ComplaintEvent, FeeReturn
 from domain.clock import month_bounds
 from domain.complaints.fee_return import Kind
@@ -106,23 +103,8 @@ def _flat(row: KpiRow) -> list:
 
 
 def to_csv(rows: list[KpiRow]) -> bytes:
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(COLUMNS)
-    for r in rows:
-        w.writerow(["" if v is None else v for v in _flat(r)])
-    return buf.getvalue().encode("utf-8-sig")  # BOM: Excel opens it as UTF-8
+    return csv_bytes(COLUMNS, (_flat(r) for r in rows))
 
 
 def to_xlsx(rows: list[KpiRow]) -> bytes:
-    wb = Workbook()
-    ws = wb.active
-    ws.title = f"complaints {rows[0].month}" if rows else "complaints"
-    ws.append(COLUMNS)
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-    for r in rows:
-        ws.append(_flat(r))
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    return xlsx_bytes(f"complaints {rows[0].month}" if rows else "complaints", COLUMNS, (_flat(r) for r in rows))

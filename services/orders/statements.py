@@ -7,15 +7,12 @@ yuan text (domain.money.yuan) and integer fen.
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 
-from openpyxl import Workbook
-from openpyxl.styles import Font
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from core.exports import csv_bytes, safe_filename_part, xlsx_bytes
 from db.agents import Agent
 from db.orders import AgentStatement, CommissionLineRecord, Order, SettlementBatch
 from domain.money import yuan
@@ -33,8 +30,6 @@ COLUMNS = (
     "failure_reason",
     "failure_detail",
 )
-CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
-XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def list_batches(
@@ -150,34 +145,12 @@ def statement_rows(session: Session, agent_id: str, month: str) -> list[Statemen
 
 
 def export_filename(agent_id: str, month: str, ext: str) -> str:
-    safe_agent = "".join(c if c.isalnum() or c in "-_" else "_" for c in agent_id)
-    return f"statement-{safe_agent}-{month}.{ext}"
+    return f"statement-{safe_filename_part(agent_id)}-{month}.{ext}"
 
 
 def to_csv(rows: list[StatementRow]) -> bytes:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-    for r in rows:
-        writer.writerow(r.cells())
-    # BOM so that spreadsheet software opens the (Chinese) text as UTF-8
-    return buf.getvalue().encode("utf-8-sig")
+    return csv_bytes(COLUMNS, (r.cells() for r in rows))
 
 
 def to_xlsx(rows: list[StatementRow], title: str) -> bytes:
-    wb = Workbook()
-    ws = wb.active
-    ws.title = title[:31]
-    ws.append(list(COLUMNS))
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-    for r in rows:
-        ws.append(r.cells())
-        # keep the exact yuan text as text (never a float)
-        ws.cell(row=ws.max_row, column=COLUMNS.index("amount_yuan") + 1).number_format = "@"
-    for cell in ws[ws.max_row]:
-        cell.font = Font(bold=True)
-    ws.freeze_panes = "A2"
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    return xlsx_bytes(title, COLUMNS, (r.cells() for r in rows), text_columns=["amount_yuan"], total_row=True)
