@@ -28,11 +28,17 @@ async def test_daily_calendar_check_schedule_runs_the_check_with_todays_shanghai
 
     tq = f"cal-{uuid.uuid4().hex[:6]}"
     try:
-        with mock.patch.object(complaints_contract, "TASK_QUEUE", tq):
+        with mock.patch.object(complaints_contract, "TASK_QUEUE", "orders"):  # as created before the queue split
             sid = await ensure_calendar_check_schedule(env.client)
-            assert sid == await ensure_calendar_check_schedule(env.client)  # idempotent
+        with mock.patch.object(complaints_contract, "TASK_QUEUE", tq):
+            assert sid == await ensure_calendar_check_schedule(env.client)  # idempotent, and moves the action
+            await env.client.get_schedule_handle(sid).pause(note="ops pause")
+            assert sid == await ensure_calendar_check_schedule(env.client)
         handle = env.client.get_schedule_handle(CALENDAR_CHECK_SCHEDULE)
         desc = await handle.describe()
+        assert desc.schedule.action.task_queue == tq  # existing Schedules follow the business's own queue
+        assert desc.schedule.state.paused  # what ops set is kept
+        await handle.unpause()
         spec = desc.schedule.spec
         assert spec.time_zone_name == "Asia/Shanghai"
         assert [r.start for r in spec.calendars[0].hour] == [8] and [r.start for r in spec.calendars[0].minute] == [0]
