@@ -193,7 +193,11 @@ class Stack:
         self.procs.clear()
 
     def __enter__(self) -> "Stack":
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:  # a process that failed to come up must not leave the others running
+            self.stop()
+            raise
 
     def __exit__(self, *exc) -> None:
         self.stop()
