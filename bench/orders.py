@@ -30,7 +30,7 @@ from bench.common import gather_limited, print_cpu
 from core.db import make_engine
 from core.temporal import connect
 from domain.clock import SHANGHAI, month_bounds, previous_month
-from scripts.demo.order_lives import life, scenario
+from scripts.demo.order_stories import life, scenario
 from scripts.demo.orders import PRODUCTS, seed_catalogue
 from scripts.stack import Ports, Stack
 from services.orders.order import terms_of

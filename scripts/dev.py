@@ -15,15 +15,20 @@ from scripts.stack import Ports, Stack
 
 
 async def after_start(stack: Stack) -> None:
+    from core.db import get_engine
     from core.temporal import connect
-    from scripts.demo.orders import load_demo_once
+    from scripts.demo.complaints import load_complaint_demo_once
+    from scripts.demo.orders import load_order_demo_once
+    from scripts.demo.refunds import load_refund_demo_once
     from scripts.setup import set_up
 
     client = await connect(stack.temporal_address)
     # search attributes (a dev-server state file from an older version lacks the newer ones) and Schedules
     await set_up(client)
-    await load_demo_once(client, stack.api_url, stack.simulator_url, sms_simulator=stack.sms_billing_url,
-                         channel_simulator=stack.channel_url)
+    # each business's demo data, each loaded once (scripts/demo/state.py)
+    await load_complaint_demo_once(stack.api_url, stack.sms_billing_url)
+    await load_refund_demo_once(stack.api_url, stack.channel_url, get_engine())
+    await load_order_demo_once(client, stack.api_url, stack.simulator_url)
 
 
 def main() -> None:

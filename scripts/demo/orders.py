@@ -14,12 +14,10 @@ from sqlmodel import Session, select
 from temporalio.client import Client
 
 from core.db import get_engine
-from core.settings import get_settings
 from db.agents import Agent
 from db.orders import Order, Product
 from domain.clock import SHANGHAI, month_bounds, previous_month
-from scripts.demo.complaints import load_complaint_demo_once
-from scripts.demo.order_lives import life, scenario, wire
+from scripts.demo.order_stories import life, scenario, wire
 from scripts.demo.state import already_loaded, mark_loaded
 from services.orders.order import terms_of
 from workflows.orders.contract import settlement_schedule_id as schedule_id
@@ -130,14 +128,8 @@ def _story(order_id: str, msisdn: str, p: dict) -> dict:
     raise ValueError(story)
 
 
-async def load_demo_once(client: Client, api: str, simulator: str, engine: Engine | None = None,
-                         sms_simulator: str | None = None, channel_simulator: str | None = None) -> None:
+async def load_order_demo_once(client: Client, api: str, simulator: str, engine: Engine | None = None) -> None:
     engine = engine or get_engine()
-    await load_complaint_demo_once(api, sms_simulator or get_settings().sms_base_url, engine)
-    if channel_simulator:  # refunds: payments and refunds in every state (its own once-only check)
-        from scripts.demo.refunds import load_refund_demo_once
-
-        await load_refund_demo_once(api, channel_simulator, engine)
     with Session(engine) as s:
         if already_loaded("orders", s.exec(select(Order).limit(1)).first() is not None):
             return

@@ -13,7 +13,7 @@ import pytest
 from core.db import make_engine
 from core.temporal import connect
 from domain.clock import SHANGHAI, month_bounds, previous_month
-from scripts.demo.order_lives import life, scenario
+from scripts.demo.order_stories import life, scenario
 from scripts.demo.orders import PRODUCTS, seed_catalogue
 from scripts.schedules.orders import ensure_settlement_schedules
 from scripts.stack import Ports, Stack
