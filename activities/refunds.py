@@ -6,7 +6,7 @@ payment row's lock, so a retried activity never counts an amount twice.
 """
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import datetime
 
 import structlog
 from sqlalchemy.engine import Engine
@@ -16,6 +16,7 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
+from core.db import utcnow
 from core.http import PeerRejected, PeerUnavailable
 from db.refunds import (
     ChannelErrorMapping,
@@ -55,10 +56,6 @@ from workflows.refunds.contract import (
 
 log = structlog.get_logger()
 SWEEP_CONCURRENCY = 20
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def backoff_of(channel: RefundChannel | None) -> list[int]:

@@ -1,18 +1,22 @@
-"""FastAPI dependencies: the database session and the Temporal client. Tests override `get_session`
-(app.dependency_overrides) and inject a fake client through `create_app(temporal_client=...)`."""
+"""FastAPI dependencies, declared once: the database session (and how a route runs a service on it), the
+Temporal client, the Idempotency-Key header. Tests override `get_session` (app.dependency_overrides) and
+inject a fake client through `create_app(temporal_client=...)`."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Annotated, TypeVar
 
+import anyio
 import structlog
-from fastapi import HTTPException, Request
+from fastapi import Header, HTTPException, Request
 from sqlmodel import Session
 from temporalio.client import Client
 
 from core.db import get_engine
+from core.errors import Invalid
 from core.temporal import connect
 
 log = structlog.get_logger(__name__)
@@ -21,9 +25,34 @@ RECONNECT_TIMEOUT_S = 5.0
 RECONNECT_EVERY_S = 10.0  # while Temporal is down, at most one connection attempt per interval
 
 
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+T = TypeVar("T")
+
+
 def get_session() -> Iterator[Session]:
     with Session(get_engine()) as session:
         yield session
+
+
+async def run_db(session: Session, fn: Callable[..., T], *args) -> T:
+    """Run a service function in a worker thread and end its transaction there: on SQLite every transaction
+    holds the write lock (BEGIN IMMEDIATE), and it must not stay open while the request awaits the network
+    or waits for a thread (the rows come back detached, fully loaded)."""
+    def call() -> T:
+        try:
+            return fn(session, *args)
+        finally:
+            session.close()
+
+    return await anyio.to_thread.run_sync(call)
+
+
+def idempotency_key(value: Annotated[str | None, Header(alias=IDEMPOTENCY_HEADER)] = None) -> str:
+    """The client's key for "the same request again": the same key returns the first answer."""
+    key = (value or "").strip()
+    if not 1 <= len(key) <= 128:
+        raise Invalid(f"header {IDEMPOTENCY_HEADER} is required, 1 to 128 characters", type="idempotency_key_missing")
+    return key
 
 
 async def _client(request: Request) -> Client | None:

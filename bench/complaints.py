@@ -43,6 +43,7 @@ from domain.complaints.complaint import (
 )
 from domain.workdays import WorkCalendar
 from scripts.stack import Ports, Stack
+from workflows.complaints.contract import complaint_workflow_id
 
 CONCURRENCY = 32
 # (source, customer, type) giving each level
@@ -112,7 +113,7 @@ async def run(stack: Stack, n: int) -> dict:
     sample = [c["id"] for c in complaints[:: max(1, n // 25)]]
     lengths = []
     for cid in sample:
-        history = await client.get_workflow_handle(f"complaint-{cid}").fetch_history()
+        history = await client.get_workflow_handle(complaint_workflow_id(cid)).fetch_history()
         lengths.append(len(history.events))
     with Session(engine) as s:
         missed, overdue, notices = _missed_notices(s)

@@ -34,6 +34,7 @@ from scripts.demo.order_stories import life, scenario
 from scripts.demo.orders import PRODUCTS, seed_catalogue
 from scripts.stack import Ports, Stack
 from services.orders.order import terms_of
+from workflows.orders import contract as orders
 from workflows.orders.contract import SettlementInput
 
 CONCURRENCY = 32
@@ -90,15 +91,15 @@ async def run_ours(stack: Stack, n: int) -> dict:
         print(f"  placed {n} orders in {t_placed - t0:.1f}s", flush=True)
         await _wait_count(api, "awaiting_audit", n, "awaiting audit", timeout=60 + n)
         for carrier in sorted({p.carrier for p in PRODUCTS}):
-            await client.start_workflow("CarrierSettlement", SettlementInput(carrier=carrier, month=month),
-                                        id=f"settlement-{carrier}-{month}", task_queue="orders")
+            await client.start_workflow(orders.SETTLEMENT_WORKFLOW, SettlementInput(carrier=carrier, month=month),
+                                        id=orders.settlement_workflow_id(carrier, month), task_queue=orders.TASK_QUEUE)
         await _wait_count(api, "settled", n, "settled", timeout=60 + n)
         seconds = time.monotonic() - t0
 
     sample = [s["order_id"] for s in stories[:: max(1, n // 25)]]
     lengths, timers, signals = [], [], []
     for oid in sample:
-        history = await client.get_workflow_handle(f"order-{oid}").fetch_history()
+        history = await client.get_workflow_handle(orders.order_workflow_id(oid)).fetch_history()
         lengths.append(len(history.events))
         timers.append(sum(1 for e in history.events if e.event_type == EventType.EVENT_TYPE_TIMER_STARTED))
         signals.append(sum(1 for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED))

@@ -1,14 +1,12 @@
 """One engine per process, from settings. SQLite gets WAL and a busy timeout so API and worker share it."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 
 from sqlalchemy import Column, DateTime, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import Field, Session, create_engine
+from sqlmodel import Field, create_engine
 
 from core.settings import get_settings
 
@@ -39,12 +37,6 @@ def make_engine(url: str) -> Engine:
 @lru_cache
 def get_engine() -> Engine:
     return make_engine(get_settings().database_url)
-
-
-@contextmanager
-def session_scope(engine: Engine | None = None) -> Iterator[Session]:
-    with Session(engine or get_engine()) as session:
-        yield session
 
 
 def utcnow() -> datetime:

@@ -56,3 +56,11 @@ class Unavailable(BusinessError):
     """Stored, but a process could not be reached; the same request again completes it."""
 
     status = 503
+
+
+class IdempotencyConflict(Conflict):
+    """The Idempotency-Key (or the caller's own request number) was used before with another request."""
+
+
+class TemporalUnavailable(Unavailable):
+    """The record is stored but its process could not be reached; the same request again delivers it."""

@@ -122,7 +122,6 @@ class AuditRow(SQLModel, table=True):
 
 class BatchStatus(StrEnum):
     COLLECTING = "collecting"
-    PAYING = "paying"
     CLOSED = "closed"
 
 

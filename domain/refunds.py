@@ -16,7 +16,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
-from domain.money import Fen, yuan
+from domain.money import Fen, ratio_half_up, yuan
 
 # ---- amounts and fees ---------------------------------------------------------------------------
 
@@ -40,7 +40,7 @@ def proportional_half_up(refund_fen: Fen, paid_fen: Fen, fee_fen: Fen) -> Fen:
         raise ValueError("a payment of nothing has no proportional fee")
     if refund_fen < 0 or fee_fen < 0:
         raise ValueError("negative refund or fee")
-    return (2 * refund_fen * fee_fen + paid_fen) // (2 * paid_fen)
+    return ratio_half_up(fee_fen, refund_fen, paid_fen)
 
 
 def fee_back(rule: FeeRule, paid_fen: Fen, fee_fen: Fen, refund_fen: Fen, already_back_fen: Fen) -> Fen:

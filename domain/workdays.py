@@ -36,7 +36,6 @@ PACKAGE_VERSION = f"chinesecalendar-{chinese_calendar.__version__}"
 ESTIMATE_VERSION = "estimate-weekdays-v1"
 PACKAGE_FIRST_YEAR = min(_cc.holidays).year
 PACKAGE_LAST_YEAR = max(_cc.holidays).year
-WORKING_DAY = timedelta(hours=24)
 MAX_SCAN_DAYS = 3 * 366  # a deadline is never further than this; guards against an all-rest schedule
 
 

@@ -43,10 +43,7 @@ class PaymentChannelGateway(SignedJsonClient):
         return _answer(data, "serial")
 
     async def query(self, channel: str, serial: str) -> ChannelAnswer:
-        try:
-            data = await self._call("POST", f"/channels/{channel}/refunds/query", {"serial": serial})
-        except PeerUnavailable as err:
-            raise PeerUnavailable(str(err)) from err
+        data = await self._call("POST", f"/channels/{channel}/refunds/query", {"serial": serial})
         return _answer(data, "serial")
 
     async def payout(self, channel: str, payout_id: str, refund_id: str, amount_fen: int, card: str) -> ChannelAnswer:
@@ -58,17 +55,11 @@ class PaymentChannelGateway(SignedJsonClient):
         return _payout_answer(data)
 
     async def query_payout(self, channel: str, payout_id: str) -> ChannelAnswer:
-        try:
-            data = await self._call("POST", f"/channels/{channel}/payouts/query", {"payout_id": payout_id})
-        except PeerUnavailable as err:
-            raise PeerUnavailable(str(err)) from err
+        data = await self._call("POST", f"/channels/{channel}/payouts/query", {"payout_id": payout_id})
         return _payout_answer(data)
 
     async def statement(self, channel: str, day: str) -> list[dict]:
-        try:
-            data = await self._call("GET", f"/channels/{channel}/statements/{day}", None)
-        except PeerUnavailable as err:
-            raise PeerUnavailable(str(err)) from err
+        data = await self._call("GET", f"/channels/{channel}/statements/{day}", None)
         return list(data.get("lines", []))
 
 

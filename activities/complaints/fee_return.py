@@ -46,7 +46,7 @@ class FeeReturnActivities:
             ret, complaint = self._load(s, inp)
             if ret.status == "credited" and ret.billing_reference:
                 return ret.billing_reference
-            if ret.status not in ("approved", "crediting"):
+            if ret.status != "approved":
                 raise ApplicationError(f"fee return {ret.id} is {ret.status}, not approved", type="CreditRejected",
                                        non_retryable=True)
             msisdn, note = complaint.msisdn, f"complaint {complaint.id} fee return {ret.id} ({ret.category})"

@@ -4,8 +4,7 @@ inbound SMS (signed by the gateway), working-day schedules, KPIs, fee returns.""
 from datetime import datetime
 from typing import Annotated, Any
 
-import anyio
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 from temporalio.client import Client
@@ -35,7 +34,7 @@ from api.complaints.schemas import (
     VerifyBody,
     VerifyOut,
 )
-from api.deps import get_session, get_temporal_optional
+from api.deps import IDEMPOTENCY_HEADER, get_session, get_temporal_optional, idempotency_key, run_db
 from api.schemas import MONTH_PATTERN, Page
 from core.errors import BusinessError
 from core.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
@@ -63,7 +62,6 @@ from workflows.complaints.contract import (
 complaint_router = APIRouter(prefix="/complaints", tags=["complaints"])
 fee_router = APIRouter(prefix="/fee-returns", tags=["complaints"])
 
-IDEMPOTENCY_HEADER = "Idempotency-Key"
 SessionDep = Annotated[Session, Depends(get_session)]
 TemporalDep = Annotated[Client | None, Depends(get_temporal_optional)]
 _REFUSED = {403: {"description": "not the handling department / not allowed"},
@@ -73,24 +71,16 @@ _REFUSED = {403: {"description": "not the handling department / not allowed"},
             503: {"description": "Temporal unreachable"}}
 
 
-def _key(value: str | None) -> str:
-    key = (value or "").strip()
-    if not 1 <= len(key) <= 128:
-        raise HTTPException(400, detail=f"header {IDEMPOTENCY_HEADER} is required, 1 to 128 characters")
-    return key
-
-
 @complaint_router.post("", status_code=201, response_model=ComplaintOut,
              responses={200: {"description": "same Idempotency-Key: the original complaint"},
                         400: {"description": "missing Idempotency-Key"}, 409: {"description": "key reused"},
                         422: {"description": "invalid body"}, 503: {"description": "stored, workflow not started: retry"}})
 async def register(body: RegisterComplaint, response: Response, session: SessionDep, temporal: TemporalDep,
-                   idempotency_key: Annotated[str | None, Header(alias=IDEMPOTENCY_HEADER)] = None) -> ComplaintOut:
-    key = _key(idempotency_key)
+                   key: Annotated[str, Depends(idempotency_key)]) -> ComplaintOut:
     req = svc.NewComplaint(msisdn=body.msisdn, customer=body.customer, source=body.source, ctype=body.ctype,
                            receiving_department=body.receiving_department, text=body.text,
                            multi_department=body.multi_department, received_at=body.received_at)
-    reg = await anyio.to_thread.run_sync(svc.register, session, key, req)
+    reg = await run_db(session, svc.register, key, req)
     if temporal is None:
         raise HTTPException(503, detail=f"complaint {reg.complaint.id} stored but Temporal is unreachable; retry with "
                                         f"the same {IDEMPOTENCY_HEADER}")
@@ -267,10 +257,9 @@ async def correct_level(complaint_id: str, body: LevelBody, session: SessionDep,
                         422: {"description": "not the ticket's number, or not a fee return as stated"}})
 async def request_fee_return(complaint_id: str, body: FeeReturnBody, response: Response, session: SessionDep,
                              temporal: TemporalDep,
-                             idempotency_key: Annotated[str | None, Header(alias=IDEMPOTENCY_HEADER)] = None) -> FeeReturnOut:
-    key = _key(idempotency_key)
+                             key: Annotated[str, Depends(idempotency_key)]) -> FeeReturnOut:
     req = fees.NewFeeReturn(**body.model_dump())
-    row, created = await anyio.to_thread.run_sync(fees.request, session, complaint_id, key, req)
+    row, created = await run_db(session, fees.request, complaint_id, key, req)
     await _credit_if_approved(temporal, row)
     response.status_code = 201 if created else 200
     return FeeReturnOut.model_validate(row)

@@ -2,13 +2,12 @@
 
 from typing import Annotated
 
-import anyio
 import structlog
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from sqlmodel import Session
 from temporalio.client import Client
 
-from api.deps import get_session, get_temporal_optional
+from api.deps import IDEMPOTENCY_HEADER, get_session, get_temporal_optional, idempotency_key, run_db
 from api.orders.schemas import OrderDetail, OrderOut, PlaceOrderRequest
 from api.schemas import MONTH_PATTERN, Page
 from domain.orders.carriers import Carrier
@@ -18,7 +17,6 @@ from services.orders import order as svc
 router = APIRouter(prefix="/orders", tags=["orders"])
 log = structlog.get_logger(__name__)
 
-IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 @router.post(
@@ -39,13 +37,10 @@ async def place_order(
     response: Response,
     session: Annotated[Session, Depends(get_session)],
     temporal: Annotated[Client | None, Depends(get_temporal_optional)],
-    idempotency_key: Annotated[str | None, Header(alias=IDEMPOTENCY_HEADER)] = None,
+    key: Annotated[str, Depends(idempotency_key)],
 ) -> OrderOut:
-    key = (idempotency_key or "").strip()
-    if not 1 <= len(key) <= 128:
-        raise HTTPException(400, detail=f"header {IDEMPOTENCY_HEADER} is required, 1 to 128 characters")
     req = svc.NewOrder(agent_id=body.agent_id, product_id=body.product_id, msisdn=body.msisdn, customer_name=body.customer_name)
-    placed = await anyio.to_thread.run_sync(svc.place_order, session, key, req)
+    placed = await run_db(session, svc.place_order, key, req)
     order = placed.order
     out = OrderOut.model_validate(order)
     if temporal is None:
@@ -89,7 +84,7 @@ async def get_order(
     session: Annotated[Session, Depends(get_session)],
     temporal: Annotated[Client | None, Depends(get_temporal_optional)],
 ) -> OrderDetail:
-    order = await anyio.to_thread.run_sync(svc.get_order, session, order_id)
+    order = await run_db(session, svc.get_order, order_id)
     if order is None:
         raise HTTPException(404, detail=f"unknown order {order_id}")
     base = OrderOut.model_validate(order)

@@ -3,13 +3,12 @@
 from datetime import datetime
 from typing import Annotated, Any
 
-import anyio
 import structlog
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from sqlmodel import Session, select
 from temporalio.client import Client
 
-from api.deps import get_session, get_temporal, get_temporal_optional
+from api.deps import get_session, get_temporal, get_temporal_optional, run_db
 from api.refunds.schemas import (
     BatchItemOut,
     BatchRefundIn,
@@ -55,22 +54,10 @@ def get_channel_gateway(request: Request) -> PaymentChannelGateway:
     return gw
 
 
-async def _db(session: Session, fn, *args):
-    """Run a service function in a worker thread and end its transaction there: on SQLite every transaction
-    holds the write lock (BEGIN IMMEDIATE), and it must not stay open while this request awaits the network
-    or waits for a thread (the rows come back detached, fully loaded)."""
-    def call():
-        try:
-            return fn(session, *args)
-        finally:
-            session.close()
-
-    return await anyio.to_thread.run_sync(call)
-
-
 def _payment_out(p: Payment, auto: Refund | None = None) -> PaymentOut:
+    balance = svc.balance_of(p)
     return PaymentOut.model_validate(p).model_copy(update=dict(
-        remaining_fen=svc.balance_of(p).remaining_fen, remaining_fee_fen=svc.balance_of(p).remaining_fee_fen,
+        remaining_fen=balance.remaining_fen, remaining_fee_fen=balance.remaining_fee_fen,
         auto_refund_id=auto.id if auto else None))
 
 
@@ -78,7 +65,7 @@ async def _start(temporal: Any, session: Session, refund: Refund) -> None:
     if temporal is None:
         raise HTTPException(503, detail=f"refund {refund.id} stored but Temporal is unreachable; "
                                         "send the same refund number again")
-    inp = await _db(session, svc.refund_input, refund.id)
+    inp = await run_db(session, svc.refund_input, refund.id)
     try:
         await svc.ensure_workflow(temporal, inp)
     except Exception as err:  # noqa: BLE001
@@ -97,7 +84,7 @@ async def record_payment(body: PaymentIn, response: Response, session: Db,
                          temporal: Annotated[Client | None, Depends(get_temporal_optional)]) -> PaymentOut:
     p = svc.NewPayment(**body.model_dump(exclude={"callback_url"}),
                        callback_url=str(body.callback_url) if body.callback_url else None)
-    recorded = await _db(session, svc.record_payment, p)
+    recorded = await run_db(session, svc.record_payment, p)
     if recorded.auto_refund is not None:
         await _start(temporal, session, recorded.auto_refund)
     response.status_code = 201 if recorded.created else 200
@@ -128,7 +115,7 @@ def _new(body: RefundIn) -> svc.NewRefund:
                         503: {"description": "stored, but its process could not start: send again"}})
 async def request_refund(body: RefundIn, response: Response, session: Db,
                          temporal: Annotated[Client | None, Depends(get_temporal_optional)]) -> RefundOut:
-    refund, created = await _db(session, svc.request_refund, _new(body))
+    refund, created = await run_db(session, svc.request_refund, _new(body))
     await _start(temporal, session, refund)
     response.status_code = 201 if created else 200
     return RefundOut.model_validate(refund)
@@ -141,7 +128,7 @@ async def request_refunds(body: BatchRefundIn, session: Db,
     items: list[BatchItemOut] = []
     for one in body.refunds:
         try:
-            refund, created = await _db(session, svc.request_refund, _new(one))
+            refund, created = await run_db(session, svc.request_refund, _new(one))
             await _start(temporal, session, refund)
             items.append(BatchItemOut(merchant_refund_no=one.merchant_refund_no, http_status=201 if created else 200,
                                       refund=RefundOut.model_validate(refund)))
@@ -182,7 +169,7 @@ def list_refunds(
 @router.get("/refunds/{refund_id}", response_model=RefundDetailOut, responses={404: {"description": "unknown refund"}})
 async def get_refund(refund_id: str, session: Db,
                      temporal: Annotated[Client | None, Depends(get_temporal_optional)]) -> RefundDetailOut:
-    d = await _db(session, svc.get_refund, refund_id)
+    d = await run_db(session, svc.get_refund, refund_id)
     live, why = await svc.live_view(temporal, refund_id)
     base = RefundOut.model_validate(d.refund).model_dump()
     return RefundDetailOut(**base, audit_reasons=[r for r in d.refund.audit_reasons.split("\n") if r],
@@ -198,7 +185,7 @@ async def get_refund(refund_id: str, session: Db,
 async def ops_action(refund_id: str, action: str, body: OpsActionIn, session: Db,
                      temporal: Annotated[Client, Depends(get_temporal)]) -> OpsActionOut:
     """approve, reject, force_success, force_fail, mark_succeeded_offline, retry_new_serial: each recorded."""
-    before = await _db(session, svc.refund_status, refund_id)
+    before = await run_db(session, svc.refund_status, refund_id)
     status = await svc.ops_action(temporal, refund_id, before, action, OpsAction(**body.model_dump()))
     log.info("refund ops action", refund_id=refund_id, action=action, actor=body.actor, status=status)
     return OpsActionOut(refund_id=refund_id, action=action, status=status)
@@ -255,6 +242,6 @@ async def reconcile_statement(
         lines = await gateway.statement(channel_id, day)
     except (PeerUnavailable, PeerRejected) as err:
         raise HTTPException(502, detail=f"channel {channel_id} statement {day}: {err}") from None
-    recon = await _db(session, svc.reconcile, lines)
+    recon = await run_db(session, svc.reconcile, lines)
     return ReconciliationOut(channel=channel_id, day=day, lines=len(recon),
                              disagreements=[ReconLineOut.model_validate(r) for r in recon if r.disagrees])

@@ -87,15 +87,6 @@ class DeliveryStatus(StrEnum):
     RETURNED = "returned"  # final: parcel back to sender
 
 
-DELIVERY_EXCEPTIONS = {
-    DeliveryStatus.UNREACHABLE,
-    DeliveryStatus.RESCHEDULE,
-    DeliveryStatus.REFUSED,
-    DeliveryStatus.WRONG_PHONE,
-    DeliveryStatus.COURIER_FAULT,
-    DeliveryStatus.REDELIVERY,
-}
-
 
 class SuspensionMode(StrEnum):
     ONE_WAY = "one_way"  # 单停

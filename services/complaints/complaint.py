@@ -29,7 +29,14 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.db import utcnow
-from core.errors import BusinessError, Conflict, NotFound, Refused, Unavailable
+from core.errors import (
+    BusinessError,
+    Conflict,
+    IdempotencyConflict,
+    NotFound,
+    Refused,
+    TemporalUnavailable,
+)
 from core.temporal import live_query
 from db.complaints import Complaint, ComplaintEvent, InboundSms
 from domain.clock import SHANGHAI, require_aware
@@ -74,19 +81,11 @@ class InvalidComplaint(Refused):
     pass
 
 
-class IdempotencyConflict(Conflict):
-    pass
-
-
 class UnknownComplaint(NotFound):
     pass
 
 
 class TicketClosed(Conflict):
-    pass
-
-
-class TemporalUnavailable(Unavailable):
     pass
 
 

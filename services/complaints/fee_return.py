@@ -21,7 +21,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from core.db import utcnow
-from core.errors import Conflict, Forbidden, NotFound
+from core.errors import Conflict, Forbidden, IdempotencyConflict, NotFound
 from db.complaints import Complaint, FeeReturn
 from domain.clock import months_before
 from domain.complaints.complaint import Customer
@@ -40,7 +40,7 @@ from domain.complaints.fee_return import (
     top_up,
 )
 from domain.msisdn import msisdn_fingerprint
-from services.complaints.complaint import IdempotencyConflict, InvalidComplaint, UnknownComplaint
+from services.complaints.complaint import InvalidComplaint, UnknownComplaint
 from workflows.complaints import contract
 from workflows.complaints.contract import FeeReturnCredit
 
@@ -225,7 +225,7 @@ async def ensure_credit(client: Client, row: FeeReturn) -> bool:
         return False
     try:
         await client.start_workflow(
-            "FeeReturnCredit", FeeReturnCredit(fee_return_id=row.id, complaint_id=row.complaint_id, amount_fen=row.amount_fen),
+            contract.FEE_RETURN_WORKFLOW, FeeReturnCredit(fee_return_id=row.id, complaint_id=row.complaint_id, amount_fen=row.amount_fen),
             id=contract.fee_return_workflow_id(row.id), task_queue=contract.TASK_QUEUE,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING, id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             memo={"summary": f"fee return {row.id} {row.decision} {row.amount_fen} fen for complaint {row.complaint_id}"})

@@ -27,7 +27,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.db import utcnow
-from core.errors import Unavailable
+from core.errors import TemporalUnavailable
 from db.orders import CarrierEventRecord, EventOutcome, Order
 from domain.msisdn import mask_msisdn
 from domain.orders.carrier_events import ParsedLine
@@ -59,10 +59,6 @@ class IngestReport(BaseModel):
     rejected: int = 0
     order_closed: int = 0
     results: list[LineResult] = []
-
-
-class TemporalUnavailable(Unavailable):
-    """Some events are stored but could not be signalled; a resend of the same events delivers them."""
 
 
 @dataclass

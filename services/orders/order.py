@@ -25,7 +25,7 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from core.db import utcnow
-from core.errors import Conflict, Forbidden, Refused
+from core.errors import Forbidden, IdempotencyConflict, Refused
 from core.temporal import QUERY_TIMEOUT_S, live_query
 from db.agents import Agent, AgentStatus
 from db.orders import Order, Product
@@ -44,10 +44,6 @@ class UnknownReference(Refused):
 
 class AgentSuspended(Forbidden):
     """A suspended agent places no orders (agent accounts 3.1)."""
-
-
-class IdempotencyConflict(Conflict):
-    """The Idempotency-Key was used before with another body."""
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from workflows.complaints.contract import (
     DueRequest,
     NoticeRequest,
     SmsRequest,
+    complaint_workflow_id,
 )
 
 MSISDN = "13912345678"
@@ -119,6 +120,6 @@ def new_case(received_at: datetime, source=Source.HOTLINE, customer=Customer.STA
 
 async def start(client: Client, world: ComplaintWorld, case):
     handle = await client.start_workflow(ComplaintWorkflow.run, ComplaintStart(case=case),
-                                         id=f"complaint-{case.facts.complaint_id}", task_queue=world.tq)
+                                         id=complaint_workflow_id(case.facts.complaint_id), task_queue=world.tq)
     world.handles.append(handle)
     return handle

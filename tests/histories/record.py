@@ -16,7 +16,7 @@ from domain.orders.order import AuditResult
 from tests.orders.world import FakeWorld, Script, new_order
 from tests.temporal_env import start_time_skipping
 from workflows.orders import contract
-from workflows.orders.contract import AuditPageOutcome, AuditPageRequest, BatchRef, SettlementInput
+from workflows.orders.contract import AuditPageOutcome, AuditPageRequest, BatchRef, SettlementInput, order_workflow_id
 from workflows.orders.order import OrderSettlementWorkflow
 from workflows.orders.settlement import CarrierSettlementWorkflow
 
@@ -79,7 +79,7 @@ async def record() -> None:
         now = await env.get_current_time()
         # an order that settles after the two-month wait, with a delivery exception on the way
         order = new_order(now)
-        h = await env.client.start_workflow(OrderSettlementWorkflow.run, order, id=f"order-{order.order_id}", task_queue=tq)
+        h = await env.client.start_workflow(OrderSettlementWorkflow.run, order, id=order_workflow_id(order.order_id), task_queue=tq)
         s = Script(order.order_id, now)
         happy = s.happy()
         await h.signal(OrderSettlementWorkflow.carrier_event, happy[0])
@@ -94,7 +94,7 @@ async def record() -> None:
 
         # an order that fails for lack of a recharge
         order = new_order(now)
-        h = await env.client.start_workflow(OrderSettlementWorkflow.run, order, id=f"order-{order.order_id}", task_queue=tq)
+        h = await env.client.start_workflow(OrderSettlementWorkflow.run, order, id=order_workflow_id(order.order_id), task_queue=tq)
         for ev in Script(order.order_id, now).happy()[:3]:
             await h.signal(OrderSettlementWorkflow.carrier_event, ev)
         await h.result()

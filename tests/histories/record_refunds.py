@@ -16,7 +16,7 @@ from tests.histories.record import write_histories
 from tests.refunds.world import RefundWorld, failed, new_refund, not_found, ok, processing, reversed_, unknown
 from tests.temporal_env import start_time_skipping
 from workflows.refunds import contract
-from workflows.refunds.contract import OpsAction, SweepAnswer, SweepOutcome
+from workflows.refunds.contract import OpsAction, SweepAnswer, SweepOutcome, refund_workflow_id
 from workflows.refunds.refund import RefundWorkflow
 from workflows.refunds.sweep import RefundSweepWorkflow
 
@@ -39,7 +39,7 @@ async def record() -> None:
     out: dict[str, object] = {}
     async with world.worker(env.client, tq):
         async def start(inp):
-            return await env.client.start_workflow(RefundWorkflow.run, inp, id=f"refund-{inp.refund_id}", task_queue=tq)
+            return await env.client.start_workflow(RefundWorkflow.run, inp, id=refund_workflow_id(inp.refund_id), task_queue=tq)
 
         # unclear answer, query-back, never accepted -> same serial again, success, the reversal watch passes
         world.send_script[:] = [unknown, processing]

@@ -11,12 +11,13 @@ from domain.clock import settlement_check_point
 from domain.msisdn import msisdn_fingerprint
 from domain.orders.order import AuditResult, FailureReason, InNetworkAnswer, OrderStatus
 from tests.orders.world import FakeWorld, Script, new_order
+from workflows.orders.contract import order_workflow_id
 from workflows.orders.order import OrderSettlementWorkflow
 
 
 async def _start(env, world, order):
     return await env.client.start_workflow(
-        OrderSettlementWorkflow.run, order, id=f"order-{order.order_id}", task_queue=world.tq
+        OrderSettlementWorkflow.run, order, id=order_workflow_id(order.order_id), task_queue=world.tq
     )
 
 

@@ -23,7 +23,7 @@ from tests.refunds.world import (
     unknown,
 )
 from tests.temporal_env import start_time_skipping
-from workflows.refunds.contract import OpsAction, SweepAnswer
+from workflows.refunds.contract import OpsAction, SweepAnswer, refund_workflow_id
 from workflows.refunds.refund import RefundWorkflow
 
 OPS = OpsAction(actor="ops:lee", reason="checked the channel statement", statement_ref="STMT-20261125-0042")
@@ -51,7 +51,7 @@ def world():
 
 async def _run(env, world, inp, *, watch_passes: bool = True):
     async with world.worker(env.client, world.tq):
-        h = await env.client.start_workflow(RefundWorkflow.run, inp, id=f"refund-{inp.refund_id}", task_queue=world.tq)
+        h = await env.client.start_workflow(RefundWorkflow.run, inp, id=refund_workflow_id(inp.refund_id), task_queue=world.tq)
         return await _result(h)
 
 
@@ -139,7 +139,7 @@ async def test_retry_later_is_bounded_then_manual(time_env, world):
     world.send_script = [failed("TOO_FREQUENT")] * 3
     inp = new_refund(limits=LoopLimits(max_serials=2, query_backs=[5]))
     async with world.worker(time_env.client, world.tq):
-        h = await time_env.client.start_workflow(RefundWorkflow.run, inp, id=f"refund-{inp.refund_id}", task_queue=world.tq)
+        h = await time_env.client.start_workflow(RefundWorkflow.run, inp, id=refund_workflow_id(inp.refund_id), task_queue=world.tq)
         view = await _until(h, lambda v: v.status == RefundStatus.MANUAL_REVIEW, time_env)
         assert "serials declined" in view.manual_reason and len(world.sends) == 3
         await h.execute_update(RefundWorkflow.force_fail, OPS)
@@ -150,7 +150,7 @@ async def test_unknown_code_goes_to_manual_and_force_fail_needs_a_statement(time
     world.send_script = [failed("E9999")]
     inp = new_refund()
     async with world.worker(time_env.client, world.tq):
-        h = await time_env.client.start_workflow(RefundWorkflow.run, inp, id=f"refund-{inp.refund_id}", task_queue=world.tq)
+        h = await time_env.client.start_workflow(RefundWorkflow.run, inp, id=refund_workflow_id(inp.refund_id), task_queue=world.tq)
         view = await _until(h, lambda v: v.status == RefundStatus.MANUAL_REVIEW, time_env)
         assert "unknown channel code 'E9999'" in view.manual_reason
         with pytest.raises(WorkflowUpdateFailedError) as err:
@@ -175,7 +175,7 @@ async def test_amount_mismatch_goes_to_manual_review_then_force_success(time_env
     world.send_script = [lambda req: ok(req, amount=9_999)]
     inp = new_refund()
     async with world.worker(time_env.client, world.tq):
-        h = await time_env.client.start_workflow(RefundWorkflow.run, inp, id=f"refund-{inp.refund_id}", task_queue=world.tq)
+        h = await time_env.client.start_workflow(RefundWorkflow.run, inp, id=refund_workflow_id(inp.refund_id), task_queue=world.tq)
         view = await _until(h, lambda v: v.status == RefundStatus.MANUAL_REVIEW, time_env)
         assert "amount" in view.manual_reason
         await h.execute_update(RefundWorkflow.force_success, OPS)
@@ -188,7 +188,7 @@ async def test_channel_protocol_refusal_goes_to_manual(time_env, world):
     world.send_script = [rejected]
     inp = new_refund()
     async with world.worker(time_env.client, world.tq):
-        h = await time_env.client.start_workflow(RefundWorkflow.run, inp, id=f"refund-{inp.refund_id}", task_queue=world.tq)
+        h = await time_env.client.start_workflow(RefundWorkflow.run, inp, id=refund_workflow_id(inp.refund_id), task_queue=world.tq)
         view = await _until(h, lambda v: v.status == RefundStatus.MANUAL_REVIEW, time_env)
         assert "refused our request" in view.manual_reason
         await h.execute_update(RefundWorkflow.force_fail, OPS)
@@ -200,7 +200,7 @@ async def test_still_processing_is_parked_for_the_sweep_which_answers(time_env, 
     world.query_script = [processing, processing]
     inp = new_refund()
     async with world.worker(time_env.client, world.tq):
-        h = await time_env.client.start_workflow(RefundWorkflow.run, inp, id=f"refund-{inp.refund_id}", task_queue=world.tq)
+        h = await time_env.client.start_workflow(RefundWorkflow.run, inp, id=refund_workflow_id(inp.refund_id), task_queue=world.tq)
         view = await _until(h, lambda v: v.phase == "parked", time_env)
         assert world.progress[-1].parked is True
         serial = view.serial
@@ -216,7 +216,7 @@ async def test_sweep_exhausted_lands_in_the_manual_queue_and_ops_retry_with_a_ne
     world.query_script = [processing, processing, processing, failed("CARD_VOID")]
     inp = new_refund()
     async with world.worker(time_env.client, world.tq):
-        h = await time_env.client.start_workflow(RefundWorkflow.run, inp, id=f"refund-{inp.refund_id}", task_queue=world.tq)
+        h = await time_env.client.start_workflow(RefundWorkflow.run, inp, id=refund_workflow_id(inp.refund_id), task_queue=world.tq)
         view = await _until(h, lambda v: v.phase == "parked", time_env)
         with pytest.raises(WorkflowUpdateFailedError) as err:  # not in the manual queue yet
             await h.execute_update(RefundWorkflow.retry_new_serial, OPS)
@@ -238,7 +238,7 @@ async def test_ops_retry_of_a_serial_the_channel_never_accepted_resends_the_same
     world.query_script = [processing, processing, not_found]
     inp = new_refund()
     async with world.worker(time_env.client, world.tq):
-        h = await time_env.client.start_workflow(RefundWorkflow.run, inp, id=f"refund-{inp.refund_id}", task_queue=world.tq)
+        h = await time_env.client.start_workflow(RefundWorkflow.run, inp, id=refund_workflow_id(inp.refund_id), task_queue=world.tq)
         view = await _until(h, lambda v: v.phase == "parked", time_env)
         await h.signal(RefundWorkflow.sweep_answer, SweepAnswer(serial=view.serial, exhausted=True))
         await _until(h, lambda v: v.status == RefundStatus.MANUAL_REVIEW, time_env)
@@ -269,7 +269,7 @@ async def test_reversal_after_success_is_its_own_state_and_the_merchant_hears_of
     world.query_script = [reversed_]
     inp = new_refund()
     async with world.worker(time_env.client, world.tq):
-        h = await time_env.client.start_workflow(RefundWorkflow.run, inp, id=f"refund-{inp.refund_id}", task_queue=world.tq)
+        h = await time_env.client.start_workflow(RefundWorkflow.run, inp, id=refund_workflow_id(inp.refund_id), task_queue=world.tq)
         await _until(h, lambda v: v.status == RefundStatus.SUCCEEDED, time_env)
         await time_env.sleep(timedelta(days=1, hours=1))
         await _until(h, lambda v: v.status == RefundStatus.REVERSED, time_env)
@@ -284,7 +284,7 @@ async def test_long_loops_continue_as_new(time_env, world):
     world.send_script = [failed("TOO_FREQUENT")] * 5 + [ok]
     inp = new_refund(rounds_per_run=4, limits=LoopLimits(max_serials=10, query_backs=[5]))
     async with world.worker(time_env.client, world.tq):
-        h = await time_env.client.start_workflow(RefundWorkflow.run, inp, id=f"refund-{inp.refund_id}", task_queue=world.tq)
+        h = await time_env.client.start_workflow(RefundWorkflow.run, inp, id=refund_workflow_id(inp.refund_id), task_queue=world.tq)
         first_run = h.result_run_id
         assert await _result(h) == RefundStatus.SUCCEEDED
         latest = await time_env.client.get_workflow_handle(h.id).describe()
@@ -298,7 +298,7 @@ async def test_long_loops_continue_as_new(time_env, world):
 async def test_manual_audit_refuses_the_requester_and_accepts_another_auditor(time_env, world):
     inp = new_refund(audit_reasons=["automatic audit is switched off for this channel"], requested_by="merchant:M1")
     async with world.worker(time_env.client, world.tq):
-        h = await time_env.client.start_workflow(RefundWorkflow.run, inp, id=f"refund-{inp.refund_id}", task_queue=world.tq)
+        h = await time_env.client.start_workflow(RefundWorkflow.run, inp, id=refund_workflow_id(inp.refund_id), task_queue=world.tq)
         await _until(h, lambda v: v.status == RefundStatus.AWAITING_AUDIT, time_env)
         with pytest.raises(WorkflowUpdateFailedError) as err:
             await h.execute_update(RefundWorkflow.approve, OpsAction(actor="merchant:M1", reason="looks fine"))
@@ -319,7 +319,7 @@ async def test_manual_audit_refuses_the_requester_and_accepts_another_auditor(ti
 async def test_reject_at_audit(time_env, world):
     inp = new_refund(audit_reasons=["amount above the limit"])
     async with world.worker(time_env.client, world.tq):
-        h = await time_env.client.start_workflow(RefundWorkflow.run, inp, id=f"refund-{inp.refund_id}", task_queue=world.tq)
+        h = await time_env.client.start_workflow(RefundWorkflow.run, inp, id=refund_workflow_id(inp.refund_id), task_queue=world.tq)
         await _until(h, lambda v: v.status == RefundStatus.AWAITING_AUDIT, time_env)
         await h.execute_update(RefundWorkflow.reject, OpsAction(actor="auditor:wang", reason="goods never returned"))
         assert await _result(h) == RefundStatus.REJECTED
@@ -330,7 +330,7 @@ async def test_reject_at_audit(time_env, world):
 async def test_pre_debit_channel_is_marked_succeeded_without_calling_it(time_env, world):
     inp = new_refund(pre_debit=True, audit_reasons=["the channel pre-debits risky orders"])
     async with world.worker(time_env.client, world.tq):
-        h = await time_env.client.start_workflow(RefundWorkflow.run, inp, id=f"refund-{inp.refund_id}", task_queue=world.tq)
+        h = await time_env.client.start_workflow(RefundWorkflow.run, inp, id=refund_workflow_id(inp.refund_id), task_queue=world.tq)
         await _until(h, lambda v: v.status == RefundStatus.AWAITING_AUDIT, time_env)
         with pytest.raises(WorkflowUpdateFailedError) as err:
             await h.execute_update(RefundWorkflow.approve, OpsAction(actor="auditor:wang", reason="ok to refund"))
@@ -353,7 +353,7 @@ async def test_continue_as_new_waits_for_a_quiet_point_and_ops_actions_still_lan
     world.send_script = [failed("E9999")]
     inp = new_refund(rounds_per_run=1)
     async with world.worker(time_env.client, world.tq):
-        h = await time_env.client.start_workflow(RefundWorkflow.run, inp, id=f"refund-{inp.refund_id}", task_queue=world.tq)
+        h = await time_env.client.start_workflow(RefundWorkflow.run, inp, id=refund_workflow_id(inp.refund_id), task_queue=world.tq)
         await _until(h, lambda v: v.status == RefundStatus.MANUAL_REVIEW, time_env)
         assert await h.execute_update(RefundWorkflow.force_success, OPS) == "succeeded"
         assert await _result(h) == RefundStatus.SUCCEEDED

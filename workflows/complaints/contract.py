@@ -147,9 +147,7 @@ def fee_return_workflow_id(fee_return_id: str) -> str:
     return f"fee-return-{fee_return_id}"
 
 
-# Complaint workflow handlers: department and ops actions are updates named as the API's paths
-DEPARTMENT_ACTIONS = ("accept", "transfer", "add_findings", "reply", "customer_acceptance", "escalate",
-                      "correct_level", "survey_answer")
+# Complaint workflow handlers (department and ops actions are updates named as the API's paths)
 RECOMPUTE_DUE = "recompute_due"
 VIEW = "view"
 # Fee-return workflow handler
