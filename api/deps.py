@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated, TypeVar
 
 import anyio
@@ -16,7 +16,8 @@ from sqlmodel import Session
 from temporalio.client import Client
 
 from core.db import get_engine
-from core.errors import Invalid
+from core.errors import Invalid, TemporalUnavailable, Unauthenticated
+from core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, BadSignature, verify
 from core.temporal import connect
 
 log = structlog.get_logger(__name__)
@@ -45,6 +46,29 @@ async def run_db(session: Session, fn: Callable[..., T], *args) -> T:
             session.close()
 
     return await anyio.to_thread.run_sync(call)
+
+
+async def start_process(temporal: Client | None, start: Callable[[Client], Awaitable[object]], what: str,
+                        retry: str, **ids: str) -> None:
+    """Start the process of a record just stored. When Temporal cannot take it, answer 503 saying the record is
+    kept and how to finish: the same request again starts it (every start is idempotent by the business id)."""
+    if temporal is None:
+        raise TemporalUnavailable(f"{what} stored but Temporal is unreachable; {retry}")
+    try:
+        await start(temporal)
+    except Exception as err:  # noqa: BLE001 - whatever failed, the record is safe and the retry heals it
+        log.error("workflow not started", error=f"{type(err).__name__}: {err}", **ids)
+        raise TemporalUnavailable(f"{what} stored but its workflow could not be started; {retry}") from None
+
+
+async def verified_body(request: Request, secret: str) -> bytes:
+    """The raw body of a signed push (carriers, couriers, the SMS gateway), once its signature holds."""
+    body = await request.body()
+    try:
+        verify(secret, request.headers.get(TIMESTAMP_HEADER), request.headers.get(SIGNATURE_HEADER), body)
+    except BadSignature as err:
+        raise Unauthenticated(f"bad signature: {err}", type="bad_signature") from None
+    return body
 
 
 def idempotency_key(value: Annotated[str | None, Header(alias=IDEMPOTENCY_HEADER)] = None) -> str:

@@ -30,6 +30,12 @@ class Invalid(BusinessError):
     status = 400
 
 
+class Unauthenticated(BusinessError):
+    """The caller could not be recognised (a missing or wrong signature)."""
+
+    status = 401
+
+
 class Forbidden(BusinessError):
     """The caller may not do this (four eyes, not the handling department, a suspended agent)."""
 

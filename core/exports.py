@@ -43,5 +43,10 @@ def xlsx_bytes(title: str, columns: Sequence[str], rows: Iterable[Sequence], *, 
     return out.getvalue()
 
 
+def attachment(filename: str) -> dict[str, str]:
+    """Response headers that make a browser save the body as `filename`."""
+    return {"Content-Disposition": f'attachment; filename="{filename}"'}
+
+
 def safe_filename_part(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in text)

@@ -34,12 +34,19 @@ from api.complaints.schemas import (
     VerifyBody,
     VerifyOut,
 )
-from api.deps import IDEMPOTENCY_HEADER, get_session, get_temporal_optional, idempotency_key, run_db
+from api.deps import (
+    IDEMPOTENCY_HEADER,
+    get_session,
+    get_temporal_optional,
+    idempotency_key,
+    run_db,
+    start_process,
+    verified_body,
+)
 from api.schemas import MONTH_PATTERN, Page
 from core.errors import BusinessError
-from core.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
+from core.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, attachment
 from core.settings import get_settings
-from core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, BadSignature, verify
 from db.complaints import Complaint, FeeReturn, OpsAlert
 from domain.clock import month_bounds
 from domain.complaints.complaint import ComplaintType, Department, Level, PriorComplaint, is_repeat
@@ -81,15 +88,8 @@ async def register(body: RegisterComplaint, response: Response, session: Session
                            receiving_department=body.receiving_department, text=body.text,
                            multi_department=body.multi_department, received_at=body.received_at)
     reg = await run_db(session, svc.register, key, req)
-    if temporal is None:
-        raise HTTPException(503, detail=f"complaint {reg.complaint.id} stored but Temporal is unreachable; retry with "
-                                        f"the same {IDEMPOTENCY_HEADER}")
-    try:
-        await svc.ensure_workflow(temporal, reg.case)
-    except Exception as err:  # noqa: BLE001
-        svc.log.error("complaint workflow not started", complaint_id=reg.complaint.id, error=f"{type(err).__name__}: {err}")
-        raise HTTPException(503, detail=f"complaint {reg.complaint.id} stored but its workflow could not be started; "
-                                        f"retry with the same {IDEMPOTENCY_HEADER}") from None
+    await start_process(temporal, lambda client: svc.ensure_workflow(client, reg.case), f"complaint {reg.complaint.id}",
+                        f"retry with the same {IDEMPOTENCY_HEADER}", complaint_id=reg.complaint.id)
     response.status_code = 201 if reg.created else 200
     return ComplaintOut.of(reg.complaint)
 
@@ -155,26 +155,21 @@ def kpis(session: SessionDep, month: Annotated[str, Query(pattern=MONTH_PATTERN)
 def kpis_csv(session: SessionDep, month: Annotated[str, Query(pattern=MONTH_PATTERN)], department: Department | None = None):
     rows = kpi.kpis(session, month, department.value if department else None)
     return Response(kpi.to_csv(rows), media_type=CSV_MEDIA_TYPE,
-                    headers={"Content-Disposition": f'attachment; filename="complaint-kpis-{month}.csv"'})
+                    headers=attachment(f"complaint-kpis-{month}.csv"))
 
 
 @complaint_router.get("/kpis.xlsx", response_class=Response, responses={200: {"content": {XLSX_MEDIA_TYPE: {}}}})
 def kpis_xlsx(session: SessionDep, month: Annotated[str, Query(pattern=MONTH_PATTERN)], department: Department | None = None):
     rows = kpi.kpis(session, month, department.value if department else None)
     return Response(kpi.to_xlsx(rows), media_type=XLSX_MEDIA_TYPE,
-                    headers={"Content-Disposition": f'attachment; filename="complaint-kpis-{month}.xlsx"'})
+                    headers=attachment(f"complaint-kpis-{month}.xlsx"))
 
 
 @complaint_router.post("/sms/inbound", response_model=InboundSmsOut,
              responses={401: {"description": "bad signature"}, 422: {"description": "invalid body"}})
 async def inbound_sms(request: Request, session: SessionDep, temporal: TemporalDep) -> InboundSmsOut:
     """A customer's SMS as the gateway pushes it (signed like every push): survey answers reopen or close tickets."""
-    raw = await request.body()
-    h = request.headers
-    try:
-        verify(get_settings().sms_push_secret, h.get(TIMESTAMP_HEADER), h.get(SIGNATURE_HEADER), raw)
-    except BadSignature as err:
-        raise HTTPException(401, detail=f"bad signature: {err}") from None
+    raw = await verified_body(request, get_settings().sms_push_secret)
     try:
         body = InboundSmsBody.model_validate_json(raw)
     except ValidationError as err:

@@ -8,11 +8,11 @@ from sqlmodel import Session
 from temporalio.client import Client
 
 from api import errors
-from api.deps import get_session, get_temporal_optional
+from api.deps import get_session, get_temporal_optional, verified_body
 from api.orders.schemas import BatchEventsOut, CarrierEventOut, SingleEventOut
 from api.schemas import Page
 from core.settings import get_settings
-from core.signing import SIGNATURE_HEADER, SOURCE_HEADER, TIMESTAMP_HEADER, BadSignature, verify
+from core.signing import SOURCE_HEADER
 from db.orders import EventOutcome
 from domain.orders.carrier_events import ParsedLine, parse_csv, parse_json_lines, parse_one
 from services.orders import carrier_events as svc
@@ -26,13 +26,8 @@ CSV = "text/csv"
 
 async def _signed_body(request: Request) -> tuple[str, bytes]:
     """Raw body after the signature check, and the validated source."""
-    body = await request.body()
-    h = request.headers
-    try:
-        verify(get_settings().carrier_push_secret, h.get(TIMESTAMP_HEADER), h.get(SIGNATURE_HEADER), body)
-    except BadSignature as err:
-        raise HTTPException(401, detail=f"bad signature: {err}") from None
-    source = (h.get(SOURCE_HEADER) or "").strip()
+    body = await verified_body(request, get_settings().carrier_push_secret)
+    source = (request.headers.get(SOURCE_HEADER) or "").strip()
     if source not in svc.SOURCES:
         raise HTTPException(400, detail=f"header {SOURCE_HEADER} must be one of {', '.join(sorted(svc.SOURCES))}")
     return source, body

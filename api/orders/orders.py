@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from sqlmodel import Session
 from temporalio.client import Client
 
-from api.deps import IDEMPOTENCY_HEADER, get_session, get_temporal_optional, idempotency_key, run_db
+from api.deps import IDEMPOTENCY_HEADER, get_session, get_temporal_optional, idempotency_key, run_db, start_process
 from api.orders.schemas import OrderDetail, OrderOut, PlaceOrderRequest
 from api.schemas import MONTH_PATTERN, Page
 from domain.orders.carriers import Carrier
@@ -43,15 +43,8 @@ async def place_order(
     placed = await run_db(session, svc.place_order, key, req)
     order = placed.order
     out = OrderOut.model_validate(order)
-    if temporal is None:
-        raise HTTPException(503, detail=f"order {order.id} stored but Temporal is unreachable; retry with the same {IDEMPOTENCY_HEADER}")
-    try:
-        await svc.ensure_workflow(temporal, order, placed.terms)
-    except Exception as err:  # noqa: BLE001
-        log.error("order workflow not started", order_id=order.id, agent_id=order.agent_id, error=f"{type(err).__name__}: {err}")
-        raise HTTPException(
-            503, detail=f"order {order.id} stored but its workflow could not be started; retry with the same {IDEMPOTENCY_HEADER}"
-        ) from None
+    await start_process(temporal, lambda client: svc.ensure_workflow(client, order, placed.terms), f"order {order.id}",
+                        f"retry with the same {IDEMPOTENCY_HEADER}", order_id=order.id, agent_id=order.agent_id)
     response.status_code = 201 if placed.created else 200
     return out
 

@@ -9,7 +9,7 @@ from sqlmodel import Session
 from api.deps import get_session
 from api.orders.schemas import BatchDetail, BatchOut, StatementOut
 from api.schemas import MONTH_PATTERN, Page
-from core.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
+from core.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, attachment
 from domain.orders.carriers import Carrier
 from services.orders import statements as svc
 
@@ -59,10 +59,6 @@ def _rows(session: Session, agent_id: str, month: str) -> list[svc.StatementRow]
     return svc.statement_rows(session, agent_id, month)
 
 
-def _attachment(filename: str) -> dict[str, str]:
-    return {"Content-Disposition": f'attachment; filename="{filename}"'}
-
-
 @agent_statements.get(
     "/{agent_id}/statements/{month}.csv",
     response_class=Response,
@@ -72,7 +68,7 @@ def statement_csv(agent_id: str, month: Month, session: Annotated[Session, Depen
     """One row per commission line, one per failed order (with reason), and a total row."""
     rows = _rows(session, agent_id, month)
     return Response(
-        svc.to_csv(rows), media_type=CSV_MEDIA_TYPE, headers=_attachment(svc.export_filename(agent_id, month, "csv"))
+        svc.to_csv(rows), media_type=CSV_MEDIA_TYPE, headers=attachment(svc.export_filename(agent_id, month, "csv"))
     )
 
 
@@ -86,5 +82,5 @@ def statement_xlsx(agent_id: str, month: Month, session: Annotated[Session, Depe
     return Response(
         svc.to_xlsx(rows, title=f"{month}"),
         media_type=XLSX_MEDIA_TYPE,
-        headers=_attachment(svc.export_filename(agent_id, month, "xlsx")),
+        headers=attachment(svc.export_filename(agent_id, month, "xlsx")),
     )

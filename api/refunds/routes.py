@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Res
 from sqlmodel import Session, select
 from temporalio.client import Client
 
-from api.deps import get_session, get_temporal, get_temporal_optional, run_db
+from api.deps import get_session, get_temporal, get_temporal_optional, run_db, start_process
 from api.refunds.schemas import (
     BatchItemOut,
     BatchRefundIn,
@@ -62,16 +62,10 @@ def _payment_out(p: Payment, auto: Refund | None = None) -> PaymentOut:
 
 
 async def _start(temporal: Any, session: Session, refund: Refund) -> None:
-    if temporal is None:
-        raise HTTPException(503, detail=f"refund {refund.id} stored but Temporal is unreachable; "
-                                        "send the same refund number again")
-    inp = await run_db(session, svc.refund_input, refund.id)
-    try:
-        await svc.ensure_workflow(temporal, inp)
-    except Exception as err:  # noqa: BLE001
-        log.error("refund workflow not started", refund_id=refund.id, error=f"{type(err).__name__}: {err}")
-        raise HTTPException(503, detail=f"refund {refund.id} stored but its process could not be started; "
-                                        "send the same refund number again") from None
+    async def start(client: Client) -> None:
+        await svc.ensure_workflow(client, await run_db(session, svc.refund_input, refund.id))
+
+    await start_process(temporal, start, f"refund {refund.id}", "send the same refund number again", refund_id=refund.id)
 
 
 # ---- payments -------------------------------------------------------------------------------------
