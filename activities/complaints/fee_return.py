@@ -11,7 +11,7 @@ from temporalio.exceptions import ApplicationError
 from activities.complaints.complaint import hold_in_quiet_hours
 from core.http import PeerRejected
 from db.complaints import Complaint, FeeReturn, SmsMessage
-from domain.complaints.fee_return import SMS_CREDITED
+from domain.complaints.fee_return import SMS_CREDITED, FeeReturnStatus
 from domain.money import yuan
 from gateways.billing import BillingGateway
 from gateways.sms import SmsGateway
@@ -44,9 +44,9 @@ class FeeReturnActivities:
     async def credit(self, inp: FeeReturnCredit) -> str:
         with Session(self.engine) as s:
             ret, complaint = self._load(s, inp)
-            if ret.status == "credited" and ret.billing_reference:
+            if ret.status == FeeReturnStatus.CREDITED and ret.billing_reference:
                 return ret.billing_reference
-            if ret.status != "approved":
+            if ret.status != FeeReturnStatus.APPROVED:
                 raise ApplicationError(f"fee return {ret.id} is {ret.status}, not approved", type="CreditRejected",
                                        non_retryable=True)
             msisdn, note = complaint.msisdn, f"complaint {complaint.id} fee return {ret.id} ({ret.category})"
@@ -57,7 +57,7 @@ class FeeReturnActivities:
                                    non_retryable=True) from err
         with Session(self.engine) as s:
             ret = s.get(FeeReturn, inp.fee_return_id)
-            ret.status, ret.billing_reference = "credited", reference
+            ret.status, ret.billing_reference = FeeReturnStatus.CREDITED.value, reference
             ret.credited_at = ret.updated_at = datetime.now(UTC)
             s.add(ret)
             s.commit()

@@ -50,6 +50,7 @@ from core.settings import get_settings
 from db.complaints import Complaint, FeeReturn, OpsAlert
 from domain.clock import month_bounds
 from domain.complaints.complaint import ComplaintType, Department, Level, PriorComplaint, is_repeat
+from domain.complaints.fee_return import FeeReturnStatus
 from domain.workdays import CalendarError, coverage
 from services.complaints import complaint as svc
 from services.complaints import fee_return as fees
@@ -266,7 +267,7 @@ def list_fee_returns(complaint_id: str, session: SessionDep) -> list[FeeReturnOu
 
 
 async def _credit_if_approved(temporal: Client | None, row) -> None:
-    if row.status != "approved":
+    if row.status != FeeReturnStatus.APPROVED:
         return
     if temporal is None:
         raise HTTPException(503, detail=f"fee return {row.id} approved but Temporal is unreachable: POST "
@@ -310,7 +311,7 @@ async def credit(fee_return_id: str, session: SessionDep, temporal: TemporalDep)
     row = session.get(FeeReturn, fee_return_id)
     if row is None:
         raise HTTPException(404, detail=f"unknown fee return {fee_return_id}")
-    if row.status != "approved":
+    if row.status != FeeReturnStatus.APPROVED:
         raise HTTPException(409, detail=f"fee return {row.id} is {row.status}, not approved")
     await _credit_if_approved(temporal, row)
     return FeeReturnOut.model_validate(row)

@@ -68,6 +68,22 @@ class Role(StrEnum):
     AUDITOR = "auditor"
 
 
+class FeeReturnStatus(StrEnum):
+    """Where a fee return stands: approved by tier, audited above 100 yuan, then credited (or refused)."""
+
+    AWAITING_APPROVAL = "awaiting_approval"
+    AWAITING_AUDIT = "awaiting_audit"
+    APPROVED = "approved"
+    CREDITED = "credited"
+    REFUSED = "refused"
+    NO_RETURN = "no_return"  # the rules give nothing back
+
+
+# Returns that count as money given (or about to be) for "an earlier return of the same kind"
+LIVE_STATUSES = (FeeReturnStatus.AWAITING_APPROVAL, FeeReturnStatus.AWAITING_AUDIT, FeeReturnStatus.APPROVED,
+                 FeeReturnStatus.CREDITED)
+
+
 class FeeReturnRefused(ValueError):
     """The claim cannot be a fee return as stated (a 422 with this reason)."""
 

@@ -26,10 +26,12 @@ from db.complaints import Complaint, FeeReturn
 from domain.clock import months_before
 from domain.complaints.complaint import Customer
 from domain.complaints.fee_return import (
+    LIVE_STATUSES,
     Category,
     FeeClaim,
     FeeDecision,
     FeeReturnRefused,
+    FeeReturnStatus,
     Kind,
     Role,
     approval_tier,
@@ -46,7 +48,6 @@ from workflows.complaints.contract import FeeReturnCredit
 
 log = structlog.get_logger(__name__)
 
-LIVE = ("awaiting_approval", "awaiting_audit", "approved", "credited")  # not refused, not "no return"
 
 
 class EarlierReturn(Conflict):
@@ -80,10 +81,10 @@ class NewFeeReturn:
 
 def _status_after_request(amount_fen: int, tier: int) -> str:
     if amount_fen == 0:
-        return "no_return"
+        return FeeReturnStatus.NO_RETURN.value
     if tier >= 2:
-        return "awaiting_approval"
-    return "awaiting_audit" if needs_audit(amount_fen) else "approved"
+        return FeeReturnStatus.AWAITING_APPROVAL.value
+    return (FeeReturnStatus.AWAITING_AUDIT if needs_audit(amount_fen) else FeeReturnStatus.APPROVED).value
 
 
 def request(session: Session, complaint_id: str, key: str, req: NewFeeReturn, now: datetime | None = None) -> tuple[FeeReturn, bool]:
@@ -102,12 +103,12 @@ def request(session: Session, complaint_id: str, key: str, req: NewFeeReturn, no
     earlier = session.exec(select(FeeReturn).where(
         FeeReturn.msisdn_fingerprint == fp, FeeReturn.category == req.category.value,
         FeeReturn.charge_month == req.charge_month, col(FeeReturn.top_up_of).is_(None),
-        col(FeeReturn.status).in_(LIVE))).first()
+        col(FeeReturn.status).in_([s.value for s in LIVE_STATUSES]))).first()
     if earlier is not None:
         raise EarlierReturn(f"an earlier {req.category.value} return for {req.charge_month} exists on this number: "
                             f"{earlier.id} ({earlier.status}, {earlier.amount_fen} fen, complaint {earlier.complaint_id})")
     recent = session.exec(select(func.count()).select_from(FeeReturn).where(
-        FeeReturn.msisdn_fingerprint == fp, col(FeeReturn.status).in_(LIVE), FeeReturn.amount_fen > 0,
+        FeeReturn.msisdn_fingerprint == fp, col(FeeReturn.status).in_([s.value for s in LIVE_STATUSES]), FeeReturn.amount_fen > 0,
         FeeReturn.requested_at >= months_before(now, 2))).one()
     try:
         decision = decide(FeeClaim(category=req.category, customer=Customer(complaint.customer), charged_fen=req.charged_fen,
@@ -130,7 +131,7 @@ def _insert(session: Session, complaint: Complaint, key: str, category: str, cha
                     offer_cancel_subscription=decision.offer_cancel_subscription,
                     reason="; ".join([*decision.reasons, reason] if reason else decision.reasons),
                     operator_id=operator_id, requested_at=now, updated_at=now)
-    if row.status == "approved":
+    if row.status == FeeReturnStatus.APPROVED:
         row.approved_at = now
     session.add(row)
     try:
@@ -156,23 +157,23 @@ def _get(session: Session, fee_return_id: str) -> FeeReturn:
 
 def approve(session: Session, fee_return_id: str, approver_id: str, role: Role) -> FeeReturn:
     row = _get(session, fee_return_id)
-    if row.status != "awaiting_approval":
+    if row.status != FeeReturnStatus.AWAITING_APPROVAL:
         raise WrongStatus(f"fee return {row.id} is {row.status}, not awaiting approval")
     if why := check_approver(row.tier, row.operator_id, approver_id, role):
         raise NotAllowed(why)
     row.approver_id, row.approved_at = approver_id, utcnow()
-    row.status = "awaiting_audit" if row.needs_audit else "approved"
+    row.status = (FeeReturnStatus.AWAITING_AUDIT if row.needs_audit else FeeReturnStatus.APPROVED).value
     return _save(session, row)
 
 
 def audit(session: Session, fee_return_id: str, auditor_id: str, role: Role, ok: bool, note: str) -> FeeReturn:
     row = _get(session, fee_return_id)
-    if row.status != "awaiting_audit":
+    if row.status != FeeReturnStatus.AWAITING_AUDIT:
         raise WrongStatus(f"fee return {row.id} is {row.status}, not awaiting audit")
     if why := check_auditor(row.operator_id, auditor_id, role):
         raise NotAllowed(why)
     row.auditor_id, row.audited_at = auditor_id, utcnow()
-    row.status = "approved" if ok else "refused"
+    row.status = (FeeReturnStatus.APPROVED if ok else FeeReturnStatus.REFUSED).value
     if not ok:
         row.refusal = f"audit by {auditor_id}: {note}"
     return _save(session, row)
@@ -180,11 +181,11 @@ def audit(session: Session, fee_return_id: str, auditor_id: str, role: Role, ok:
 
 def reject(session: Session, fee_return_id: str, actor_id: str, role: Role, reason: str) -> FeeReturn:
     row = _get(session, fee_return_id)
-    if row.status != "awaiting_approval":
+    if row.status != FeeReturnStatus.AWAITING_APPROVAL:
         raise WrongStatus(f"fee return {row.id} is {row.status}, not awaiting approval")
     if why := check_approver(row.tier, row.operator_id, actor_id, role):
         raise NotAllowed(why)
-    row.status, row.refusal = "refused", f"rejected by {actor_id}: {reason}"
+    row.status, row.refusal = FeeReturnStatus.REFUSED.value, f"rejected by {actor_id}: {reason}"
     return _save(session, row)
 
 
@@ -192,7 +193,7 @@ def verify_value_added(session: Session, fee_return_id: str, actor_id: str, conf
     """The later verification of a value-added charge: a confirmed fault adds a top-up return (double in total);
     the customer's normal use changes nothing (the single return is never clawed back)."""
     row = _get(session, fee_return_id)
-    if row.status not in ("approved", "credited", "awaiting_approval", "awaiting_audit"):
+    if row.status not in LIVE_STATUSES:
         raise WrongStatus(f"fee return {row.id} is {row.status}")
     original = FeeDecision(kind=Kind(row.decision), wrong_fen=row.wrong_fen, amount_fen=row.amount_fen, reasons=[],
                            sp_verification=row.sp_verification)
@@ -221,7 +222,7 @@ def _save(session: Session, row: FeeReturn) -> FeeReturn:
 
 async def ensure_credit(client: Client, row: FeeReturn) -> bool:
     """Start the credit workflow for an approved return (once: a second start joins or is refused)."""
-    if row.status != "approved":
+    if row.status != FeeReturnStatus.APPROVED:
         return False
     try:
         await client.start_workflow(

@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 from core.exports import csv_bytes, xlsx_bytes
 from db.complaints import Complaint, ComplaintEvent, FeeReturn
 from domain.clock import month_bounds
-from domain.complaints.fee_return import Kind
+from domain.complaints.fee_return import FeeReturnStatus, Kind
 
 KINDS = [k.value for k in Kind if k != Kind.NONE]
 
@@ -68,7 +68,7 @@ def kpis(session: Session, month: str, department: str | None = None) -> list[Kp
     fee_fen: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(KINDS, 0))
     returns = session.exec(select(FeeReturn, Complaint.receiving_department).join(Complaint)
                            .where(FeeReturn.requested_at >= start, FeeReturn.requested_at < end,
-                                  col(FeeReturn.status).not_in(["refused", "no_return"]))).all()
+                                  col(FeeReturn.status).not_in([FeeReturnStatus.REFUSED.value, FeeReturnStatus.NO_RETURN.value]))).all()
     for r, dept in returns:
         fee_count[dept][r.decision] += 1
         fee_fen[dept][r.decision] += r.amount_fen
