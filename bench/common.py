@@ -1,7 +1,8 @@
 """What every benchmark shares: bounded concurrency and the CPU split of the stack's processes."""
 
 import asyncio
-from collections.abc import Awaitable, Iterable
+import time
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar
 
 from scripts.stack import Stack
@@ -18,6 +19,27 @@ async def gather_limited(coros: Iterable[Awaitable[T]], limit: int) -> list[T]:
             return await c
 
     return await asyncio.gather(*(one(c) for c in coros))
+
+
+async def wait_until(count: Callable[[], Awaitable[int]], n: int, label: str, timeout: float) -> int:
+    """Poll `count` each second until it reaches `n`, printing each change; give up after `timeout` seconds."""
+    deadline, last = time.monotonic() + timeout, -1
+    while time.monotonic() < deadline:
+        got = await count()
+        if got != last:
+            print(f"  {label}: {got}/{n}", flush=True)
+            last = got
+        if got >= n:
+            return got
+        await asyncio.sleep(1)
+    raise SystemExit(f"timed out: only {last}/{n} {label}")
+
+
+async def total(api, path: str, **params: str) -> int:
+    """The `total` of one of our API's list pages (one row fetched)."""
+    r = await api.get(path, params={**params, "limit": 1})
+    r.raise_for_status()
+    return r.json()["total"]
 
 
 def print_cpu(stack: Stack) -> None:

@@ -27,7 +27,7 @@ import httpx
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from bench.common import gather_limited, print_cpu
+from bench.common import gather_limited, print_cpu, wait_until
 from core.db import make_engine
 from core.temporal import connect
 from db.complaints import Complaint, ComplaintEvent, ComplaintNotice
@@ -141,16 +141,10 @@ async def _wait_replied(engine, n: int, timeout: float = 1800) -> None:
 
 
 async def _wait(engine, stmt, n: int, label: str, timeout: float) -> None:
-    deadline, last = time.monotonic() + timeout, -1
-    while time.monotonic() < deadline:
-        got = _count(engine, stmt)
-        if got != last:
-            print(f"  {label}: {got}/{n}", flush=True)
-            last = got
-        if got >= n:
-            return
-        await asyncio.sleep(1)
-    raise SystemExit(f"timed out: {last}/{n} {label}")
+    async def count() -> int:
+        return _count(engine, stmt)
+
+    await wait_until(count, n, label, timeout)
 
 
 def _missed_notices(s: Session) -> tuple[int, int, int]:

@@ -26,7 +26,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.worker import Worker
 
 from bench.bare import BareOrderWorkflow
-from bench.common import gather_limited, print_cpu
+from bench.common import gather_limited, print_cpu, total, wait_until
 from core.db import make_engine
 from core.temporal import connect
 from domain.clock import SHANGHAI, month_bounds, previous_month
@@ -40,24 +40,8 @@ from workflows.orders.contract import SettlementInput
 CONCURRENCY = 32
 
 
-async def _count(api: httpx.AsyncClient, status: str) -> int:
-    r = await api.get("/orders", params={"status": status, "limit": 1})
-    r.raise_for_status()
-    return r.json()["total"]
-
-
 async def _wait_count(api, status: str, n: int, label: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    last = -1
-    while time.monotonic() < deadline:
-        got = await _count(api, status)
-        if got != last:
-            print(f"  {label}: {got}/{n}", flush=True)
-            last = got
-        if got >= n:
-            return
-        await asyncio.sleep(1)
-    raise SystemExit(f"timed out: only {last}/{n} orders reached {status}")
+    await wait_until(lambda: total(api, "/orders", status=status), n, label, timeout)
 
 
 async def run_ours(stack: Stack, n: int) -> dict:

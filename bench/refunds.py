@@ -30,7 +30,7 @@ import httpx
 from sqlalchemy import update
 from sqlmodel import Session, select
 
-from bench.common import gather_limited, print_cpu
+from bench.common import gather_limited, print_cpu, total, wait_until
 from core.db import make_engine
 from core.temporal import connect
 from db.refunds import Payment, Refund, RefundChannel
@@ -49,12 +49,6 @@ MIX = [  # (behaviour, weight, script extras)
 CHANNELS = ["unionpay", "wechat"]
 TERMINAL = ("succeeded", "failed", "manual_review")
 CONCURRENCY = 64
-
-
-async def _count(api: httpx.AsyncClient, status: str) -> int:
-    r = await api.get("/refunds", params={"status": status, "limit": 1})
-    r.raise_for_status()
-    return r.json()["total"]
 
 
 async def run(stack: Stack, n: int, seed: int) -> dict:
@@ -112,15 +106,10 @@ async def run(stack: Stack, n: int, seed: int) -> dict:
         t_requested = time.monotonic() - t0
         print(f"  {accepted} accepted, {codes.count(422)} refused (over the remaining amount) in {t_requested:.1f}s",
               flush=True)
-        deadline, last = time.monotonic() + 600 + n, -1
-        while time.monotonic() < deadline:
-            done = sum([await _count(api, s) for s in TERMINAL])
-            if done != last:
-                print(f"  terminal: {done}/{accepted}", flush=True)
-                last = done
-            if done >= accepted:
-                break
-            await asyncio.sleep(1)
+        async def terminal() -> int:
+            return sum([await total(api, "/refunds", status=s) for s in TERMINAL])
+
+        await wait_until(terminal, accepted, "terminal", 600 + n)
         seconds = time.monotonic() - t0
         stats = (await sim.get("/sim/stats")).json()
 
