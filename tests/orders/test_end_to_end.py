@@ -4,7 +4,6 @@ An order placed through the API, its life pushed by the carrier simulator with t
 back, a restart of every process half-way, then the carrier's monthly Schedule settles and pays it.
 """
 
-import asyncio
 from datetime import datetime, timedelta
 
 import httpx
@@ -18,17 +17,8 @@ from scripts.demo.orders import PRODUCTS, seed_catalogue
 from scripts.schedules.orders import ensure_settlement_schedules
 from scripts.stack import Ports, Stack
 from services.orders.order import terms_of
+from tests.polling import poll
 from workflows.orders.contract import settlement_schedule_id as schedule_id
-
-
-async def _poll(fetch, predicate, what: str, attempts: int = 240):
-    last = None
-    for _ in range(attempts):
-        last = await fetch()
-        if predicate(last):
-            return last
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"{what} never happened; last seen: {last}")
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +55,7 @@ async def test_order_to_commission_through_every_process(stack_dir):
             async def order():
                 return (await api.get(f"/orders/{order_id}")).json()
 
-            seen = await _poll(order, lambda o: o["status"] == "awaiting_audit", "order reaching the audit")
+            seen = await poll(order, lambda o: o["status"] == "awaiting_audit", "order reaching the audit")
             assert seen["settlement_month"] == month
             live = seen["live"]
             assert [c["state"] for c in live["verdict"]["checklist"]] == ["met"] * 5
@@ -77,7 +67,7 @@ async def test_order_to_commission_through_every_process(stack_dir):
             q = f'OrderStatus="awaiting_audit" AND Carrier="{product.carrier}" AND SettlementMonth="{month}"'
             return [w.id async for w in client.list_workflows(q)]
 
-        assert f"order-{order_id}" in await _poll(listed, lambda ids: f"order-{order_id}" in ids, "Web UI filter")
+        assert f"order-{order_id}" in await poll(listed, lambda ids: f"order-{order_id}" in ids, "Web UI filter")
         desc = await client.get_workflow_handle(f"order-{order_id}").describe()
         assert "awaiting_audit" in (await desc.memo_value("summary"))
 
@@ -92,7 +82,7 @@ async def test_order_to_commission_through_every_process(stack_dir):
             async def order_after():
                 return (await api.get(f"/orders/{order_id}")).json()
 
-            settled = await _poll(order_after, lambda o: o["status"] == "settled", "settlement")
+            settled = await poll(order_after, lambda o: o["status"] == "settled", "settlement")
             assert settled["commission_fen"] == product.commission_fen
 
             batch_id = f"settlement-{product.carrier}-{month}"
@@ -101,7 +91,7 @@ async def test_order_to_commission_through_every_process(stack_dir):
                 r = await api.get(f"/settlements/{batch_id}")
                 return r.json() if r.status_code == 200 else {}
 
-            closed = await _poll(batch, lambda b: b.get("status") == "closed", "batch closing")
+            closed = await poll(batch, lambda b: b.get("status") == "closed", "batch closing")
             override = product.commission_fen * product.parent_override_bp // 10_000
             assert closed["commission_fen"] == product.commission_fen + override
             assert closed["paid_fen"] == closed["commission_fen"]

@@ -3,7 +3,6 @@ over real signed HTTP: the loop's main branches, an ops mapping and an ops actio
 callbacks, Web UI filters, and a worker killed between "sent" and "recorded" without a second refund.
 """
 
-import asyncio
 import os
 import signal
 from datetime import UTC, datetime, timedelta
@@ -16,19 +15,10 @@ from core.temporal import connect
 from scripts.demo.refunds import seed_refund_catalogue
 from scripts.schedules.refunds import ensure_refund_sweep_schedule
 from scripts.stack import PY, Ports, Stack
+from tests.polling import poll
 from workflows.refunds.contract import SWEEP_SCHEDULE_ID as SCHEDULE_ID
 
 ENV = {"SIMBO_CHANNEL_TIMEOUT_S": "2", "SIMBO_REFUND_SEND_TIMEOUT_S": "6", "SIMBO_REFUND_QUERY_BACKS_S": "1,2"}
-
-
-async def _poll(fetch, predicate, what: str, attempts: int = 240, every: float = 0.5):
-    last = None
-    for _ in range(attempts):
-        last = await fetch()
-        if predicate(last):
-            return last
-        await asyncio.sleep(every)
-    raise AssertionError(f"{what} never happened; last seen: {last}")
 
 
 @pytest.fixture(scope="module")
@@ -84,15 +74,15 @@ async def test_refunds_through_every_process(stack):
         async def refund(rid):
             return (await api.get(f"/refunds/{rid}")).json()
 
-        done = await _poll(lambda: refund(ok), lambda r: r["status"] == "succeeded", "a plain refund")
+        done = await poll(lambda: refund(ok), lambda r: r["status"] == "succeeded", "a plain refund")
         assert [s["outcome"] for s in done["serials"]] == ["success"] and done["finished_at"]
-        freq_done = await _poll(lambda: refund(freq), lambda r: r["status"] == "succeeded", "retry under a new serial")
+        freq_done = await poll(lambda: refund(freq), lambda r: r["status"] == "succeeded", "retry under a new serial")
         assert [s["outcome"] for s in freq_done["serials"]] == ["failed", "success"]
         assert freq_done["serials"][0]["raw_code"] == "TOO_FREQUENT"
-        lost_done = await _poll(lambda: refund(lost), lambda r: r["status"] == "succeeded", "resend of the same serial")
+        lost_done = await poll(lambda: refund(lost), lambda r: r["status"] == "succeeded", "resend of the same serial")
         assert len(lost_done["serials"]) == 1 and lost_done["serials"][0]["sends"] == 2
 
-        manual = await _poll(lambda: refund(unknown), lambda r: r["status"] == "manual_review", "manual queue")
+        manual = await poll(lambda: refund(unknown), lambda r: r["status"] == "manual_review", "manual queue")
         assert manual["failure_code"] == "unknown_channel_code" and "do not know" in manual["failure_reason"]
         refused = await api.post(f"/refunds/{unknown}/force_success", json={"actor": "ops:e2e", "reason": "statement ok"})
         assert refused.status_code == 422 and "statement reference" in refused.json()["reason"]
@@ -104,10 +94,10 @@ async def test_refunds_through_every_process(stack):
                    for h in history)
 
         # parked at the channel; the sweep (a Schedule) asks on flakybank's backoff (5 s, 10 s), then gives up
-        await _poll(lambda: refund(stuck), lambda r: r["status"] == "processing" and "sweep" in r["waiting_for"], "parking")
+        await poll(lambda: refund(stuck), lambda r: r["status"] == "processing" and "sweep" in r["waiting_for"], "parking")
         client = await connect(stack.temporal_address)
         await ensure_refund_sweep_schedule(client, every_s=2)
-        gave_up = await _poll(lambda: refund(stuck), lambda r: r["status"] == "manual_review", "sweep giving up",
+        gave_up = await poll(lambda: refund(stuck), lambda r: r["status"] == "manual_review", "sweep giving up",
                               attempts=120)
         assert gave_up["failure_code"] == "channel_no_final_answer"
         await client.get_schedule_handle(SCHEDULE_ID).delete()
@@ -116,9 +106,9 @@ async def test_refunds_through_every_process(stack):
             q = 'RefundStatus="succeeded" AND Channel="unionpay" AND MerchantId="M001"'
             return {w.id async for w in client.list_workflows(q)}
 
-        await _poll(listed, lambda ids: {f"refund-{ok}", f"refund-{freq}"} <= ids, "Web UI filter")
+        await poll(listed, lambda ids: {f"refund-{ok}", f"refund-{freq}"} <= ids, "Web UI filter")
 
-        callbacks = await _poll(lambda: _json(sim, f"/sim/callbacks/{ok}"), lambda c: len(c) >= 1, "merchant callback")
+        callbacks = await poll(lambda: _json(sim, f"/sim/callbacks/{ok}"), lambda c: len(c) >= 1, "merchant callback")
         assert callbacks[0]["status"] == "succeeded" and callbacks[0]["merchant_refund_no"] == "RN-ok"
         stats = (await sim.get("/sim/stats")).json()
         assert stats["duplicate_serial_requests"] == 0 and stats["duplicate_channel_refunds"] == 0
@@ -139,7 +129,7 @@ async def test_worker_killed_between_sent_and_recorded_makes_no_second_refund(st
             httpx.AsyncClient(base_url=stack.channel_url, timeout=30) as sim:
         # the channel registers the refund at once and answers 1.5 s later: the worker dies in between
         rid = await _setup(api, sim, stack, "crash", "unionpay", "slow", delay_s=1.5)
-        lines = await _poll(lambda: _json(sim, f"/sim/refunds/{rid}"), lambda x: len(x["serials"]) == 1,
+        lines = await poll(lambda: _json(sim, f"/sim/refunds/{rid}"), lambda x: len(x["serials"]) == 1,
                             "the request reaching the channel", attempts=400, every=0.02)
         assert lines["serials"][0]["status"] == "success"
         worker = _worker(stack)
@@ -153,7 +143,7 @@ async def test_worker_killed_between_sent_and_recorded_makes_no_second_refund(st
         async def refund():
             return (await api.get(f"/refunds/{rid}")).json()
 
-        done = await _poll(refund, lambda r: r["status"] == "succeeded", "recovery by query-back", attempts=120)
+        done = await poll(refund, lambda r: r["status"] == "succeeded", "recovery by query-back", attempts=120)
         assert [(s["outcome"], s["sends"]) for s in done["serials"]] == [("success", 1)]
         lines = await _json(sim, f"/sim/refunds/{rid}")
         assert len(lines["serials"]) == 1 and lines["serials"][0]["sends"] == 1  # one request, one serial, ever
