@@ -21,34 +21,32 @@ Admin (unsigned): POST /sim/scenarios, /sim/scenarios/batch, /sim/behaviour, /si
 /sim/reset, /sim/requeue-rejected; GET /sim/stats, /sim/behaviour.
 """
 
-import argparse
 import asyncio
 import base64
 import binascii
 import csv
 import io
 import json
-import os
 import random
 import secrets
 import uuid
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
 import httpx
 import structlog
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Query
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 
 from core.settings import Settings, get_settings
-from core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, BadSignature, signed_headers, verify
+from core.signing import signed_headers
 from domain.msisdn import mask_msisdn
 from domain.orders.carrier_events import WIRE_FIELDS, CarrierEventIn, explain
 from domain.orders.carriers import Carrier
 from domain.orders.order import StatusCause, SuspensionMode
+from simulators.scaffold import JsonState, add_reset, cli, lifespan, parse_or_422, run, signed_body
 
 log = structlog.get_logger("simulators.carrier")
 
@@ -144,7 +142,7 @@ class State(BaseModel):
 
 
 class CarrierSimulator:
-    """In-memory state, the outbox pusher, the daily-file loop and the debounced state saver."""
+    """The scenarios and their persisted state, the outbox pusher and the daily-file loop."""
 
     def __init__(
         self,
@@ -163,58 +161,30 @@ class CarrierSimulator:
         self.daily_every = daily_every
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
-        self.save_delay = save_delay
         self.rng = random.Random(seed)
-        self.state = self._load()
-        self._wake = asyncio.Event()
-        self._dirty = asyncio.Event()
-        self._tasks: list[asyncio.Task] = []
-        self._client: httpx.AsyncClient | None = None
-
-    # state file
-
-    def _load(self) -> State:
-        if self.state_path and self.state_path.exists():
-            state = State.model_validate_json(self.state_path.read_text(encoding="utf-8"))
+        self.store = JsonState(state_path, State, save_delay)
+        if self.store.loaded:
             log.info(
                 "sim.state_loaded",
                 path=str(self.state_path),
-                scenarios=len(state.scenarios),
-                outbox=len(state.outbox),
-                daily_pending=sum(len(v) for v in state.daily_pending.values()),
+                scenarios=len(self.state.scenarios),
+                outbox=len(self.state.outbox),
+                daily_pending=sum(len(v) for v in self.state.daily_pending.values()),
             )
-            return state
-        return State()
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self._client: httpx.AsyncClient | None = None
 
-    def save_now(self) -> None:
-        if not self.state_path:
-            return
-        self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.state_path.with_suffix(self.state_path.suffix + ".tmp")
-        tmp.write_text(self.state.model_dump_json(), encoding="utf-8")
-        os.replace(tmp, self.state_path)
-
-    def mark_dirty(self) -> None:
-        self._dirty.set()
-
-    async def _saver(self) -> None:
-        while True:
-            await self._dirty.wait()
-            await asyncio.sleep(self.save_delay)  # one write for a burst of changes
-            self._dirty.clear()
-            try:
-                self.save_now()
-            except OSError as err:
-                log.error("sim.state_save_failed", path=str(self.state_path), error=str(err))
-
-    def count(self, name: str, n: int = 1) -> None:
-        self.state.stats[name] = self.state.stats.get(name, 0) + n
+    @property
+    def state(self) -> State:
+        return self.store.value
 
     # lifecycle
 
     async def start(self) -> None:
         self._client = httpx.AsyncClient(timeout=PUSH_TIMEOUT)
-        self._tasks = [asyncio.create_task(self._saver(), name="sim-saver")]
+        self.store.start()
+        self._tasks = []
         if self.push_url:
             self._tasks.append(asyncio.create_task(self._pusher(), name="sim-pusher"))
             if self.daily_every > 0:
@@ -229,7 +199,7 @@ class CarrierSimulator:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._client:
             await self._client.aclose()
-        self.save_now()
+        await self.store.stop()
         log.info("sim.stopped", outbox=len(self.state.outbox))
 
     # scenarios
@@ -255,8 +225,8 @@ class CarrierSimulator:
                 push=sc.push,
                 replaced=replaced,
             )
-        self.count("scenarios_received", len(scenarios))
-        self.mark_dirty()
+        self.store.count("scenarios_received", len(scenarios))
+        self.store.mark_dirty()
         if now_events:
             self._wake.set()
         return {"accepted": len(scenarios), "queued_now": now_events, "queued_daily": daily_events}
@@ -291,7 +261,7 @@ class CarrierSimulator:
                 cut[carrier.value] = len(events)
         if cut:
             log.info("sim.daily_files", files=cut)
-            self.mark_dirty()
+            self.store.mark_dirty()
             self._wake.set()
         return cut
 
@@ -317,7 +287,7 @@ class CarrierSimulator:
             self.state.outbox.pop(0)
             if outcome == "rejected":
                 self.state.rejected.append(item)
-            self.mark_dirty()
+            self.store.mark_dirty()
 
     async def _push(self, item: OutboxItem) -> Literal["sent", "retry", "rejected"]:
         assert self._client is not None and self.push_url is not None
@@ -331,21 +301,21 @@ class CarrierSimulator:
             resp = await self._client.post(url, content=body, headers=headers)
         except httpx.HTTPError as err:
             item.last_error = f"{type(err).__name__}: {err}"[:300]
-            self.count("push_failures")
+            self.store.count("push_failures")
             log.warning("sim.push_failed", attempt=item.attempts, error=item.last_error, **ctx)
             return "retry"
         if resp.status_code >= 500 or resp.status_code in (408, 429):
             item.last_error = f"HTTP {resp.status_code}"
-            self.count("push_failures")
+            self.store.count("push_failures")
             log.warning("sim.push_failed", attempt=item.attempts, status=resp.status_code, **ctx)
             return "retry"
         if not 200 <= resp.status_code < 300:
             item.last_error = f"HTTP {resp.status_code}: {resp.text[:200]}"
-            self.count("push_rejected")
+            self.store.count("push_rejected")
             log.error("sim.push_rejected", status=resp.status_code, detail=resp.text[:200], **ctx)
             return "rejected"
-        self.count("pushes_sent")
-        self.count("events_pushed", len(item.events))
+        self.store.count("pushes_sent")
+        self.store.count("events_pushed", len(item.events))
         log.info("sim.pushed", status=resp.status_code, attempts=item.attempts, **ctx)
         return "sent"
 
@@ -355,7 +325,7 @@ class CarrierSimulator:
             it.attempts = 0
         self.state.outbox.extend(items)
         if items:
-            self.mark_dirty()
+            self.store.mark_dirty()
             self._wake.set()
         return len(items)
 
@@ -366,7 +336,7 @@ class CarrierSimulator:
         if b.latency_ms:
             await asyncio.sleep(b.latency_ms / 1000)
         if b.error_rate and self.rng.random() < b.error_rate:
-            self.count("injected_errors")
+            self.store.count("injected_errors")
             raise HTTPException(503, detail="carrier system busy (simulated)")
 
     def stats(self) -> dict:
@@ -433,41 +403,13 @@ def create_app(
         seed=seed,
     )
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI):
-        await sim.start()
-        try:
-            yield
-        finally:
-            await sim.stop()
-
-    app = FastAPI(title="Carrier and payout-bank simulator", lifespan=lifespan)
+    app = FastAPI(title="Carrier and payout-bank simulator", lifespan=lifespan(sim))
     app.state.sim = sim
 
-    async def signed_body(request: Request) -> bytes:
-        """Verify our signature over the raw body (GET: empty body), then the scripted behaviour."""
-        body = await request.body()
-        try:
-            verify(
-                settings.carrier_api_secret,
-                request.headers.get(TIMESTAMP_HEADER),
-                request.headers.get(SIGNATURE_HEADER),
-                body,
-            )
-        except BadSignature as err:
-            sim.count("bad_signatures")
-            log.warning("sim.bad_signature", path=request.url.path, reason=str(err))
-            raise HTTPException(401, detail=f"bad signature: {err}") from None
-        await sim.misbehave()
-        return body
-
-    Signed = Annotated[bytes, Depends(signed_body)]  # noqa: N806 - a type alias
-
-    def parse(model: type[BaseModel], body: bytes):
-        try:
-            return model.model_validate_json(body)
-        except ValidationError as err:
-            raise HTTPException(422, detail=explain(err)) from None
+    # GET requests are signed too, over their empty body.
+    signed = signed_body(settings.carrier_api_secret, on_bad_signature=lambda: sim.store.count("bad_signatures"),
+                         then=sim.misbehave)
+    Signed = Annotated[bytes, Depends(signed)]  # noqa: N806 - a type alias
 
     def carrier_of(name: str) -> Carrier:
         try:
@@ -494,7 +436,7 @@ def create_app(
         """Only the fields present in the body change; the rest stay as they were."""
         merged = sim.state.behaviour.model_dump() | update.model_dump(include=update.model_fields_set)
         sim.state.behaviour = Behaviour.model_validate(merged)
-        sim.mark_dirty()
+        sim.store.mark_dirty()
         log.info("sim.behaviour", **{k: merged[k] for k in update.model_fields_set})
         return sim.state.behaviour
 
@@ -506,12 +448,7 @@ def create_app(
     async def requeue_rejected() -> dict:
         return {"requeued": sim.requeue_rejected()}
 
-    @app.post("/sim/reset")
-    async def reset() -> dict:
-        sim.state = State()
-        sim.mark_dirty()
-        log.info("sim.reset")
-        return {"reset": True}
+    add_reset(app, sim.store)
 
     @app.get("/sim/stats")
     async def stats() -> dict:
@@ -522,8 +459,8 @@ def create_app(
     @app.post("/carriers/{carrier}/number-status")
     async def number_status(carrier: str, body: Signed) -> dict:
         c = carrier_of(carrier)
-        query = parse(NumberStatusQuery, body)
-        sim.count("number_status_requests")
+        query = parse_or_422(NumberStatusQuery, body, explain)
+        sim.store.count("number_status_requests")
         sc = sim.state.scenarios.get(query.order_id)
         if sc is None or sc.carrier != c:
             raise HTTPException(404, detail="unknown order")
@@ -541,7 +478,7 @@ def create_app(
         c = carrier_of(carrier)
         if len(month) != 6 or not month.isdigit():
             raise HTTPException(400, detail="month must be yyyymm")
-        sim.count("audit_requests")
+        sim.store.count("audit_requests")
         b = sim.state.behaviour
         until = b.audit_pending_until.get(f"{c.value}-{month}")
         if until is not None and datetime.now(UTC) < until:
@@ -579,8 +516,8 @@ def create_app(
 
     @app.post("/payouts")
     async def payout(body: Signed) -> JSONResponse:
-        req = parse(Payout, body)
-        sim.count("payout_requests")
+        req = parse_or_422(Payout, body, explain)
+        sim.store.count("payout_requests")
         known = sim.state.payouts.get(req.payout_id)
         if known is not None:
             if (known["agent_id"], known["amount_fen"]) != (req.agent_id, req.amount_fen):
@@ -594,7 +531,7 @@ def create_app(
                 "paid_at": datetime.now(UTC).isoformat(),
             }
             sim.state.payouts[req.payout_id] = known
-            sim.mark_dirty()
+            sim.store.mark_dirty()
             log.info("sim.payout", payout_id=req.payout_id, agent_id=req.agent_id, amount_fen=req.amount_fen)
         return JSONResponse({"payout_id": req.payout_id, "status": "paid", "reference": known["reference"]})
 
@@ -605,31 +542,13 @@ def create_app(
 
 
 def main(argv: list[str] | None = None) -> None:
-    import logging
-    import sys
-
-    import uvicorn
-
     settings = get_settings()
-    p = argparse.ArgumentParser(prog="python -m simulators.carrier", description=__doc__.splitlines()[0])
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8100)
-    p.add_argument("--state", default="var/carrier-sim.json", help="JSON file the scenarios persist to")
+    p = cli("simulators.carrier", __doc__, port=8100, state="var/carrier-sim.json",
+            state_help="JSON file the scenarios persist to")
     p.add_argument("--push-url", default=settings.api_base_url, help="our API, which receives carrier pushes")
     p.add_argument("--daily-every", type=float, default=60.0, help="seconds between daily status files (0: never)")
-    args = p.parse_args(argv)
-
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    renderer = structlog.processors.JSONRenderer() if settings.log_json else structlog.dev.ConsoleRenderer(colors=sys.stdout.isatty())
-    structlog.configure(
-        processors=[
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            renderer,
-        ]
-    )
-    app = create_app(args.state, args.push_url, settings, daily_every=args.daily_every)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    run(p, lambda args, s: create_app(args.state, args.push_url, s, daily_every=args.daily_every), argv,
+        uvicorn_log_level="info")
 
 
 if __name__ == "__main__":

@@ -23,25 +23,22 @@ a refund paid twice (`duplicate_channel_refunds`: two successful serials, or a r
 more refunded than paid (`over_refunds`).
 """
 
-import argparse
 import asyncio
 import json
-import os
 import secrets
 from collections import Counter, defaultdict
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import structlog
-from fastapi import Depends, FastAPI, HTTPException, Request
-from pydantic import BaseModel, Field, ValidationError
+from fastapi import Depends, FastAPI, HTTPException
+from pydantic import BaseModel, Field
 
 from core.settings import Settings, get_settings
-from core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, BadSignature, verify
 from domain.clock import SHANGHAI
+from simulators.scaffold import JsonState, add_reset, cli, lifespan, parse_or_422, run, signed_body
 
 log = structlog.get_logger("simulators.payment_channel")
 
@@ -155,36 +152,23 @@ class PayoutQuery(BaseModel):
 class Simulator:
     def __init__(self, settings: Settings, state_path: Path | None) -> None:
         self.settings = settings
-        self.state_path = state_path
-        self.state = State.model_validate_json(state_path.read_text()) if state_path and state_path.exists() else State()
+        self.store = JsonState(state_path, State)
         self.in_flight: Counter[str] = Counter()
-        self._dirty = asyncio.Event()
-        self._saver: asyncio.Task | None = None
+
+    @property
+    def state(self) -> State:
+        return self.store.value
 
     def count(self, name: str, n: int = 1) -> None:
-        self.state.stats[name] = self.state.stats.get(name, 0) + n
-        self._dirty.set()
-
-    def save_now(self) -> None:
-        if self.state_path:
-            tmp = self.state_path.with_suffix(".tmp")
-            tmp.write_text(self.state.model_dump_json())
-            os.replace(tmp, self.state_path)
-
-    async def _save_loop(self) -> None:
-        while True:
-            await self._dirty.wait()
-            await asyncio.sleep(0.2)
-            self._dirty.clear()
-            await asyncio.to_thread(self.save_now)
+        """The counters are what a run is judged by (duplicate serials, concurrent sends): each one is saved."""
+        self.store.count(name, n)
+        self.store.mark_dirty()
 
     async def start(self) -> None:
-        self._saver = asyncio.create_task(self._save_loop())
+        self.store.start()
 
     async def stop(self) -> None:
-        if self._saver:
-            self._saver.cancel()
-        self.save_now()
+        await self.store.stop()
 
     # refund lines move on with time: processing -> final, success -> reversed
 
@@ -241,34 +225,15 @@ def create_app(state_path: str | Path | None = None, settings: Settings | None =
     settings = settings or get_settings()
     sim = Simulator(settings, Path(state_path) if state_path else None)
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI):
-        await sim.start()
-        try:
-            yield
-        finally:
-            await sim.stop()
-
-    app = FastAPI(title="Payment channel simulator", lifespan=lifespan)
+    app = FastAPI(title="Payment channel simulator", lifespan=lifespan(sim))
     app.state.sim = sim
 
-    async def signed(request: Request) -> bytes:
-        body = await request.body()
-        try:
-            verify(settings.channel_api_secret, request.headers.get(TIMESTAMP_HEADER),
-                   request.headers.get(SIGNATURE_HEADER), body)
-        except BadSignature as err:
-            sim.count("bad_signatures")
-            raise HTTPException(401, detail=f"bad signature: {err}") from None
-        return body
-
-    Signed = Annotated[bytes, Depends(signed)]  # noqa: N806 - a type alias
-
-    def parse(model, body: bytes):
-        try:
-            return model.model_validate_json(body)
-        except ValidationError as err:
-            raise HTTPException(422, detail=str(err.errors()[0]["msg"])) from None
+    # No `then=`: the weather depends on the channel in the path, so each route plays it itself.
+    channel_signed = signed_body(settings.channel_api_secret, on_bad_signature=lambda: sim.count("bad_signatures"))
+    merchant_signed = signed_body(settings.merchant_notify_secret,
+                                  on_bad_signature=lambda: sim.count("bad_callback_signatures"))
+    Signed = Annotated[bytes, Depends(channel_signed)]  # noqa: N806 - a type alias
+    MerchantSigned = Annotated[bytes, Depends(merchant_signed)]  # noqa: N806 - a type alias
 
     async def channel_weather(channel: str) -> ChannelBehaviour:
         b = sim.state.channels.get(channel, ChannelBehaviour())
@@ -287,7 +252,7 @@ def create_app(state_path: str | Path | None = None, settings: Settings | None =
 
     @app.post("/channels/{channel}/refunds")
     async def refund(channel: str, body: Signed) -> dict:
-        req = parse(RefundRequest, body)
+        req = parse_or_422(RefundRequest, body)
         sim.count("refund_requests")
         sim.state.sends_of[req.serial] = sim.state.sends_of.get(req.serial, 0) + 1
         if sim.in_flight[req.serial]:
@@ -344,7 +309,7 @@ def create_app(state_path: str | Path | None = None, settings: Settings | None =
         elif b == Behaviour.SUCCESS_THEN_REVERSED:
             line.reverse_at = now + settle
         sim.state.refunds[req.serial] = line
-        sim._dirty.set()
+        sim.store.mark_dirty()
         log.info("sim.refund", serial=req.serial, refund_id=req.refund_id, behaviour=b.value, status=line.status)
         if b in (Behaviour.TIMEOUT, Behaviour.SLOW):
             await asyncio.sleep(script.delay_s if script else 0)
@@ -354,7 +319,7 @@ def create_app(state_path: str | Path | None = None, settings: Settings | None =
 
     @app.post("/channels/{channel}/refunds/query")
     async def query(channel: str, body: Signed) -> dict:
-        req = parse(QueryRequest, body)
+        req = parse_or_422(QueryRequest, body)
         sim.count("query_requests")
         await channel_weather(channel)
         line = sim.state.refunds.get(req.serial)
@@ -369,7 +334,7 @@ def create_app(state_path: str | Path | None = None, settings: Settings | None =
 
     @app.post("/channels/{channel}/payouts")
     async def payout(channel: str, body: Signed) -> dict:
-        req = parse(PayoutRequest, body)
+        req = parse_or_422(PayoutRequest, body)
         sim.count("payout_requests")
         await channel_weather(channel)
         known = sim.state.payouts.get(req.payout_id)
@@ -381,13 +346,13 @@ def create_app(state_path: str | Path | None = None, settings: Settings | None =
             known = PayoutLine(payout_id=req.payout_id, channel=channel, refund_id=req.refund_id,
                                amount_fen=req.amount_fen, reference=f"PO{secrets.token_hex(5)}", at=_now())
             sim.state.payouts[req.payout_id] = known
-            sim._dirty.set()
+            sim.store.mark_dirty()
         return {"payout_id": known.payout_id, "status": "success", "reference": known.reference,
                 "amount_fen": known.amount_fen}
 
     @app.post("/channels/{channel}/payouts/query")
     async def payout_query(channel: str, body: Signed) -> dict:
-        req = parse(PayoutQuery, body)
+        req = parse_or_422(PayoutQuery, body)
         await channel_weather(channel)
         known = sim.state.payouts.get(req.payout_id)
         if known is None:
@@ -413,14 +378,7 @@ def create_app(state_path: str | Path | None = None, settings: Settings | None =
     # ---- the merchants' side: our callbacks land here ---------------------------------------------------
 
     @app.post("/merchant/callbacks")
-    async def merchant_callback(request: Request) -> dict:
-        body = await request.body()
-        try:
-            verify(settings.merchant_notify_secret, request.headers.get(TIMESTAMP_HEADER),
-                   request.headers.get(SIGNATURE_HEADER), body)
-        except BadSignature as err:
-            sim.count("bad_callback_signatures")
-            raise HTTPException(401, detail=f"bad signature: {err}") from None
+    async def merchant_callback(body: MerchantSigned) -> dict:
         data = json.loads(body)
         rid = str(data.get("refund_id"))
         left = sim.state.callback_failures_left.get(rid, 0)
@@ -430,7 +388,7 @@ def create_app(state_path: str | Path | None = None, settings: Settings | None =
             raise HTTPException(500, detail="merchant system down (simulated)")
         sim.state.callbacks.setdefault(rid, []).append(data)
         sim.count("callbacks")
-        sim._dirty.set()
+        sim.store.mark_dirty()
         return {"ack": True}
 
     # ---- admin ------------------------------------------------------------------------------------
@@ -439,13 +397,13 @@ def create_app(state_path: str | Path | None = None, settings: Settings | None =
     async def add_payments(scripts: list[PaymentScript]) -> dict:
         for s in scripts:
             sim.state.payments[s.payment_id] = s
-        sim._dirty.set()
+        sim.store.mark_dirty()
         return {"accepted": len(scripts)}
 
     @app.post("/sim/channels/{channel}")
     async def set_channel(channel: str, b: ChannelBehaviour) -> ChannelBehaviour:
         sim.state.channels[channel] = b
-        sim._dirty.set()
+        sim.store.mark_dirty()
         return b
 
     @app.post("/sim/merchant-failures/{refund_id}")
@@ -473,30 +431,14 @@ def create_app(state_path: str | Path | None = None, settings: Settings | None =
     async def stats() -> dict:
         return sim.stats()
 
-    @app.post("/sim/reset")
-    async def reset() -> dict:
-        sim.state = State()
-        sim._dirty.set()
-        return {"reset": True}
+    add_reset(app, sim.store)
 
     return app
 
 
 def main(argv: list[str] | None = None) -> None:
-    import logging
-
-    import uvicorn
-
-    from core import logs
-
-    p = argparse.ArgumentParser(prog="python -m simulators.payment_channel", description=__doc__.splitlines()[0])
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8300)
-    p.add_argument("--state", default="var/channel-sim.json")
-    args = p.parse_args(argv)
-    settings = get_settings()
-    logs.configure(json=settings.log_json, level=logging.INFO)
-    uvicorn.run(create_app(args.state, settings), host=args.host, port=args.port, log_level="warning")
+    p = cli("simulators.payment_channel", __doc__, port=8300, state="var/channel-sim.json")
+    run(p, lambda args, s: create_app(args.state, s), argv)
 
 
 if __name__ == "__main__":

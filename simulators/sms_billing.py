@@ -14,24 +14,23 @@ Admin (unsigned): GET /sim/sms?to=, GET /sim/credits, POST /sim/reply, POST /sim
 {"error_rate","latency_ms"}, GET /sim/stats. State survives a restart in the --state JSON file.
 """
 
-from __future__ import annotations
-
-import argparse
 import asyncio
 import json
 import random
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Annotated
 
 import httpx
 import structlog
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException
 from pydantic import BaseModel, Field
 
 from core.logs import redact
 from core.settings import Settings, get_settings
-from core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, BadSignature, signed_headers, verify
+from core.signing import signed_headers
+from simulators.scaffold import JsonState, cli, parse_or_422, run, signed_body
 
 log = structlog.get_logger("simulators.sms_billing")
 
@@ -67,33 +66,29 @@ class State(BaseModel):
     behaviour: Behaviour = Behaviour()
 
 
-def create_app(settings: Settings | None = None, state_file: Path | None = None, push_url: str | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, state_file: str | Path | None = None, push_url: str | None = None
+) -> FastAPI:
     s = settings or get_settings()
-    state = State.model_validate_json(state_file.read_text()) if state_file and state_file.exists() else State()
+    # Saved on every change before answering, not debounced: a repeat after a restart must still find the SMS
+    # or credit, and send or credit nothing more.
+    store = JsonState(state_file, State)
+    state, save = store.value, store.save_now  # no /sim/reset here: the model is never replaced
     app = FastAPI(title="SMS gateway and billing simulator")
     push_base = (push_url or s.api_base_url).rstrip("/")
 
-    def save() -> None:
-        if state_file:
-            tmp = state_file.with_suffix(".tmp")
-            tmp.write_text(state.model_dump_json())
-            tmp.replace(state_file)
-
-    async def signed(request: Request, secret: str) -> bytes:
-        body = await request.body()
-        try:
-            verify(secret, request.headers.get(TIMESTAMP_HEADER), request.headers.get(SIGNATURE_HEADER), body)
-        except BadSignature as err:
-            raise HTTPException(401, detail=f"bad signature: {err}") from None
+    async def misbehave() -> None:
         if state.behaviour.latency_ms:
             await asyncio.sleep(state.behaviour.latency_ms / 1000)
         if random.random() < state.behaviour.error_rate:
             raise HTTPException(503, detail="simulated outage")
-        return body
+
+    SmsSigned = Annotated[bytes, Depends(signed_body(s.sms_api_secret, then=misbehave))]  # noqa: N806 - a type alias
+    BillingSigned = Annotated[bytes, Depends(signed_body(s.billing_api_secret, then=misbehave))]  # noqa: N806
 
     @app.post("/sms/send")
-    async def send(request: Request) -> dict:
-        msg = SendSms.model_validate_json(await signed(request, s.sms_api_secret))
+    async def send(body: SmsSigned) -> dict:
+        msg = parse_or_422(SendSms, body)
         if msg.message_id not in state.sms:
             state.sms[msg.message_id] = {"to": msg.to, "text": msg.text, "sent_at": datetime.now(UTC).isoformat()}
             save()
@@ -101,8 +96,8 @@ def create_app(settings: Settings | None = None, state_file: Path | None = None,
         return {"message_id": msg.message_id, "status": "sent"}
 
     @app.post("/billing/credits")
-    async def credit(request: Request) -> dict:
-        c = Credit.model_validate_json(await signed(request, s.billing_api_secret))
+    async def credit(body: BillingSigned) -> dict:
+        c = parse_or_422(Credit, body)
         done = state.credits.get(c.credit_id)
         if done is None:
             done = {"msisdn": c.msisdn, "amount_fen": c.amount_fen, "note": c.note, "reference": f"BL{uuid.uuid4().hex[:10]}",
@@ -154,20 +149,10 @@ def create_app(settings: Settings | None = None, state_file: Path | None = None,
     return app
 
 
-def main() -> None:
-    import uvicorn
-
-    from core import logs
-
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8200)
-    parser.add_argument("--state", type=Path, default=None)
-    parser.add_argument("--push-url", default=None, help="our API (default: settings.api_base_url)")
-    args = parser.parse_args()
-    logs.configure(json=get_settings().log_json)
-    uvicorn.run(create_app(state_file=args.state, push_url=args.push_url), host=args.host, port=args.port,
-                log_level="warning")
+def main(argv: list[str] | None = None) -> None:
+    p = cli("simulators.sms_billing", __doc__, port=8200, state=None)
+    p.add_argument("--push-url", default=None, help="our API (default: settings.api_base_url)")
+    run(p, lambda args, s: create_app(s, state_file=args.state, push_url=args.push_url), argv)
 
 
 if __name__ == "__main__":

@@ -48,3 +48,12 @@ async def test_outage_is_retryable(sim):
     with pytest.raises(PeerUnavailable):
         await SmsGateway("http://sim", "sms-k", client=http).send("m3", "13812345678", "x")
     assert (await http.post("/sim/behaviour", json={"error_rate": 2})).status_code == 422
+
+
+async def test_a_signed_but_malformed_request_is_refused_not_retried(sim):
+    # a 5xx would read as "unavailable" and be retried forever; a broken body is the caller's fault
+    http, _ = sim
+    for secret, path in (("sms-k", "/sms/send"), ("bill-k", "/billing/credits")):
+        with pytest.raises(PeerRejected) as err:
+            await SmsGateway("http://sim", secret, client=http)._call("POST", path, {"message_id": "M-1"})
+        assert err.value.status == 422

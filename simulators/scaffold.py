@@ -1,0 +1,188 @@
+"""What every simulator is built from: persisted state, the signed-request check, the admin reset and the CLI.
+
+The behaviour a simulator scripts stays in its own module; only the plumbing that must work the same way for
+all of them lives here.
+"""
+
+import argparse
+import asyncio
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+from typing import Generic, Protocol, TypeVar
+
+import structlog
+import uvicorn
+from fastapi import FastAPI, HTTPException, Request
+from pydantic import BaseModel, ValidationError
+
+from core import logs
+from core.settings import Settings, get_settings
+from core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, BadSignature, verify
+
+log = structlog.get_logger("simulators.scaffold")
+
+S = TypeVar("S", bound=BaseModel)
+M = TypeVar("M", bound=BaseModel)
+
+
+# -- state that survives a restart -------------------------------------------------------------
+
+
+class JsonState(Generic[S]):
+    """A pydantic model kept in memory and in one JSON file (no path: memory only).
+
+    `save_now()` writes at once; `mark_dirty()` leaves it to the saver task started by `start()`, which writes
+    once per burst of changes instead of once per change.
+    """
+
+    def __init__(self, path: str | Path | None, model: type[S], save_delay: float = 0.2) -> None:
+        self.path = Path(path) if path else None
+        self.model = model
+        self.save_delay = save_delay
+        self.loaded = bool(self.path and self.path.exists())
+        self.value: S = model.model_validate_json(self.path.read_text(encoding="utf-8")) if self.loaded else model()
+        self._dirty = asyncio.Event()
+        self._saver: asyncio.Task | None = None
+
+    def save_now(self) -> None:
+        if not self.path:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # A crash mid-write must leave the previous file whole, never half of the new one.
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(self.value.model_dump_json(), encoding="utf-8")
+        os.replace(tmp, self.path)
+
+    def mark_dirty(self) -> None:
+        self._dirty.set()
+
+    def count(self, name: str, n: int = 1) -> None:
+        """Bump a counter in the model's `stats` dict (what /sim/stats reports); saved with the next save."""
+        stats = self.value.stats
+        stats[name] = stats.get(name, 0) + n
+
+    def reset(self) -> None:
+        self.value = self.model()
+        self.mark_dirty()
+
+    def start(self) -> None:
+        self._saver = asyncio.create_task(self._save_loop(), name="sim-saver")
+
+    async def stop(self) -> None:
+        if self._saver:
+            self._saver.cancel()
+            await asyncio.gather(self._saver, return_exceptions=True)
+        self.save_now()
+
+    async def _save_loop(self) -> None:
+        while True:
+            await self._dirty.wait()
+            await asyncio.sleep(self.save_delay)
+            self._dirty.clear()
+            try:
+                self.save_now()
+            except OSError as err:  # a full disk must not stop the simulator; the next change tries again
+                log.error("sim.state_save_failed", path=str(self.path), error=str(err))
+
+
+# -- the app -----------------------------------------------------------------------------------
+
+
+class Lifecycle(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+def lifespan(sim: Lifecycle) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """FastAPI's lifespan for a simulator: its background tasks run as long as the server does."""
+
+    @asynccontextmanager
+    async def span(_: FastAPI) -> AsyncIterator[None]:
+        await sim.start()
+        try:
+            yield
+        finally:
+            await sim.stop()
+
+    return span
+
+
+def signed_body(
+    secret: str,
+    *,
+    on_bad_signature: Callable[[], object] | None = None,
+    then: Callable[[], Awaitable[object]] | None = None,
+) -> Callable[[Request], Awaitable[bytes]]:
+    """A dependency giving the raw body once its signature (core/signing.py) holds; 401 with the reason otherwise.
+
+    `on_bad_signature` runs before the 401 (to count it); `then` runs after a good signature, so scripted latency
+    and injected errors hit only requests a real counterparty would have accepted.
+    """
+
+    async def dependency(request: Request) -> bytes:
+        body = await request.body()
+        try:
+            verify(secret, request.headers.get(TIMESTAMP_HEADER), request.headers.get(SIGNATURE_HEADER), body)
+        except BadSignature as err:
+            if on_bad_signature is not None:
+                on_bad_signature()
+            log.warning("sim.bad_signature", path=request.url.path, reason=str(err))
+            raise HTTPException(401, detail=f"bad signature: {err}") from None
+        if then is not None:
+            await then()
+        return body
+
+    return dependency
+
+
+def first_error(err: ValidationError) -> str:
+    return str(err.errors()[0]["msg"])
+
+
+def parse_or_422(model: type[M], body: bytes, explain: Callable[[ValidationError], str] = first_error) -> M:
+    """The signed body as `model`; a body that does not fit is the caller's fault (422), never a 500."""
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as err:
+        raise HTTPException(422, detail=explain(err)) from None
+
+
+def add_reset(app: FastAPI, state: JsonState) -> None:
+    """POST /sim/reset: back to an empty state, as if the simulator had never run."""
+
+    @app.post("/sim/reset")
+    async def reset() -> dict:
+        state.reset()
+        log.info("sim.reset")
+        return {"reset": True}
+
+
+# -- command line ------------------------------------------------------------------------------
+
+
+def cli(
+    module: str, doc: str, *, port: int, state: str | None, state_help: str = "JSON file the state persists to"
+) -> argparse.ArgumentParser:
+    """The flags every simulator takes (--host, --port, --state); add the simulator's own, then run() it."""
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {module}", description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=port)
+    parser.add_argument("--state", default=state, help=state_help)
+    return parser
+
+
+def run(
+    parser: argparse.ArgumentParser,
+    create_app: Callable[[argparse.Namespace, Settings], FastAPI],
+    argv: list[str] | None = None,
+    uvicorn_log_level: str = "warning",
+) -> None:
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    logs.configure(json=settings.log_json)  # before create_app, whose state loading already logs
+    uvicorn.run(create_app(args, settings), host=args.host, port=args.port, log_level=uvicorn_log_level)
