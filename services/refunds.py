@@ -355,7 +355,7 @@ async def ops_action(client: Client, refund_id: str, status: str, action: str, b
     except WorkflowUpdateFailedError as err:
         cause = err.cause
         if isinstance(cause, ApplicationError):
-            raise UPDATE_ERRORS.get(cause.type or "", Conflict)(cause.message) from None
+            raise UPDATE_ERRORS.get(cause.type or "", Conflict)(cause.message, type=cause.type or None) from None
         raise Conflict(str(cause)) from None
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:

@@ -148,8 +148,10 @@ def test_ops_actions_go_to_the_workflow_and_its_refusals_become_http_errors(api,
         ApplicationError("the auditor must not be the person who requested the refund", type="FourEyes"))
     r = api.post(f"/refunds/{rid}/approve", json=body)
     assert r.status_code == 403 and "must not be the person" in r.json()["reason"]
+    assert r.json()["type"] == "FourEyes"  # the workflow's own refusal type reaches the caller
     fake_temporal.update_outcome = WorkflowUpdateFailedError(ApplicationError("need statement", type="StatementRequired"))
-    assert api.post(f"/refunds/{rid}/force_fail", json=body).status_code == 422
+    r = api.post(f"/refunds/{rid}/force_fail", json=body)
+    assert (r.status_code, r.json()["type"]) == (422, "StatementRequired")
     assert api.post(f"/refunds/{rid}/explode", json=body).status_code == 404
     assert api.post(f"/refunds/{rid}/approve", json={"actor": "x", "reason": ""}).status_code == 422
 
