@@ -11,12 +11,14 @@ from typing import Annotated, TypeVar
 
 import anyio
 import structlog
-from fastapi import Header, HTTPException, Request
+from fastapi import Depends, Header, HTTPException, Request, Security
+from fastapi.security import APIKeyHeader, OAuth2PasswordBearer, SecurityScopes
 from sqlmodel import Session
 from temporalio.client import Client
 
+from core.access import Permission, Principal
 from core.db import get_engine
-from core.errors import Invalid, TemporalUnavailable, Unauthenticated
+from core.errors import Forbidden, Invalid, TemporalUnavailable, Unauthenticated
 from core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, BadSignature, verify
 from core.temporal import connect
 
@@ -27,7 +29,13 @@ RECONNECT_EVERY_S = 10.0  # while Temporal is down, at most one connection attem
 
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+API_KEY_HEADER = "X-Api-Key"
 T = TypeVar("T")
+
+# Swagger UI's "Authorize" offers both: staff and agents sign in (password flow), merchants paste their key.
+staff_token = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False,
+                                   scopes={p.value: p.name.replace("_", " ").lower() for p in Permission})
+merchant_key = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="a merchant's API key")
 
 
 def get_session() -> Iterator[Session]:
@@ -106,3 +114,28 @@ async def get_temporal(request: Request) -> Client:
 
 async def get_temporal_optional(request: Request) -> Client | None:
     return await _client(request)
+
+
+def current_principal(security: SecurityScopes, token: Annotated[str | None, Depends(staff_token)],
+                      key: Annotated[str | None, Depends(merchant_key)],
+                      session: Annotated[Session, Depends(get_session)]) -> Principal:
+    """The caller, from its bearer token or API key; 401 without one, 403 without the route's permission."""
+    from services import identity
+
+    if token:
+        principal = identity.principal_from_token(token)
+    elif key:
+        principal = identity.principal_from_api_key(session, key)
+    else:
+        raise Unauthenticated("sign in (Authorization: Bearer <token> from /auth/token) or send an API key "
+                              f"({API_KEY_HEADER})", type="unauthenticated")
+    missing = [p for p in security.scopes if not principal.can(Permission(p))]
+    if missing:
+        raise Forbidden(f"{principal.id} ({principal.role_names or 'no role'}) may not {', '.join(missing)}",
+                        type="permission_denied")
+    return principal
+
+
+def require(permission: Permission):
+    """The permission a route needs, declared on the route (it also shows in the OpenAPI document)."""
+    return Security(current_principal, scopes=[permission.value])

@@ -18,6 +18,7 @@ from api import errors
 from api.agents import routes as agents
 from api.complaints import routes as complaints
 from api.deps import get_session, get_temporal_optional
+from api.identity import routes as identity
 from api.orders import routes as orders
 from api.refunds import routes as refunds
 from api.schemas import Health
@@ -57,7 +58,7 @@ def create_app(temporal_client: Any | None = None) -> FastAPI:
     app.state.temporal_lock = asyncio.Lock()
 
     errors.install(app)
-    for business in (orders, agents, complaints, refunds):
+    for business in (identity, orders, agents, complaints, refunds):
         app.include_router(business.router)
 
     @app.get("/healthz", response_model=Health, tags=["ops"], responses={503: {"model": Health}})

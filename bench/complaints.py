@@ -77,7 +77,7 @@ async def run(stack: Stack, n: int) -> dict:
     client = await connect(stack.temporal_address)
     engine = make_engine(stack.env["SIMBO_DATABASE_URL"])
     t0 = time.monotonic()
-    async with httpx.AsyncClient(base_url=stack.api_url, timeout=120) as api:
+    async with httpx.AsyncClient(base_url=stack.api_url, headers=await asyncio.to_thread(stack.staff_headers), timeout=120) as api:
 
         async def register(i: int) -> dict:
             source, customer, ctype = MIX[i % len(MIX)]

@@ -52,7 +52,7 @@ async def run_ours(stack: Stack, n: int) -> dict:
     run = uuid.uuid4().hex[:6]
     client = await connect(stack.temporal_address)
     t0 = time.monotonic()
-    async with httpx.AsyncClient(base_url=stack.api_url, timeout=120) as api, \
+    async with httpx.AsyncClient(base_url=stack.api_url, headers=await asyncio.to_thread(stack.staff_headers), timeout=120) as api, \
             httpx.AsyncClient(base_url=stack.simulator_url, timeout=120) as sim:
 
         async def place(i: int) -> dict:

@@ -64,7 +64,7 @@ async def run(stack: Stack, n: int, seed: int) -> dict:
     payments = max(20, n // 4)
     behaviours = [b for b, w, _ in MIX for _ in range(w)]
     extras = {b: x for b, _, x in MIX}
-    async with httpx.AsyncClient(base_url=stack.api_url, timeout=120) as api, \
+    async with httpx.AsyncClient(base_url=stack.api_url, headers=await asyncio.to_thread(stack.staff_headers), timeout=120) as api, \
             httpx.AsyncClient(base_url=stack.channel_url, timeout=120) as sim:
         for code, delay in (("TOO_FREQUENT", 2), ("DAILY_VOLUME_LOW", 3)):
             (await api.put("/refund-error-mappings", json={

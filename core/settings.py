@@ -49,6 +49,24 @@ class Settings(BaseSettings):
     billing_base_url: str = "http://localhost:8200"
     billing_api_secret: str = "dev-billing-secret"
 
+    # Identity. "embedded": the API is its own issuer (users in the database, /auth/token); "oidc": tokens of an
+    # OpenID Connect provider (Keycloak in production), checked against its JWKS.
+    auth_mode: str = "embedded"
+    auth_token_secret: str = "dev-token-secret-change-me-in-production"  # HMAC key of embedded tokens
+    auth_issuer: str = "simbo"
+    auth_audience: str = "simbo-api"
+    access_token_ttl_s: int = 900
+    refresh_token_ttl_s: int = 8 * 3600
+    sign_in_max_failures: int = 5  # then the account is locked for sign_in_lock_s
+    sign_in_lock_s: int = 900
+    oidc_issuer: str = ""
+    oidc_audience: str = "simbo-api"
+    oidc_jwks_url: str = ""
+    oidc_roles_claim: str = "realm_access.roles"  # dotted path to the list of role names in the token
+    oidc_department_claim: str = "department"
+    oidc_agent_claim: str = "agent_id"
+    demo_users: bool = True  # `make run` creates one user per role (never in production)
+
     log_json: bool = False
 
 

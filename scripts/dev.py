@@ -12,15 +12,19 @@ import time
 
 from core.settings import VAR, get_settings
 from scripts.stack import Ports, Stack
+from scripts.users import DEMO_PASSWORD, DEMO_USERS
 
 
 async def after_start(stack: Stack) -> None:
+    from sqlmodel import Session
+
     from core.db import get_engine
     from core.temporal import connect
     from scripts.demo.complaints import load_complaint_demo_once
     from scripts.demo.orders import load_order_demo_once
     from scripts.demo.refunds import load_refund_demo_once
     from scripts.setup import set_up
+    from scripts.users import ensure_demo_users
 
     client = await connect(stack.temporal_address)
     # search attributes (a dev-server state file from an older version lacks the newer ones) and Schedules
@@ -29,6 +33,8 @@ async def after_start(stack: Stack) -> None:
     await load_complaint_demo_once(stack.api_url, stack.sms_billing_url)
     await load_refund_demo_once(stack.api_url, stack.channel_url, get_engine())
     await load_order_demo_once(client, stack.api_url, stack.simulator_url)
+    with Session(get_engine()) as session:  # the demo agent's user, now that its agent exists
+        ensure_demo_users(session)
 
 
 def main() -> None:
@@ -46,7 +52,8 @@ def main() -> None:
     try:
         stack.start()
         asyncio.run(after_start(stack))
-        print(READY.format(ui=s.temporal_ui_port))
+        print(READY.format(ui=s.temporal_ui_port, users=", ".join(n for n, _, _ in DEMO_USERS),
+                           password=DEMO_PASSWORD))
         while True:
             stack.check_alive()
             time.sleep(1)
@@ -60,7 +67,9 @@ READY = """
 Ready.
   Temporal Web UI   http://localhost:{ui}   (filter: OrderStatus="failed", FailureReason="recharge_late",
                                          Carrier="china_unicom", AgentId="A002", SettlementMonth="202610")
-  API + OpenAPI     http://localhost:8000/docs
+  API + OpenAPI     http://localhost:8000/docs   ("Authorize": sign in as a demo user below)
+  Sign in           {users}
+                    password {password}   (POST /auth/token; `python -m scripts.users` adds, disables, re-roles)
   Orders            http://localhost:8000/orders?limit=20
   One order         http://localhost:8000/orders/<id>   (live five-condition checklist)
   Settlements       http://localhost:8000/settlements

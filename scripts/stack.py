@@ -93,6 +93,14 @@ class Stack:
     def migrate(self) -> None:
         subprocess.run([str(BIN / "alembic"), "upgrade", "head"], cwd=ROOT, env=self.env, check=True,
                        stdout=subprocess.DEVNULL)
+        # the embedded issuer's demo users: the demo loaders, the tests and the benchmarks sign in as them
+        subprocess.run([PY, "-m", "scripts.users", "demo"], cwd=ROOT, env=self.env, check=True,
+                       stdout=subprocess.DEVNULL)
+
+    def staff_headers(self, name: str = "demo-admin") -> dict[str, str]:
+        from scripts.users import staff_headers
+
+        return staff_headers(self.api_url, name)
 
     def spawn(self, name: str, args: list[str], log: str) -> subprocess.Popen:
         out = open(self.var / log, "ab")  # noqa: SIM115 - lives as long as the process

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("SIMBO_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 # what conftest re-exports: the fixtures only (tests import helpers and constants from this module)
-__all__ = ["db_engine", "db", "seeded", "fake_temporal", "api_app", "api_client"]
+__all__ = ["db_engine", "db", "seeded", "fake_temporal", "api_app", "api_client", "anonymous_client"]
 
 
 def migrate(engine: Engine) -> None:
@@ -172,8 +172,26 @@ def api_app(db: Engine, fake_temporal: FakeTemporal):
     return app
 
 
+def bearer(*roles: str, user: str = "test-admin", **attrs: str) -> dict[str, str]:
+    """An Authorization header for a caller with these roles (a real token of the embedded issuer)."""
+    from core.access import Principal, Role
+    from services.identity import access_token
+
+    principal = Principal(id=user, roles=frozenset(Role(r) for r in roles or ("admin",)), **attrs)
+    return {"Authorization": f"Bearer {access_token(principal)}"}
+
+
 @pytest.fixture
 def api_client(api_app):
+    """A client signed in as an admin; tests of who may do what send their own headers."""
+    from fastapi.testclient import TestClient
+
+    with TestClient(api_app, headers=bearer("admin")) as client:
+        yield client
+
+
+@pytest.fixture
+def anonymous_client(api_app):
     from fastapi.testclient import TestClient
 
     with TestClient(api_app) as client:

@@ -14,7 +14,8 @@ from api.agents.schemas import (
     StatusChangeRequest,
     StatusChangeResult,
 )
-from api.deps import get_session
+from api.deps import get_session, require
+from core.access import Permission
 from services import agents as svc
 
 router = APIRouter(prefix="/agents", tags=["agents"])
@@ -32,7 +33,7 @@ def _run(fn, *args) -> StatusChangeResult:
     return _result(fn(*args))
 
 
-@router.get("/{agent_id}", response_model=AgentDetailOut, responses={404: _ERRORS[404]})
+@router.get("/{agent_id}", dependencies=[require(Permission.AGENTS_READ)], response_model=AgentDetailOut, responses={404: _ERRORS[404]})
 def get_agent(agent_id: str, session: Annotated[Session, Depends(get_session)]) -> AgentDetailOut:
     d = svc.detail(session, agent_id)
     return AgentDetailOut(
@@ -44,19 +45,19 @@ def get_agent(agent_id: str, session: Annotated[Session, Depends(get_session)]) 
     )
 
 
-@router.post("/{agent_id}/suspend", response_model=StatusChangeResult, responses=_ERRORS)
+@router.post("/{agent_id}/suspend", dependencies=[require(Permission.AGENTS_MANAGE)], response_model=StatusChangeResult, responses=_ERRORS)
 def suspend(agent_id: str, body: StatusChangeRequest, session: Annotated[Session, Depends(get_session)]) -> StatusChangeResult:
     """Suspend the agent: no new orders; its payable, unpaid commission lines are held."""
     return _run(svc.suspend, session, agent_id, body.reason, body.actor)
 
 
-@router.post("/{agent_id}/reinstate", response_model=StatusChangeResult, responses=_ERRORS)
+@router.post("/{agent_id}/reinstate", dependencies=[require(Permission.AGENTS_MANAGE)], response_model=StatusChangeResult, responses=_ERRORS)
 def reinstate(agent_id: str, body: StatusChangeRequest, session: Annotated[Session, Depends(get_session)]) -> StatusChangeResult:
     """Reinstate the agent: held lines become payable again and go out with the next payout."""
     return _run(svc.reinstate, session, agent_id, body.reason, body.actor)
 
 
-@router.post("/{agent_id}/appeal", response_model=StatusChangeResult, responses=_ERRORS)
+@router.post("/{agent_id}/appeal", dependencies=[require(Permission.AGENTS_APPEAL)], response_model=StatusChangeResult, responses=_ERRORS)
 def appeal(agent_id: str, body: AppealRequest, session: Annotated[Session, Depends(get_session)]) -> StatusChangeResult:
     """Record a suspended agent's appeal with its evidence, for an admin to decide."""
     return _run(svc.appeal, session, agent_id, body.evidence, body.actor)

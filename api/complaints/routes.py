@@ -39,11 +39,13 @@ from api.deps import (
     get_session,
     get_temporal_optional,
     idempotency_key,
+    require,
     run_db,
     start_process,
     verified_body,
 )
 from api.schemas import MONTH_PATTERN, Page
+from core.access import Permission
 from core.errors import BusinessError
 from core.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, attachment
 from core.settings import get_settings
@@ -79,7 +81,7 @@ _REFUSED = {403: {"description": "not the handling department / not allowed"},
             503: {"description": "Temporal unreachable"}}
 
 
-@complaint_router.post("", status_code=201, response_model=ComplaintOut,
+@complaint_router.post("", dependencies=[require(Permission.COMPLAINTS_REGISTER)], status_code=201, response_model=ComplaintOut,
              responses={200: {"description": "same Idempotency-Key: the original complaint"},
                         400: {"description": "missing Idempotency-Key"}, 409: {"description": "key reused"},
                         422: {"description": "invalid body"}, 503: {"description": "stored, workflow not started: retry"}})
@@ -95,7 +97,7 @@ async def register(body: RegisterComplaint, response: Response, session: Session
     return ComplaintOut.of(reg.complaint)
 
 
-@complaint_router.get("", response_model=Page[ComplaintOut])
+@complaint_router.get("", dependencies=[require(Permission.COMPLAINTS_READ)], response_model=Page[ComplaintOut])
 def list_complaints(session: SessionDep, level: Level | None = None, department: Department | None = None,
                     state: Annotated[str | None, Query(pattern=r"^(awaiting_department|in_handling|overdue|"
                                                                    r"awaiting_customer|survey|closed)$")] = None,
@@ -116,7 +118,7 @@ def list_complaints(session: SessionDep, level: Level | None = None, department:
 # ---- ops: working-day schedules, alerts, KPIs (before /{complaint_id}) -----------------------------
 
 
-@complaint_router.get("/calendar/{year}", response_model=ScheduleOut)
+@complaint_router.get("/calendar/{year}", dependencies=[require(Permission.COMPLAINTS_READ)], response_model=ScheduleOut)
 def get_schedule(year: int, session: SessionDep) -> ScheduleOut:
     if not 2004 <= year <= 2100:
         raise HTTPException(422, detail="year must be between 2004 and 2100")
@@ -126,7 +128,7 @@ def get_schedule(year: int, session: SessionDep) -> ScheduleOut:
                        holidays=sorted(s.holidays), workdays=sorted(s.workdays))
 
 
-@complaint_router.put("/calendar/{year}", response_model=ScheduleLoadedOut,
+@complaint_router.put("/calendar/{year}", dependencies=[require(Permission.CALENDAR_MANAGE)], response_model=ScheduleLoadedOut,
             responses={422: {"description": "a schedule that cannot be right (wrong year, weekday make-up day, ...)"}})
 async def put_schedule(year: int, body: ScheduleBody, session: SessionDep, temporal: TemporalDep) -> ScheduleLoadedOut:
     """Load (or correct) the official schedule of a year; open regulator tickets whose due time walked through
@@ -140,26 +142,26 @@ async def put_schedule(year: int, body: ScheduleBody, session: SessionDep, tempo
     return ScheduleLoadedOut(**done.__dict__)
 
 
-@complaint_router.get("/alerts")
+@complaint_router.get("/alerts", dependencies=[require(Permission.COMPLAINTS_READ)])
 def alerts(session: SessionDep, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[dict[str, Any]]:
     rows = session.exec(select(OpsAlert).order_by(col(OpsAlert.at).desc()).limit(limit)).all()
     return [{"at": r.at, "kind": r.kind, "message": r.message} for r in rows]
 
 
-@complaint_router.get("/kpis", response_model=list[kpi.KpiRow])
+@complaint_router.get("/kpis", dependencies=[require(Permission.COMPLAINTS_READ)], response_model=list[kpi.KpiRow])
 def kpis(session: SessionDep, month: Annotated[str, Query(pattern=MONTH_PATTERN)],
          department: Department | None = None) -> list[kpi.KpiRow]:
     return kpi.kpis(session, month, department.value if department else None)
 
 
-@complaint_router.get("/kpis.csv", response_class=Response, responses={200: {"content": {CSV_MEDIA_TYPE: {}}}})
+@complaint_router.get("/kpis.csv", dependencies=[require(Permission.COMPLAINTS_READ)], response_class=Response, responses={200: {"content": {CSV_MEDIA_TYPE: {}}}})
 def kpis_csv(session: SessionDep, month: Annotated[str, Query(pattern=MONTH_PATTERN)], department: Department | None = None):
     rows = kpi.kpis(session, month, department.value if department else None)
     return Response(kpi.to_csv(rows), media_type=CSV_MEDIA_TYPE,
                     headers=attachment(f"complaint-kpis-{month}.csv"))
 
 
-@complaint_router.get("/kpis.xlsx", response_class=Response, responses={200: {"content": {XLSX_MEDIA_TYPE: {}}}})
+@complaint_router.get("/kpis.xlsx", dependencies=[require(Permission.COMPLAINTS_READ)], response_class=Response, responses={200: {"content": {XLSX_MEDIA_TYPE: {}}}})
 def kpis_xlsx(session: SessionDep, month: Annotated[str, Query(pattern=MONTH_PATTERN)], department: Department | None = None):
     rows = kpi.kpis(session, month, department.value if department else None)
     return Response(kpi.to_xlsx(rows), media_type=XLSX_MEDIA_TYPE,
@@ -184,7 +186,7 @@ async def inbound_sms(request: Request, session: SessionDep, temporal: TemporalD
 # ---- one complaint --------------------------------------------------------------------------------
 
 
-@complaint_router.get("/{complaint_id}", response_model=ComplaintDetail, responses={404: {"description": "unknown complaint"}})
+@complaint_router.get("/{complaint_id}", dependencies=[require(Permission.COMPLAINTS_READ)], response_model=ComplaintDetail, responses={404: {"description": "unknown complaint"}})
 async def get_complaint(complaint_id: str, session: SessionDep, temporal: TemporalDep) -> ComplaintDetail:
     row = session.get(Complaint, complaint_id)
     if row is None:
@@ -198,37 +200,37 @@ async def _act(session, temporal, complaint_id: str, update: str, payload) -> Co
     return await svc.act(session, temporal, complaint_id, update, payload)
 
 
-@complaint_router.post("/{complaint_id}/accept", response_model=ComplaintView, responses=_REFUSED)
+@complaint_router.post("/{complaint_id}/accept", dependencies=[require(Permission.COMPLAINTS_HANDLE)], response_model=ComplaintView, responses=_REFUSED)
 async def accept(complaint_id: str, body: AcceptBody, session: SessionDep, temporal: TemporalDep):
     return await _act(session, temporal, complaint_id, "accept", DepartmentAction(**body.model_dump()))
 
 
-@complaint_router.post("/{complaint_id}/transfer", response_model=ComplaintView, responses=_REFUSED)
+@complaint_router.post("/{complaint_id}/transfer", dependencies=[require(Permission.COMPLAINTS_HANDLE)], response_model=ComplaintView, responses=_REFUSED)
 async def transfer(complaint_id: str, body: TransferBody, session: SessionDep, temporal: TemporalDep):
     return await _act(session, temporal, complaint_id, "transfer", TransferRequest(**body.model_dump()))
 
 
-@complaint_router.post("/{complaint_id}/findings", response_model=ComplaintView, responses=_REFUSED)
+@complaint_router.post("/{complaint_id}/findings", dependencies=[require(Permission.COMPLAINTS_HANDLE)], response_model=ComplaintView, responses=_REFUSED)
 async def findings(complaint_id: str, body: FindingsBody, session: SessionDep, temporal: TemporalDep):
     return await _act(session, temporal, complaint_id, "add_findings", FindingsRequest(**body.model_dump()))
 
 
-@complaint_router.post("/{complaint_id}/reply", response_model=ComplaintView, responses=_REFUSED)
+@complaint_router.post("/{complaint_id}/reply", dependencies=[require(Permission.COMPLAINTS_HANDLE)], response_model=ComplaintView, responses=_REFUSED)
 async def reply(complaint_id: str, body: ReplyBody, session: SessionDep, temporal: TemporalDep):
     return await _act(session, temporal, complaint_id, "reply", ReplyRequest(**body.model_dump()))
 
 
-@complaint_router.post("/{complaint_id}/acceptance", response_model=ComplaintView, responses=_REFUSED)
+@complaint_router.post("/{complaint_id}/acceptance", dependencies=[require(Permission.COMPLAINTS_HANDLE)], response_model=ComplaintView, responses=_REFUSED)
 async def acceptance(complaint_id: str, body: AcceptanceBody, session: SessionDep, temporal: TemporalDep):
     return await _act(session, temporal, complaint_id, "customer_acceptance", AcceptanceRequest(**body.model_dump()))
 
 
-@complaint_router.post("/{complaint_id}/escalate", response_model=ComplaintView, responses=_REFUSED)
+@complaint_router.post("/{complaint_id}/escalate", dependencies=[require(Permission.COMPLAINTS_ESCALATE)], response_model=ComplaintView, responses=_REFUSED)
 async def escalate(complaint_id: str, body: EscalateBody, session: SessionDep, temporal: TemporalDep):
     return await _act(session, temporal, complaint_id, "escalate", EscalateRequest(**body.model_dump()))
 
 
-@complaint_router.post("/{complaint_id}/level", response_model=ComplaintView, responses=_REFUSED)
+@complaint_router.post("/{complaint_id}/level", dependencies=[require(Permission.COMPLAINTS_CORRECT_LEVEL)], response_model=ComplaintView, responses=_REFUSED)
 async def correct_level(complaint_id: str, body: LevelBody, session: SessionDep, temporal: TemporalDep):
     """A repeat or a VIP found late: the ticket reclassifies and recomputes its due time (recorded)."""
     if body.repeat_of is not None:
@@ -248,7 +250,7 @@ async def correct_level(complaint_id: str, body: LevelBody, session: SessionDep,
 # ---- fee returns ------------------------------------------------------------------------------------
 
 
-@complaint_router.post("/{complaint_id}/fee-returns", status_code=201, response_model=FeeReturnOut,
+@complaint_router.post("/{complaint_id}/fee-returns", dependencies=[require(Permission.FEE_RETURNS_REQUEST)], status_code=201, response_model=FeeReturnOut,
              responses={404: {"description": "unknown complaint"}, 409: {"description": "an earlier return of the same kind"},
                         422: {"description": "not the ticket's number, or not a fee return as stated"}})
 async def request_fee_return(complaint_id: str, body: FeeReturnBody, response: Response, session: SessionDep,
@@ -261,7 +263,7 @@ async def request_fee_return(complaint_id: str, body: FeeReturnBody, response: R
     return FeeReturnOut.model_validate(row)
 
 
-@complaint_router.get("/{complaint_id}/fee-returns", response_model=list[FeeReturnOut])
+@complaint_router.get("/{complaint_id}/fee-returns", dependencies=[require(Permission.COMPLAINTS_READ)], response_model=list[FeeReturnOut])
 def list_fee_returns(complaint_id: str, session: SessionDep) -> list[FeeReturnOut]:
     return [FeeReturnOut.model_validate(r) for r in fees.list_for(session, complaint_id)]
 
@@ -275,7 +277,7 @@ async def _credit_if_approved(temporal: Client | None, row) -> None:
     await fees.ensure_credit(temporal, row)
 
 
-@fee_router.post("/{fee_return_id}/approve", response_model=FeeReturnOut,
+@fee_router.post("/{fee_return_id}/approve", dependencies=[require(Permission.FEE_RETURNS_APPROVE)], response_model=FeeReturnOut,
                  responses={403: {"description": "operator approving own return / wrong role"}, 409: {"description": "wrong status"}})
 async def approve(fee_return_id: str, body: ApproveBody, session: SessionDep, temporal: TemporalDep) -> FeeReturnOut:
     row = fees.approve(session, fee_return_id, body.actor_id, body.role)
@@ -283,12 +285,12 @@ async def approve(fee_return_id: str, body: ApproveBody, session: SessionDep, te
     return FeeReturnOut.model_validate(row)
 
 
-@fee_router.post("/{fee_return_id}/reject", response_model=FeeReturnOut)
+@fee_router.post("/{fee_return_id}/reject", dependencies=[require(Permission.FEE_RETURNS_APPROVE)], response_model=FeeReturnOut)
 def reject(fee_return_id: str, body: RejectBody, session: SessionDep) -> FeeReturnOut:
     return FeeReturnOut.model_validate(fees.reject(session, fee_return_id, body.actor_id, body.role, body.reason))
 
 
-@fee_router.post("/{fee_return_id}/audit", response_model=FeeReturnOut,
+@fee_router.post("/{fee_return_id}/audit", dependencies=[require(Permission.FEE_RETURNS_AUDIT)], response_model=FeeReturnOut,
                  responses={403: {"description": "the operator is never the auditor"}})
 async def audit(fee_return_id: str, body: AuditBody, session: SessionDep, temporal: TemporalDep) -> FeeReturnOut:
     row = fees.audit(session, fee_return_id, body.actor_id, body.role, body.ok, body.note)
@@ -296,7 +298,7 @@ async def audit(fee_return_id: str, body: AuditBody, session: SessionDep, tempor
     return FeeReturnOut.model_validate(row)
 
 
-@fee_router.post("/{fee_return_id}/verification", response_model=VerifyOut)
+@fee_router.post("/{fee_return_id}/verification", dependencies=[require(Permission.FEE_RETURNS_VERIFY)], response_model=VerifyOut)
 async def verify_value_added(fee_return_id: str, body: VerifyBody, session: SessionDep, temporal: TemporalDep) -> VerifyOut:
     original, added = fees.verify_value_added(session, fee_return_id, body.actor_id, body.confirmed)
     if added is not None:
@@ -305,7 +307,7 @@ async def verify_value_added(fee_return_id: str, body: VerifyBody, session: Sess
                      top_up=FeeReturnOut.model_validate(added) if added else None)
 
 
-@fee_router.post("/{fee_return_id}/credit", response_model=FeeReturnOut, responses={409: {"description": "not approved"}})
+@fee_router.post("/{fee_return_id}/credit", dependencies=[require(Permission.FEE_RETURNS_CREDIT)], response_model=FeeReturnOut, responses={409: {"description": "not approved"}})
 async def credit(fee_return_id: str, session: SessionDep, temporal: TemporalDep) -> FeeReturnOut:
     """(Re)start the credit of an approved return, e.g. after Temporal was unreachable at approval."""
     row = session.get(FeeReturn, fee_return_id)

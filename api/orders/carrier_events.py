@@ -8,9 +8,10 @@ from sqlmodel import Session
 from temporalio.client import Client
 
 from api import errors
-from api.deps import get_session, get_temporal_optional, verified_body
+from api.deps import get_session, get_temporal_optional, require, verified_body
 from api.orders.schemas import BatchEventsOut, CarrierEventOut, SingleEventOut
 from api.schemas import Page
+from core.access import Permission
 from core.settings import get_settings
 from core.signing import SOURCE_HEADER
 from db.orders import EventOutcome
@@ -126,7 +127,7 @@ async def push_batch(
     return JSONResponse(status_code=207 if report.rejected else 200, content=out.model_dump(mode="json"))
 
 
-@router.get("", response_model=Page[CarrierEventOut])
+@router.get("", dependencies=[require(Permission.CARRIER_EVENTS_READ)], response_model=Page[CarrierEventOut])
 def list_events(
     session: Annotated[Session, Depends(get_session)],
     outcome: EventOutcome | None = None,

@@ -7,9 +7,18 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from sqlmodel import Session
 from temporalio.client import Client
 
-from api.deps import IDEMPOTENCY_HEADER, get_session, get_temporal_optional, idempotency_key, run_db, start_process
+from api.deps import (
+    IDEMPOTENCY_HEADER,
+    get_session,
+    get_temporal_optional,
+    idempotency_key,
+    require,
+    run_db,
+    start_process,
+)
 from api.orders.schemas import OrderDetail, OrderOut, PlaceOrderRequest
 from api.schemas import MONTH_PATTERN, Page
+from core.access import Permission
 from domain.orders.carriers import Carrier
 from domain.orders.order import FailureReason, OrderStatus
 from services.orders import order as svc
@@ -20,7 +29,7 @@ log = structlog.get_logger(__name__)
 
 
 @router.post(
-    "",
+    "", dependencies=[require(Permission.ORDERS_PLACE)],
     status_code=201,
     response_model=OrderOut,
     responses={
@@ -49,7 +58,7 @@ async def place_order(
     return out
 
 
-@router.get("", response_model=Page[OrderOut])
+@router.get("", dependencies=[require(Permission.ORDERS_READ)], response_model=Page[OrderOut])
 def list_orders(
     session: Annotated[Session, Depends(get_session)],
     status: OrderStatus | None = None,
@@ -71,7 +80,7 @@ def list_orders(
     return Page[OrderOut](items=[OrderOut.model_validate(o) for o in items], total=total, limit=limit, offset=offset)
 
 
-@router.get("/{order_id}", response_model=OrderDetail, responses={404: {"description": "unknown order"}})
+@router.get("/{order_id}", dependencies=[require(Permission.ORDERS_READ)], response_model=OrderDetail, responses={404: {"description": "unknown order"}})
 async def get_order(
     order_id: str,
     session: Annotated[Session, Depends(get_session)],

@@ -6,9 +6,10 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.responses import Response
 from sqlmodel import Session
 
-from api.deps import get_session
+from api.deps import get_session, require
 from api.orders.schemas import BatchDetail, BatchOut, StatementOut
 from api.schemas import MONTH_PATTERN, Page
+from core.access import Permission
 from core.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, attachment
 from domain.orders.carriers import Carrier
 from services.orders import statements as svc
@@ -21,7 +22,7 @@ _UNKNOWN_AGENT = {"description": "unknown agent"}
 Month = Annotated[str, Path(pattern=MONTH_PATTERN, description="settlement month yyyymm")]
 
 
-@router.get("", response_model=Page[BatchOut])
+@router.get("", dependencies=[require(Permission.SETTLEMENTS_READ)], response_model=Page[BatchOut])
 def list_batches(
     session: Annotated[Session, Depends(get_session)],
     carrier: Carrier | None = None,
@@ -33,7 +34,7 @@ def list_batches(
     return Page[BatchOut](items=[BatchOut.model_validate(b) for b in rows], total=total, limit=limit, offset=offset)
 
 
-@router.get("/{batch_id}", response_model=BatchDetail, responses={404: {"description": "unknown batch"}})
+@router.get("/{batch_id}", dependencies=[require(Permission.SETTLEMENTS_READ)], response_model=BatchDetail, responses={404: {"description": "unknown batch"}})
 def get_batch(batch_id: str, session: Annotated[Session, Depends(get_session)]) -> BatchDetail:
     found = svc.get_batch(session, batch_id)
     if found is None:
@@ -45,7 +46,7 @@ def get_batch(batch_id: str, session: Annotated[Session, Depends(get_session)]) 
     )
 
 
-@agent_statements.get("/{agent_id}/statements", response_model=list[StatementOut], responses={404: _UNKNOWN_AGENT})
+@agent_statements.get("/{agent_id}/statements", dependencies=[require(Permission.STATEMENTS_READ)], response_model=list[StatementOut], responses={404: _UNKNOWN_AGENT})
 def statements(
     agent_id: str,
     session: Annotated[Session, Depends(get_session)],
@@ -60,7 +61,7 @@ def _rows(session: Session, agent_id: str, month: str) -> list[svc.StatementRow]
 
 
 @agent_statements.get(
-    "/{agent_id}/statements/{month}.csv",
+    "/{agent_id}/statements/{month}.csv", dependencies=[require(Permission.STATEMENTS_READ)],
     response_class=Response,
     responses={200: {"content": {CSV_MEDIA_TYPE: {}}}, 404: _UNKNOWN_AGENT},
 )
@@ -73,7 +74,7 @@ def statement_csv(agent_id: str, month: Month, session: Annotated[Session, Depen
 
 
 @agent_statements.get(
-    "/{agent_id}/statements/{month}.xlsx",
+    "/{agent_id}/statements/{month}.xlsx", dependencies=[require(Permission.STATEMENTS_READ)],
     response_class=Response,
     responses={200: {"content": {XLSX_MEDIA_TYPE: {}}}, 404: _UNKNOWN_AGENT},
 )

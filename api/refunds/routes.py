@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Res
 from sqlmodel import Session, select
 from temporalio.client import Client
 
-from api.deps import get_session, get_temporal, get_temporal_optional, run_db, start_process
+from api.deps import get_session, get_temporal, get_temporal_optional, require, run_db, start_process
 from api.refunds.schemas import (
     BatchItemOut,
     BatchRefundIn,
@@ -31,6 +31,7 @@ from api.refunds.schemas import (
     SerialOut,
 )
 from api.schemas import Page
+from core.access import Permission
 from core.errors import BusinessError
 from core.http import PeerRejected, PeerUnavailable
 from core.settings import get_settings
@@ -71,7 +72,7 @@ async def _start(temporal: Any, session: Session, refund: Refund) -> None:
 # ---- payments -------------------------------------------------------------------------------------
 
 
-@router.post("/payments", status_code=201, response_model=PaymentOut,
+@router.post("/payments", dependencies=[require(Permission.PAYMENTS_RECORD)], status_code=201, response_model=PaymentOut,
              responses={200: {"description": "already recorded"}, 409: {"description": "same id, other details"},
                         422: {"description": "unknown merchant or channel"}})
 async def record_payment(body: PaymentIn, response: Response, session: Db,
@@ -85,7 +86,7 @@ async def record_payment(body: PaymentIn, response: Response, session: Db,
     return _payment_out(recorded.payment, recorded.auto_refund)
 
 
-@router.get("/payments/{payment_id}", response_model=PaymentOut, responses={404: {"description": "unknown payment"}})
+@router.get("/payments/{payment_id}", dependencies=[require(Permission.PAYMENTS_READ)], response_model=PaymentOut, responses={404: {"description": "unknown payment"}})
 def get_payment(payment_id: str, session: Db) -> PaymentOut:
     payment, _ = svc.payment_view(session, payment_id)
     return _payment_out(payment)
@@ -101,7 +102,7 @@ def _new(body: RefundIn) -> svc.NewRefund:
                          requested_by=body.requested_by or f"merchant:{body.merchant_id}", source=body.source)
 
 
-@router.post("/refunds", status_code=201, response_model=RefundOut,
+@router.post("/refunds", dependencies=[require(Permission.REFUNDS_REQUEST)], status_code=201, response_model=RefundOut,
              responses={200: {"description": "the same refund number was seen before: the original refund"},
                         404: {"description": "unknown payment"},
                         409: {"description": "the refund number was used with another payment or amount"},
@@ -115,7 +116,7 @@ async def request_refund(body: RefundIn, response: Response, session: Db,
     return RefundOut.model_validate(refund)
 
 
-@router.post("/refunds/batch", response_model=BatchRefundOut)
+@router.post("/refunds/batch", dependencies=[require(Permission.REFUNDS_REQUEST)], response_model=BatchRefundOut)
 async def request_refunds(body: BatchRefundIn, session: Db,
                           temporal: Annotated[Client | None, Depends(get_temporal_optional)]) -> BatchRefundOut:
     """Each refund of the batch is accepted or refused on its own; the answer says which and why."""
@@ -136,7 +137,7 @@ async def request_refunds(body: BatchRefundIn, session: Db,
     return BatchRefundOut(accepted=ok, refused=len(items) - ok, items=items)
 
 
-@router.get("/refunds", response_model=Page[RefundOut])
+@router.get("/refunds", dependencies=[require(Permission.REFUNDS_READ)], response_model=Page[RefundOut])
 def list_refunds(
     session: Db,
     status: RefundStatus | None = None,
@@ -160,7 +161,7 @@ def list_refunds(
     return Page[RefundOut](items=[RefundOut.model_validate(r) for r in rows], total=total, limit=limit, offset=offset)
 
 
-@router.get("/refunds/{refund_id}", response_model=RefundDetailOut, responses={404: {"description": "unknown refund"}})
+@router.get("/refunds/{refund_id}", dependencies=[require(Permission.REFUNDS_READ)], response_model=RefundDetailOut, responses={404: {"description": "unknown refund"}})
 async def get_refund(refund_id: str, session: Db,
                      temporal: Annotated[Client | None, Depends(get_temporal_optional)]) -> RefundDetailOut:
     d = await run_db(session, svc.get_refund, refund_id)
@@ -172,7 +173,7 @@ async def get_refund(refund_id: str, session: Db,
                            history=[RefundEventOut.model_validate(e) for e in d.history], live=live, live_error=why)
 
 
-@router.post("/refunds/{refund_id}/{action}", response_model=OpsActionOut,
+@router.post("/refunds/{refund_id}/{action}", dependencies=[require(Permission.REFUNDS_ACT)], response_model=OpsActionOut,
              responses={403: {"description": "the auditor is the requester"}, 404: {"description": "unknown refund"},
                         409: {"description": "not allowed in the refund's current state"},
                         422: {"description": "missing statement reference"}})
@@ -188,12 +189,12 @@ async def ops_action(refund_id: str, action: str, body: OpsActionIn, session: Db
 # ---- channels and the error table -------------------------------------------------------------------------
 
 
-@router.get("/refund-channels", response_model=list[ChannelOut])
+@router.get("/refund-channels", dependencies=[require(Permission.CHANNELS_READ)], response_model=list[ChannelOut])
 def list_channels(session: Db) -> list[ChannelOut]:
     return [ChannelOut.model_validate(c) for c in session.exec(select(RefundChannel).order_by(RefundChannel.id)).all()]
 
 
-@router.put("/refund-channels/{channel_id}/auto-audit", response_model=ChannelOut,
+@router.put("/refund-channels/{channel_id}/auto-audit", dependencies=[require(Permission.CHANNELS_CONFIGURE)], response_model=ChannelOut,
             responses={404: {"description": "unknown channel"}})
 def switch_auto_audit(channel_id: str, body: ChannelSwitchIn, session: Db) -> ChannelOut:
     """The emergency switch: automatic audit off (or back on) for one channel, with who and why."""
@@ -201,18 +202,18 @@ def switch_auto_audit(channel_id: str, body: ChannelSwitchIn, session: Db) -> Ch
                                                      body.reason))
 
 
-@router.get("/refund-channels/{channel_id}/switches", response_model=list[ChannelSwitchOut])
+@router.get("/refund-channels/{channel_id}/switches", dependencies=[require(Permission.CHANNELS_READ)], response_model=list[ChannelSwitchOut])
 def channel_switches(channel_id: str, session: Db) -> list[ChannelSwitchOut]:
     return [ChannelSwitchOut.model_validate(s) for s in svc.channel_switches(session, channel_id)]
 
 
-@router.get("/refund-error-mappings", response_model=list[ErrorMappingOut])
+@router.get("/refund-error-mappings", dependencies=[require(Permission.CHANNELS_READ)], response_model=list[ErrorMappingOut])
 def list_error_mappings(session: Db, channel: str | None = None) -> list[ErrorMappingOut]:
     return [ErrorMappingOut(**r.mapping.model_dump(), source=r.source, overridden=r.overridden,
                             created_by=r.created_by, created_at=r.created_at) for r in svc.error_mappings(session, channel)]
 
 
-@router.put("/refund-error-mappings", response_model=ErrorMappingOut, status_code=201,
+@router.put("/refund-error-mappings", dependencies=[require(Permission.CHANNELS_CONFIGURE)], response_model=ErrorMappingOut, status_code=201,
             responses={200: {"description": "replaced"}, 422: {"description": "unknown channel"}})
 def put_error_mapping(body: ErrorMappingIn, response: Response, session: Db) -> ErrorMappingOut:
     """Add or replace the translation of a channel code; the next decline with that code uses it, no deploy."""
@@ -222,7 +223,7 @@ def put_error_mapping(body: ErrorMappingIn, response: Response, session: Db) -> 
     return ErrorMappingOut(**m.model_dump(), source="ops", created_by=row.created_by, created_at=row.created_at)
 
 
-@router.get("/refund-channels/{channel_id}/statements/{day}/reconciliation", response_model=ReconciliationOut,
+@router.get("/refund-channels/{channel_id}/statements/{day}/reconciliation", dependencies=[require(Permission.RECONCILIATION_READ)], response_model=ReconciliationOut,
             responses={502: {"description": "the channel did not give its statement"}})
 async def reconcile_statement(
     channel_id: str,

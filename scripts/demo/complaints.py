@@ -12,6 +12,7 @@ from core.db import get_engine
 from db.complaints import Complaint
 from domain.complaints.complaint import customer_sms_time
 from scripts.demo.state import already_loaded, mark_loaded
+from scripts.users import staff_headers
 
 BASE = {"customer": "standard", "source": "hotline", "ctype": "billing", "receiving_department": "complaint_desk"}
 LEVELS = [  # (label, overrides): one complaint of every level
@@ -49,7 +50,8 @@ async def load_complaint_demo_once(api: str, sms_sim: str, engine: Engine | None
         if already_loaded("complaints", s.exec(select(Complaint).limit(1)).first() is not None):
             return
     now = datetime.now(UTC)
-    async with httpx.AsyncClient(timeout=30) as http:
+    headers = await asyncio.to_thread(staff_headers, api)  # signed in as the demo admin
+    async with httpx.AsyncClient(timeout=30, headers=headers) as http:
         made = [await _register(http, api, i, **over) for i, (_, over) in enumerate(LEVELS, start=1)]
         # a repeat (same number, same type within 30 days): half the deadline
         repeat = await _register(http, api, 3, key="demo-complaint-3-again", ctype="mms", text="MMS still not received")

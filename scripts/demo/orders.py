@@ -19,6 +19,7 @@ from db.orders import Order, Product
 from domain.clock import SHANGHAI, month_bounds, previous_month
 from scripts.demo.order_stories import life, scenario, wire
 from scripts.demo.state import already_loaded, mark_loaded
+from scripts.users import staff_headers
 from services.orders.order import terms_of
 from workflows.orders.contract import settlement_schedule_id as schedule_id
 
@@ -136,7 +137,8 @@ async def load_order_demo_once(client: Client, api: str, simulator: str, engine:
     seed_catalogue(engine)
     now = datetime.now(SHANGHAI)
     plans = _plan(now)
-    async with httpx.AsyncClient(timeout=30) as http:
+    headers = await asyncio.to_thread(staff_headers, api)  # signed in as the demo admin
+    async with httpx.AsyncClient(timeout=30, headers=headers) as http:
         # Broadnet publishes last month's audit late: its batch waits, visibly, in the Web UI
         late = {f"china_broadnet-{plans[0]['month']}": (now + timedelta(days=3)).isoformat()}
         (await http.post(f"{simulator}/sim/behaviour", json={"audit_pending_until": late})).raise_for_status()

@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 from core.settings import get_settings
 from db.refunds import Merchant, MerchantProduct, Payment, RefundChannel
 from scripts.demo.state import already_loaded, mark_loaded
+from scripts.users import staff_headers
 
 CHANNELS = [
     RefundChannel(id="unionpay", name="UnionPay", cost_mode="proportional"),
@@ -77,7 +78,8 @@ async def load_refund_demo_once(api: str, channel_sim: str, engine: Engine) -> N
     seed_refund_catalogue(engine)
     callback = f"{channel_sim}/merchant/callbacks"
     paid_at = datetime.now(UTC) - timedelta(days=2)
-    async with httpx.AsyncClient(timeout=30) as http:
+    headers = await asyncio.to_thread(staff_headers, api)  # signed in as the demo admin
+    async with httpx.AsyncClient(timeout=30, headers=headers) as http:
         scripts = [{"payment_id": f"PAY-DEMO-{key}", "channel": ch, "paid_fen": paid, "behaviour": b, "times": 1,
                     "settle_after_s": 2} for key, ch, b, paid, *_ in PLAN]
         (await http.post(f"{channel_sim}/sim/payments", json=scripts)).raise_for_status()

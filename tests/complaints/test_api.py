@@ -20,6 +20,7 @@ from core.settings import get_settings
 from core.signing import signed_headers
 from db.complaints import Complaint, ComplaintEvent, ComplaintNotice, FeeReturn, SmsMessage
 from domain.clock import SHANGHAI
+from tests.fixtures_db import bearer
 from workflows.complaints import contract
 from workflows.complaints.complaint import CalendarCheckWorkflow, ComplaintWorkflow
 from workflows.complaints.fee_return import FeeReturnCreditWorkflow
@@ -75,7 +76,8 @@ async def desk(db, time_env):
                     activities=[acts.record_complaint, acts.compute_due, acts.send_customer_sms, acts.notify_department,
                                 acts.check_calendar, fee.credit, fee.sms_credited],
                     activity_executor=ThreadPoolExecutor(4))
-    async with worker, httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as http:
+    async with worker, httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api",
+                                         headers=bearer("admin")) as http:
         yield http, sms, billing, db
         # Let the tickets finish the task in flight first: a workflow terminated in the middle of a task (a local
         # activity running) keeps the time-skipping server's clock locked, and the next test's sleep times out.

@@ -4,6 +4,7 @@ An order placed through the API, its life pushed by the carrier simulator with t
 back, a restart of every process half-way, then the carrier's monthly Schedule settles and pays it.
 """
 
+import asyncio
 from datetime import datetime, timedelta
 
 import httpx
@@ -38,7 +39,7 @@ async def test_order_to_commission_through_every_process(stack_dir):
         month = previous_month(now)
         start = month_bounds(previous_month(month_bounds(month)[0]))[0] + timedelta(days=3)
 
-        async with httpx.AsyncClient(base_url=stack.api_url, timeout=30) as api:
+        async with httpx.AsyncClient(base_url=stack.api_url, headers=await asyncio.to_thread(stack.staff_headers), timeout=30) as api:
             body = {"agent_id": "A002", "product_id": product.id, "msisdn": "13800138123"}
             first = await api.post("/orders", json=body, headers={"Idempotency-Key": "e2e-1"})
             again = await api.post("/orders", json=body, headers={"Idempotency-Key": "e2e-1"})
@@ -78,7 +79,7 @@ async def test_order_to_commission_through_every_process(stack_dir):
         await ensure_settlement_schedules(client)
         await client.get_schedule_handle(schedule_id(product.carrier)).trigger()
 
-        async with httpx.AsyncClient(base_url=stack.api_url, timeout=30) as api:
+        async with httpx.AsyncClient(base_url=stack.api_url, headers=await asyncio.to_thread(stack.staff_headers), timeout=30) as api:
             async def order_after():
                 return (await api.get(f"/orders/{order_id}")).json()
 

@@ -3,6 +3,7 @@ over real signed HTTP: the loop's main branches, an ops mapping and an ops actio
 callbacks, Web UI filters, and a worker killed between "sent" and "recorded" without a second refund.
 """
 
+import asyncio
 import os
 import signal
 from datetime import UTC, datetime, timedelta
@@ -57,7 +58,7 @@ async def _setup(api, sim, stack, key: str, channel: str, behaviour: str, paid: 
 
 
 async def test_refunds_through_every_process(stack):
-    async with httpx.AsyncClient(base_url=stack.api_url, timeout=30) as api, \
+    async with httpx.AsyncClient(base_url=stack.api_url, headers=await asyncio.to_thread(stack.staff_headers), timeout=30) as api, \
             httpx.AsyncClient(base_url=stack.channel_url, timeout=30) as sim:
         # ops shorten the retry delay of "too frequent" on unionpay: a mapping, no deploy
         r = await api.put("/refund-error-mappings", json={
@@ -125,7 +126,7 @@ def _worker(stack: Stack):
 
 
 async def test_worker_killed_between_sent_and_recorded_makes_no_second_refund(stack):
-    async with httpx.AsyncClient(base_url=stack.api_url, timeout=30) as api, \
+    async with httpx.AsyncClient(base_url=stack.api_url, headers=await asyncio.to_thread(stack.staff_headers), timeout=30) as api, \
             httpx.AsyncClient(base_url=stack.channel_url, timeout=30) as sim:
         # the channel registers the refund at once and answers 1.5 s later: the worker dies in between
         rid = await _setup(api, sim, stack, "crash", "unionpay", "slow", delay_s=1.5)

@@ -1,0 +1,57 @@
+"""Signing in (the embedded issuer), who am I, and merchants' API keys."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.security import OAuth2PasswordRequestForm
+from sqlmodel import Session
+
+from api.deps import get_session, require, run_db
+from api.identity.schemas import ApiKeyOut, MeOut, NewApiKeyOut, RefreshIn, TokenOut
+from core.access import Permission, Principal
+from services import identity as svc
+
+router = APIRouter(tags=["identity"])
+Db = Annotated[Session, Depends(get_session)]
+
+
+@router.post("/auth/token", response_model=TokenOut, responses={401: {"description": "wrong name or password, "
+                                                                                     "or the account is locked"}})
+async def sign_in(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: Db) -> TokenOut:
+    """OAuth2 password flow (Swagger UI's "Authorize" uses it). Repeated failures lock the account a while."""
+    tokens = await run_db(session, svc.sign_in, form.username, form.password)
+    return TokenOut(**tokens.__dict__)
+
+
+@router.post("/auth/refresh", response_model=TokenOut, responses={401: {"description": "unknown, used or expired"}})
+async def refresh(body: RefreshIn, session: Db) -> TokenOut:
+    """New tokens for a refresh token; each refresh token works once."""
+    tokens = await run_db(session, svc.refresh, body.refresh_token)
+    return TokenOut(**tokens.__dict__)
+
+
+@router.get("/me", response_model=MeOut)
+def me(principal: Annotated[Principal, require(Permission.IDENTITY_READ)]) -> MeOut:
+    return MeOut(id=principal.id, roles=sorted(principal.roles), permissions=sorted(principal.permissions),
+                 department=principal.department, agent_id=principal.agent_id, merchant_id=principal.merchant_id)
+
+
+@router.post("/merchants/{merchant_id}/api-keys", status_code=201, response_model=NewApiKeyOut,
+             responses={404: {"description": "unknown merchant"}})
+def create_api_key(merchant_id: str, session: Db,
+                   principal: Annotated[Principal, require(Permission.API_KEYS_MANAGE)]) -> NewApiKeyOut:
+    """A new key; the merchant's older keys stay valid until revoked, so keys rotate without downtime."""
+    row, key = svc.create_api_key(session, merchant_id, principal.id)
+    return NewApiKeyOut(**ApiKeyOut.model_validate(row).model_dump(), key=key)
+
+
+@router.get("/merchants/{merchant_id}/api-keys", response_model=list[ApiKeyOut],
+            dependencies=[require(Permission.API_KEYS_MANAGE)])
+def list_api_keys(merchant_id: str, session: Db) -> list[ApiKeyOut]:
+    return [ApiKeyOut.model_validate(k) for k in svc.api_keys(session, merchant_id)]
+
+
+@router.delete("/merchants/{merchant_id}/api-keys/{prefix}", response_model=ApiKeyOut,
+               dependencies=[require(Permission.API_KEYS_MANAGE)], responses={404: {"description": "no such key"}})
+def revoke_api_key(merchant_id: str, prefix: str, session: Db) -> ApiKeyOut:
+    return ApiKeyOut.model_validate(svc.revoke_api_key(session, merchant_id, prefix))

@@ -1,0 +1,115 @@
+"""Who may do what: every role and every permission, in one table.
+
+Each route declares the one permission it needs (`api.deps.require`); a person or a merchant holds the
+permissions of their roles. Scoping (an agent sees only its own orders, a merchant only its own payments)
+and separation of duties (the auditor is not the requester) are checked by the services with the caller's
+identity, which always comes from the token or the API key, never from the request body.
+"""
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Permission(StrEnum):
+    ORDERS_PLACE = "orders.place"
+    ORDERS_READ = "orders.read"
+    CARRIER_EVENTS_READ = "carrier_events.read"
+    SETTLEMENTS_READ = "settlements.read"
+    STATEMENTS_READ = "statements.read"
+    AGENTS_READ = "agents.read"
+    AGENTS_MANAGE = "agents.manage"  # suspend, reinstate
+    AGENTS_APPEAL = "agents.appeal"
+    COMPLAINTS_REGISTER = "complaints.register"
+    COMPLAINTS_READ = "complaints.read"
+    COMPLAINTS_HANDLE = "complaints.handle"  # accept, transfer, findings, reply, customer's acceptance
+    COMPLAINTS_ESCALATE = "complaints.escalate"
+    COMPLAINTS_CORRECT_LEVEL = "complaints.correct_level"
+    CALENDAR_MANAGE = "calendar.manage"  # load a year's official working-day schedule
+    FEE_RETURNS_REQUEST = "fee_returns.request"
+    FEE_RETURNS_APPROVE = "fee_returns.approve"  # the tier still decides who may approve how much
+    FEE_RETURNS_AUDIT = "fee_returns.audit"
+    FEE_RETURNS_VERIFY = "fee_returns.verify"  # a value-added fault confirmed later
+    FEE_RETURNS_CREDIT = "fee_returns.credit"  # ask the billing system again
+    PAYMENTS_RECORD = "payments.record"
+    PAYMENTS_READ = "payments.read"
+    REFUNDS_REQUEST = "refunds.request"
+    REFUNDS_READ = "refunds.read"
+    REFUNDS_ACT = "refunds.act"  # the ops-action route; each action then needs one of the two below
+    REFUNDS_AUDIT = "refunds.audit"  # approve, reject
+    REFUNDS_OVERRIDE = "refunds.override"  # force success / fail, marked succeeded offline, retry with a new serial
+    CHANNELS_READ = "channels.read"
+    CHANNELS_CONFIGURE = "channels.configure"  # the emergency auto-audit switch, the error table
+    RECONCILIATION_READ = "reconciliation.read"
+    AUDIT_READ = "audit.read"
+    API_KEYS_MANAGE = "api_keys.manage"
+    IDENTITY_READ = "identity.read"  # /me
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    OPS = "ops"
+    AUDITOR = "auditor"
+    FINANCE = "finance"
+    COMPLAINT_HANDLER = "complaint_handler"  # acts for one department (the user's department)
+    TEAM_LEAD = "team_lead"  # fee-return tier 2
+    MANAGER = "manager"  # fee-return tier 3
+    READ_ONLY = "read_only"
+    AGENT = "agent"  # an agent (distributor): its own orders, statements, appeals
+    MERCHANT = "merchant"  # a merchant's system, by API key: its own payments and refunds
+
+
+P = Permission
+_READ_BACK_OFFICE = {P.ORDERS_READ, P.CARRIER_EVENTS_READ, P.SETTLEMENTS_READ, P.STATEMENTS_READ, P.AGENTS_READ,
+                     P.COMPLAINTS_READ, P.PAYMENTS_READ, P.REFUNDS_READ, P.CHANNELS_READ, P.IDENTITY_READ}
+_COMPLAINT_DESK = {P.COMPLAINTS_REGISTER, P.COMPLAINTS_READ, P.COMPLAINTS_HANDLE, P.FEE_RETURNS_REQUEST,
+                   P.IDENTITY_READ}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset(Permission),
+    Role.OPS: frozenset(_READ_BACK_OFFICE | {
+        P.ORDERS_PLACE, P.AGENTS_MANAGE, P.AGENTS_APPEAL, P.COMPLAINTS_REGISTER, P.COMPLAINTS_ESCALATE,
+        P.CALENDAR_MANAGE, P.FEE_RETURNS_CREDIT, P.PAYMENTS_RECORD, P.REFUNDS_REQUEST, P.REFUNDS_ACT,
+        P.REFUNDS_OVERRIDE, P.CHANNELS_CONFIGURE, P.RECONCILIATION_READ, P.API_KEYS_MANAGE}),
+    Role.AUDITOR: frozenset(_READ_BACK_OFFICE | {
+        P.REFUNDS_ACT, P.REFUNDS_AUDIT, P.FEE_RETURNS_AUDIT, P.RECONCILIATION_READ, P.AUDIT_READ}),
+    Role.FINANCE: frozenset({P.SETTLEMENTS_READ, P.STATEMENTS_READ, P.AGENTS_READ, P.PAYMENTS_READ, P.REFUNDS_READ,
+                             P.CHANNELS_READ, P.RECONCILIATION_READ, P.IDENTITY_READ}),
+    Role.COMPLAINT_HANDLER: frozenset(_COMPLAINT_DESK),
+    Role.TEAM_LEAD: frozenset(_COMPLAINT_DESK | {P.COMPLAINTS_ESCALATE, P.COMPLAINTS_CORRECT_LEVEL,
+                                                 P.FEE_RETURNS_APPROVE, P.FEE_RETURNS_VERIFY}),
+    Role.MANAGER: frozenset(_COMPLAINT_DESK | {P.COMPLAINTS_ESCALATE, P.COMPLAINTS_CORRECT_LEVEL,
+                                               P.FEE_RETURNS_APPROVE, P.FEE_RETURNS_VERIFY}),
+    Role.READ_ONLY: frozenset(_READ_BACK_OFFICE),
+    Role.AGENT: frozenset({P.ORDERS_PLACE, P.ORDERS_READ, P.STATEMENTS_READ, P.AGENTS_READ, P.AGENTS_APPEAL,
+                           P.IDENTITY_READ}),
+    Role.MERCHANT: frozenset({P.PAYMENTS_RECORD, P.PAYMENTS_READ, P.REFUNDS_REQUEST, P.REFUNDS_READ,
+                              P.IDENTITY_READ}),
+}
+del P
+
+
+def permissions_of(roles: frozenset[Role] | set[Role]) -> frozenset[Permission]:
+    return frozenset().union(*(ROLE_PERMISSIONS[r] for r in roles)) if roles else frozenset()
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller: a staff member or an agent (token), or a merchant's system (API key)."""
+
+    id: str  # user name, or "merchant:<id>" for an API key
+    roles: frozenset[Role]
+    department: str | None = None  # a complaint handler's department
+    agent_id: str | None = None  # set for agents: they see only their own records
+    merchant_id: str | None = None  # set for merchants: they see only their own payments and refunds
+    permissions: frozenset[Permission] = field(default=frozenset())
+
+    def __post_init__(self) -> None:
+        if not self.permissions:
+            object.__setattr__(self, "permissions", permissions_of(self.roles))
+
+    def can(self, permission: Permission) -> bool:
+        return permission in self.permissions
+
+    @property
+    def role_names(self) -> str:
+        return ",".join(sorted(self.roles))
