@@ -139,3 +139,19 @@ def current_principal(security: SecurityScopes, token: Annotated[str | None, Dep
 def require(permission: Permission):
     """The permission a route needs, declared on the route (it also shows in the OpenAPI document)."""
     return Security(current_principal, scopes=[permission.value])
+
+
+def sees_merchant(principal: Principal, merchant_id: str) -> bool:
+    """A merchant's key sees its own merchant's records only; staff see every merchant's."""
+    return principal.merchant_id is None or principal.merchant_id == merchant_id
+
+
+def sees_agent(principal: Principal, agent_id: str) -> bool:
+    """An agent sees its own records only; staff see every agent's."""
+    return principal.agent_id is None or principal.agent_id == agent_id
+
+
+def own_agent(principal: Principal, agent_id: str) -> None:
+    """For routes that name an agent: an agent may name only itself."""
+    if not sees_agent(principal, agent_id):
+        raise Forbidden(f"signed in as agent {principal.agent_id}, not {agent_id}", type="other_agent")

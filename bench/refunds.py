@@ -70,7 +70,7 @@ async def run(stack: Stack, n: int, seed: int) -> dict:
             (await api.put("/refund-error-mappings", json={
                 "channel": "*", "raw_code": code, "internal_code": code.lower(), "action": "new_serial_retry_later",
                 "merchant_message": "The channel asked us to retry later; we do it automatically.",
-                "retry_after_s": delay, "actor": "bench"})).raise_for_status()
+                "retry_after_s": delay})).raise_for_status()
         pids = [f"PB{run_id}-{i}" for i in range(payments)]
         scripts = []
         for pid in pids:

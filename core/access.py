@@ -35,8 +35,8 @@ class Permission(StrEnum):
     REFUNDS_REQUEST = "refunds.request"
     REFUNDS_READ = "refunds.read"
     REFUNDS_ACT = "refunds.act"  # the ops-action route; each action then needs one of the two below
-    REFUNDS_AUDIT = "refunds.audit"  # approve, reject
-    REFUNDS_OVERRIDE = "refunds.override"  # force success / fail, marked succeeded offline, retry with a new serial
+    REFUNDS_AUDIT = "refunds.audit"  # approve, reject, mark succeeded offline (pre-debit channels)
+    REFUNDS_OVERRIDE = "refunds.override"  # force success / fail, retry with a new serial
     CHANNELS_READ = "channels.read"
     CHANNELS_CONFIGURE = "channels.configure"  # the emergency auto-audit switch, the error table
     RECONCILIATION_READ = "reconciliation.read"
@@ -82,8 +82,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.READ_ONLY: frozenset(_READ_BACK_OFFICE),
     Role.AGENT: frozenset({P.ORDERS_PLACE, P.ORDERS_READ, P.STATEMENTS_READ, P.AGENTS_READ, P.AGENTS_APPEAL,
                            P.IDENTITY_READ}),
-    Role.MERCHANT: frozenset({P.PAYMENTS_RECORD, P.PAYMENTS_READ, P.REFUNDS_REQUEST, P.REFUNDS_READ,
-                              P.IDENTITY_READ}),
+    # payments are recorded by the acquiring side (ops, a service account), never by the merchant who refunds them
+    Role.MERCHANT: frozenset({P.PAYMENTS_READ, P.REFUNDS_REQUEST, P.REFUNDS_READ, P.IDENTITY_READ}),
 }
 del P
 

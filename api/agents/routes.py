@@ -14,8 +14,8 @@ from api.agents.schemas import (
     StatusChangeRequest,
     StatusChangeResult,
 )
-from api.deps import get_session, require
-from core.access import Permission
+from api.deps import get_session, own_agent, require
+from core.access import Permission, Principal
 from services import agents as svc
 
 router = APIRouter(prefix="/agents", tags=["agents"])
@@ -33,8 +33,10 @@ def _run(fn, *args) -> StatusChangeResult:
     return _result(fn(*args))
 
 
-@router.get("/{agent_id}", dependencies=[require(Permission.AGENTS_READ)], response_model=AgentDetailOut, responses={404: _ERRORS[404]})
-def get_agent(agent_id: str, session: Annotated[Session, Depends(get_session)]) -> AgentDetailOut:
+@router.get("/{agent_id}", response_model=AgentDetailOut, responses={404: _ERRORS[404]})
+def get_agent(agent_id: str, session: Annotated[Session, Depends(get_session)],
+              principal: Annotated[Principal, require(Permission.AGENTS_READ)]) -> AgentDetailOut:
+    own_agent(principal, agent_id)
     d = svc.detail(session, agent_id)
     return AgentDetailOut(
         **AgentOut.model_validate(d.agent).model_dump(),
@@ -45,19 +47,23 @@ def get_agent(agent_id: str, session: Annotated[Session, Depends(get_session)]) 
     )
 
 
-@router.post("/{agent_id}/suspend", dependencies=[require(Permission.AGENTS_MANAGE)], response_model=StatusChangeResult, responses=_ERRORS)
-def suspend(agent_id: str, body: StatusChangeRequest, session: Annotated[Session, Depends(get_session)]) -> StatusChangeResult:
+@router.post("/{agent_id}/suspend", response_model=StatusChangeResult, responses=_ERRORS)
+def suspend(agent_id: str, body: StatusChangeRequest, session: Annotated[Session, Depends(get_session)],
+            principal: Annotated[Principal, require(Permission.AGENTS_MANAGE)]) -> StatusChangeResult:
     """Suspend the agent: no new orders; its payable, unpaid commission lines are held."""
-    return _run(svc.suspend, session, agent_id, body.reason, body.actor)
+    return _run(svc.suspend, session, agent_id, body.reason, principal.id)
 
 
-@router.post("/{agent_id}/reinstate", dependencies=[require(Permission.AGENTS_MANAGE)], response_model=StatusChangeResult, responses=_ERRORS)
-def reinstate(agent_id: str, body: StatusChangeRequest, session: Annotated[Session, Depends(get_session)]) -> StatusChangeResult:
+@router.post("/{agent_id}/reinstate", response_model=StatusChangeResult, responses=_ERRORS)
+def reinstate(agent_id: str, body: StatusChangeRequest, session: Annotated[Session, Depends(get_session)],
+              principal: Annotated[Principal, require(Permission.AGENTS_MANAGE)]) -> StatusChangeResult:
     """Reinstate the agent: held lines become payable again and go out with the next payout."""
-    return _run(svc.reinstate, session, agent_id, body.reason, body.actor)
+    return _run(svc.reinstate, session, agent_id, body.reason, principal.id)
 
 
-@router.post("/{agent_id}/appeal", dependencies=[require(Permission.AGENTS_APPEAL)], response_model=StatusChangeResult, responses=_ERRORS)
-def appeal(agent_id: str, body: AppealRequest, session: Annotated[Session, Depends(get_session)]) -> StatusChangeResult:
+@router.post("/{agent_id}/appeal", response_model=StatusChangeResult, responses=_ERRORS)
+def appeal(agent_id: str, body: AppealRequest, session: Annotated[Session, Depends(get_session)],
+           principal: Annotated[Principal, require(Permission.AGENTS_APPEAL)]) -> StatusChangeResult:
     """Record a suspended agent's appeal with its evidence, for an admin to decide."""
-    return _run(svc.appeal, session, agent_id, body.evidence, body.actor)
+    own_agent(principal, agent_id)
+    return _run(svc.appeal, session, agent_id, body.evidence, principal.id)

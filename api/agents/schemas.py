@@ -16,14 +16,12 @@ class StatusChangeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: str = Field(min_length=1, max_length=2000)
-    actor: str = Field(min_length=1, max_length=128)
 
 
 class AppealRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     evidence: str = Field(min_length=1, max_length=10_000)
-    actor: str = Field(min_length=1, max_length=128)
 
 
 class StatusChangeOut(FromRow):

@@ -12,13 +12,15 @@ from api.deps import (
     get_session,
     get_temporal_optional,
     idempotency_key,
+    own_agent,
     require,
     run_db,
+    sees_agent,
     start_process,
 )
 from api.orders.schemas import OrderDetail, OrderOut, PlaceOrderRequest
 from api.schemas import MONTH_PATTERN, Page
-from core.access import Permission
+from core.access import Permission, Principal
 from domain.orders.carriers import Carrier
 from domain.orders.order import FailureReason, OrderStatus
 from services.orders import order as svc
@@ -29,7 +31,7 @@ log = structlog.get_logger(__name__)
 
 
 @router.post(
-    "", dependencies=[require(Permission.ORDERS_PLACE)],
+    "",
     status_code=201,
     response_model=OrderOut,
     responses={
@@ -47,7 +49,9 @@ async def place_order(
     session: Annotated[Session, Depends(get_session)],
     temporal: Annotated[Client | None, Depends(get_temporal_optional)],
     key: Annotated[str, Depends(idempotency_key)],
+    principal: Annotated[Principal, require(Permission.ORDERS_PLACE)],
 ) -> OrderOut:
+    own_agent(principal, body.agent_id)
     req = svc.NewOrder(agent_id=body.agent_id, product_id=body.product_id, msisdn=body.msisdn, customer_name=body.customer_name)
     placed = await run_db(session, svc.place_order, key, req)
     order = placed.order
@@ -58,9 +62,10 @@ async def place_order(
     return out
 
 
-@router.get("", dependencies=[require(Permission.ORDERS_READ)], response_model=Page[OrderOut])
+@router.get("", response_model=Page[OrderOut])
 def list_orders(
     session: Annotated[Session, Depends(get_session)],
+    principal: Annotated[Principal, require(Permission.ORDERS_READ)],
     status: OrderStatus | None = None,
     carrier: Carrier | None = None,
     agent_id: str | None = None,
@@ -72,7 +77,7 @@ def list_orders(
     f = svc.OrderFilter(
         status=status.value if status else None,
         carrier=carrier.value if carrier else None,
-        agent_id=agent_id,
+        agent_id=principal.agent_id or agent_id,  # an agent lists its own orders only
         settlement_month=settlement_month,
         failure_reason=failure_reason.value if failure_reason else None,
     )
@@ -80,14 +85,15 @@ def list_orders(
     return Page[OrderOut](items=[OrderOut.model_validate(o) for o in items], total=total, limit=limit, offset=offset)
 
 
-@router.get("/{order_id}", dependencies=[require(Permission.ORDERS_READ)], response_model=OrderDetail, responses={404: {"description": "unknown order"}})
+@router.get("/{order_id}", response_model=OrderDetail, responses={404: {"description": "unknown order"}})
 async def get_order(
     order_id: str,
     session: Annotated[Session, Depends(get_session)],
     temporal: Annotated[Client | None, Depends(get_temporal_optional)],
+    principal: Annotated[Principal, require(Permission.ORDERS_READ)],
 ) -> OrderDetail:
     order = await run_db(session, svc.get_order, order_id)
-    if order is None:
+    if order is None or not sees_agent(principal, order.agent_id):
         raise HTTPException(404, detail=f"unknown order {order_id}")
     base = OrderOut.model_validate(order)
     live, why = await svc.live_view(temporal, order_id)

@@ -6,10 +6,10 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.responses import Response
 from sqlmodel import Session
 
-from api.deps import get_session, require
+from api.deps import get_session, own_agent, require
 from api.orders.schemas import BatchDetail, BatchOut, StatementOut
 from api.schemas import MONTH_PATTERN, Page
-from core.access import Permission
+from core.access import Permission, Principal
 from core.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, attachment
 from domain.orders.carriers import Carrier
 from services.orders import statements as svc
@@ -46,12 +46,14 @@ def get_batch(batch_id: str, session: Annotated[Session, Depends(get_session)]) 
     )
 
 
-@agent_statements.get("/{agent_id}/statements", dependencies=[require(Permission.STATEMENTS_READ)], response_model=list[StatementOut], responses={404: _UNKNOWN_AGENT})
+@agent_statements.get("/{agent_id}/statements", response_model=list[StatementOut], responses={404: _UNKNOWN_AGENT})
 def statements(
     agent_id: str,
     session: Annotated[Session, Depends(get_session)],
+    principal: Annotated[Principal, require(Permission.STATEMENTS_READ)],
     month: Annotated[str | None, Query(pattern=MONTH_PATTERN)] = None,
 ) -> list[StatementOut]:
+    own_agent(principal, agent_id)
     rows = svc.agent_statements(session, agent_id, month)
     return [StatementOut.model_validate(s) for s in rows]
 
@@ -61,12 +63,14 @@ def _rows(session: Session, agent_id: str, month: str) -> list[svc.StatementRow]
 
 
 @agent_statements.get(
-    "/{agent_id}/statements/{month}.csv", dependencies=[require(Permission.STATEMENTS_READ)],
+    "/{agent_id}/statements/{month}.csv",
     response_class=Response,
     responses={200: {"content": {CSV_MEDIA_TYPE: {}}}, 404: _UNKNOWN_AGENT},
 )
-def statement_csv(agent_id: str, month: Month, session: Annotated[Session, Depends(get_session)]) -> Response:
+def statement_csv(agent_id: str, month: Month, session: Annotated[Session, Depends(get_session)],
+                  principal: Annotated[Principal, require(Permission.STATEMENTS_READ)]) -> Response:
     """One row per commission line, one per failed order (with reason), and a total row."""
+    own_agent(principal, agent_id)
     rows = _rows(session, agent_id, month)
     return Response(
         svc.to_csv(rows), media_type=CSV_MEDIA_TYPE, headers=attachment(svc.export_filename(agent_id, month, "csv"))
@@ -74,11 +78,13 @@ def statement_csv(agent_id: str, month: Month, session: Annotated[Session, Depen
 
 
 @agent_statements.get(
-    "/{agent_id}/statements/{month}.xlsx", dependencies=[require(Permission.STATEMENTS_READ)],
+    "/{agent_id}/statements/{month}.xlsx",
     response_class=Response,
     responses={200: {"content": {XLSX_MEDIA_TYPE: {}}}, 404: _UNKNOWN_AGENT},
 )
-def statement_xlsx(agent_id: str, month: Month, session: Annotated[Session, Depends(get_session)]) -> Response:
+def statement_xlsx(agent_id: str, month: Month, session: Annotated[Session, Depends(get_session)],
+                   principal: Annotated[Principal, require(Permission.STATEMENTS_READ)]) -> Response:
+    own_agent(principal, agent_id)
     rows = _rows(session, agent_id, month)
     return Response(
         svc.to_xlsx(rows, title=f"{month}"),

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Res
 from sqlmodel import Session, select
 from temporalio.client import Client
 
-from api.deps import get_session, get_temporal, get_temporal_optional, require, run_db, start_process
+from api.deps import get_session, get_temporal, get_temporal_optional, require, run_db, sees_merchant, start_process
 from api.refunds.schemas import (
     BatchItemOut,
     BatchRefundIn,
@@ -31,12 +31,12 @@ from api.refunds.schemas import (
     SerialOut,
 )
 from api.schemas import Page
-from core.access import Permission
-from core.errors import BusinessError
+from core.access import Permission, Principal
+from core.errors import BusinessError, Forbidden, NotFound
 from core.http import PeerRejected, PeerUnavailable
 from core.settings import get_settings
 from db.refunds import Payment, Refund, RefundChannel
-from domain.refunds import ErrorMapping, RefundStatus
+from domain.refunds import ErrorMapping, RefundSource, RefundStatus
 from gateways.payment_channel import PaymentChannelGateway
 from services import refunds as svc
 from workflows.refunds.contract import OpsAction
@@ -45,6 +45,8 @@ router = APIRouter(tags=["refunds"])
 log = structlog.get_logger(__name__)
 
 Db = Annotated[Session, Depends(get_session)]
+# An audit decision (a pre-debit channel's refund marked paid offline is one); the rest are ops overrides.
+AUDIT_ACTIONS = ("approve", "reject", "mark_succeeded_offline")
 
 
 def get_channel_gateway(request: Request) -> PaymentChannelGateway:
@@ -72,11 +74,12 @@ async def _start(temporal: Any, session: Session, refund: Refund) -> None:
 # ---- payments -------------------------------------------------------------------------------------
 
 
-@router.post("/payments", dependencies=[require(Permission.PAYMENTS_RECORD)], status_code=201, response_model=PaymentOut,
+@router.post("/payments", status_code=201, response_model=PaymentOut,
              responses={200: {"description": "already recorded"}, 409: {"description": "same id, other details"},
                         422: {"description": "unknown merchant or channel"}})
 async def record_payment(body: PaymentIn, response: Response, session: Db,
-                         temporal: Annotated[Client | None, Depends(get_temporal_optional)]) -> PaymentOut:
+                         temporal: Annotated[Client | None, Depends(get_temporal_optional)],
+                         _: Annotated[Principal, require(Permission.PAYMENTS_RECORD)]) -> PaymentOut:
     p = svc.NewPayment(**body.model_dump(exclude={"callback_url"}),
                        callback_url=str(body.callback_url) if body.callback_url else None)
     recorded = await run_db(session, svc.record_payment, p)
@@ -86,44 +89,55 @@ async def record_payment(body: PaymentIn, response: Response, session: Db,
     return _payment_out(recorded.payment, recorded.auto_refund)
 
 
-@router.get("/payments/{payment_id}", dependencies=[require(Permission.PAYMENTS_READ)], response_model=PaymentOut, responses={404: {"description": "unknown payment"}})
-def get_payment(payment_id: str, session: Db) -> PaymentOut:
+@router.get("/payments/{payment_id}", response_model=PaymentOut, responses={404: {"description": "unknown payment"}})
+def get_payment(payment_id: str, session: Db, principal: Annotated[Principal, require(Permission.PAYMENTS_READ)]) -> PaymentOut:
     payment, _ = svc.payment_view(session, payment_id)
+    if not sees_merchant(principal, payment.merchant_id):
+        raise NotFound(f"unknown payment {payment_id}")
     return _payment_out(payment)
 
 
 # ---- refunds ---------------------------------------------------------------------------------------
 
 
-def _new(body: RefundIn) -> svc.NewRefund:
+def _new(body: RefundIn, principal: Principal) -> svc.NewRefund:
+    """The request as the caller may make it: a merchant's key asks only for its own merchant, as merchant."""
+    if principal.merchant_id is not None:
+        if body.merchant_id != principal.merchant_id:
+            raise Forbidden(f"this key belongs to merchant {principal.merchant_id}, not {body.merchant_id}",
+                            type="other_merchant")
+        if body.source != RefundSource.MERCHANT:
+            raise Forbidden("a merchant's key asks for refunds as the merchant", type="source_not_allowed")
     return svc.NewRefund(merchant_id=body.merchant_id, merchant_refund_no=body.merchant_refund_no,
                          payment_id=body.payment_id, amount_fen=body.amount_fen, reason=body.reason,
                          callback_url=str(body.callback_url) if body.callback_url else None,
-                         requested_by=body.requested_by or f"merchant:{body.merchant_id}", source=body.source)
+                         requested_by=principal.id, source=body.source)
 
 
-@router.post("/refunds", dependencies=[require(Permission.REFUNDS_REQUEST)], status_code=201, response_model=RefundOut,
+@router.post("/refunds", status_code=201, response_model=RefundOut,
              responses={200: {"description": "the same refund number was seen before: the original refund"},
                         404: {"description": "unknown payment"},
                         409: {"description": "the refund number was used with another payment or amount"},
                         422: {"description": "refused: above the remaining refundable amount, other merchant, ..."},
                         503: {"description": "stored, but its process could not start: send again"}})
 async def request_refund(body: RefundIn, response: Response, session: Db,
-                         temporal: Annotated[Client | None, Depends(get_temporal_optional)]) -> RefundOut:
-    refund, created = await run_db(session, svc.request_refund, _new(body))
+                         temporal: Annotated[Client | None, Depends(get_temporal_optional)],
+                         principal: Annotated[Principal, require(Permission.REFUNDS_REQUEST)]) -> RefundOut:
+    refund, created = await run_db(session, svc.request_refund, _new(body, principal))
     await _start(temporal, session, refund)
     response.status_code = 201 if created else 200
     return RefundOut.model_validate(refund)
 
 
-@router.post("/refunds/batch", dependencies=[require(Permission.REFUNDS_REQUEST)], response_model=BatchRefundOut)
+@router.post("/refunds/batch", response_model=BatchRefundOut)
 async def request_refunds(body: BatchRefundIn, session: Db,
-                          temporal: Annotated[Client | None, Depends(get_temporal_optional)]) -> BatchRefundOut:
+                          temporal: Annotated[Client | None, Depends(get_temporal_optional)],
+                          principal: Annotated[Principal, require(Permission.REFUNDS_REQUEST)]) -> BatchRefundOut:
     """Each refund of the batch is accepted or refused on its own; the answer says which and why."""
     items: list[BatchItemOut] = []
     for one in body.refunds:
         try:
-            refund, created = await run_db(session, svc.request_refund, _new(one))
+            refund, created = await run_db(session, svc.request_refund, _new(one, principal))
             await _start(temporal, session, refund)
             items.append(BatchItemOut(merchant_refund_no=one.merchant_refund_no, http_status=201 if created else 200,
                                       refund=RefundOut.model_validate(refund)))
@@ -137,9 +151,10 @@ async def request_refunds(body: BatchRefundIn, session: Db,
     return BatchRefundOut(accepted=ok, refused=len(items) - ok, items=items)
 
 
-@router.get("/refunds", dependencies=[require(Permission.REFUNDS_READ)], response_model=Page[RefundOut])
+@router.get("/refunds", response_model=Page[RefundOut])
 def list_refunds(
     session: Db,
+    principal: Annotated[Principal, require(Permission.REFUNDS_READ)],
     status: RefundStatus | None = None,
     channel: str | None = None,
     merchant_id: str | None = None,
@@ -154,6 +169,8 @@ def list_refunds(
     for name, value in (("created_from", created_from), ("created_to", created_to)):
         if value is not None and value.tzinfo is None:
             raise HTTPException(422, detail=f"{name} needs a time zone, e.g. 2026-11-25T00:00:00+08:00")
+    if principal.merchant_id is not None:  # a merchant lists only its own refunds
+        merchant_id = principal.merchant_id
     f = svc.RefundFilter(status=status.value if status else None, channel=channel, merchant_id=merchant_id,
                          payment_id=payment_id, source=source, failure_code=failure_code,
                          created_from=created_from, created_to=created_to)
@@ -161,10 +178,13 @@ def list_refunds(
     return Page[RefundOut](items=[RefundOut.model_validate(r) for r in rows], total=total, limit=limit, offset=offset)
 
 
-@router.get("/refunds/{refund_id}", dependencies=[require(Permission.REFUNDS_READ)], response_model=RefundDetailOut, responses={404: {"description": "unknown refund"}})
+@router.get("/refunds/{refund_id}", response_model=RefundDetailOut, responses={404: {"description": "unknown refund"}})
 async def get_refund(refund_id: str, session: Db,
-                     temporal: Annotated[Client | None, Depends(get_temporal_optional)]) -> RefundDetailOut:
+                     temporal: Annotated[Client | None, Depends(get_temporal_optional)],
+                     principal: Annotated[Principal, require(Permission.REFUNDS_READ)]) -> RefundDetailOut:
     d = await run_db(session, svc.get_refund, refund_id)
+    if not sees_merchant(principal, d.refund.merchant_id):
+        raise NotFound(f"unknown refund {refund_id}")
     live, why = await svc.live_view(temporal, refund_id)
     base = RefundOut.model_validate(d.refund).model_dump()
     return RefundDetailOut(**base, audit_reasons=[r for r in d.refund.audit_reasons.split("\n") if r],
@@ -173,16 +193,21 @@ async def get_refund(refund_id: str, session: Db,
                            history=[RefundEventOut.model_validate(e) for e in d.history], live=live, live_error=why)
 
 
-@router.post("/refunds/{refund_id}/{action}", dependencies=[require(Permission.REFUNDS_ACT)], response_model=OpsActionOut,
+@router.post("/refunds/{refund_id}/{action}", response_model=OpsActionOut,
              responses={403: {"description": "the auditor is the requester"}, 404: {"description": "unknown refund"},
                         409: {"description": "not allowed in the refund's current state"},
                         422: {"description": "missing statement reference"}})
 async def ops_action(refund_id: str, action: str, body: OpsActionIn, session: Db,
-                     temporal: Annotated[Client, Depends(get_temporal)]) -> OpsActionOut:
-    """approve, reject, force_success, force_fail, mark_succeeded_offline, retry_new_serial: each recorded."""
+                     temporal: Annotated[Client, Depends(get_temporal)],
+                     principal: Annotated[Principal, require(Permission.REFUNDS_ACT)]) -> OpsActionOut:
+    """approve, reject, mark_succeeded_offline (auditors); force_success, force_fail, retry_new_serial (ops):
+    each recorded with who did it, taken from the token."""
+    needed = Permission.REFUNDS_AUDIT if action in AUDIT_ACTIONS else Permission.REFUNDS_OVERRIDE
+    if not principal.can(needed):
+        raise Forbidden(f"{principal.id} ({principal.role_names}) may not {action} a refund", type="permission_denied")
     before = await run_db(session, svc.refund_status, refund_id)
-    status = await svc.ops_action(temporal, refund_id, before, action, OpsAction(**body.model_dump()))
-    log.info("refund ops action", refund_id=refund_id, action=action, actor=body.actor, status=status)
+    status = await svc.ops_action(temporal, refund_id, before, action, OpsAction(**body.model_dump(), actor=principal.id))
+    log.info("refund ops action", refund_id=refund_id, action=action, actor=principal.id, status=status)
     return OpsActionOut(refund_id=refund_id, action=action, status=status)
 
 
@@ -194,11 +219,12 @@ def list_channels(session: Db) -> list[ChannelOut]:
     return [ChannelOut.model_validate(c) for c in session.exec(select(RefundChannel).order_by(RefundChannel.id)).all()]
 
 
-@router.put("/refund-channels/{channel_id}/auto-audit", dependencies=[require(Permission.CHANNELS_CONFIGURE)], response_model=ChannelOut,
+@router.put("/refund-channels/{channel_id}/auto-audit", response_model=ChannelOut,
             responses={404: {"description": "unknown channel"}})
-def switch_auto_audit(channel_id: str, body: ChannelSwitchIn, session: Db) -> ChannelOut:
+def switch_auto_audit(channel_id: str, body: ChannelSwitchIn, session: Db,
+                      principal: Annotated[Principal, require(Permission.CHANNELS_CONFIGURE)]) -> ChannelOut:
     """The emergency switch: automatic audit off (or back on) for one channel, with who and why."""
-    return ChannelOut.model_validate(svc.set_channel(session, channel_id, "auto_audit", body.enabled, body.actor,
+    return ChannelOut.model_validate(svc.set_channel(session, channel_id, "auto_audit", body.enabled, principal.id,
                                                      body.reason))
 
 
@@ -213,12 +239,13 @@ def list_error_mappings(session: Db, channel: str | None = None) -> list[ErrorMa
                             created_by=r.created_by, created_at=r.created_at) for r in svc.error_mappings(session, channel)]
 
 
-@router.put("/refund-error-mappings", dependencies=[require(Permission.CHANNELS_CONFIGURE)], response_model=ErrorMappingOut, status_code=201,
+@router.put("/refund-error-mappings", response_model=ErrorMappingOut, status_code=201,
             responses={200: {"description": "replaced"}, 422: {"description": "unknown channel"}})
-def put_error_mapping(body: ErrorMappingIn, response: Response, session: Db) -> ErrorMappingOut:
+def put_error_mapping(body: ErrorMappingIn, response: Response, session: Db,
+                      principal: Annotated[Principal, require(Permission.CHANNELS_CONFIGURE)]) -> ErrorMappingOut:
     """Add or replace the translation of a channel code; the next decline with that code uses it, no deploy."""
-    m = ErrorMapping(**body.model_dump(exclude={"actor"}))
-    row, created = svc.put_error_mapping(session, m, body.actor)
+    m = ErrorMapping(**body.model_dump())
+    row, created = svc.put_error_mapping(session, m, principal.id)
     response.status_code = 201 if created else 200
     return ErrorMappingOut(**m.model_dump(), source="ops", created_by=row.created_by, created_at=row.created_at)
 

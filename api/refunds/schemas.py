@@ -61,8 +61,8 @@ class RefundIn(BaseModel):
     amount_fen: int = Field(gt=0)
     reason: str = Field(min_length=1, max_length=300)
     callback_url: AnyHttpUrl | None = None
-    requested_by: str | None = Field(default=None, max_length=64, description="default merchant:<merchant_id>")
-    source: RefundSource = Field(default=RefundSource.MERCHANT, description="merchant, ops or risk")
+    source: RefundSource = Field(default=RefundSource.MERCHANT,
+                                 description="merchant, ops or risk (a merchant's key always asks as merchant)")
 
 
 class RefundOut(_FromRow):
@@ -142,9 +142,10 @@ class BatchRefundOut(BaseModel):
 
 
 class OpsActionIn(BaseModel):
+    """Who acts is the signed-in caller, never a name in the body."""
+
     model_config = ConfigDict(extra="forbid")
 
-    actor: str = Field(min_length=1, max_length=64)
     reason: str = Field(min_length=3, max_length=500)
     statement_ref: str | None = Field(default=None, max_length=128,
                                       description="channel statement reference; required to force or retry")
@@ -173,7 +174,6 @@ class ChannelSwitchIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool
-    actor: str = Field(min_length=1, max_length=64)
     reason: str = Field(min_length=3, max_length=500)
 
 
@@ -195,7 +195,6 @@ class ErrorMappingIn(BaseModel):
     merchant_message: str = Field(min_length=1, max_length=300)
     action: ErrorAction
     retry_after_s: int = Field(default=0, ge=0, le=7 * 24 * 3600)
-    actor: str = Field(min_length=1, max_length=64)
 
 
 class ErrorMappingOut(BaseModel):

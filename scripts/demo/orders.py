@@ -156,7 +156,7 @@ async def load_order_demo_once(client: Client, api: str, simulator: str, engine:
         expected = sum(1 for p in plans if p["story"] in ("settled", "audit_rejected"))
         await _wait_for(http, api, "awaiting_audit", expected)
         # A004 is suspended for fake promotion: its commissions this month are held
-        await http.post(f"{api}/agents/A004/suspend", json={"reason": "fake promotion reported", "actor": "ops-demo"})
+        await http.post(f"{api}/agents/A004/suspend", json={"reason": "fake promotion reported"})
     for carrier in ("china_mobile", "china_unicom", "china_telecom", "china_broadnet"):
         await client.get_schedule_handle(schedule_id(carrier)).trigger()
     mark_loaded("orders")

@@ -78,7 +78,9 @@ async def load_refund_demo_once(api: str, channel_sim: str, engine: Engine) -> N
     seed_refund_catalogue(engine)
     callback = f"{channel_sim}/merchant/callbacks"
     paid_at = datetime.now(UTC) - timedelta(days=2)
-    headers = await asyncio.to_thread(staff_headers, api)  # signed in as the demo admin
+    headers = await asyncio.to_thread(staff_headers, api, "demo-ops")  # payments and refunds as the ops desk
+    auditor = await asyncio.to_thread(staff_headers, api, "demo-auditor")
+    ops = await asyncio.to_thread(staff_headers, api, "demo-admin")
     async with httpx.AsyncClient(timeout=30, headers=headers) as http:
         scripts = [{"payment_id": f"PAY-DEMO-{key}", "channel": ch, "paid_fen": paid, "behaviour": b, "times": 1,
                     "settle_after_s": 2} for key, ch, b, paid, *_ in PLAN]
@@ -108,12 +110,13 @@ async def load_refund_demo_once(api: str, channel_sim: str, engine: Engine) -> N
             if not await _wait_status(http, api, rid, WAIT_FOR[action]):
                 print(f"  refund {rid} ({key}) did not reach {WAIT_FOR[action]} in time; skipped {action}")
                 continue
-            body = {"actor": "auditor:demo" if action in ("approve", "reject", "mark_succeeded_offline") else "ops:demo",
-                    "reason": {"reject": "goods never returned", "approve": "receipt checked",
+            # an auditor decides what the audit decides; ops overrides after reconciliation: never the requester
+            who = auditor if action in ("approve", "reject", "mark_succeeded_offline") else ops
+            body = {"reason": {"reject": "goods never returned", "approve": "receipt checked",
                                "mark_succeeded_offline": "the channel already debited the consumer"}.get(
                                    action, "reconciled with the channel statement"),
                     "statement_ref": f"STMT-{datetime.now(UTC):%Y%m%d}-{key}"}
-            (await http.post(f"{api}/refunds/{rid}/{action}", json=body)).raise_for_status()
+            (await http.post(f"{api}/refunds/{rid}/{action}", json=body, headers=who)).raise_for_status()
     mark_loaded("refunds")
     print(f"Refund demo data loaded: {len(PLAN) + 1} payments; refunds in every state (see /refunds).")
 

@@ -5,7 +5,7 @@ from sqlmodel import Session, select
 
 from db.agents import AgentStatusChange
 from db.orders import CommissionLineRecord, LineStatus
-from tests.fixtures_db import AGENT, CHILD, PRODUCT, SUSPENDED
+from tests.fixtures_db import AGENT, CHILD, PRODUCT, SUSPENDED, bearer
 
 
 @pytest.fixture
@@ -29,11 +29,11 @@ def statuses(engine) -> dict[tuple[str, str], LineStatus]:
 
 
 def test_suspend_holds_unpaid_lines_and_blocks_orders(lines, api_client, fake_temporal):
-    r = api_client.post(f"/agents/{AGENT}/suspend", json={"reason": "fake orders", "actor": "ops:li"})
+    r = api_client.post(f"/agents/{AGENT}/suspend", json={"reason": "fake orders"}, headers=bearer("ops", user="ops:li"))
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["agent"]["status"] == "suspended" and body["agent"]["status_reason"] == "fake orders"
-    assert body["change"]["action"] == "suspend" and body["change"]["actor"] == "ops:li"
+    assert body["change"]["action"] == "suspend" and body["change"]["actor"] == "ops:li"  # from the token
     assert body["lines_changed"] == 2
     assert statuses(lines) == {
         ("O1", "agent"): LineStatus.HELD,
@@ -46,17 +46,18 @@ def test_suspend_holds_unpaid_lines_and_blocks_orders(lines, api_client, fake_te
     assert r.status_code == 403 and r.json() == {"status": 403, "type": "agent_suspended", "reason": f"agent {AGENT} is suspended: fake orders"}
     assert fake_temporal.started == []
 
-    again = api_client.post(f"/agents/{AGENT}/suspend", json={"reason": "twice", "actor": "ops:li"})
+    again = api_client.post(f"/agents/{AGENT}/suspend", json={"reason": "twice"})
     assert again.status_code == 409 and "already suspended" in again.json()["reason"]
 
 
 def test_appeal_then_reinstate_releases_held_lines(lines, api_client):
-    api_client.post(f"/agents/{AGENT}/suspend", json={"reason": "fake orders", "actor": "ops:li"})
-    r = api_client.post(f"/agents/{AGENT}/appeal", json={"evidence": "delivery photos", "actor": "agent:A001"})
+    api_client.post(f"/agents/{AGENT}/suspend", json={"reason": "fake orders"}, headers=bearer("ops", user="ops:li"))
+    r = api_client.post(f"/agents/{AGENT}/appeal", json={"evidence": "delivery photos"},
+                        headers=bearer("agent", user="agent:A001", agent_id=AGENT))
     assert r.status_code == 200 and r.json()["change"]["action"] == "appeal"
     assert r.json()["agent"]["status"] == "suspended"
 
-    r = api_client.post(f"/agents/{AGENT}/reinstate", json={"reason": "appeal upheld", "actor": "admin:wang"})
+    r = api_client.post(f"/agents/{AGENT}/reinstate", json={"reason": "appeal upheld"}, headers=bearer("admin", user="admin:wang"))
     assert r.status_code == 200
     assert r.json()["agent"]["status"] == "active" and r.json()["lines_changed"] == 2
     assert statuses(lines)[("O1", "agent")] == LineStatus.PAYABLE
@@ -77,7 +78,7 @@ def test_appeal_then_reinstate_releases_held_lines(lines, api_client):
 
 
 def test_agent_detail_shows_held_amounts(lines, api_client):
-    api_client.post(f"/agents/{AGENT}/suspend", json={"reason": "arrears", "actor": "ops:li"})
+    api_client.post(f"/agents/{AGENT}/suspend", json={"reason": "arrears"})
     detail = api_client.get(f"/agents/{AGENT}").json()
     assert detail["status"] == "suspended"
     assert (detail["payable_fen"], detail["held_fen"], detail["paid_fen"]) == (0, 13200, 8000)
@@ -86,8 +87,8 @@ def test_agent_detail_shows_held_amounts(lines, api_client):
 @pytest.mark.parametrize(
     ("action", "body", "reason"),
     [
-        ("reinstate", {"reason": "r", "actor": "a"}, "not suspended; nothing to reinstate"),
-        ("appeal", {"evidence": "e", "actor": "a"}, "not suspended; there is nothing to appeal"),
+        ("reinstate", {"reason": "r"}, "not suspended; nothing to reinstate"),
+        ("appeal", {"evidence": "e"}, "not suspended; there is nothing to appeal"),
     ],
 )
 def test_invalid_transitions_are_409(lines, api_client, action, body, reason):
@@ -99,13 +100,13 @@ def test_invalid_transitions_are_409(lines, api_client, action, body, reason):
 
 
 def test_already_suspended_agent_can_be_reinstated(seeded, api_client):
-    r = api_client.post(f"/agents/{SUSPENDED}/reinstate", json={"reason": "paid arrears", "actor": "admin"})
+    r = api_client.post(f"/agents/{SUSPENDED}/reinstate", json={"reason": "paid arrears"})
     assert r.status_code == 200 and r.json()["agent"]["status_reason"] == ""
 
 
 @pytest.mark.parametrize("action", ["suspend", "reinstate", "appeal"])
 def test_unknown_agent_is_404(seeded, api_client, action):
-    body = {"evidence": "e", "actor": "a"} if action == "appeal" else {"reason": "r", "actor": "a"}
+    body = {"evidence": "e"} if action == "appeal" else {"reason": "r"}
     r = api_client.post(f"/agents/NOPE/{action}", json=body)
     assert r.status_code == 404 and r.json()["reason"] == "unknown agent NOPE"
 
@@ -114,7 +115,7 @@ def test_get_unknown_agent_is_404(seeded, api_client):
     assert api_client.get("/agents/NOPE").status_code == 404
 
 
-@pytest.mark.parametrize("body", [{"reason": "", "actor": "a"}, {"reason": "r"}, {"reason": "r", "actor": "a", "x": 1}])
+@pytest.mark.parametrize("body", [{"reason": ""}, {}, {"reason": "r", "actor": "someone else"}])
 def test_status_change_body_is_validated(seeded, api_client, body):
     assert api_client.post(f"/agents/{AGENT}/suspend", json=body).status_code == 422
 

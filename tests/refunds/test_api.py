@@ -140,7 +140,7 @@ def test_query_one_with_history_and_list_with_filters(api, fake_temporal):
 def test_ops_actions_go_to_the_workflow_and_its_refusals_become_http_errors(api, fake_temporal):
     _payment(api)
     rid = _refund(api).json()["id"]
-    body = {"actor": "ops:lee", "reason": "statement shows success", "statement_ref": "STMT-1"}
+    body = {"reason": "statement shows success", "statement_ref": "STMT-1"}
     r = api.post(f"/refunds/{rid}/force_success", json=body)
     assert r.status_code == 200 and r.json()["status"] == "processing"
     assert fake_temporal.updates[-1][:2] == (f"refund-{rid}", "force_success")
@@ -153,7 +153,7 @@ def test_ops_actions_go_to_the_workflow_and_its_refusals_become_http_errors(api,
     r = api.post(f"/refunds/{rid}/force_fail", json=body)
     assert (r.status_code, r.json()["type"]) == (422, "StatementRequired")
     assert api.post(f"/refunds/{rid}/explode", json=body).status_code == 404
-    assert api.post(f"/refunds/{rid}/approve", json={"actor": "x", "reason": ""}).status_code == 422
+    assert api.post(f"/refunds/{rid}/approve", json={"reason": ""}).status_code == 422
 
 
 def test_exception_payment_refunds_automatically(api, fake_temporal):
@@ -167,15 +167,15 @@ def test_exception_payment_refunds_automatically(api, fake_temporal):
 
 
 def test_channel_switch_and_error_mappings(api):
-    r = api.put("/refund-channels/unionpay/auto-audit", json={"enabled": False, "actor": "ops:lee", "reason": "incident"})
+    r = api.put("/refund-channels/unionpay/auto-audit", json={"enabled": False, "reason": "incident"})
     assert r.status_code == 200 and r.json()["auto_audit"] is False
-    assert api.get("/refund-channels/unionpay/switches").json()[0]["actor"] == "ops:lee"
-    assert api.put("/refund-channels/nope/auto-audit", json={"enabled": False, "actor": "a", "reason": "abc"}).status_code == 404
+    assert api.get("/refund-channels/unionpay/switches").json()[0]["actor"] == "test-admin"  # the signed-in caller, not a typed name
+    assert api.put("/refund-channels/nope/auto-audit", json={"enabled": False, "reason": "abc"}).status_code == 404
     _payment(api)
     assert _refund(api).json()["status"] == "awaiting_audit"
 
     mapping = {"channel": "unionpay", "raw_code": "CARD_VOID", "internal_code": "card_void_check",
-               "merchant_message": "We check the card with the bank.", "action": "manual", "actor": "ops:lee"}
+               "merchant_message": "We check the card with the bank.", "action": "manual"}
     assert api.put("/refund-error-mappings", json=mapping).status_code == 201
     assert api.put("/refund-error-mappings", json={**mapping, "action": "fail_final"}).status_code == 200
     rows = api.get("/refund-error-mappings", params={"channel": "unionpay"}).json()

@@ -64,7 +64,7 @@ async def test_refunds_through_every_process(stack):
         r = await api.put("/refund-error-mappings", json={
             "channel": "unionpay", "raw_code": "TOO_FREQUENT", "internal_code": "channel_rate_limited",
             "merchant_message": "The bank asked us to slow down; we retry automatically.",
-            "action": "new_serial_retry_later", "retry_after_s": 1, "actor": "ops:e2e"})
+            "action": "new_serial_retry_later", "retry_after_s": 1})
         assert r.status_code == 201
         ok = await _setup(api, sim, stack, "ok", "unionpay", "ok")
         freq = await _setup(api, sim, stack, "freq", "unionpay", "too_frequent")
@@ -85,13 +85,13 @@ async def test_refunds_through_every_process(stack):
 
         manual = await poll(lambda: refund(unknown), lambda r: r["status"] == "manual_review", "manual queue")
         assert manual["failure_code"] == "unknown_channel_code" and "do not know" in manual["failure_reason"]
-        refused = await api.post(f"/refunds/{unknown}/force_success", json={"actor": "ops:e2e", "reason": "statement ok"})
+        refused = await api.post(f"/refunds/{unknown}/force_success", json={"reason": "statement ok"})
         assert refused.status_code == 422 and "statement reference" in refused.json()["reason"]
         forced = await api.post(f"/refunds/{unknown}/force_success",
-                                json={"actor": "ops:e2e", "reason": "statement shows success", "statement_ref": "ST-1"})
+                                json={"reason": "statement shows success", "statement_ref": "ST-1"})
         assert forced.status_code == 200 and forced.json()["status"] == "succeeded"
         history = (await refund(unknown))["history"]
-        assert any(h["kind"] == "force_success" and h["statement_ref"] == "ST-1" and h["actor"] == "ops:e2e"
+        assert any(h["kind"] == "force_success" and h["statement_ref"] == "ST-1" and h["actor"] == "demo-admin"
                    for h in history)
 
         # parked at the channel; the sweep (a Schedule) asks on flakybank's backoff (5 s, 10 s), then gives up
