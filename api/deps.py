@@ -122,6 +122,8 @@ def current_principal(security: SecurityScopes, token: Annotated[str | None, Dep
     """The caller, from its bearer token or API key; 401 without one, 403 without the route's permission."""
     from services import identity
 
+    if token and key:
+        raise Invalid("send either a bearer token or an API key, not both", type="two_credentials")
     if token:
         principal = identity.principal_from_token(token)
     elif key:

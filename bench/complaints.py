@@ -93,9 +93,9 @@ async def run(stack: Stack, n: int) -> dict:
 
         async def handle(c: dict, i: int) -> None:
             cid, frm, to = c["id"], c["receiving_department"], HANDLERS[i % len(HANDLERS)].value
-            for path, body in ((f"/complaints/{cid}/transfer", {"department": frm, "actor": "b1", "to": to}),
-                               (f"/complaints/{cid}/accept", {"department": to, "actor": "b2"}),
-                               (f"/complaints/{cid}/reply", {"department": to, "actor": "b2", "findings": "checked the bill",
+            for path, body in ((f"/complaints/{cid}/transfer", {"department": frm, "to": to}),
+                               (f"/complaints/{cid}/accept", {"department": to}),
+                               (f"/complaints/{cid}/reply", {"department": to, "findings": "checked the bill",
                                                             "handling": "corrected the charge",
                                                             "reply_to_customer": "the charge was corrected"})):
                 r = await api.post(path, json=body)

@@ -12,7 +12,6 @@ from temporalio.client import Client
 from api.complaints.schemas import (
     AcceptanceBody,
     AcceptBody,
-    ApproveBody,
     AuditBody,
     ComplaintDetail,
     ComplaintOut,
@@ -45,14 +44,15 @@ from api.deps import (
     verified_body,
 )
 from api.schemas import MONTH_PATTERN, Page
-from core.access import Permission
-from core.errors import BusinessError
+from core.access import Permission, Principal, Role
+from core.errors import BusinessError, Forbidden
 from core.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, attachment
 from core.settings import get_settings
 from db.complaints import Complaint, FeeReturn, OpsAlert
 from domain.clock import month_bounds
 from domain.complaints.complaint import ComplaintType, Department, Level, PriorComplaint, is_repeat
 from domain.complaints.fee_return import FeeReturnStatus
+from domain.complaints.fee_return import Role as FeeRole
 from domain.workdays import CalendarError, coverage
 from services.complaints import complaint as svc
 from services.complaints import fee_return as fees
@@ -196,42 +196,69 @@ async def get_complaint(complaint_id: str, session: SessionDep, temporal: Tempor
     return ComplaintDetail(**ComplaintOut.of(row).model_dump(), events=events, live=live, live_error=why)
 
 
+def for_department(principal: Principal, department: Department) -> str:
+    """The actor's id, once it may act for `department`: a department's people act for their own only."""
+    if principal.department is not None and principal.department != department:
+        raise Forbidden(f"{principal.id} acts for {principal.department}, not {department}", type="other_department")
+    return principal.id
+
+
+def fee_return_role(principal: Principal) -> FeeRole:
+    """The approval tier the caller's role reaches (complaint procedure 5.2.3): manager, team lead, or none."""
+    if principal.roles & {Role.MANAGER, Role.ADMIN}:
+        return FeeRole.MANAGER
+    if Role.TEAM_LEAD in principal.roles:
+        return FeeRole.TEAM_LEAD
+    return FeeRole.OPERATOR
+
+
 async def _act(session, temporal, complaint_id: str, update: str, payload) -> ComplaintView:
     return await svc.act(session, temporal, complaint_id, update, payload)
 
 
-@complaint_router.post("/{complaint_id}/accept", dependencies=[require(Permission.COMPLAINTS_HANDLE)], response_model=ComplaintView, responses=_REFUSED)
-async def accept(complaint_id: str, body: AcceptBody, session: SessionDep, temporal: TemporalDep):
-    return await _act(session, temporal, complaint_id, "accept", DepartmentAction(**body.model_dump()))
+@complaint_router.post("/{complaint_id}/accept", response_model=ComplaintView, responses=_REFUSED)
+async def accept(complaint_id: str, body: AcceptBody, session: SessionDep, temporal: TemporalDep,
+                principal: Annotated[Principal, require(Permission.COMPLAINTS_HANDLE)]):
+    return await _act(session, temporal, complaint_id, "accept",
+                      DepartmentAction(**body.model_dump(), actor=for_department(principal, body.department)))
 
 
-@complaint_router.post("/{complaint_id}/transfer", dependencies=[require(Permission.COMPLAINTS_HANDLE)], response_model=ComplaintView, responses=_REFUSED)
-async def transfer(complaint_id: str, body: TransferBody, session: SessionDep, temporal: TemporalDep):
-    return await _act(session, temporal, complaint_id, "transfer", TransferRequest(**body.model_dump()))
+@complaint_router.post("/{complaint_id}/transfer", response_model=ComplaintView, responses=_REFUSED)
+async def transfer(complaint_id: str, body: TransferBody, session: SessionDep, temporal: TemporalDep,
+                  principal: Annotated[Principal, require(Permission.COMPLAINTS_HANDLE)]):
+    return await _act(session, temporal, complaint_id, "transfer",
+                      TransferRequest(**body.model_dump(), actor=for_department(principal, body.department)))
 
 
-@complaint_router.post("/{complaint_id}/findings", dependencies=[require(Permission.COMPLAINTS_HANDLE)], response_model=ComplaintView, responses=_REFUSED)
-async def findings(complaint_id: str, body: FindingsBody, session: SessionDep, temporal: TemporalDep):
-    return await _act(session, temporal, complaint_id, "add_findings", FindingsRequest(**body.model_dump()))
+@complaint_router.post("/{complaint_id}/findings", response_model=ComplaintView, responses=_REFUSED)
+async def findings(complaint_id: str, body: FindingsBody, session: SessionDep, temporal: TemporalDep,
+                  principal: Annotated[Principal, require(Permission.COMPLAINTS_HANDLE)]):
+    return await _act(session, temporal, complaint_id, "add_findings",
+                      FindingsRequest(**body.model_dump(), actor=for_department(principal, body.department)))
 
 
-@complaint_router.post("/{complaint_id}/reply", dependencies=[require(Permission.COMPLAINTS_HANDLE)], response_model=ComplaintView, responses=_REFUSED)
-async def reply(complaint_id: str, body: ReplyBody, session: SessionDep, temporal: TemporalDep):
-    return await _act(session, temporal, complaint_id, "reply", ReplyRequest(**body.model_dump()))
+@complaint_router.post("/{complaint_id}/reply", response_model=ComplaintView, responses=_REFUSED)
+async def reply(complaint_id: str, body: ReplyBody, session: SessionDep, temporal: TemporalDep,
+               principal: Annotated[Principal, require(Permission.COMPLAINTS_HANDLE)]):
+    return await _act(session, temporal, complaint_id, "reply",
+                      ReplyRequest(**body.model_dump(), actor=for_department(principal, body.department)))
 
 
-@complaint_router.post("/{complaint_id}/acceptance", dependencies=[require(Permission.COMPLAINTS_HANDLE)], response_model=ComplaintView, responses=_REFUSED)
-async def acceptance(complaint_id: str, body: AcceptanceBody, session: SessionDep, temporal: TemporalDep):
-    return await _act(session, temporal, complaint_id, "customer_acceptance", AcceptanceRequest(**body.model_dump()))
+@complaint_router.post("/{complaint_id}/acceptance", response_model=ComplaintView, responses=_REFUSED)
+async def acceptance(complaint_id: str, body: AcceptanceBody, session: SessionDep, temporal: TemporalDep,
+                    principal: Annotated[Principal, require(Permission.COMPLAINTS_HANDLE)]):
+    return await _act(session, temporal, complaint_id, "customer_acceptance", AcceptanceRequest(**body.model_dump(), actor=principal.id))
 
 
-@complaint_router.post("/{complaint_id}/escalate", dependencies=[require(Permission.COMPLAINTS_ESCALATE)], response_model=ComplaintView, responses=_REFUSED)
-async def escalate(complaint_id: str, body: EscalateBody, session: SessionDep, temporal: TemporalDep):
-    return await _act(session, temporal, complaint_id, "escalate", EscalateRequest(**body.model_dump()))
+@complaint_router.post("/{complaint_id}/escalate", response_model=ComplaintView, responses=_REFUSED)
+async def escalate(complaint_id: str, body: EscalateBody, session: SessionDep, temporal: TemporalDep,
+                  principal: Annotated[Principal, require(Permission.COMPLAINTS_ESCALATE)]):
+    return await _act(session, temporal, complaint_id, "escalate", EscalateRequest(**body.model_dump(), actor=principal.id))
 
 
-@complaint_router.post("/{complaint_id}/level", dependencies=[require(Permission.COMPLAINTS_CORRECT_LEVEL)], response_model=ComplaintView, responses=_REFUSED)
-async def correct_level(complaint_id: str, body: LevelBody, session: SessionDep, temporal: TemporalDep):
+@complaint_router.post("/{complaint_id}/level", response_model=ComplaintView, responses=_REFUSED)
+async def correct_level(complaint_id: str, body: LevelBody, session: SessionDep, temporal: TemporalDep,
+                        principal: Annotated[Principal, require(Permission.COMPLAINTS_CORRECT_LEVEL)]):
     """A repeat or a VIP found late: the ticket reclassifies and recomputes its due time (recorded)."""
     if body.repeat_of is not None:
         earlier = session.get(Complaint, body.repeat_of)
@@ -244,19 +271,21 @@ async def correct_level(complaint_id: str, body: LevelBody, session: SessionDep,
                                 ctype=ComplaintType(earlier.ctype), received_at=earlier.received_at)]) is None:
             raise BusinessError(f"{body.repeat_of} is not a complaint of the same number and type received within "
                                 "the 30 days before this one", type="NotARepeat", status=422)
-    return await _act(session, temporal, complaint_id, "correct_level", LevelCorrection(**body.model_dump()))
+    return await _act(session, temporal, complaint_id, "correct_level",
+                      LevelCorrection(**body.model_dump(), actor=principal.id))
 
 
 # ---- fee returns ------------------------------------------------------------------------------------
 
 
-@complaint_router.post("/{complaint_id}/fee-returns", dependencies=[require(Permission.FEE_RETURNS_REQUEST)], status_code=201, response_model=FeeReturnOut,
+@complaint_router.post("/{complaint_id}/fee-returns", status_code=201, response_model=FeeReturnOut,
              responses={404: {"description": "unknown complaint"}, 409: {"description": "an earlier return of the same kind"},
                         422: {"description": "not the ticket's number, or not a fee return as stated"}})
 async def request_fee_return(complaint_id: str, body: FeeReturnBody, response: Response, session: SessionDep,
                              temporal: TemporalDep,
+                             principal: Annotated[Principal, require(Permission.FEE_RETURNS_REQUEST)],
                              key: Annotated[str, Depends(idempotency_key)]) -> FeeReturnOut:
-    req = fees.NewFeeReturn(**body.model_dump())
+    req = fees.NewFeeReturn(**body.model_dump(), operator_id=principal.id)
     row, created = await run_db(session, fees.request, complaint_id, key, req)
     await _credit_if_approved(temporal, row)
     response.status_code = 201 if created else 200
@@ -277,30 +306,36 @@ async def _credit_if_approved(temporal: Client | None, row) -> None:
     await fees.ensure_credit(temporal, row)
 
 
-@fee_router.post("/{fee_return_id}/approve", dependencies=[require(Permission.FEE_RETURNS_APPROVE)], response_model=FeeReturnOut,
-                 responses={403: {"description": "operator approving own return / wrong role"}, 409: {"description": "wrong status"}})
-async def approve(fee_return_id: str, body: ApproveBody, session: SessionDep, temporal: TemporalDep) -> FeeReturnOut:
-    row = fees.approve(session, fee_return_id, body.actor_id, body.role)
+@fee_router.post("/{fee_return_id}/approve", response_model=FeeReturnOut,
+                 responses={403: {"description": "operator approving own return / tier above the role"},
+                            409: {"description": "wrong status"}})
+async def approve(fee_return_id: str, session: SessionDep, temporal: TemporalDep,
+                  principal: Annotated[Principal, require(Permission.FEE_RETURNS_APPROVE)]) -> FeeReturnOut:
+    row = fees.approve(session, fee_return_id, principal.id, fee_return_role(principal))
     await _credit_if_approved(temporal, row)
     return FeeReturnOut.model_validate(row)
 
 
-@fee_router.post("/{fee_return_id}/reject", dependencies=[require(Permission.FEE_RETURNS_APPROVE)], response_model=FeeReturnOut)
-def reject(fee_return_id: str, body: RejectBody, session: SessionDep) -> FeeReturnOut:
-    return FeeReturnOut.model_validate(fees.reject(session, fee_return_id, body.actor_id, body.role, body.reason))
+@fee_router.post("/{fee_return_id}/reject", response_model=FeeReturnOut)
+def reject(fee_return_id: str, body: RejectBody, session: SessionDep,
+           principal: Annotated[Principal, require(Permission.FEE_RETURNS_APPROVE)]) -> FeeReturnOut:
+    return FeeReturnOut.model_validate(fees.reject(session, fee_return_id, principal.id, fee_return_role(principal),
+                                                   body.reason))
 
 
-@fee_router.post("/{fee_return_id}/audit", dependencies=[require(Permission.FEE_RETURNS_AUDIT)], response_model=FeeReturnOut,
+@fee_router.post("/{fee_return_id}/audit", response_model=FeeReturnOut,
                  responses={403: {"description": "the operator is never the auditor"}})
-async def audit(fee_return_id: str, body: AuditBody, session: SessionDep, temporal: TemporalDep) -> FeeReturnOut:
-    row = fees.audit(session, fee_return_id, body.actor_id, body.role, body.ok, body.note)
+async def audit(fee_return_id: str, body: AuditBody, session: SessionDep, temporal: TemporalDep,
+                principal: Annotated[Principal, require(Permission.FEE_RETURNS_AUDIT)]) -> FeeReturnOut:
+    row = fees.audit(session, fee_return_id, principal.id, FeeRole.AUDITOR, body.ok, body.note)
     await _credit_if_approved(temporal, row)
     return FeeReturnOut.model_validate(row)
 
 
-@fee_router.post("/{fee_return_id}/verification", dependencies=[require(Permission.FEE_RETURNS_VERIFY)], response_model=VerifyOut)
-async def verify_value_added(fee_return_id: str, body: VerifyBody, session: SessionDep, temporal: TemporalDep) -> VerifyOut:
-    original, added = fees.verify_value_added(session, fee_return_id, body.actor_id, body.confirmed)
+@fee_router.post("/{fee_return_id}/verification", response_model=VerifyOut)
+async def verify_value_added(fee_return_id: str, body: VerifyBody, session: SessionDep, temporal: TemporalDep,
+                             principal: Annotated[Principal, require(Permission.FEE_RETURNS_VERIFY)]) -> VerifyOut:
+    original, added = fees.verify_value_added(session, fee_return_id, principal.id, body.confirmed)
     if added is not None:
         await _credit_if_approved(temporal, added)
     return VerifyOut(original=FeeReturnOut.model_validate(original),

@@ -8,7 +8,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from api.schemas import MONTH_PATTERN
 from domain.complaints.complaint import ComplaintType, Customer, Department, Source
-from domain.complaints.fee_return import Category, Role
+from domain.complaints.fee_return import Category
 from workflows.complaints.contract import ComplaintView
 
 MSISDN = Field(pattern=r"^1\d{10}$", description="mainland mobile number: 11 digits starting with 1",
@@ -86,9 +86,10 @@ class Refusal(BaseModel):
 
 
 class AcceptBody(BaseModel):
+    """Who acts is the signed-in caller; a department's handler acts only for its own department."""
+
     model_config = ConfigDict(extra="forbid")
     department: Department
-    actor: str = Field(min_length=1, max_length=64)
 
 
 class TransferBody(AcceptBody):
@@ -109,19 +110,16 @@ class ReplyBody(AcceptBody):
 class AcceptanceBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     accepted: bool
-    actor: str = Field(min_length=1, max_length=64)
     note: str = Field(default="", max_length=2000)
 
 
 class EscalateBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    actor: str = Field(min_length=1, max_length=64)
     reason: str = Field(min_length=1, max_length=2000)
 
 
 class LevelBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    actor: str = Field(min_length=1, max_length=64)
     reason: str = Field(min_length=1, max_length=2000)
     customer: Customer | None = None
     ctype: ComplaintType | None = None
@@ -178,7 +176,6 @@ class FeeReturnBody(BaseModel):
     promised_fen: int | None = Field(default=None, ge=0, le=100_000_000)
     call_seconds: int | None = Field(default=None, ge=0)
     monthly_subscription: bool = False
-    operator_id: str = Field(min_length=1, max_length=64)
     reason: str = Field(default="", max_length=2000)
 
 
@@ -208,24 +205,21 @@ class FeeReturnOut(BaseModel):
     credited_at: datetime | None
 
 
-class ApproveBody(BaseModel):
+class RejectBody(BaseModel):
+    """The approver is the signed-in caller; the tier it may approve follows its role."""
+
     model_config = ConfigDict(extra="forbid")
-    actor_id: str = Field(min_length=1, max_length=64)
-    role: Role
-
-
-class RejectBody(ApproveBody):
     reason: str = Field(min_length=1, max_length=2000)
 
 
-class AuditBody(ApproveBody):
+class AuditBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     ok: bool
     note: str = Field(default="", max_length=2000)
 
 
 class VerifyBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    actor_id: str = Field(min_length=1, max_length=64)
     confirmed: bool = Field(description="true: the SP/our fault is confirmed (top-up to double); false: normal use")
 
 

@@ -48,8 +48,8 @@ async def place_order(
     response: Response,
     session: Annotated[Session, Depends(get_session)],
     temporal: Annotated[Client | None, Depends(get_temporal_optional)],
+    principal: Annotated[Principal, require(Permission.ORDERS_PLACE)],  # before the key: who asks comes first
     key: Annotated[str, Depends(idempotency_key)],
-    principal: Annotated[Principal, require(Permission.ORDERS_PLACE)],
 ) -> OrderOut:
     own_agent(principal, body.agent_id)
     req = svc.NewOrder(agent_id=body.agent_id, product_id=body.product_id, msisdn=body.msisdn, customer_name=body.customer_name)

@@ -26,8 +26,10 @@ REPLY = {"findings": "the May bill charged the data pack twice", "handling": "se
          "reply_to_customer": "we returned 2 x 10.00 yuan to your account"}
 
 
-async def _post(http: httpx.AsyncClient, url: str, body: dict, key: str | None = None) -> dict:
-    r = await http.post(url, json=body, headers={"Idempotency-Key": key} if key else {})
+async def _post(http: httpx.AsyncClient, url: str, body: dict, key: str | None = None,
+                as_: dict[str, str] | None = None) -> dict:
+    """POST as the demo admin, or `as_` another signed-in demo user (the approver, the auditor)."""
+    r = await http.post(url, json=body, headers={**(as_ or {}), **({"Idempotency-Key": key} if key else {})})
     if r.status_code >= 400:
         raise RuntimeError(f"demo: {url} -> {r.status_code} {r.text}")
     return r.json()
@@ -39,9 +41,9 @@ async def _register(http, api: str, n: int, key: str | None = None, **over) -> d
 
 
 async def _handle(http, api: str, cid: str, frm: str, to: str) -> None:
-    await _post(http, f"{api}/complaints/{cid}/transfer", {"department": frm, "actor": "demo-desk", "to": to})
-    await _post(http, f"{api}/complaints/{cid}/accept", {"department": to, "actor": "demo-handler"})
-    await _post(http, f"{api}/complaints/{cid}/reply", {"department": to, "actor": "demo-handler", **REPLY})
+    await _post(http, f"{api}/complaints/{cid}/transfer", {"department": frm, "to": to})
+    await _post(http, f"{api}/complaints/{cid}/accept", {"department": to})
+    await _post(http, f"{api}/complaints/{cid}/reply", {"department": to, **REPLY})
 
 
 async def load_complaint_demo_once(api: str, sms_sim: str, engine: Engine | None = None) -> None:
@@ -60,7 +62,7 @@ async def load_complaint_demo_once(api: str, sms_sim: str, engine: Engine | None
         overdue = await _register(http, api, 10, customer="vip", received_at=(now - timedelta(hours=9)).isoformat(),
                                   text="VIP: charged for a cancelled plan")
         # escalated: a crisis report on the media complaint
-        await _post(http, f"{api}/complaints/{made[0]['id']}/escalate", {"actor": "demo-ops", "reason": "journalist called"})
+        await _post(http, f"{api}/complaints/{made[0]['id']}/escalate", {"reason": "journalist called"})
         # handled: transferred once and replied; its fee returns follow
         paid = await _register(http, api, 11, text="charged twice, wrong plan, voice prompt charged")
         await _handle(http, api, paid["id"], "complaint_desk", "billing")
@@ -79,26 +81,27 @@ async def load_complaint_demo_once(api: str, sms_sim: str, engine: Engine | None
 async def _fee_returns(http, api: str, cid: str, msisdn: str) -> None:
     url = f"{api}/complaints/{cid}/fee-returns"
     double = await _post(http, url, {"msisdn": msisdn, "category": "receipt_mismatch", "charge_month": "202610",
-                                     "charged_fen": 13800, "promised_fen": 3800, "operator_id": "demo-op"}, "demo-fr-1")
-    await _post(http, f"{api}/fee-returns/{double['id']}/approve", {"actor_id": "demo-lead", "role": "team_lead"})
-    await _post(http, f"{api}/fee-returns/{double['id']}/audit", {"actor_id": "demo-auditor", "role": "auditor", "ok": True})
+                                     "charged_fen": 13800, "promised_fen": 3800}, "demo-fr-1")
+    # four eyes from the tokens: the admin registered it, a team lead approves, an auditor audits
+    lead, auditor = await asyncio.gather(asyncio.to_thread(staff_headers, api, "demo-lead"),
+                                         asyncio.to_thread(staff_headers, api, "demo-auditor"))
+    await _post(http, f"{api}/fee-returns/{double['id']}/approve", {}, as_=lead)
+    await _post(http, f"{api}/fee-returns/{double['id']}/audit", {"ok": True}, as_=auditor)
     await _post(http, url, {"msisdn": msisdn, "category": "wrong_plan", "charge_month": "202610", "charged_fen": 8800,
-                            "promised_fen": 5800, "operator_id": "demo-op"}, "demo-fr-2")  # 60 yuan: awaits a team lead
-    await _post(http, url, {"msisdn": msisdn, "category": "voice_prompt", "charge_month": "202610", "charged_fen": 120,
-                            "operator_id": "demo-op"}, "demo-fr-3")
+                            "promised_fen": 5800}, "demo-fr-2")  # 60 yuan: awaits a team lead
+    await _post(http, url, {"msisdn": msisdn, "category": "voice_prompt", "charge_month": "202610", "charged_fen": 120}, "demo-fr-3")
     await _post(http, url, {"msisdn": msisdn, "category": "interconnection", "charge_month": "202610",
-                            "charged_fen": 500, "operator_id": "demo-op"}, "demo-fr-4")
+                            "charged_fen": 500}, "demo-fr-4")
 
 
 async def _vip_and_sp(http, api: str, cid: str, msisdn: str) -> None:
     url = f"{api}/complaints/{cid}/fee-returns"
-    await _post(http, url, {"msisdn": msisdn, "category": "vip_insists", "charge_month": "202609", "charged_fen": 3000,
-                            "operator_id": "demo-op"}, "demo-fr-5")  # single: first in two months
-    await _post(http, url, {"msisdn": msisdn, "category": "vip_insists", "charge_month": "202610", "charged_fen": 2000,
-                            "operator_id": "demo-op"}, "demo-fr-6")  # none: a return in the last two months
+    await _post(http, url, {"msisdn": msisdn, "category": "vip_insists", "charge_month": "202609", "charged_fen": 3000}, "demo-fr-5")  # single: first in two months
+    await _post(http, url, {"msisdn": msisdn, "category": "vip_insists", "charge_month": "202610", "charged_fen": 2000}, "demo-fr-6")  # none: a return in the last two months
     sp = await _post(http, url, {"msisdn": msisdn, "category": "sp_unverified", "charge_month": "202610",
-                                 "charged_fen": 1500, "monthly_subscription": True, "operator_id": "demo-op"}, "demo-fr-7")
-    await _post(http, f"{api}/fee-returns/{sp['id']}/verification", {"actor_id": "demo-op2", "confirmed": True})
+                                 "charged_fen": 1500, "monthly_subscription": True}, "demo-fr-7")
+    lead = await asyncio.to_thread(staff_headers, api, "demo-lead")
+    await _post(http, f"{api}/fee-returns/{sp['id']}/verification", {"confirmed": True}, as_=lead)
 
 
 async def _reopen(http, api: str, sms_sim: str, cid: str, msisdn: str) -> str:
@@ -107,10 +110,10 @@ async def _reopen(http, api: str, sms_sim: str, cid: str, msisdn: str) -> str:
     would wait for 07:00, so the demo reopens it as "not accepted" (crisis report, back to the department)."""
     now = datetime.now(UTC)
     if customer_sms_time(now) != now:
-        await _post(http, f"{api}/complaints/{cid}/acceptance", {"accepted": False, "actor": "demo-desk",
+        await _post(http, f"{api}/complaints/{cid}/acceptance", {"accepted": False,
                                                                  "note": "customer rejects the answer"})
         return "as not accepted (quiet hours: no survey SMS before 07:00)"
-    await _post(http, f"{api}/complaints/{cid}/acceptance", {"accepted": True, "actor": "demo-desk"})
+    await _post(http, f"{api}/complaints/{cid}/acceptance", {"accepted": True})
     for _ in range(40):
         detail = (await http.get(f"{api}/complaints/{cid}")).json()
         live = detail.get("live") or {}

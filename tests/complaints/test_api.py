@@ -160,28 +160,28 @@ async def test_register_rejects_bad_input(desk, over, status):
 async def test_department_actions_are_refused_with_type_and_reason(desk):
     http, _, _, engine = desk
     cid = (await register(http)).json()["id"]
-    r = await http.post(f"/complaints/{cid}/transfer", json={"department": "complaint_desk", "actor": "wang",
+    r = await http.post(f"/complaints/{cid}/transfer", json={"department": "complaint_desk",
                                                              "to": "complaint_desk"})
     assert r.status_code == 422 and r.json()["type"] == "TransferToSelf"
-    r = await http.post(f"/complaints/{cid}/accept", json={"department": "billing", "actor": "zhao"})
+    r = await http.post(f"/complaints/{cid}/accept", json={"department": "billing"})
     assert r.status_code == 403 and r.json()["type"] == "NotHandlingDepartment"
-    r = await http.post(f"/complaints/{cid}/transfer", json={"department": "complaint_desk", "actor": "wang", "to": "billing"})
+    r = await http.post(f"/complaints/{cid}/transfer", json={"department": "complaint_desk", "to": "billing"})
     assert r.status_code == 200 and r.json()["case"]["handling_department"] == "billing"
-    r = await http.post(f"/complaints/{cid}/transfer", json={"department": "billing", "actor": "zhao", "to": "complaint_desk"})
+    r = await http.post(f"/complaints/{cid}/transfer", json={"department": "billing", "to": "complaint_desk"})
     assert r.status_code == 422 and r.json()["type"] == "TransferBack"
-    assert (await http.post(f"/complaints/{cid}/accept", json={"department": "billing", "actor": "zhao"})).status_code == 200
-    bad = {"department": "billing", "actor": "zhao", "findings": "checked", "handling": "已转相关部门处理",
+    assert (await http.post(f"/complaints/{cid}/accept", json={"department": "billing"})).status_code == 200
+    bad = {"department": "billing", "findings": "checked", "handling": "已转相关部门处理",
            "reply_to_customer": "please wait"}
     r = await http.post(f"/complaints/{cid}/reply", json=bad)
     assert r.status_code == 422 and r.json()["type"] == "UnqualifiedReply"
     r = await http.post(f"/complaints/{cid}/reply", json={**bad, "handling": "returned 2 x 5.00",
                                                           "reply_to_customer": "we returned 10.00"})
     assert r.status_code == 200 and r.json()["state"] == "awaiting_customer"
-    r = await http.post(f"/complaints/{cid}/accept", json={"department": "billing", "actor": "zhao"})
+    r = await http.post(f"/complaints/{cid}/accept", json={"department": "billing"})
     assert r.status_code == 409
-    assert (await http.post(f"/complaints/{cid}/escalate", json={"actor": "ops", "reason": ""})).status_code == 422
-    assert (await http.post(f"/complaints/{cid}/escalate", json={"actor": "ops", "reason": "media"})).status_code == 200
-    assert (await http.post("/complaints/NOPE/accept", json={"department": "billing", "actor": "z"})).status_code == 404
+    assert (await http.post(f"/complaints/{cid}/escalate", json={"reason": ""})).status_code == 422
+    assert (await http.post(f"/complaints/{cid}/escalate", json={"reason": "media"})).status_code == 200
+    assert (await http.post("/complaints/NOPE/accept", json={"department": "billing"})).status_code == 404
     assert (await http.post(f"/complaints/{cid}/reply", json={"department": "billing"})).status_code == 422
     with Session(engine) as s:
         refused = s.exec(select(ComplaintEvent).where(ComplaintEvent.kind == "reply_refused")).all()
@@ -210,14 +210,14 @@ def _signed(body: dict, secret=None) -> tuple[bytes, dict]:
 async def test_survey_answer_by_inbound_sms_reopens_and_duplicates_count_once(desk, time_env):
     http, sms, _, engine = desk
     cid = (await register(http)).json()["id"]
-    await http.post(f"/complaints/{cid}/accept", json={"department": "complaint_desk", "actor": "li"})
-    await http.post(f"/complaints/{cid}/reply", json={"department": "complaint_desk", "actor": "li", "findings": "f",
+    await http.post(f"/complaints/{cid}/accept", json={"department": "complaint_desk"})
+    await http.post(f"/complaints/{cid}/reply", json={"department": "complaint_desk", "findings": "f",
                                                       "handling": "returned", "reply_to_customer": "done"})
     msg = {"message_id": "in-1", "from": MSISDN, "text": "2", "received_at": datetime.now(UTC).isoformat()}
     raw, headers = _signed(msg)
     r = await http.post("/complaints/sms/inbound", content=raw, headers=headers)
     assert r.json()["outcome"] == "no_open_survey"  # not archived yet
-    r = await http.post(f"/complaints/{cid}/acceptance", json={"accepted": True, "actor": "li"})
+    r = await http.post(f"/complaints/{cid}/acceptance", json={"accepted": True})
     assert r.status_code == 200 and r.json()["state"] == "survey"
     await time_env.sleep(timedelta(hours=10))
     await _until(http, cid, lambda d: d["live"]["case"]["survey_sent_at"])
@@ -269,27 +269,31 @@ async def test_fee_returns_rules_approval_audit_and_credit(desk, time_env):
     http, sms, billing, engine = desk
     cid = (await register(http)).json()["id"]
     fr = {"msisdn": MSISDN, "category": "receipt_mismatch", "charge_month": "202610", "charged_fen": 13800,
-          "promised_fen": 3800, "operator_id": "op1"}
+          "promised_fen": 3800}
     url = f"/complaints/{cid}/fee-returns"
-    wrong = await http.post(url, json={**fr, "msisdn": OTHER}, headers={"Idempotency-Key": "f0"})
+    op1 = bearer("complaint_handler", user="op1", department="complaint_desk")
+    wrong = await http.post(url, json={**fr, "msisdn": OTHER}, headers={**op1, "Idempotency-Key": "f0"})
     assert wrong.status_code == 422 and "complaint's number" in wrong.json()["reason"]
-    r = await http.post(url, json=fr, headers={"Idempotency-Key": "f1"})
+    r = await http.post(url, json=fr, headers={**op1, "Idempotency-Key": "f1"})
     assert r.status_code == 201, r.text
+    assert r.json()["operator_id"] == "op1"  # from the token
     ret = r.json()
     assert (ret["decision"], ret["amount_fen"], ret["tier"], ret["needs_audit"], ret["status"]) == (
         "double", 20000, 2, True, "awaiting_approval")
-    assert (await http.post(url, json=fr, headers={"Idempotency-Key": "f1"})).status_code == 200
-    dup = await http.post(url, json=fr, headers={"Idempotency-Key": "f2"})
+    assert (await http.post(url, json=fr, headers={**op1, "Idempotency-Key": "f1"})).status_code == 200
+    dup = await http.post(url, json=fr, headers={**op1, "Idempotency-Key": "f2"})
     assert dup.status_code == 409 and ret["id"] in dup.json()["reason"]
 
     fid = ret["id"]
-    own = await http.post(f"/fee-returns/{fid}/approve", json={"actor_id": "op1", "role": "manager"})
-    assert own.status_code == 403
-    assert (await http.post(f"/fee-returns/{fid}/approve", json={"actor_id": "a", "role": "operator"})).status_code == 403
-    r = await http.post(f"/fee-returns/{fid}/approve", json={"actor_id": "lead", "role": "team_lead"})
-    assert r.status_code == 200 and r.json()["status"] == "awaiting_audit"
-    assert (await http.post(f"/fee-returns/{fid}/audit", json={"actor_id": "op1", "role": "auditor", "ok": True})).status_code == 403
-    r = await http.post(f"/fee-returns/{fid}/audit", json={"actor_id": "aud", "role": "auditor", "ok": True})
+    own = await http.post(f"/fee-returns/{fid}/approve", headers=bearer("manager", user="op1"))
+    assert own.status_code == 403  # the operator never approves its own return, whatever its role
+    clerk = await http.post(f"/fee-returns/{fid}/approve", headers=op1)
+    assert clerk.status_code == 403 and clerk.json()["type"] == "permission_denied"
+    r = await http.post(f"/fee-returns/{fid}/approve", headers=bearer("team_lead", user="lead"))
+    assert r.status_code == 200 and r.json()["status"] == "awaiting_audit" and r.json()["approver_id"] == "lead"
+    own_audit = await http.post(f"/fee-returns/{fid}/audit", json={"ok": True}, headers=bearer("auditor", user="op1"))
+    assert own_audit.status_code == 403
+    r = await http.post(f"/fee-returns/{fid}/audit", json={"ok": True}, headers=bearer("auditor", user="aud"))
     assert r.status_code == 200 and r.json()["status"] == "approved"
     await time_env.sleep(timedelta(hours=10))  # the SMS waits for 07:00 if the test server's clock is in the night
     await time_env.client.get_workflow_handle(f"fee-return-{fid}").result()
@@ -302,14 +306,14 @@ async def test_fee_returns_rules_approval_audit_and_credit(desk, time_env):
 
     # value-added: single now, top-up when confirmed, credited at once (50 yuan: tier 1, no audit)
     sp = await http.post(url, json={"msisdn": MSISDN, "category": "sp_unverified", "charge_month": "202610",
-                                    "charged_fen": 1500, "monthly_subscription": True, "operator_id": "op1"},
-                         headers={"Idempotency-Key": "f3"})
+                                    "charged_fen": 1500, "monthly_subscription": True},
+                         headers={**op1, "Idempotency-Key": "f3"})
     spr = sp.json()
     assert (spr["decision"], spr["amount_fen"], spr["status"], spr["sp_verification"], spr["offer_cancel_subscription"]) == (
         "single", 1500, "approved", "pending", True)
-    v = await http.post(f"/fee-returns/{spr['id']}/verification", json={"actor_id": "op2", "confirmed": True})
+    v = await http.post(f"/fee-returns/{spr['id']}/verification", json={"confirmed": True}, headers=bearer("team_lead", user="op2"))
     assert v.status_code == 200 and v.json()["top_up"]["amount_fen"] == 1500 and v.json()["top_up"]["decision"] == "top_up"
-    again = await http.post(f"/fee-returns/{spr['id']}/verification", json={"actor_id": "op2", "confirmed": True})
+    again = await http.post(f"/fee-returns/{spr['id']}/verification", json={"confirmed": True}, headers=bearer("team_lead", user="op2"))
     assert again.status_code == 409
     top = v.json()["top_up"]["id"]
     await time_env.sleep(timedelta(hours=10))
@@ -327,7 +331,7 @@ async def test_fee_returns_rules_approval_audit_and_credit(desk, time_env):
 async def test_vip_insisting_gets_single_once_in_two_months(desk):
     http = desk[0]
     cid = (await register(http, customer="vip")).json()["id"]
-    body = {"msisdn": MSISDN, "category": "vip_insists", "charge_month": "202609", "charged_fen": 3000, "operator_id": "op1"}
+    body = {"msisdn": MSISDN, "category": "vip_insists", "charge_month": "202609", "charged_fen": 3000}
     first = (await http.post(f"/complaints/{cid}/fee-returns", json=body, headers={"Idempotency-Key": "v1"})).json()
     assert (first["decision"], first["amount_fen"]) == ("single", 3000)
     second = (await http.post(f"/complaints/{cid}/fee-returns", json={**body, "charge_month": "202610"},
@@ -358,7 +362,7 @@ async def test_actions_on_a_closed_ticket_answer_409(desk, time_env):
     cid = (await register(http)).json()["id"]
     await _until(http, cid, lambda d: d["events"])
     await time_env.client.get_workflow_handle(f"complaint-{cid}").terminate("closed by ops for the test")
-    r = await http.post(f"/complaints/{cid}/accept", json={"department": "complaint_desk", "actor": "li"})
+    r = await http.post(f"/complaints/{cid}/accept", json={"department": "complaint_desk"})
     assert r.status_code == 409 and "closed" in r.json()["reason"]
     detail = await http.get(f"/complaints/{cid}")  # the row still answers, with the last recorded state
     assert detail.status_code == 200 and detail.json()["id"] == cid and detail.json()["events"][0]["kind"] == "registered"
@@ -373,7 +377,7 @@ async def test_a_repeat_found_late_halves_the_due_time_but_only_for_a_real_repea
     other_number = (await register(http)).json()
     mms = (await register(http, msisdn=OTHER, ctype="mms")).json()
     assert late["repeat_of"] is None and "halved" not in late["due_limit"]
-    body = {"actor": "ops-wang", "reason": "the earlier ticket was registered late, from paper"}
+    body = {"reason": "the earlier ticket was registered late, from paper"}
     for cid, of in ((late["id"], other_number["id"]), (mms["id"], earlier["id"]), (late["id"], "C-NOPE")):
         r = await http.post(f"/complaints/{cid}/level", json={**body, "repeat_of": of})
         assert r.status_code == 422 and r.json()["type"] == "NotARepeat", (of, r.text)
