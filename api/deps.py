@@ -116,7 +116,8 @@ async def get_temporal_optional(request: Request) -> Client | None:
     return await _client(request)
 
 
-def current_principal(security: SecurityScopes, token: Annotated[str | None, Depends(staff_token)],
+def current_principal(request: Request, security: SecurityScopes,
+                      token: Annotated[str | None, Depends(staff_token)],
                       key: Annotated[str | None, Depends(merchant_key)],
                       session: Annotated[Session, Depends(get_session)]) -> Principal:
     """The caller, from its bearer token or API key; 401 without one, 403 without the route's permission."""
@@ -131,6 +132,7 @@ def current_principal(security: SecurityScopes, token: Annotated[str | None, Dep
     else:
         raise Unauthenticated("sign in (Authorization: Bearer <token> from /auth/token) or send an API key "
                               f"({API_KEY_HEADER})", type="unauthenticated")
+    request.state.principal = principal  # the audit log names who asked, allowed or not
     missing = [p for p in security.scopes if not principal.can(Permission(p))]
     if missing:
         raise Forbidden(f"{principal.id} ({principal.role_names or 'no role'}) may not {', '.join(missing)}",

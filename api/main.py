@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlmodel import Session
 
-from api import errors
+from api import audit, errors
 from api.agents import routes as agents
 from api.complaints import routes as complaints
 from api.deps import get_session, get_temporal_optional
@@ -58,6 +58,7 @@ def create_app(temporal_client: Any | None = None) -> FastAPI:
     app.state.temporal_lock = asyncio.Lock()
 
     errors.install(app)
+    audit.install(app)
     for business in (identity, orders, agents, complaints, refunds):
         app.include_router(business.router)
 

@@ -41,3 +41,19 @@ class ApiKey(SQLModel, table=True):
     created_at: datetime = Aware(nullable=False, default=utcnow)
     revoked_at: datetime | None = Aware(nullable=True)
     last_used_at: datetime | None = Aware(nullable=True)
+
+
+class AuditEntry(SQLModel, table=True):
+    """One state-changing request by a person or a merchant. Append-only: nothing updates or deletes a row."""
+
+    __tablename__ = "audit_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Aware(nullable=False, default=utcnow, index=True)
+    actor: str = Field(index=True)
+    roles: str
+    action: str = Field(index=True)  # "POST /refunds/{refund_id}/{action}": the route, not the raw URL
+    target: str = Field(default="", index=True)  # the ids the request named, e.g. "refund_id=R1 action=approve"
+    outcome: int  # the HTTP status answered
+    client: str = ""  # the caller's address
+    request_id: str = Field(index=True)

@@ -27,7 +27,7 @@ from core.access import Principal, Role
 from core.db import utcnow
 from core.errors import Conflict, NotFound, Refused, Unauthenticated
 from core.settings import Settings, get_settings
-from db.identity import ApiKey, RefreshToken, User
+from db.identity import ApiKey, AuditEntry, RefreshToken, User
 
 log = structlog.get_logger(__name__)
 _hasher = PasswordHasher()
@@ -266,3 +266,51 @@ def principal_from_api_key(session: Session, key: str, now: datetime | None = No
         session.add(row)
         session.commit()
     return Principal(id=f"merchant:{row.merchant_id}", roles=frozenset({Role.MERCHANT}), merchant_id=row.merchant_id)
+
+
+# ---- the audit log -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    actor: str | None = None
+    action: str | None = None  # a substring of "METHOD /route"
+    target: str | None = None  # a substring of the ids
+    outcome_from: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def record(session: Session, entry: AuditEntry) -> None:
+    session.add(entry)
+    session.commit()
+
+
+def audit_entries(session: Session, f: AuditFilter, limit: int, offset: int) -> tuple[list[AuditEntry], int]:
+    from sqlalchemy import func
+    from sqlmodel import col
+
+    conds = []
+    if f.actor:
+        conds.append(AuditEntry.actor == f.actor)
+    if f.action:
+        conds.append(col(AuditEntry.action).contains(f.action))
+    if f.target:
+        conds.append(col(AuditEntry.target).contains(f.target))
+    if f.outcome_from is not None:
+        conds.append(AuditEntry.outcome >= f.outcome_from)
+    if f.since:
+        conds.append(AuditEntry.at >= f.since)
+    if f.until:
+        conds.append(AuditEntry.at < f.until)
+    total = session.exec(select(func.count()).select_from(AuditEntry).where(*conds)).one()
+    rows = session.exec(select(AuditEntry).where(*conds).order_by(col(AuditEntry.id).desc()).offset(offset).limit(limit))
+    return list(rows), total
+
+
+AUDIT_COLUMNS = ("id", "at", "actor", "roles", "action", "target", "outcome", "client", "request_id")
+
+
+def audit_cells(entry: AuditEntry) -> list:
+    return [entry.id, entry.at.isoformat(), entry.actor, entry.roles, entry.action, entry.target, entry.outcome,
+            entry.client, entry.request_id]

@@ -1,14 +1,18 @@
 """Signing in (the embedded issuer), who am I, and merchants' API keys."""
 
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlmodel import Session
 
 from api.deps import get_session, require, run_db
-from api.identity.schemas import ApiKeyOut, MeOut, NewApiKeyOut, RefreshIn, TokenOut
+from api.identity.schemas import ApiKeyOut, AuditEntryOut, MeOut, NewApiKeyOut, RefreshIn, TokenOut
+from api.schemas import Page
 from core.access import Permission, Principal
+from core.exports import CSV_MEDIA_TYPE, attachment, csv_bytes
 from services import identity as svc
 
 router = APIRouter(tags=["identity"])
@@ -55,3 +59,31 @@ def list_api_keys(merchant_id: str, session: Db) -> list[ApiKeyOut]:
                dependencies=[require(Permission.API_KEYS_MANAGE)], responses={404: {"description": "no such key"}})
 def revoke_api_key(merchant_id: str, prefix: str, session: Db) -> ApiKeyOut:
     return ApiKeyOut.model_validate(svc.revoke_api_key(session, merchant_id, prefix))
+
+
+def _audit_filter(actor: str | None = None, action: str | None = Query(None, description='e.g. "refunds" or "POST"'),
+                  target: str | None = Query(None, description='e.g. "refund_id=R1"'),
+                  outcome_from: int | None = Query(None, description="e.g. 400: refusals only"),
+                  since: datetime | None = None, until: datetime | None = None) -> svc.AuditFilter:
+    return svc.AuditFilter(actor=actor, action=action, target=target, outcome_from=outcome_from, since=since,
+                           until=until)
+
+
+AuditQuery = Annotated[svc.AuditFilter, Depends(_audit_filter)]
+
+
+@router.get("/audit", response_model=Page[AuditEntryOut], dependencies=[require(Permission.AUDIT_READ)])
+def audit_log(session: Db, f: AuditQuery, limit: Annotated[int, Query(ge=1, le=500)] = 50,
+              offset: Annotated[int, Query(ge=0)] = 0) -> Page[AuditEntryOut]:
+    """Who changed what, newest first: every state-changing request by a person or a merchant."""
+    rows, total = svc.audit_entries(session, f, limit, offset)
+    return Page[AuditEntryOut](items=[AuditEntryOut.model_validate(r) for r in rows], total=total, limit=limit,
+                               offset=offset)
+
+
+@router.get("/audit.csv", response_class=Response, dependencies=[require(Permission.AUDIT_READ)],
+            responses={200: {"content": {CSV_MEDIA_TYPE: {}}}})
+def audit_csv(session: Db, f: AuditQuery) -> Response:
+    rows, _ = svc.audit_entries(session, f, limit=100_000, offset=0)
+    return Response(csv_bytes(svc.AUDIT_COLUMNS, (svc.audit_cells(r) for r in rows)), media_type=CSV_MEDIA_TYPE,
+                    headers=attachment("audit.csv"))

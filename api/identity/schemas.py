@@ -7,6 +7,18 @@ from pydantic import BaseModel, Field
 from api.schemas import FromRow
 
 
+class AuditEntryOut(FromRow):
+    id: int
+    at: datetime
+    actor: str
+    roles: str
+    action: str
+    target: str
+    outcome: int
+    client: str
+    request_id: str
+
+
 class TokenOut(BaseModel):
     access_token: str
     refresh_token: str

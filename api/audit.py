@@ -1,0 +1,69 @@
+"""Every state-changing request by a person or a merchant goes to the append-only audit log: who (from the
+token or key), with which roles, what (the route), on which ids, with what outcome, from where, and its request
+id (also answered in `X-Request-Id`, so a caller's report points at the line).
+
+A plain ASGI middleware, so the line is written after the whole answer went out and the request's own
+database session is closed (on SQLite a still-open session would hold the write lock).
+"""
+
+import uuid
+
+import anyio
+import structlog
+from fastapi import FastAPI
+
+from api.deps import get_session
+from db.identity import AuditEntry
+from services import identity
+
+log = structlog.get_logger(__name__)
+CHANGES = {"POST", "PUT", "PATCH", "DELETE"}
+REQUEST_ID_HEADER = "X-Request-Id"
+
+
+class AuditLog:
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers", []))
+        request_id = headers.get(REQUEST_ID_HEADER.lower().encode(), b"").decode()[:64] or uuid.uuid4().hex
+        status = {}
+
+        async def send_with_id(message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                message.setdefault("headers", []).append((REQUEST_ID_HEADER.encode(), request_id.encode()))
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+        principal = scope.get("state", {}).get("principal")
+        if scope["method"] in CHANGES and principal is not None:
+            route = scope.get("route")
+            template = getattr(route, "path_format", None) or scope["path"]
+            params = scope.get("path_params", {})
+            client = scope.get("client")
+            entry = AuditEntry(actor=principal.id, roles=principal.role_names, action=f"{scope['method']} {template}",
+                               target=" ".join(f"{k}={v}" for k, v in params.items()),
+                               outcome=status.get("code", 500), client=client[0] if client else "",
+                               request_id=request_id)
+            await anyio.to_thread.run_sync(_write, scope["app"], entry)
+
+
+def _write(app: FastAPI, entry: AuditEntry) -> None:
+    provide = app.dependency_overrides.get(get_session, get_session)  # the tests' database, when they set one
+    sessions = provide()
+    session = next(sessions)
+    try:
+        identity.record(session, entry)
+    except Exception as err:  # noqa: BLE001 - the answer is already given; a lost line must be loud
+        log.error("audit entry not written", action=entry.action, actor=entry.actor, error=f"{type(err).__name__}: {err}")
+    finally:
+        sessions.close()
+
+
+def install(app: FastAPI) -> None:
+    app.add_middleware(AuditLog)

@@ -1,0 +1,25 @@
+"""Every state-changing request by a person or a merchant is on record, with who, what and the outcome."""
+
+from tests.fixtures_db import AGENT, bearer
+
+
+def test_changes_are_recorded_with_the_callers_identity_and_reads_are_not(api_client, seeded):
+    ops = bearer("ops", user="ops:li")
+    r = api_client.post(f"/agents/{AGENT}/suspend", json={"reason": "fake orders"},
+                        headers={**ops, "X-Request-Id": "req-1"})
+    assert r.status_code == 200 and r.headers["X-Request-Id"] == "req-1"
+    refused = api_client.post(f"/agents/{AGENT}/reinstate", json={"reason": "no"}, headers=bearer("finance", user="fin"))
+    assert refused.status_code == 403
+    api_client.get(f"/agents/{AGENT}", headers=ops)  # a read: not recorded
+
+    log = api_client.get("/audit", headers=bearer("auditor", user="aud")).json()
+    assert [(e["actor"], e["roles"], e["action"], e["target"], e["outcome"]) for e in log["items"]] == [
+        ("fin", "finance", "POST /agents/{agent_id}/reinstate", f"agent_id={AGENT}", 403),
+        ("ops:li", "ops", "POST /agents/{agent_id}/suspend", f"agent_id={AGENT}", 200),
+    ]
+    assert log["items"][1]["request_id"] == "req-1"
+    only_refusals = api_client.get("/audit", params={"outcome_from": 400}).json()
+    assert [e["actor"] for e in only_refusals["items"]] == ["fin"]
+    csv = api_client.get("/audit.csv", params={"actor": "ops:li"})
+    assert csv.status_code == 200 and "POST /agents/{agent_id}/suspend" in csv.content.decode("utf-8-sig")
+    assert api_client.get("/audit", headers=bearer("ops")).status_code == 403  # ops do not read the audit log
