@@ -17,6 +17,13 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     max_cached_workflows: int = 20_000
     temporal_ui_port: int = 8233
+    # A production cluster or Temporal Cloud: mTLS (client certificate and key, the server's CA) and/or an API key
+    temporal_tls: bool = False
+    temporal_tls_client_cert: str = ""  # path to a PEM file
+    temporal_tls_client_key: str = ""
+    temporal_tls_server_ca: str = ""  # empty: the system's CAs
+    temporal_tls_server_name: str = ""  # when the address is not the certificate's name
+    temporal_api_key: str = ""
 
     # Business database (SQLite file by default, PostgreSQL in production)
     database_url: str = f"sqlite:///{VAR / 'simbo.db'}"

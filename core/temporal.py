@@ -3,16 +3,34 @@ business uses: a live query that degrades instead of failing, and Schedules ensu
 
 import asyncio
 from dataclasses import replace
+from pathlib import Path
 from typing import TypeVar
 
 import structlog
 from temporalio.client import Client, Schedule, ScheduleAlreadyRunningError, ScheduleUpdate, ScheduleUpdateInput
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import TLSConfig
 
-from core.settings import get_settings
+from core.settings import Settings, get_settings
 
 T = TypeVar("T")
 log = structlog.get_logger(__name__)
+
+
+def connect_options(s: Settings) -> dict:
+    """TLS (mTLS when a client certificate is set) and the API key, from settings; nothing for the dev server."""
+    options: dict = {}
+    if s.temporal_tls or s.temporal_tls_client_cert or s.temporal_api_key:
+        def read(path: str) -> bytes | None:
+            return Path(path).read_bytes() if path else None
+
+        options["tls"] = TLSConfig(client_cert=read(s.temporal_tls_client_cert),
+                                   client_private_key=read(s.temporal_tls_client_key),
+                                   server_root_ca_cert=read(s.temporal_tls_server_ca),
+                                   domain=s.temporal_tls_server_name or None)
+    if s.temporal_api_key:
+        options["api_key"] = s.temporal_api_key
+    return options
 
 
 async def connect(address: str | None = None, namespace: str | None = None) -> Client:
@@ -21,6 +39,7 @@ async def connect(address: str | None = None, namespace: str | None = None) -> C
         address or s.temporal_address,
         namespace=namespace or s.temporal_namespace,
         data_converter=pydantic_data_converter,
+        **connect_options(s),
     )
 
 

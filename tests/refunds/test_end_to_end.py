@@ -150,3 +150,22 @@ async def test_worker_killed_between_sent_and_recorded_makes_no_second_refund(st
         assert len(lines["serials"]) == 1 and lines["serials"][0]["sends"] == 1  # one request, one serial, ever
         stats = (await sim.get("/sim/stats")).json()
         assert stats["duplicate_serial_requests"] == 0 and stats["duplicate_channel_refunds"] == 0
+
+
+async def test_every_demo_user_signs_in_against_the_running_stack(stack):
+    from scripts.users import DEMO_PASSWORD, DEMO_USERS
+
+    async with httpx.AsyncClient(base_url=stack.api_url, timeout=30) as api:
+        anonymous = await api.post("/refunds/R-any/approve", json={"reason": "anyone?"})
+        assert anonymous.status_code == 401
+        for name, roles, attrs in DEMO_USERS:
+            if "agent_id" in attrs:
+                continue  # the agent's user comes with the order demo, which this stack does not load
+            token = await api.post("/auth/token", data={"username": name, "password": DEMO_PASSWORD})
+            assert token.status_code == 200, (name, token.text)
+            me = (await api.get("/me", headers={"Authorization": f"Bearer {token.json()['access_token']}"})).json()
+            assert me["id"] == name and me["roles"] == sorted(r.value for r in roles)
+        ops = {"Authorization": f"Bearer {(await api.post('/auth/token', data={'username': 'demo-ops', 'password': DEMO_PASSWORD})).json()['access_token']}"}
+        key = (await api.post("/merchants/M001/api-keys", headers=ops)).json()["key"]
+        mine = await api.get("/refunds", headers={"X-Api-Key": key})
+        assert mine.status_code == 200 and {r["merchant_id"] for r in mine.json()["items"]} <= {"M001"}
