@@ -30,7 +30,7 @@ class Permission(StrEnum):
     FEE_RETURNS_AUDIT = "fee_returns.audit"
     FEE_RETURNS_VERIFY = "fee_returns.verify"  # a value-added fault confirmed later
     FEE_RETURNS_CREDIT = "fee_returns.credit"  # ask the billing system again
-    PAYMENTS_RECORD = "payments.record"
+    PAYMENTS_RECORD = "payments.record"  # the acquiring side's integration (admin or a service account) only
     PAYMENTS_READ = "payments.read"
     REFUNDS_REQUEST = "refunds.request"
     REFUNDS_READ = "refunds.read"
@@ -68,7 +68,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
     Role.OPS: frozenset(_READ_BACK_OFFICE | {
         P.ORDERS_PLACE, P.AGENTS_MANAGE, P.AGENTS_APPEAL, P.COMPLAINTS_REGISTER, P.COMPLAINTS_ESCALATE,
-        P.CALENDAR_MANAGE, P.FEE_RETURNS_CREDIT, P.PAYMENTS_RECORD, P.REFUNDS_REQUEST, P.REFUNDS_ACT,
+        P.CALENDAR_MANAGE, P.FEE_RETURNS_CREDIT, P.REFUNDS_REQUEST, P.REFUNDS_ACT,
         P.REFUNDS_OVERRIDE, P.CHANNELS_CONFIGURE, P.RECONCILIATION_READ, P.API_KEYS_MANAGE}),
     Role.AUDITOR: frozenset(_READ_BACK_OFFICE | {
         P.REFUNDS_ACT, P.REFUNDS_AUDIT, P.FEE_RETURNS_AUDIT, P.RECONCILIATION_READ, P.AUDIT_READ}),

@@ -80,7 +80,8 @@ async def load_refund_demo_once(api: str, channel_sim: str, engine: Engine) -> N
     paid_at = datetime.now(UTC) - timedelta(days=2)
     headers = await asyncio.to_thread(staff_headers, api, "demo-ops")  # payments and refunds as the ops desk
     auditor = await asyncio.to_thread(staff_headers, api, "demo-auditor")
-    ops = await asyncio.to_thread(staff_headers, api, "demo-admin")
+    # payments come from the acquiring side (the admin stands in for its service account)
+    ops = acquirer = await asyncio.to_thread(staff_headers, api, "demo-admin")
     async with httpx.AsyncClient(timeout=30, headers=headers) as http:
         scripts = [{"payment_id": f"PAY-DEMO-{key}", "channel": ch, "paid_fen": paid, "behaviour": b, "times": 1,
                     "settle_after_s": 2} for key, ch, b, paid, *_ in PLAN]
@@ -91,7 +92,7 @@ async def load_refund_demo_once(api: str, channel_sim: str, engine: Engine) -> N
                 "id": f"PAY-DEMO-{key}", "merchant_id": "M001", "merchant_order_no": f"SO-{key}", "channel": ch,
                 "product": "quick", "paid_fen": paid, "fee_fen": fee, "channel_cost_fen": fee // 2,
                 "consumer_card_masked": "6222****8888", "consumer_wallet_id": wallet,
-                "paid_at": paid_at.isoformat()})).raise_for_status()
+                "paid_at": paid_at.isoformat()}, headers=acquirer)).raise_for_status()
             for i, amount in enumerate(amounts):
                 r = await http.post(f"{api}/refunds", json={
                     "merchant_id": "M001", "merchant_refund_no": f"RN-{key}-{i}", "payment_id": f"PAY-DEMO-{key}",
@@ -102,7 +103,7 @@ async def load_refund_demo_once(api: str, channel_sim: str, engine: Engine) -> N
         (await http.post(f"{api}/payments", json={
             "id": "PAY-DEMO-dup", "merchant_id": "M001", "merchant_order_no": "SO-ok", "channel": "unionpay",
             "product": "quick", "paid_fen": 10_000, "fee_fen": 50, "consumer_card_masked": "6222****8888",
-            "callback_url": callback})).raise_for_status()
+            "callback_url": callback}, headers=acquirer)).raise_for_status()
         for key, *_, action, _ in PLAN:
             if action is None:
                 continue
