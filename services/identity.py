@@ -118,6 +118,9 @@ def sign_in(session: Session, name: str, password: str, now: datetime | None = N
     account is locked for `sign_in_lock_s` (also against the right password), and the answer never says
     whether the name exists."""
     s, now = get_settings(), now or utcnow()
+    if s.auth_mode == "oidc":
+        raise NotFound("sign in with the OpenID Connect provider; this API issues no tokens of its own here",
+                       type="embedded_sign_in_off")
     user = session.get(User, name)
     if user is None:
         _verify(_NOBODY, password)
