@@ -39,7 +39,12 @@ class AuditLog:
                 message.setdefault("headers", []).append((REQUEST_ID_HEADER.encode(), request_id.encode()))
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:  # a request that crashed is on record too (outcome 500)
+            await self._record(scope, status.get("code", 500), request_id)
+
+    async def _record(self, scope, outcome: int, request_id: str) -> None:
         principal = scope.get("state", {}).get("principal")
         if scope["method"] in CHANGES and principal is not None:
             route = scope.get("route")
@@ -48,7 +53,7 @@ class AuditLog:
             client = scope.get("client")
             entry = AuditEntry(actor=principal.id, roles=principal.role_names, action=f"{scope['method']} {template}",
                                target=" ".join(f"{k}={v}" for k, v in params.items()),
-                               outcome=status.get("code", 500), client=client[0] if client else "",
+                               outcome=outcome, client=client[0] if client else "",
                                request_id=request_id)
             await anyio.to_thread.run_sync(_write, scope["app"], entry)
 

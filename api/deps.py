@@ -16,7 +16,7 @@ from fastapi.security import APIKeyHeader, OAuth2PasswordBearer, SecurityScopes
 from sqlmodel import Session
 from temporalio.client import Client
 
-from core.access import Permission, Principal
+from core.access import Permission, Principal, Role
 from core.db import get_engine
 from core.errors import Forbidden, Invalid, TemporalUnavailable, Unauthenticated
 from core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, BadSignature, verify
@@ -132,6 +132,11 @@ def current_principal(request: Request, security: SecurityScopes,
     else:
         raise Unauthenticated("sign in (Authorization: Bearer <token> from /auth/token) or send an API key "
                               f"({API_KEY_HEADER})", type="unauthenticated")
+    if Role.AGENT in principal.roles and not principal.agent_id:
+        raise Forbidden(f"{principal.id} has the agent role but names no agent", type="scope_missing")
+    if (Role.COMPLAINT_HANDLER in principal.roles and not principal.department
+            and not principal.roles & {Role.TEAM_LEAD, Role.MANAGER, Role.ADMIN}):
+        raise Forbidden(f"{principal.id} handles complaints but names no department", type="scope_missing")
     request.state.principal = principal  # the audit log names who asked, allowed or not
     missing = [p for p in security.scopes if not principal.can(Permission(p))]
     if missing:

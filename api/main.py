@@ -25,6 +25,7 @@ from api.schemas import Health
 from core import logs
 from core.settings import get_settings
 from core.temporal import connect
+from services import identity as identity_service
 
 log = structlog.get_logger(__name__)
 
@@ -35,6 +36,7 @@ def create_app(temporal_client: Any | None = None) -> FastAPI:
     """`temporal_client` (any object with the Client methods used) skips connecting: tests pass a fake."""
     if not structlog.is_configured():
         logs.configure(json=get_settings().log_json)
+    identity_service.check_settings(get_settings())
     injected = temporal_client is not None
 
     @asynccontextmanager

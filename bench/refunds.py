@@ -91,8 +91,11 @@ async def run(stack: Stack, n: int, seed: int) -> dict:
         print(f"  recorded {payments} payments; firing {n} refunds ...", flush=True)
         callback = f"{stack.channel_url}/merchant/callbacks"
 
+        merchant = httpx.AsyncClient(base_url=stack.api_url, timeout=120,
+                                     headers=await asyncio.to_thread(stack.merchant_headers, "M001"))
+
         async def ask(i: int) -> int:
-            r = await api.post("/refunds", json={
+            r = await merchant.post("/refunds", json={
                 "merchant_id": "M001", "merchant_refund_no": f"RB{run_id}-{i}", "payment_id": pids[i % payments],
                 "amount_fen": rng.choice([1_000, 2_000, 2_500, 3_000, 4_000]), "reason": "flash sale cancelled",
                 "callback_url": callback})
@@ -102,6 +105,7 @@ async def run(stack: Stack, n: int, seed: int) -> dict:
 
         t0 = time.monotonic()
         codes = await gather_limited((ask(i) for i in range(n)), CONCURRENCY)
+        await merchant.aclose()
         accepted = codes.count(201)
         t_requested = time.monotonic() - t0
         print(f"  {accepted} accepted, {codes.count(422)} refused (over the remaining amount) in {t_requested:.1f}s",

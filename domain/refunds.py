@@ -148,7 +148,8 @@ class RefundSource(StrEnum):
     BELOW_FEE = "exception_below_fee"
 
 
-EXCEPTION_SOURCES = frozenset({RefundSource.DUPLICATE_PAYMENT, RefundSource.BELOW_FEE})
+EXCEPTION_SOURCES = frozenset({RefundSource.DUPLICATE_PAYMENT, RefundSource.BELOW_FEE})  # the platform's own
+PEOPLES_SOURCES = frozenset({RefundSource.OPS, RefundSource.RISK})  # a person at the ops console or in risk control
 
 
 # ---- audit -------------------------------------------------------------------------------------
@@ -191,6 +192,8 @@ def audit_reasons(policy: ChannelPolicy, amount_fen: Fen, paid_at: datetime, now
     if source in EXCEPTION_SOURCES:
         return []  # exception orders refund automatically (duplicate payment, paid below the fee)
     reasons = []
+    if source in PEOPLES_SOURCES:
+        reasons.append(f"asked by {source.value}, not by the merchant: a second person audits it")
     if policy.pre_debit:
         reasons.append("the channel pre-debits risky orders: ops mark the refund successful without calling it")
     if not policy.auto_audit:

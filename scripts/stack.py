@@ -102,6 +102,11 @@ class Stack:
 
         return staff_headers(self.api_url, name)
 
+    def merchant_headers(self, merchant_id: str = "M001") -> dict[str, str]:
+        from scripts.users import merchant_key_headers
+
+        return merchant_key_headers(self.api_url, merchant_id)
+
     def spawn(self, name: str, args: list[str], log: str) -> subprocess.Popen:
         out = open(self.var / log, "ab")  # noqa: SIM115 - lives as long as the process
         proc = subprocess.Popen(args, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=self.env,

@@ -54,6 +54,13 @@ def staff_headers(api_url: str, name: str = "demo-admin", password: str = DEMO_P
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
 
+def merchant_key_headers(api_url: str, merchant_id: str, admin: str = "demo-admin") -> dict[str, str]:
+    """A new API key for the merchant, issued through the API by the demo admin: how a merchant calls."""
+    r = httpx.post(f"{api_url}/merchants/{merchant_id}/api-keys", headers=staff_headers(api_url, admin), timeout=30)
+    r.raise_for_status()
+    return {"X-Api-Key": r.json()["key"]}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)

@@ -64,6 +64,18 @@ def principal_of(user: User) -> Principal:
     return Principal(id=user.id, roles=_roles(user.roles), department=user.department, agent_id=user.agent_id)
 
 
+DEV_TOKEN_SECRET = Settings.model_fields["auth_token_secret"].default
+
+
+def check_settings(s: Settings) -> None:
+    """Refuse to serve with the repository's own token key: anyone who read it could sign an admin token.
+    The embedded default keeps it only while it serves demo users (`make run`, the tests)."""
+    if s.auth_mode == "embedded" and not s.demo_users and (
+            s.auth_token_secret == DEV_TOKEN_SECRET or len(s.auth_token_secret) < 32):
+        raise RuntimeError("set SIMBO_AUTH_TOKEN_SECRET to a random key of at least 32 characters "
+                           "(or SIMBO_AUTH_MODE=oidc) before serving without demo users")
+
+
 # ---- users -------------------------------------------------------------------------------------------
 
 
@@ -73,8 +85,7 @@ def add_user(session: Session, name: str, password: str, roles: list[Role], depa
         raise Conflict(f"user {name} exists", type="user_exists")
     if len(password) < 8:
         raise Refused("a password has at least 8 characters", type="weak_password")
-    if Role.AGENT in roles and not agent_id:
-        raise Refused("an agent user names its agent", type="agent_missing")
+    _check_scope(roles, department, agent_id)
     user = User(id=name, password_hash=_hasher.hash(password), roles=",".join(sorted(roles)), department=department,
                 agent_id=agent_id)
     session.add(user)
@@ -85,6 +96,7 @@ def add_user(session: Session, name: str, password: str, roles: list[Role], depa
 
 def set_roles(session: Session, name: str, roles: list[Role], department: str | None = None) -> User:
     user = _user(session, name)
+    _check_scope(roles, department, user.agent_id)
     user.roles, user.department = ",".join(sorted(roles)), department
     session.add(user)
     session.commit()
@@ -101,6 +113,13 @@ def set_disabled(session: Session, name: str, disabled: bool) -> User:
     session.commit()
     session.refresh(user)
     return user
+
+
+def _check_scope(roles: list[Role], department: str | None, agent_id: str | None) -> None:
+    if Role.AGENT in roles and not agent_id:
+        raise Refused("an agent user names its agent", type="agent_missing")
+    if Role.COMPLAINT_HANDLER in roles and not department and not {Role.TEAM_LEAD, Role.MANAGER, Role.ADMIN} & set(roles):
+        raise Refused("a complaint handler names its department", type="department_missing")
 
 
 def _user(session: Session, name: str) -> User:
@@ -208,7 +227,8 @@ def principal_from_token(token: str, settings: Settings | None = None) -> Princi
         raise Unauthenticated("the token has expired; sign in again or refresh", type="token_expired") from None
     except (jwt.InvalidTokenError, jwt.PyJWKClientError, ValueError) as err:
         raise Unauthenticated(f"invalid token: {err}", type="invalid_token") from None
-    return Principal(id=claims["sub"], roles=frozenset(Role(r) for r in claims.get("roles", []) if r),
+    known = {r.value for r in Role}
+    return Principal(id=claims["sub"], roles=frozenset(Role(r) for r in claims.get("roles", []) if r in known),
                      department=claims.get("department"), agent_id=claims.get("agent_id"))
 
 

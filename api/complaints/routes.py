@@ -128,15 +128,16 @@ def get_schedule(year: int, session: SessionDep) -> ScheduleOut:
                        holidays=sorted(s.holidays), workdays=sorted(s.workdays))
 
 
-@complaint_router.put("/calendar/{year}", dependencies=[require(Permission.CALENDAR_MANAGE)], response_model=ScheduleLoadedOut,
+@complaint_router.put("/calendar/{year}", response_model=ScheduleLoadedOut,
             responses={422: {"description": "a schedule that cannot be right (wrong year, weekday make-up day, ...)"}})
-async def put_schedule(year: int, body: ScheduleBody, session: SessionDep, temporal: TemporalDep) -> ScheduleLoadedOut:
+async def put_schedule(year: int, body: ScheduleBody, session: SessionDep, temporal: TemporalDep,
+                       principal: Annotated[Principal, require(Permission.CALENDAR_MANAGE)]) -> ScheduleLoadedOut:
     """Load (or correct) the official schedule of a year; open regulator tickets whose due time walked through
     that year recompute it (each change is recorded on the ticket)."""
     if not 2004 <= year <= 2100:
         raise HTTPException(422, detail="year must be between 2004 and 2100")
     try:
-        done = await svc.load_schedule(session, temporal, year, body.holidays, body.workdays, body.loaded_by, body.note)
+        done = await svc.load_schedule(session, temporal, year, body.holidays, body.workdays, principal.id, body.note)
     except CalendarError as err:
         raise HTTPException(422, detail=str(err)) from None
     return ScheduleLoadedOut(**done.__dict__)

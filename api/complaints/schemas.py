@@ -146,7 +146,6 @@ class ScheduleBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     holidays: list[date] = Field(description="every holiday date of the year (weekends inside a holiday may be listed)")
     workdays: list[date] = Field(default=[], description="make-up working Saturdays and Sundays")
-    loaded_by: str = Field(min_length=1, max_length=64)
     note: str = Field(default="", max_length=500)
 
 

@@ -101,13 +101,18 @@ def get_payment(payment_id: str, session: Db, principal: Annotated[Principal, re
 
 
 def _new(body: RefundIn, principal: Principal) -> svc.NewRefund:
-    """The request as the caller may make it: a merchant's key asks only for its own merchant, as merchant."""
+    """The request as the caller may make it: a merchant's key asks only for its own merchant, as merchant; a
+    person (ops, risk control) asks as ops or risk, and a second person audits it. Exception refunds are the
+    platform's own (recording a duplicate payment makes one), never asked for."""
     if principal.merchant_id is not None:
         if body.merchant_id != principal.merchant_id:
             raise Forbidden(f"this key belongs to merchant {principal.merchant_id}, not {body.merchant_id}",
                             type="other_merchant")
         if body.source != RefundSource.MERCHANT:
             raise Forbidden("a merchant's key asks for refunds as the merchant", type="source_not_allowed")
+    elif body.source not in (RefundSource.OPS, RefundSource.RISK):
+        raise Forbidden(f"{principal.id} asks as ops or risk (source), not as {body.source.value}: a merchant's "
+                        "own requests come with its API key", type="source_not_allowed")
     return svc.NewRefund(merchant_id=body.merchant_id, merchant_refund_no=body.merchant_refund_no,
                          payment_id=body.payment_id, amount_fen=body.amount_fen, reason=body.reason,
                          callback_url=str(body.callback_url) if body.callback_url else None,

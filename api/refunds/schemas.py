@@ -62,7 +62,8 @@ class RefundIn(BaseModel):
     reason: str = Field(min_length=1, max_length=300)
     callback_url: AnyHttpUrl | None = None
     source: RefundSource = Field(default=RefundSource.MERCHANT,
-                                 description="merchant, ops or risk (a merchant's key always asks as merchant)")
+                                 description="merchant (with the merchant's API key), or ops / risk (a person: "
+                                             "audited by a second person)")
 
 
 class RefundOut(_FromRow):

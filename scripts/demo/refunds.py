@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from core.settings import get_settings
 from db.refunds import Merchant, MerchantProduct, Payment, RefundChannel
 from scripts.demo.state import already_loaded, mark_loaded
-from scripts.users import staff_headers
+from scripts.users import merchant_key_headers, staff_headers
 
 CHANNELS = [
     RefundChannel(id="unionpay", name="UnionPay", cost_mode="proportional"),
@@ -82,7 +82,9 @@ async def load_refund_demo_once(api: str, channel_sim: str, engine: Engine) -> N
     auditor = await asyncio.to_thread(staff_headers, api, "demo-auditor")
     # payments come from the acquiring side (the admin stands in for its service account)
     ops = acquirer = await asyncio.to_thread(staff_headers, api, "demo-admin")
-    async with httpx.AsyncClient(timeout=30, headers=headers) as http:
+    merchant = await asyncio.to_thread(merchant_key_headers, api, "M001")  # the merchant asks with its own key
+    async with httpx.AsyncClient(timeout=30, headers=headers) as http, \
+            httpx.AsyncClient(timeout=30, headers=merchant) as merchant_http:
         scripts = [{"payment_id": f"PAY-DEMO-{key}", "channel": ch, "paid_fen": paid, "behaviour": b, "times": 1,
                     "settle_after_s": 2} for key, ch, b, paid, *_ in PLAN]
         (await http.post(f"{channel_sim}/sim/payments", json=scripts)).raise_for_status()
@@ -94,7 +96,7 @@ async def load_refund_demo_once(api: str, channel_sim: str, engine: Engine) -> N
                 "consumer_card_masked": "6222****8888", "consumer_wallet_id": wallet,
                 "paid_at": paid_at.isoformat()}, headers=acquirer)).raise_for_status()
             for i, amount in enumerate(amounts):
-                r = await http.post(f"{api}/refunds", json={
+                r = await merchant_http.post(f"{api}/refunds", json={
                     "merchant_id": "M001", "merchant_refund_no": f"RN-{key}-{i}", "payment_id": f"PAY-DEMO-{key}",
                     "amount_fen": amount, "reason": "customer returned the goods", "callback_url": callback})
                 r.raise_for_status()

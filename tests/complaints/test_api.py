@@ -244,16 +244,16 @@ async def test_loading_a_schedule_recomputes_open_regulator_tickets(desk):
     reg = (await register(http, source="ministry_forwarded")).json()
     clock = (await register(http, msisdn=OTHER)).json()
     await _until(http, reg["id"], lambda d: d["events"])
-    r = await http.put("/complaints/calendar/2027", json={"holidays": [], "workdays": ["2027-01-04"], "loaded_by": "ops"})
+    r = await http.put("/complaints/calendar/2027", json={"holidays": [], "workdays": ["2027-01-04"]})
     assert r.status_code == 422 and "Saturdays or Sundays" in r.json()["reason"]
-    r = await http.put("/complaints/calendar/2027", json={"holidays": ["2026-12-31"], "loaded_by": "ops"})
+    r = await http.put("/complaints/calendar/2027", json={"holidays": ["2026-12-31"]})
     assert r.status_code == 422
 
     # ops correct this year's schedule: two more holidays right after the ticket arrived
     received = datetime.fromisoformat(reg["received_at"]).astimezone(SHANGHAI).date()
     extra = [d for d in (received + timedelta(days=i) for i in range(1, 10)) if d.weekday() < 5][:2]
     r = await http.put(f"/complaints/calendar/{received.year}", json={"holidays": [d.isoformat() for d in extra],
-                                                                       "loaded_by": "ops-li", "note": "correction"})
+                                                                       "note": "correction"})
     assert r.status_code == 200, r.text
     out = r.json()
     assert out["revision"] == 1 and out["signalled"] == [reg["id"]] and clock["id"] not in out["signalled"]

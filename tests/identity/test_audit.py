@@ -23,3 +23,18 @@ def test_changes_are_recorded_with_the_callers_identity_and_reads_are_not(api_cl
     csv = api_client.get("/audit.csv", params={"actor": "ops:li"})
     assert csv.status_code == 200 and "POST /agents/{agent_id}/suspend" in csv.content.decode("utf-8-sig")
     assert api_client.get("/audit", headers=bearer("ops")).status_code == 403  # ops do not read the audit log
+
+
+def test_a_request_that_crashes_is_on_record_too(api_app, seeded, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from services import agents
+
+    def boom(*args):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(agents, "suspend", boom)
+    with TestClient(api_app, raise_server_exceptions=False, headers=bearer("ops", user="ops:li")) as client:
+        assert client.post(f"/agents/{AGENT}/suspend", json={"reason": "x"}).status_code == 500
+        log = client.get("/audit", headers=bearer("auditor")).json()
+    assert [(e["actor"], e["outcome"]) for e in log["items"]] == [("ops:li", 500)]

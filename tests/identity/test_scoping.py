@@ -28,7 +28,8 @@ def test_a_merchant_key_acts_only_for_its_merchant(api_client, anonymous_client,
     assert r.status_code == 403 and r.json()["type"] == "source_not_allowed"
     r = anonymous_client.post("/refunds", json={**REFUND, "merchant_id": MERCHANT}, headers=merchant_key)
     assert r.status_code == 201 and r.json()["requested_by"] == f"merchant:{MERCHANT}"
-    theirs = api_client.post("/refunds", json={**REFUND, "merchant_id": OTHER_MERCHANT, "payment_id": "P2"}).json()
+    theirs = api_client.post("/refunds", json={**REFUND, "merchant_id": OTHER_MERCHANT, "payment_id": "P2",
+                                               "source": "ops"}).json()  # asked by a person: audited
     listed = anonymous_client.get("/refunds", params={"merchant_id": OTHER_MERCHANT}, headers=merchant_key).json()
     assert {x["merchant_id"] for x in listed["items"]} == {MERCHANT}  # the filter cannot widen the view
     assert anonymous_client.get(f"/refunds/{theirs['id']}", headers=merchant_key).status_code == 404
@@ -91,3 +92,29 @@ def test_a_refund_auditor_may_not_force_and_ops_may_not_approve(api_client, seed
     assert r.status_code == 403 and "force_success" in r.json()["reason"]
     r = api_client.post("/refunds/R1/approve", json=body, headers=bearer("ops", user="wang"))
     assert r.status_code == 403 and "approve" in r.json()["reason"]
+
+
+def test_a_person_asks_as_ops_or_risk_and_a_second_person_audits_it(api_client, merchant_key, fake_temporal):
+    r = api_client.post("/refunds", json={**REFUND, "merchant_id": MERCHANT})  # staff claiming to be the merchant
+    assert r.status_code == 403 and r.json()["type"] == "source_not_allowed"
+    for source in ("exception_duplicate_payment", "exception_below_fee"):  # the platform's own, never asked for
+        r = api_client.post("/refunds", json={**REFUND, "merchant_id": MERCHANT, "source": source})
+        assert r.status_code == 403 and r.json()["type"] == "source_not_allowed"
+    r = api_client.post("/refunds", json={**REFUND, "merchant_id": MERCHANT, "source": "ops"})
+    assert r.status_code == 201 and r.json()["status"] == "awaiting_audit"
+
+
+def test_scoped_roles_without_their_scope_are_refused(api_client):
+    assert api_client.get("/orders", headers=bearer("agent", user="no-agent")).json()["type"] == "scope_missing"
+    r = api_client.post("/complaints/C1/accept", json={"department": "billing"},
+                        headers=bearer("complaint_handler", user="no-dept"))
+    assert r.status_code == 403 and r.json()["type"] == "scope_missing"
+
+
+def test_the_api_refuses_to_serve_real_users_with_the_repositorys_token_key():
+    from core.settings import Settings
+
+    with pytest.raises(RuntimeError, match="SIMBO_AUTH_TOKEN_SECRET"):
+        identity.check_settings(Settings(demo_users=False))
+    identity.check_settings(Settings(demo_users=False, auth_token_secret="x" * 40))
+    identity.check_settings(Settings(demo_users=False, auth_mode="oidc"))

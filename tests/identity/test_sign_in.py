@@ -91,7 +91,7 @@ def test_expired_and_forged_tokens_are_refused(client):
 
 
 def test_merchant_keys_are_shown_once_stored_hashed_rotated_and_revoked(client, users):
-    ops = bearer("ops")
+    ops = bearer("admin", user="admin-wu")  # only admins issue keys: whoever holds one can refund as the merchant
     first = client.post("/merchants/M001/api-keys", headers=ops).json()
     second = client.post("/merchants/M001/api-keys", headers=ops).json()
     assert first["key"].startswith(first["id"] + ".") and first["id"].startswith("sk_M001_")
@@ -109,3 +109,4 @@ def test_merchant_keys_are_shown_once_stored_hashed_rotated_and_revoked(client, 
     assert client.get("/me", headers={"X-Api-Key": second["key"]}).status_code == 200
     assert client.delete(f"/merchants/M002/api-keys/{second['id']}", headers=ops).status_code == 404
     assert client.post("/merchants/M001/api-keys", headers=bearer("finance")).status_code == 403
+    assert client.post("/merchants/M001/api-keys", headers=bearer("ops")).status_code == 403

@@ -3,9 +3,11 @@
 from typing import Any
 
 import pytest
+from sqlmodel import Session
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
+from services import identity
 from tests.fixtures_db import FakeHandle, FakeTemporal
 from tests.refunds.fixtures import MERCHANT, seed_refund_reference
 
@@ -36,7 +38,10 @@ def fake_temporal() -> RefundTemporal:
 
 @pytest.fixture
 def api(api_client, db):
+    """The admin's client; refunds are asked for as the merchant does, with its API key (`as_merchant`)."""
     seed_refund_reference(db)
+    with Session(db) as s:
+        api_client.as_merchant = {"Authorization": "", "X-Api-Key": identity.create_api_key(s, MERCHANT, "test")[1]}
     return api_client
 
 
@@ -49,7 +54,7 @@ def _payment(api, pid="P1", **kw):
 def _refund(api, no="R-1", pid="P1", amount=4_000, **kw):
     body = {"merchant_id": MERCHANT, "merchant_refund_no": no, "payment_id": pid, "amount_fen": amount,
             "reason": "customer returned one pair of shoes", "callback_url": "http://merchant.example/cb", **kw}
-    return api.post("/refunds", json=body)
+    return api.post("/refunds", json=body, headers=api.as_merchant)
 
 
 def test_payment_is_recorded_once(api):
@@ -100,13 +105,13 @@ def test_batch_accepts_and_refuses_each_refund_on_its_own(api):
     _payment(api)
     items = [{"merchant_id": MERCHANT, "merchant_refund_no": f"B-{i}", "payment_id": "P1", "amount_fen": 3_000,
               "reason": "flash sale cancelled"} for i in range(4)]
-    r = api.post("/refunds/batch", json={"refunds": items})
+    r = api.post("/refunds/batch", json={"refunds": items}, headers=api.as_merchant)
     assert r.status_code == 200
     out = r.json()
     assert (out["accepted"], out["refused"]) == (3, 1)
     assert [i["http_status"] for i in out["items"]] == [201, 201, 201, 422]
     assert "exceeds" in out["items"][3]["reason"]
-    assert api.post("/refunds/batch", json={"refunds": []}).status_code == 422
+    assert api.post("/refunds/batch", json={"refunds": []}, headers=api.as_merchant).status_code == 422
 
 
 def test_query_one_with_history_and_list_with_filters(api, fake_temporal):

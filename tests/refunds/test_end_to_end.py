@@ -42,7 +42,7 @@ def stack(tmp_path_factory):
                 os.environ[k] = v
 
 
-async def _setup(api, sim, stack, key: str, channel: str, behaviour: str, paid: int = 10_000, **script):
+async def _setup(api, merchant, sim, stack, key: str, channel: str, behaviour: str, paid: int = 10_000, **script):
     (await sim.post("/sim/payments", json=[{"payment_id": f"P-{key}", "channel": channel, "paid_fen": paid,
                                             "behaviour": behaviour, **script}])).raise_for_status()
     r = await api.post("/payments", json={
@@ -50,7 +50,7 @@ async def _setup(api, sim, stack, key: str, channel: str, behaviour: str, paid: 
         "product": "quick", "paid_fen": paid, "fee_fen": 50, "consumer_card_masked": "6222****8888",
         "paid_at": (datetime.now(UTC) - timedelta(hours=3)).isoformat()})
     assert r.status_code == 201, r.text
-    r = await api.post("/refunds", json={"merchant_id": "M001", "merchant_refund_no": f"RN-{key}",
+    r = await merchant.post("/refunds", json={"merchant_id": "M001", "merchant_refund_no": f"RN-{key}",
                                          "payment_id": f"P-{key}", "amount_fen": paid, "reason": "returned",
                                          "callback_url": f"{stack.channel_url}/merchant/callbacks"})
     assert r.status_code == 201, r.text
@@ -59,6 +59,8 @@ async def _setup(api, sim, stack, key: str, channel: str, behaviour: str, paid: 
 
 async def test_refunds_through_every_process(stack):
     async with httpx.AsyncClient(base_url=stack.api_url, headers=await asyncio.to_thread(stack.staff_headers), timeout=30) as api, \
+            httpx.AsyncClient(base_url=stack.api_url, headers=await asyncio.to_thread(stack.merchant_headers),
+                              timeout=30) as merchant, \
             httpx.AsyncClient(base_url=stack.channel_url, timeout=30) as sim:
         # ops shorten the retry delay of "too frequent" on unionpay: a mapping, no deploy
         r = await api.put("/refund-error-mappings", json={
@@ -66,11 +68,11 @@ async def test_refunds_through_every_process(stack):
             "merchant_message": "The bank asked us to slow down; we retry automatically.",
             "action": "new_serial_retry_later", "retry_after_s": 1})
         assert r.status_code == 201
-        ok = await _setup(api, sim, stack, "ok", "unionpay", "ok")
-        freq = await _setup(api, sim, stack, "freq", "unionpay", "too_frequent")
-        lost = await _setup(api, sim, stack, "lost", "wechat", "never_received")
-        unknown = await _setup(api, sim, stack, "unk", "wechat", "unknown_code")
-        stuck = await _setup(api, sim, stack, "stuck", "flakybank", "statement_mismatch")
+        ok = await _setup(api, merchant, sim, stack, "ok", "unionpay", "ok")
+        freq = await _setup(api, merchant, sim, stack, "freq", "unionpay", "too_frequent")
+        lost = await _setup(api, merchant, sim, stack, "lost", "wechat", "never_received")
+        unknown = await _setup(api, merchant, sim, stack, "unk", "wechat", "unknown_code")
+        stuck = await _setup(api, merchant, sim, stack, "stuck", "flakybank", "statement_mismatch")
 
         async def refund(rid):
             return (await api.get(f"/refunds/{rid}")).json()
@@ -127,9 +129,11 @@ def _worker(stack: Stack):
 
 async def test_worker_killed_between_sent_and_recorded_makes_no_second_refund(stack):
     async with httpx.AsyncClient(base_url=stack.api_url, headers=await asyncio.to_thread(stack.staff_headers), timeout=30) as api, \
+            httpx.AsyncClient(base_url=stack.api_url, headers=await asyncio.to_thread(stack.merchant_headers),
+                              timeout=30) as merchant, \
             httpx.AsyncClient(base_url=stack.channel_url, timeout=30) as sim:
         # the channel registers the refund at once and answers 1.5 s later: the worker dies in between
-        rid = await _setup(api, sim, stack, "crash", "unionpay", "slow", delay_s=1.5)
+        rid = await _setup(api, merchant, sim, stack, "crash", "unionpay", "slow", delay_s=1.5)
         lines = await poll(lambda: _json(sim, f"/sim/refunds/{rid}"), lambda x: len(x["serials"]) == 1,
                             "the request reaching the channel", attempts=400, every=0.02)
         assert lines["serials"][0]["status"] == "success"
@@ -165,7 +169,7 @@ async def test_every_demo_user_signs_in_against_the_running_stack(stack):
             assert token.status_code == 200, (name, token.text)
             me = (await api.get("/me", headers={"Authorization": f"Bearer {token.json()['access_token']}"})).json()
             assert me["id"] == name and me["roles"] == sorted(r.value for r in roles)
-        ops = {"Authorization": f"Bearer {(await api.post('/auth/token', data={'username': 'demo-ops', 'password': DEMO_PASSWORD})).json()['access_token']}"}
-        key = (await api.post("/merchants/M001/api-keys", headers=ops)).json()["key"]
+        admin = {"Authorization": f"Bearer {(await api.post('/auth/token', data={'username': 'demo-admin', 'password': DEMO_PASSWORD})).json()['access_token']}"}
+        key = (await api.post("/merchants/M001/api-keys", headers=admin)).json()["key"]
         mine = await api.get("/refunds", headers={"X-Api-Key": key})
         assert mine.status_code == 200 and {r["merchant_id"] for r in mine.json()["items"]} <= {"M001"}
