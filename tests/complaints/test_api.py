@@ -253,7 +253,8 @@ async def test_loading_a_schedule_recomputes_open_regulator_tickets(desk):
     received = datetime.fromisoformat(reg["received_at"]).astimezone(SHANGHAI).date()
     extra = [d for d in (received + timedelta(days=i) for i in range(1, 10)) if d.weekday() < 5][:2]
     r = await http.put(f"/complaints/calendar/{received.year}", json={"holidays": [d.isoformat() for d in extra],
-                                                                       "note": "correction"})
+                                                                       "note": "correction"},
+                       headers=bearer("ops", user="ops-li"))  # who loaded it comes from the token
     assert r.status_code == 200, r.text
     out = r.json()
     assert out["revision"] == 1 and out["signalled"] == [reg["id"]] and clock["id"] not in out["signalled"]
