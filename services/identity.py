@@ -140,7 +140,7 @@ def sign_in(session: Session, name: str, password: str, now: datetime | None = N
     if s.auth_mode == "oidc":
         raise NotFound("sign in with the OpenID Connect provider; this API issues no tokens of its own here",
                        type="embedded_sign_in_off")
-    user = session.get(User, name)
+    user = session.get(User, name, with_for_update=True)  # parallel guesses count one after the other
     if user is None:
         _verify(_NOBODY, password)
         raise BadCredentials("wrong user name or password", type="bad_credentials")
@@ -165,7 +165,7 @@ def sign_in(session: Session, name: str, password: str, now: datetime | None = N
 def refresh(session: Session, refresh_token: str, now: datetime | None = None) -> Tokens:
     """New tokens for a refresh token; each refresh token works once."""
     now = now or utcnow()
-    row = session.get(RefreshToken, _sha256(refresh_token))
+    row = session.get(RefreshToken, _sha256(refresh_token), with_for_update=True)  # two refreshes: one wins
     if row is None or row.used_at is not None or row.expires_at <= now:
         raise BadCredentials("the refresh token is unknown, used or expired", type="bad_refresh_token")
     user = session.get(User, row.user_id)

@@ -193,9 +193,11 @@ def check_approver(tier: int, operator_id: str, approver_id: str, role: Role) ->
     return None
 
 
-def check_auditor(operator_id: str, auditor_id: str, role: Role) -> str | None:
+def check_auditor(operator_id: str, auditor_id: str, role: Role, approver_id: str | None = None) -> str | None:
     if auditor_id == operator_id:
         return "the operator is never the auditor of their own fee return"
+    if approver_id is not None and auditor_id == approver_id:
+        return "the approver is never the auditor of the same fee return: the audit is a second look"
     if role != Role.AUDITOR:
         return f"audits are done by an auditor, not a {role.value}"
     return None

@@ -170,7 +170,7 @@ def audit(session: Session, fee_return_id: str, auditor_id: str, role: Role, ok:
     row = _get(session, fee_return_id)
     if row.status != FeeReturnStatus.AWAITING_AUDIT:
         raise WrongStatus(f"fee return {row.id} is {row.status}, not awaiting audit")
-    if why := check_auditor(row.operator_id, auditor_id, role):
+    if why := check_auditor(row.operator_id, auditor_id, role, row.approver_id):
         raise NotAllowed(why)
     row.auditor_id, row.audited_at = auditor_id, utcnow()
     row.status = (FeeReturnStatus.APPROVED if ok else FeeReturnStatus.REFUSED).value

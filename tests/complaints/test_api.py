@@ -294,6 +294,8 @@ async def test_fee_returns_rules_approval_audit_and_credit(desk, time_env):
     assert r.status_code == 200 and r.json()["status"] == "awaiting_audit" and r.json()["approver_id"] == "lead"
     own_audit = await http.post(f"/fee-returns/{fid}/audit", json={"ok": True}, headers=bearer("auditor", user="op1"))
     assert own_audit.status_code == 403
+    approver_audit = await http.post(f"/fee-returns/{fid}/audit", json={"ok": True}, headers=bearer("admin", user="lead"))
+    assert approver_audit.status_code == 403  # the approver never audits the same return, even as admin
     r = await http.post(f"/fee-returns/{fid}/audit", json={"ok": True}, headers=bearer("auditor", user="aud"))
     assert r.status_code == 200 and r.json()["status"] == "approved"
     await time_env.sleep(timedelta(hours=10))  # the SMS waits for 07:00 if the test server's clock is in the night

@@ -105,6 +105,8 @@ def test_tiers_audit_and_separation_of_duties():
     assert check_auditor("op1", "op1", Role.AUDITOR) is not None
     assert check_auditor("op1", "aud", Role.TEAM_LEAD) is not None
     assert check_auditor("op1", "aud", Role.AUDITOR) is None
+    assert check_auditor("op1", "lead", Role.AUDITOR, approver_id="lead") is not None  # approval and audit: two people
+    assert check_auditor("op1", "aud", Role.AUDITOR, approver_id="lead") is None
 
 
 def test_months_before_clamps_to_the_month_end():
