@@ -38,3 +38,17 @@ def test_a_request_that_crashes_is_on_record_too(api_app, seeded, monkeypatch):
         assert client.post(f"/agents/{AGENT}/suspend", json={"reason": "x"}).status_code == 500
         log = client.get("/audit", headers=bearer("auditor")).json()
     assert [(e["actor"], e["outcome"]) for e in log["items"]] == [("ops:li", 500)]
+
+
+def test_sign_in_attempts_are_on_record_under_the_name_given(api_client, db):
+    from sqlmodel import Session
+
+    from core.access import Role
+    from services import identity
+
+    with Session(db) as s:
+        identity.add_user(s, "li.auditor", "correct horse 42", [Role.AUDITOR])
+    api_client.post("/auth/token", data={"username": "li.auditor", "password": "wrong"})
+    api_client.post("/auth/token", data={"username": "li.auditor", "password": "correct horse 42"})
+    log = api_client.get("/audit", params={"action": "/auth/token"}).json()
+    assert [(e["actor"], e["outcome"]) for e in log["items"]] == [("li.auditor", 200), ("li.auditor", 401)]
