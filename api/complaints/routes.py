@@ -44,8 +44,8 @@ from api.deps import (
     verified_body,
 )
 from api.schemas import MONTH_PATTERN, Page
-from core.access import Permission, Principal, Role
-from core.errors import BusinessError, Forbidden
+from core.access import Permission, Principal
+from core.errors import BusinessError
 from core.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, attachment
 from core.settings import get_settings
 from db.complaints import Complaint, FeeReturn, OpsAlert
@@ -197,64 +197,44 @@ async def get_complaint(complaint_id: str, session: SessionDep, temporal: Tempor
     return ComplaintDetail(**ComplaintOut.of(row).model_dump(), events=events, live=live, live_error=why)
 
 
-def for_department(principal: Principal, department: Department) -> str:
-    """The actor's id, once it may act for `department`: a department's people act for their own only."""
-    if principal.department is not None and principal.department != department:
-        raise Forbidden(f"{principal.id} acts for {principal.department}, not {department}", type="other_department")
-    return principal.id
-
-
-def fee_return_role(principal: Principal) -> FeeRole:
-    """The approval tier the caller's role reaches (complaint procedure 5.2.3): manager, team lead, or none."""
-    if principal.roles & {Role.MANAGER, Role.ADMIN}:
-        return FeeRole.MANAGER
-    if Role.TEAM_LEAD in principal.roles:
-        return FeeRole.TEAM_LEAD
-    return FeeRole.OPERATOR
-
-
-async def _act(session, temporal, complaint_id: str, update: str, payload) -> ComplaintView:
-    return await svc.act(session, temporal, complaint_id, update, payload)
-
-
 @complaint_router.post("/{complaint_id}/accept", response_model=ComplaintView, responses=_REFUSED)
 async def accept(complaint_id: str, body: AcceptBody, session: SessionDep, temporal: TemporalDep,
                 principal: Annotated[Principal, require(Permission.COMPLAINTS_HANDLE)]):
-    return await _act(session, temporal, complaint_id, "accept",
-                      DepartmentAction(**body.model_dump(), actor=for_department(principal, body.department)))
+    return await svc.act(session, temporal, complaint_id, "accept",
+                      DepartmentAction(**body.model_dump(), actor=svc.actor_for(principal, body.department)))
 
 
 @complaint_router.post("/{complaint_id}/transfer", response_model=ComplaintView, responses=_REFUSED)
 async def transfer(complaint_id: str, body: TransferBody, session: SessionDep, temporal: TemporalDep,
                   principal: Annotated[Principal, require(Permission.COMPLAINTS_HANDLE)]):
-    return await _act(session, temporal, complaint_id, "transfer",
-                      TransferRequest(**body.model_dump(), actor=for_department(principal, body.department)))
+    return await svc.act(session, temporal, complaint_id, "transfer",
+                      TransferRequest(**body.model_dump(), actor=svc.actor_for(principal, body.department)))
 
 
 @complaint_router.post("/{complaint_id}/findings", response_model=ComplaintView, responses=_REFUSED)
 async def findings(complaint_id: str, body: FindingsBody, session: SessionDep, temporal: TemporalDep,
                   principal: Annotated[Principal, require(Permission.COMPLAINTS_HANDLE)]):
-    return await _act(session, temporal, complaint_id, "add_findings",
-                      FindingsRequest(**body.model_dump(), actor=for_department(principal, body.department)))
+    return await svc.act(session, temporal, complaint_id, "add_findings",
+                      FindingsRequest(**body.model_dump(), actor=svc.actor_for(principal, body.department)))
 
 
 @complaint_router.post("/{complaint_id}/reply", response_model=ComplaintView, responses=_REFUSED)
 async def reply(complaint_id: str, body: ReplyBody, session: SessionDep, temporal: TemporalDep,
                principal: Annotated[Principal, require(Permission.COMPLAINTS_HANDLE)]):
-    return await _act(session, temporal, complaint_id, "reply",
-                      ReplyRequest(**body.model_dump(), actor=for_department(principal, body.department)))
+    return await svc.act(session, temporal, complaint_id, "reply",
+                      ReplyRequest(**body.model_dump(), actor=svc.actor_for(principal, body.department)))
 
 
 @complaint_router.post("/{complaint_id}/acceptance", response_model=ComplaintView, responses=_REFUSED)
 async def acceptance(complaint_id: str, body: AcceptanceBody, session: SessionDep, temporal: TemporalDep,
                     principal: Annotated[Principal, require(Permission.COMPLAINTS_HANDLE)]):
-    return await _act(session, temporal, complaint_id, "customer_acceptance", AcceptanceRequest(**body.model_dump(), actor=principal.id))
+    return await svc.act(session, temporal, complaint_id, "customer_acceptance", AcceptanceRequest(**body.model_dump(), actor=principal.id))
 
 
 @complaint_router.post("/{complaint_id}/escalate", response_model=ComplaintView, responses=_REFUSED)
 async def escalate(complaint_id: str, body: EscalateBody, session: SessionDep, temporal: TemporalDep,
                   principal: Annotated[Principal, require(Permission.COMPLAINTS_ESCALATE)]):
-    return await _act(session, temporal, complaint_id, "escalate", EscalateRequest(**body.model_dump(), actor=principal.id))
+    return await svc.act(session, temporal, complaint_id, "escalate", EscalateRequest(**body.model_dump(), actor=principal.id))
 
 
 @complaint_router.post("/{complaint_id}/level", response_model=ComplaintView, responses=_REFUSED)
@@ -272,7 +252,7 @@ async def correct_level(complaint_id: str, body: LevelBody, session: SessionDep,
                                 ctype=ComplaintType(earlier.ctype), received_at=earlier.received_at)]) is None:
             raise BusinessError(f"{body.repeat_of} is not a complaint of the same number and type received within "
                                 "the 30 days before this one", type="NotARepeat", status=422)
-    return await _act(session, temporal, complaint_id, "correct_level",
+    return await svc.act(session, temporal, complaint_id, "correct_level",
                       LevelCorrection(**body.model_dump(), actor=principal.id))
 
 
@@ -312,7 +292,7 @@ async def _credit_if_approved(temporal: Client | None, row) -> None:
                             409: {"description": "wrong status"}})
 async def approve(fee_return_id: str, session: SessionDep, temporal: TemporalDep,
                   principal: Annotated[Principal, require(Permission.FEE_RETURNS_APPROVE)]) -> FeeReturnOut:
-    row = fees.approve(session, fee_return_id, principal.id, fee_return_role(principal))
+    row = fees.approve(session, fee_return_id, principal.id, fees.approval_role(principal))
     await _credit_if_approved(temporal, row)
     return FeeReturnOut.model_validate(row)
 
@@ -320,7 +300,7 @@ async def approve(fee_return_id: str, session: SessionDep, temporal: TemporalDep
 @fee_router.post("/{fee_return_id}/reject", response_model=FeeReturnOut)
 def reject(fee_return_id: str, body: RejectBody, session: SessionDep,
            principal: Annotated[Principal, require(Permission.FEE_RETURNS_APPROVE)]) -> FeeReturnOut:
-    return FeeReturnOut.model_validate(fees.reject(session, fee_return_id, principal.id, fee_return_role(principal),
+    return FeeReturnOut.model_validate(fees.reject(session, fee_return_id, principal.id, fees.approval_role(principal),
                                                    body.reason))
 
 

@@ -28,10 +28,12 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from core.access import Principal
 from core.db import utcnow
 from core.errors import (
     BusinessError,
     Conflict,
+    Forbidden,
     IdempotencyConflict,
     NotFound,
     Refused,
@@ -376,3 +378,10 @@ async def load_schedule(session: Session, client: Client | None, year: int, holi
             missed.append(cid)
     log.info("working-day schedule loaded", year=year, version=version, loaded_by=loaded_by, signalled=len(signalled))
     return ScheduleLoaded(year, row.revision, version, signalled, missed)
+
+
+def actor_for(principal: Principal, department: Department) -> str:
+    """The actor's id, once it may act for `department`: a department's people act for their own only."""
+    if principal.department is not None and principal.department != department:
+        raise Forbidden(f"{principal.id} acts for {principal.department}, not {department}", type="other_department")
+    return principal.id

@@ -20,6 +20,8 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from core.access import Principal
+from core.access import Role as AccessRole
 from core.db import utcnow
 from core.errors import Conflict, Forbidden, IdempotencyConflict, NotFound
 from db.complaints import Complaint, FeeReturn
@@ -238,3 +240,12 @@ async def ensure_credit(client: Client, row: FeeReturn) -> bool:
 def list_for(session: Session, complaint_id: str) -> list[FeeReturn]:
     return list(session.exec(select(FeeReturn).where(FeeReturn.complaint_id == complaint_id)
                              .order_by(col(FeeReturn.requested_at))).all())
+
+
+def approval_role(principal: Principal) -> Role:
+    """The approval tier the caller's role reaches (complaint procedure 5.2.3): manager, team lead, or none."""
+    if principal.roles & {AccessRole.MANAGER, AccessRole.ADMIN}:
+        return Role.MANAGER
+    if AccessRole.TEAM_LEAD in principal.roles:
+        return Role.TEAM_LEAD
+    return Role.OPERATOR
