@@ -55,6 +55,36 @@ class Settings(BaseSettings):
     sms_push_secret: str = "dev-sms-secret"  # HMAC key of the inbound SMS the gateway pushes to us
     billing_base_url: str = "http://localhost:8200"
     billing_api_secret: str = "dev-billing-secret"
+    # Department notices (supervision, crisis reports, warnings): each department's signed webhook and/or e-mail
+    # address, as JSON objects {"billing": "http://..."}; a department with neither reads its API inbox only.
+    complaint_notice_webhooks: dict[str, str] = {}
+    complaint_notice_secret: str = "dev-notice-secret"  # HMAC key of the notice webhooks we call
+    complaint_notice_emails: dict[str, str] = {}
+    smtp_host: str = ""  # empty: no e-mail is sent (the inbox and the webhooks still deliver)
+    smtp_port: int = 25
+    smtp_sender: str = "complaint-desk@simbo.local"
+    complaint_notice_repeat_h: int = 24  # an unacknowledged notice is delivered again after this (the daily rule)
+    # Care SMS (complaint procedure 8.0.2): at most this many per customer and calendar month, except the answers to the
+    # customer's own complaint (kinds not listed in complaint_care_sms_kinds)
+    complaint_care_sms_per_month: int = 1
+    complaint_care_sms_kinds: list[str] = ["survey"]
+    # KPI targets (complaint procedure 4.4, 4.6.1; where the procedure gives none, ours: docs/complaints.md)
+    complaint_target_on_time_rate: float = 0.98
+    complaint_target_reply_rate: float = 0.98
+    complaint_target_vip_reply_rate: float = 1.0
+    complaint_target_transfer_on_time_rate: float = 0.98
+    complaint_target_repeat_rate_max: float = 0.10  # the band is 5%-10%
+    complaint_target_satisfaction_rate: float = 0.98
+    complaint_target_uninformed_per_10k_max: float = 7.0  # the band is 5-7 per 10,000
+    complaint_target_unqualified_replies: int = 0
+    complaint_target_crisis_reports: int = 0
+    complaint_target_escalations: int = 0
+    complaint_target_unacknowledged_notices: int = 0
+    # Transfer deadline per level in hours (complaint procedure 4.3.7 names one per urgency; the table is not in it)
+    complaint_transfer_within_h: dict[str, float] = {"1": 1, "2": 2, "3": 4, "4": 8, "regulator": 8}
+    # Customers per department, the base of the "subscribed without knowing" rate per 10,000; "all" is the city
+    complaint_customer_base: dict[str, int] = {"all": 1_200_000, "branch_shunqing": 420_000,
+                                                "branch_gaoping": 380_000, "branch_jialing": 400_000}
 
     # Identity. "embedded": the API is its own issuer (users in the database, /auth/token); "oidc": tokens of an
     # OpenID Connect provider (Keycloak in production), checked against its JWKS.

@@ -23,6 +23,8 @@ class Complaint(SQLModel, table=True):
     customer: str
     ctype: str = Field(index=True)
     multi_department: bool = False
+    # complaint procedure 6.1: ministry, group fax, administration, consumer association, letters ... (archive + written reply)
+    special_channel: bool = Field(default=False, index=True)
     text: str = ""
     receiving_department: str = Field(index=True)
     handling_department: str = Field(index=True)
@@ -62,16 +64,26 @@ class ComplaintEvent(SQLModel, table=True):
 
 
 class ComplaintNotice(SQLModel, table=True):
-    """A department's inbox: handler warnings, supervision notices (copied to market), crisis reports."""
+    """A department's inbox: handler warnings, supervision notices (copied to market), crisis reports.
+
+    The addressee (`to_department`) acknowledges; the copy (`cc_department`) and the receiving department (first
+    responsible, complaint procedure 4.2.2.1) are told too. Until acknowledged, the notice is delivered again each
+    day (`deliveries`, `last_delivered_at`)."""
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(unique=True)
     complaint_id: str = Field(foreign_key="complaint.id", index=True)
     kind: str = Field(index=True)
     to_department: str = Field(index=True)
-    cc_department: str | None = None
-    at: datetime = Aware(nullable=False)
+    cc_department: str | None = Field(default=None, index=True)
+    receiving_department: str | None = Field(default=None, index=True)
+    at: datetime = Aware(nullable=False, index=True)
     text: str = ""
+    deliveries: int = 0
+    last_delivered_at: datetime | None = Aware(nullable=True)
+    delivery: str = ""  # how the last delivery went, per recipient ("billing: webhook 200; market: inbox only")
+    acknowledged_at: datetime | None = Aware(nullable=True, index=True)
+    acknowledged_by: str | None = None
 
 
 class SmsMessage(SQLModel, table=True):
@@ -145,8 +157,42 @@ class FeeReturn(SQLModel, table=True):
     auditor_id: str | None = None
     refusal: str = ""
     billing_reference: str | None = None
+    credit_attempts: int = 0
+    credit_failure: str = ""  # the billing system's last refusal, kept after a retry or cancellation
+    resolved_by: str | None = None  # the operator who retried or cancelled a refused credit
+    resolved_at: datetime | None = Aware(nullable=True)
     requested_at: datetime = Aware(nullable=False, default=utcnow)
     approved_at: datetime | None = Aware(nullable=True)
     audited_at: datetime | None = Aware(nullable=True)
     credited_at: datetime | None = Aware(nullable=True)
     updated_at: datetime = Aware(nullable=False, default=utcnow)
+
+
+class ComplaintDocument(SQLModel, table=True):
+    """The special-channel archive (complaint procedure 6.2.1): the letter, the fax, the scanned form, the final reply."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    complaint_id: str = Field(foreign_key="complaint.id", index=True)
+    name: str
+    media_type: str
+    size: int
+    sha256: str
+    content: bytes
+    note: str = ""
+    uploaded_by: str
+    uploaded_at: datetime = Aware(nullable=False, default=utcnow)
+
+
+class WrittenReply(SQLModel, table=True):
+    """A special-channel complaint's written reply (complaint procedure 6.2.2.2): the whole process, the background,
+    the measures and the customer's acceptance. A later one supersedes (all are kept)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    complaint_id: str = Field(foreign_key="complaint.id", index=True)
+    department: str
+    process: str
+    background: str
+    measures: str
+    customer_acceptance: str
+    written_by: str
+    at: datetime = Aware(nullable=False, default=utcnow, index=True)

@@ -77,11 +77,21 @@ class FeeReturnStatus(StrEnum):
     CREDITED = "credited"
     REFUSED = "refused"
     NO_RETURN = "no_return"  # the rules give nothing back
+    CREDIT_FAILED = "credit_failed"  # the billing system refused the credit: an operator retries or cancels
+    CANCELLED = "cancelled"  # a refused credit an operator gave up (with the reason); nothing was credited
 
 
-# Returns that count as money given (or about to be) for "an earlier return of the same kind"
+# Returns that count as money given (or about to be) for "an earlier return of the same kind". A refused credit
+# still counts until an operator cancels it: a retry may still put the money on the account.
 LIVE_STATUSES = (FeeReturnStatus.AWAITING_APPROVAL, FeeReturnStatus.AWAITING_AUDIT, FeeReturnStatus.APPROVED,
-                 FeeReturnStatus.CREDITED)
+                 FeeReturnStatus.CREDITED, FeeReturnStatus.CREDIT_FAILED)
+
+
+class CreditResolution(StrEnum):
+    """What an operator does with a credit the billing system refused."""
+
+    RETRY = "retry"  # ask again (the same credit id: the billing system never books it twice)
+    CANCEL = "cancel"  # give up; the customer is told another way, the ticket says why
 
 
 class FeeReturnRefused(ValueError):
