@@ -13,7 +13,6 @@ import sqlmodel  # noqa: F401
 import core.db  # noqa: F401  (column types)
 from alembic import op
 
-
 # revision identifiers, used by Alembic.
 revision: str = '5edddef78901'
 down_revision: str | Sequence[str] | None = 'ed8ba8e66e1e'

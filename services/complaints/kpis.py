@@ -215,7 +215,7 @@ def kpis(session: Session, month: str, department: str | None = None, now: datet
         not_surveyed = sum(1 for c in silent if c.id in held)
         uninformed = sum(1 for c in rec if c.ctype == ComplaintType.UNINFORMED_SUBSCRIPTION.value)
         customers = base.get(d)
-        types = Counter(c.ctype for c in rec).most_common(HOT_SPOTS)
+        types = sorted(Counter(c.ctype for c in rec).items(), key=lambda t: (-t[1], t[0]))[:HOT_SPOTS]
         values = dict(
             month=month, department=d, received=len(rec), due=len(passed), due_pending=len(due) - len(passed),
             closed_on_time=on_time, on_time_rate=_rate(on_time, len(passed)),
