@@ -39,6 +39,7 @@ from gateways.sms import SmsGateway, sms_gateway_from_settings
 from workflows.complaints import contract as complaints
 from workflows.complaints.complaint import CalendarCheckWorkflow, ComplaintWorkflow
 from workflows.complaints.fee_return import FeeReturnCreditWorkflow
+from workflows.complaints.notice import NoticeDeliveryWorkflow
 from workflows.orders import contract as orders
 from workflows.orders.order import OrderSettlementWorkflow
 from workflows.orders.settlement import CarrierSettlementWorkflow, SettlementKickoffWorkflow
@@ -97,7 +98,7 @@ BUSINESSES: tuple[Business, ...] = (
     ),
     Business(
         "complaints", complaints.TASK_QUEUE,
-        (ComplaintWorkflow, CalendarCheckWorkflow, FeeReturnCreditWorkflow),
+        (ComplaintWorkflow, CalendarCheckWorkflow, FeeReturnCreditWorkflow, NoticeDeliveryWorkflow),
         lambda p: (ComplaintActivities(p.engine, p.sms), FeeReturnActivities(p.engine, p.billing, p.sms)),
         complaints.SEARCH_ATTRIBUTES, complaints.__name__, former_task_queues=("orders",),
     ),

@@ -6,12 +6,14 @@ Our calls (signed with our keys, core/signing.py; 401 with a reason otherwise):
     POST /sms/send          {"message_id","to","text"}              -> {"message_id","status":"sent"}
     POST /billing/credits   {"credit_id","msisdn","amount_fen","note"} -> {"credit_id","status":"credited","reference"}
 Both are idempotent by their id: a repeat returns the first answer and sends / credits nothing more.
+    POST /departments/notices  a department's notice webhook (signed with the notice key): kept for GET /sim/notices
 
 Customers' answers reach our API as the gateway would send them: POST /sim/reply {"from","text"} makes the
 gateway push a signed inbound SMS to `<push-url>/complaints/sms/inbound` and returns our API's answer.
 
 Admin (unsigned): GET /sim/sms?to=, GET /sim/credits, POST /sim/reply, POST /sim/behaviour
-{"error_rate","latency_ms"}, GET /sim/stats. State survives a restart in the --state JSON file.
+{"error_rate","latency_ms","refuse_credit_fen"} (a credit of exactly that amount is refused, 422: the
+billing system says no), GET /sim/notices?department=, GET /sim/stats. State survives a restart in the --state JSON file.
 """
 
 import asyncio
@@ -57,12 +59,14 @@ class Reply(BaseModel):
 class Behaviour(BaseModel):
     error_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     latency_ms: int = Field(default=0, ge=0, le=60_000)
+    refuse_credit_fen: int | None = Field(default=None, gt=0)  # the billing system refuses credits of this amount
 
 
 class State(BaseModel):
     sms: dict[str, dict] = {}
     credits: dict[str, dict] = {}
     inbound: list[dict] = []
+    notices: list[dict] = []
     behaviour: Behaviour = Behaviour()
 
 
@@ -85,6 +89,7 @@ def create_app(
 
     SmsSigned = Annotated[bytes, Depends(signed_body(s.sms_api_secret, then=misbehave))]  # noqa: N806 - a type alias
     BillingSigned = Annotated[bytes, Depends(signed_body(s.billing_api_secret, then=misbehave))]  # noqa: N806
+    NoticeSigned = Annotated[bytes, Depends(signed_body(s.complaint_notice_secret))]  # noqa: N806
 
     @app.post("/sms/send")
     async def send(body: SmsSigned) -> dict:
@@ -99,6 +104,9 @@ def create_app(
     async def credit(body: BillingSigned) -> dict:
         c = parse_or_422(Credit, body)
         done = state.credits.get(c.credit_id)
+        if done is None and state.behaviour.refuse_credit_fen == c.amount_fen:
+            raise HTTPException(422, detail=f"account of the number cannot take a credit of {c.amount_fen} fen "
+                                            "(simulated: number suspended)")
         if done is None:
             done = {"msisdn": c.msisdn, "amount_fen": c.amount_fen, "note": c.note, "reference": f"BL{uuid.uuid4().hex[:10]}",
                     "credited_at": datetime.now(UTC).isoformat()}
@@ -108,6 +116,19 @@ def create_app(
         elif (done["msisdn"], done["amount_fen"]) != (c.msisdn, c.amount_fen):
             raise HTTPException(409, detail=f"credit {c.credit_id} was made with another number or amount")
         return {"credit_id": c.credit_id, "status": "credited", "reference": done["reference"]}
+
+    @app.post("/departments/notices")
+    async def department_notice(body: NoticeSigned) -> dict:
+        notice = json.loads(body)
+        state.notices.append({**notice, "received_at": datetime.now(UTC).isoformat()})
+        save()
+        log.info("department notice received", notice_id=notice.get("notice_id"), department=notice.get("department"),
+                 delivery=notice.get("delivery"))
+        return {"notice_id": notice.get("notice_id"), "status": "received"}
+
+    @app.get("/sim/notices")
+    def list_notices(department: str | None = None, limit: int = 100) -> list[dict]:
+        return [n for n in state.notices if department is None or n.get("department") == department][-limit:]
 
     @app.get("/sim/sms")
     def list_sms(to: str | None = None, limit: int = 100) -> list[dict]:
@@ -143,7 +164,7 @@ def create_app(
 
     @app.get("/sim/stats")
     def stats() -> dict:
-        return {"sms": len(state.sms), "credits": len(state.credits), "inbound": len(state.inbound),
+        return {"sms": len(state.sms), "credits": len(state.credits), "inbound": len(state.inbound), "notices": len(state.notices),
                 "credited_fen": sum(c["amount_fen"] for c in state.credits.values()), "behaviour": state.behaviour}
 
     return app

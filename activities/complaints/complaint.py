@@ -1,23 +1,35 @@
 """Complaint-side effects: the ticket projection and its trail, due times from the working-day calendar,
 customer SMS through the gateway, department notices, and the daily calendar check."""
 
+import asyncio
 from datetime import UTC, date, datetime
 
 import structlog
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
 from core.http import PeerRejected, PeerUnavailable
+from core.settings import get_settings
 from db.complaints import Complaint, ComplaintEvent, ComplaintNotice, OpsAlert, SmsMessage
 from domain.clock import SHANGHAI
 from domain.complaints.complaint import DueDecision, customer_sms_time, due_time
 from domain.workdays import next_year_check
+from gateways.notices import NoticeGateway, notice_gateway_from_settings
 from gateways.sms import SmsGateway
 from services.complaints.calendar import load_calendar, loaded_schedules
 from workflows.complaints import contract
-from workflows.complaints.contract import ComplaintRecord, DueRequest, NoticeRequest, SmsRequest
+from workflows.complaints.contract import (
+    ComplaintRecord,
+    DeliverNotice,
+    DueRequest,
+    NoticeDelivered,
+    NoticeDelivery,
+    NoticeRequest,
+    SmsRequest,
+)
 
 log = structlog.get_logger()
 
@@ -35,9 +47,10 @@ def hold_in_quiet_hours() -> None:
 
 
 class ComplaintActivities:
-    def __init__(self, engine: Engine, sms: SmsGateway) -> None:
+    def __init__(self, engine: Engine, sms: SmsGateway, notices: NoticeGateway | None = None) -> None:
         self.engine = engine
         self.sms = sms
+        self.notices = notices or notice_gateway_from_settings(get_settings())
 
     @activity.defn(name=contract.RECORD_COMPLAINT)
     def record_complaint(self, rec: ComplaintRecord) -> None:
@@ -121,16 +134,82 @@ class ComplaintActivities:
         return status
 
     @activity.defn(name=contract.NOTIFY_DEPARTMENT)
-    def notify_department(self, req: NoticeRequest) -> None:
+    async def notify_department(self, req: NoticeRequest) -> None:
+        """Put the notice in the inbox (once per key) and start its delivery `complaint-notice-<id>`, which repeats it
+        daily until the addressee acknowledges."""
+        notice_id = await asyncio.to_thread(self._store_notice, req)
+        s = get_settings()
+        try:
+            await activity.client().start_workflow(
+                contract.NOTICE_WORKFLOW,
+                NoticeDelivery(notice_id=notice_id, complaint_id=req.complaint_id, kind=req.kind,
+                               repeat_every_s=s.complaint_notice_repeat_h * 3600),
+                id=contract.notice_workflow_id(notice_id), task_queue=contract.TASK_QUEUE,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                memo={"summary": f"{req.kind} for {req.to_department.value} on complaint {req.complaint_id}"})
+        except WorkflowAlreadyStartedError:
+            pass  # delivered (and acknowledged) before this retry
+        log.info("department notice", complaint_id=req.complaint_id, kind=req.kind, to=req.to_department.value,
+                 cc=req.cc_department.value if req.cc_department else None, notice_id=notice_id)
+
+    def _store_notice(self, req: NoticeRequest) -> int:
         with Session(self.engine) as s:
-            if s.exec(select(ComplaintNotice).where(ComplaintNotice.key == req.key)).first() is None:
-                s.add(ComplaintNotice(key=req.key, complaint_id=req.complaint_id, kind=req.kind,
+            row = s.exec(select(ComplaintNotice).where(ComplaintNotice.key == req.key)).first()
+            if row is None:
+                complaint = s.get(Complaint, req.complaint_id)
+                row = ComplaintNotice(key=req.key, complaint_id=req.complaint_id, kind=req.kind,
                                       to_department=req.to_department.value,
                                       cc_department=req.cc_department.value if req.cc_department else None,
-                                      at=datetime.now(UTC), text=req.text))
+                                      receiving_department=complaint.receiving_department if complaint else None,
+                                      at=datetime.now(UTC), text=req.text)
+                s.add(row)
                 s.commit()
-        log.info("department notice", complaint_id=req.complaint_id, kind=req.kind, to=req.to_department.value,
-                 cc=req.cc_department.value if req.cc_department else None)
+                s.refresh(row)
+            assert row.id is not None
+            return row.id
+
+    @activity.defn(name=contract.DELIVER_NOTICE)
+    async def deliver_notice(self, req: DeliverNotice) -> NoticeDelivered:
+        with Session(self.engine) as s:
+            row = s.get(ComplaintNotice, req.notice_id)
+            if row is None:
+                raise ApplicationError(f"notice {req.notice_id} has no row", type="UnknownNotice", non_retryable=True)
+            if row.acknowledged_at is not None:
+                return NoticeDelivered(acknowledged=True, summary=f"acknowledged by {row.acknowledged_by}")
+            if req.delivery <= row.deliveries:  # a retried activity: this delivery went out already
+                return NoticeDelivered(summary=row.delivery)
+            n = row.model_copy()
+        recipients = [(n.to_department, "addressee")]
+        if req.delivery == 1:
+            for department, role in ((n.cc_department, "copy"), (n.receiving_department, "receiving department")):
+                if department and department not in {d for d, _ in recipients}:
+                    recipients.append((department, role))
+        repeat = f" (repeat {req.delivery - 1}: not acknowledged yet)" if req.delivery > 1 else ""
+        base = get_settings().api_base_url.rstrip("/")
+        parts = []
+        for department, role in recipients:
+            body = {"notice_id": n.id, "delivery": req.delivery, "kind": n.kind, "complaint_id": n.complaint_id,
+                    "department": department, "as": role, "to_department": n.to_department, "text": n.text + repeat,
+                    "at": n.at.isoformat(), "acknowledge": f"{base}/complaints/notices/{n.id}/acknowledge"}
+            how = await self.notices.deliver(department, body, f"[{n.kind}] complaint {n.complaint_id}{repeat}",
+                                             f"{n.text}{repeat}\n\nAcknowledge: POST {body['acknowledge']}")
+            parts.append(f"{department} ({role}): {how}")
+        summary = "; ".join(parts)
+        with Session(self.engine) as s:
+            row = s.get(ComplaintNotice, req.notice_id)
+            row.deliveries, row.last_delivered_at, row.delivery = req.delivery, datetime.now(UTC), summary
+            s.add(row)
+            if req.final:
+                key = f"notice-unacknowledged-{row.id}"
+                if s.exec(select(OpsAlert).where(OpsAlert.key == key)).first() is None:
+                    s.add(OpsAlert(key=key, kind="notice_unacknowledged",
+                                   message=f"{row.kind} {row.id} on complaint {row.complaint_id} to {row.to_department}: "
+                                           f"delivered {req.delivery} times, never acknowledged"))
+            s.commit()
+        log.info("notice delivered", notice_id=req.notice_id, delivery=req.delivery, complaint_id=n.complaint_id,
+                 summary=summary, workflow_id=activity.info().workflow_id)
+        return NoticeDelivered(summary=summary)
 
     @activity.defn(name=contract.CHECK_CALENDAR)
     def check_calendar(self, today: date | None = None) -> list[str]:

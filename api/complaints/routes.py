@@ -12,6 +12,7 @@ from temporalio.client import Client
 from api.complaints.schemas import (
     AcceptanceBody,
     AcceptBody,
+    AcknowledgeBody,
     AuditBody,
     ComplaintDetail,
     ComplaintOut,
@@ -23,6 +24,7 @@ from api.complaints.schemas import (
     InboundSmsBody,
     InboundSmsOut,
     LevelBody,
+    NoticeOut,
     RegisterComplaint,
     RejectBody,
     ReplyBody,
@@ -57,6 +59,7 @@ from domain.workdays import CalendarError, coverage
 from services.complaints import complaint as svc
 from services.complaints import fee_return as fees
 from services.complaints import kpis as kpi
+from services.complaints import notices
 from services.complaints.calendar import load_calendar, loaded_schedules
 from workflows.complaints.contract import (
     AcceptanceRequest,
@@ -104,13 +107,17 @@ def list_complaints(session: SessionDep, level: Level | None = None, department:
                     due_before: datetime | None = None, due_after: datetime | None = None,
                     month: Annotated[str | None, Query(pattern=MONTH_PATTERN, description="received in")] = None,
                     repeat: bool | None = None,
+                    received_by: Annotated[Department | None, Query(description="the receiving department (first "
+                                                                    "responsible): its tickets wherever they are now")] = None,
+                    special_channel: bool | None = None,
                     limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0):
     for name, value in (("due_before", due_before), ("due_after", due_after)):
         if value is not None and value.tzinfo is None:
             raise HTTPException(422, detail=f"{name} needs a time zone, e.g. 2026-12-01T00:00:00+08:00")
     f = svc.ComplaintFilter(level=level.value if level else None, department=department.value if department else None,
                             state=state, due_before=due_before, due_after=due_after,
-                            received_month=month_bounds(month) if month else None, repeat=repeat)
+                            received_month=month_bounds(month) if month else None, repeat=repeat,
+                            received_by=received_by.value if received_by else None, special_channel=special_channel)
     rows, total = svc.list_complaints(session, f, limit, offset)
     return Page[ComplaintOut](items=[ComplaintOut.of(r) for r in rows], total=total, limit=limit, offset=offset)
 
@@ -147,6 +154,32 @@ async def put_schedule(year: int, body: ScheduleBody, session: SessionDep, tempo
 def alerts(session: SessionDep, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[dict[str, Any]]:
     rows = session.exec(select(OpsAlert).order_by(col(OpsAlert.at).desc()).limit(limit)).all()
     return [{"at": r.at, "kind": r.kind, "message": r.message} for r in rows]
+
+
+@complaint_router.get("/notices", response_model=Page[NoticeOut])
+async def list_notices(session: SessionDep, principal: Annotated[Principal, require(Permission.COMPLAINTS_READ)],
+                       department: Department | None = None, unacknowledged: bool | None = None,
+                       kind: Annotated[str | None, Query(pattern=r"^(supervision|crisis_report|handler_warning)$")] = None,
+                       complaint_id: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 50,
+                       offset: Annotated[int, Query(ge=0)] = 0) -> Page[NoticeOut]:
+    """A department's inbox: notices addressed to it, copied to it, and about the tickets it received. A department's
+    member sees its own department's only."""
+    f = notices.NoticeFilter(department=notices.department_of(principal, department.value if department else None),
+                             unacknowledged=unacknowledged, kind=kind, complaint_id=complaint_id)
+    rows, total = await run_db(session, notices.list_notices, f, limit, offset)
+    return Page[NoticeOut](items=[NoticeOut.model_validate(r) for r in rows], total=total, limit=limit, offset=offset)
+
+
+@complaint_router.post("/notices/{notice_id}/acknowledge", response_model=NoticeOut,
+                       responses={403: {"description": "not the addressee's department"}, 404: {"description": "unknown notice"},
+                                  409: {"description": "acknowledged already"}})
+async def acknowledge_notice(notice_id: int, session: SessionDep, temporal: TemporalDep,
+                             principal: Annotated[Principal, require(Permission.COMPLAINTS_HANDLE)],
+                             body: AcknowledgeBody | None = None) -> NoticeOut:
+    """The addressee has read the notice: its daily repeats stop."""
+    row = await run_db(session, notices.acknowledge, notice_id, principal, body.note if body else "")
+    await notices.stop_repeats(temporal, row)
+    return NoticeOut.model_validate(row)
 
 
 @complaint_router.get("/kpis", dependencies=[require(Permission.COMPLAINTS_READ)], response_model=list[kpi.KpiRow])

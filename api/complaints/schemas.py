@@ -26,6 +26,10 @@ class RegisterComplaint(BaseModel):
     text: str = Field(default="", max_length=5000)
     multi_department: bool = Field(default=False, description="needs several departments or regions")
     received_at: AwareDatetime | None = Field(default=None, description="when the customer complained; default now")
+    special_channel: bool = Field(default=False, description="a special channel the source does not say (complaint "
+                                  "procedure 6.1: company leaders, assistance forms, supervision lines, group fax); the "
+                                  "sources ministry/group/administration forwarded, consumer association, group "
+                                  "website and letter are special channels anyway")
 
 
 class ComplaintOut(BaseModel):
@@ -47,6 +51,7 @@ class ComplaintOut(BaseModel):
     due_explanation: str
     calendar_version: str | None
     calendar_fallback: bool
+    special_channel: bool
     state: str
     overdue: bool
     escalations: int
@@ -200,6 +205,10 @@ class FeeReturnOut(BaseModel):
     auditor_id: str | None
     refusal: str
     billing_reference: str | None
+    credit_attempts: int
+    credit_failure: str
+    resolved_by: str | None
+    resolved_at: datetime | None
     requested_at: datetime
     credited_at: datetime | None
 
@@ -225,3 +234,88 @@ class VerifyBody(BaseModel):
 class VerifyOut(BaseModel):
     original: FeeReturnOut
     top_up: FeeReturnOut | None
+
+
+class NoticeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    complaint_id: str
+    kind: str
+    to_department: str
+    cc_department: str | None
+    receiving_department: str | None
+    at: datetime
+    text: str
+    deliveries: int
+    last_delivered_at: datetime | None
+    delivery: str
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+
+
+class AcknowledgeBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: str = Field(default="", max_length=500)
+
+
+class CreditResolutionBody(BaseModel):
+    """A credit the billing system refused: try again (same credit id: never booked twice) or give up, saying why."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class WrittenReplyBody(BaseModel):
+    """The written reply of a special-channel complaint: the four elements of complaint procedure 6.2.2.2."""
+
+    model_config = ConfigDict(extra="forbid")
+    department: Department
+    process: str = Field(min_length=1, max_length=10_000, description="the whole handling process")
+    background: str = Field(min_length=1, max_length=10_000, description="the background of the case")
+    measures: str = Field(min_length=1, max_length=10_000, description="the measures taken")
+    customer_acceptance: str = Field(min_length=1, max_length=5_000, description="whether and how the customer accepted")
+
+
+class WrittenReplyOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    complaint_id: str
+    department: str
+    process: str
+    background: str
+    measures: str
+    customer_acceptance: str
+    written_by: str
+    at: datetime
+
+
+class DocumentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    complaint_id: str
+    name: str
+    media_type: str
+    size: int
+    sha256: str
+    note: str
+    uploaded_by: str
+    uploaded_at: datetime
+
+
+class SpecialChannelRow(BaseModel):
+    """The monthly special-channel report (complaint procedure 6.2.1, 6.3), per receiving department."""
+
+    month: str
+    department: str
+    received: int
+    written_replies: int
+    without_written_reply: list[str]
+    documents: int
+    closed: int
+    satisfied: int
+    dissatisfied_answers: int
+    satisfaction_rate: float | None
+    by_source: dict[str, int]

@@ -228,6 +228,8 @@ class ComplaintFilter:
     due_after: datetime | None = None
     received_month: tuple[datetime, datetime] | None = None
     repeat: bool | None = None
+    received_by: str | None = None  # the receiving department, first responsible wherever the ticket is now
+    special_channel: bool | None = None
 
 
 def list_complaints(session: Session, f: ComplaintFilter, limit: int, offset: int) -> tuple[list[Complaint], int]:
@@ -246,6 +248,10 @@ def list_complaints(session: Session, f: ComplaintFilter, limit: int, offset: in
         conds += [Complaint.received_at >= f.received_month[0], Complaint.received_at < f.received_month[1]]
     if f.repeat is not None:
         conds.append(col(Complaint.repeat_of).is_not(None) if f.repeat else col(Complaint.repeat_of).is_(None))
+    if f.received_by:
+        conds.append(Complaint.receiving_department == f.received_by)
+    if f.special_channel is not None:
+        conds.append(Complaint.special_channel == f.special_channel)
     total = session.exec(select(func.count()).select_from(Complaint).where(*conds)).one()
     rows = session.exec(select(Complaint).where(*conds).order_by(col(Complaint.due_at), col(Complaint.id))
                         .limit(limit).offset(offset)).all()

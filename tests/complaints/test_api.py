@@ -24,6 +24,7 @@ from tests.fixtures_db import bearer
 from workflows.complaints import contract
 from workflows.complaints.complaint import CalendarCheckWorkflow, ComplaintWorkflow
 from workflows.complaints.fee_return import FeeReturnCreditWorkflow
+from workflows.complaints.notice import NoticeDeliveryWorkflow
 
 MSISDN = "13812345678"
 OTHER = "13900001111"
@@ -72,9 +73,10 @@ async def desk(db, time_env):
     acts = ComplaintActivities(db, sms)
     fee = FeeReturnActivities(db, billing, sms)
     worker = Worker(time_env.client, task_queue=contract.TASK_QUEUE,
-                    workflows=[ComplaintWorkflow, CalendarCheckWorkflow, FeeReturnCreditWorkflow],
+                    workflows=[ComplaintWorkflow, CalendarCheckWorkflow, FeeReturnCreditWorkflow, NoticeDeliveryWorkflow],
                     activities=[acts.record_complaint, acts.compute_due, acts.send_customer_sms, acts.notify_department,
-                                acts.check_calendar, fee.credit, fee.sms_credited],
+                                acts.deliver_notice, acts.check_calendar, fee.credit, fee.sms_credited,
+                                fee.record_credit_failure],
                     activity_executor=ThreadPoolExecutor(4))
     async with worker, httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api",
                                          headers=bearer("admin")) as http:
@@ -192,7 +194,9 @@ async def test_department_actions_are_refused_with_type_and_reason(desk):
     rows = (await http.get("/complaints/kpis", params={"month": month})).json()
     by = {r["department"]: r for r in rows}
     assert by["billing"]["unqualified_replies"] == 1
-    assert by["complaint_desk"]["received"] == 1 and by["complaint_desk"]["escalations"] == 1
+    assert by["complaint_desk"]["received"] == 1 and by["complaint_desk"]["crisis_reports"] == 1
+    assert by["billing"]["replies_sent"] == 2 and by["billing"]["unqualified_rate"] == 0.5
+    assert by["all"]["unqualified_replies"] == 1 and by["complaint_desk"]["targets"]["unqualified_replies"] == 0
     assert (await http.get("/complaints/kpis", params={"month": "2026-13"})).status_code == 422
     csv_text = (await http.get("/complaints/kpis.csv", params={"month": month})).content.decode("utf-8-sig")
     assert csv_text.splitlines()[0].startswith("month,department,received") and "billing" in csv_text
@@ -324,7 +328,8 @@ async def test_fee_returns_rules_approval_audit_and_credit(desk, time_env):
     assert billing.credits[spr["id"]][1] + billing.credits[top][1] == 3000
 
     month = datetime.now(SHANGHAI).strftime("%Y%m")
-    [row] = (await http.get("/complaints/kpis", params={"month": month})).json()
+    [row, total] = (await http.get("/complaints/kpis", params={"month": month})).json()
+    assert total["department"] == "all" and total["fee_returns"] == row["fee_returns"]
     assert row["fee_returns"] == {"double": 1, "single": 1, "top_up": 1}
     assert row["fee_returns_fen"] == {"double": 20000, "single": 1500, "top_up": 1500}
     bad = await http.post(url, json={**fr, "charge_month": "2026-10"}, headers={"Idempotency-Key": "f9"})

@@ -130,6 +130,39 @@ class FeeReturnCredit(BaseModel):
     amount_fen: int
 
 
+class NoticeDelivery(BaseModel):
+    """One department notice to deliver until its addressee acknowledges it (the daily rule)."""
+
+    notice_id: int
+    complaint_id: str
+    kind: str
+    repeat_every_s: int = 24 * 3600
+    max_deliveries: int = 30
+
+
+class DeliverNotice(BaseModel):
+    notice_id: int
+    delivery: int  # 1 = first delivery (addressee, copy, receiving department); then repeats to the addressee
+    final: bool = False  # the last one the rule allows: ops are alerted if it stays unacknowledged
+
+
+class NoticeDelivered(BaseModel):
+    acknowledged: bool = False
+    summary: str = ""
+
+
+class CreditResolved(BaseModel):
+    """An operator's decision on a credit the billing system refused (the service already recorded it)."""
+
+    resolution: str  # domain.complaints.fee_return.CreditResolution
+    actor: str
+
+
+class CreditFailure(BaseModel):
+    fee_return_id: str
+    reason: str
+
+
 TASK_QUEUE = "complaints"
 
 COMPLAINT_WORKFLOW = "Complaint"
@@ -137,6 +170,7 @@ FEE_RETURN_WORKFLOW = "FeeReturnCredit"
 CALENDAR_CHECK_WORKFLOW = "WorkingDayCalendarCheck"
 CALENDAR_CHECK_WORKFLOW_ID = "working-day-calendar-check"
 CALENDAR_CHECK_SCHEDULE_ID = "working-day-calendar-check"
+NOTICE_WORKFLOW = "ComplaintNoticeDelivery"
 
 
 def complaint_workflow_id(complaint_id: str) -> str:
@@ -147,11 +181,18 @@ def fee_return_workflow_id(fee_return_id: str) -> str:
     return f"fee-return-{fee_return_id}"
 
 
+def notice_workflow_id(notice_id: int) -> str:
+    return f"complaint-notice-{notice_id}"
+
+
 # Complaint workflow handlers (department and ops actions are updates named as the API's paths)
 RECOMPUTE_DUE = "recompute_due"
 VIEW = "view"
-# Fee-return workflow handler
+# Fee-return workflow handlers
 PROGRESS = "progress"
+RESOLVE_CREDIT = "resolve_credit"  # signal: retry or cancel a refused credit
+# Notice workflow handler
+ACKNOWLEDGED = "acknowledged"  # signal: the addressee acknowledged (the row says who and when)
 
 # Activities
 RECORD_COMPLAINT = "record_complaint"
@@ -162,6 +203,8 @@ CHECK_CALENDAR = "check_working_day_calendar"
 
 CREDIT_FEE_RETURN = "credit_fee_return"
 SMS_FEE_RETURN_CREDITED = "sms_fee_return_credited"
+RECORD_CREDIT_FAILURE = "record_fee_return_credit_failure"
+DELIVER_NOTICE = "deliver_complaint_notice"
 
 # Search attributes ops filter on (never personal data: they bypass the payload codec)
 COMPLAINT_LEVEL = SearchAttributeKey.for_keyword("ComplaintLevel")
