@@ -11,12 +11,12 @@ from temporalio.exceptions import ApplicationError
 from activities.complaints.complaint import hold_in_quiet_hours
 from core.http import PeerRejected
 from db.complaints import Complaint, FeeReturn, SmsMessage
-from domain.complaints.fee_return import SMS_CREDITED, FeeReturnStatus
+from domain.complaints.fee_return import SMS_CREDITED, CreditResolution, FeeReturnStatus
 from domain.money import yuan
 from gateways.billing import BillingGateway
 from gateways.sms import SmsGateway
 from workflows.complaints import contract
-from workflows.complaints.contract import FeeReturnCredit
+from workflows.complaints.contract import CreditFailure, CreditResolved, FeeReturnCredit
 
 log = structlog.get_logger()
 
@@ -58,6 +58,7 @@ class FeeReturnActivities:
         with Session(self.engine) as s:
             ret = s.get(FeeReturn, inp.fee_return_id)
             ret.status, ret.billing_reference = FeeReturnStatus.CREDITED.value, reference
+            ret.credit_attempts += 1
             ret.credited_at = ret.updated_at = datetime.now(UTC)
             s.add(ret)
             s.commit()
@@ -81,3 +82,39 @@ class FeeReturnActivities:
                                kind="fee_credited", to_masked=masked, text=text, status="sent"))
             s.commit()
         log.info("customer told of the credit", fee_return_id=inp.fee_return_id, to=masked)
+
+    @activity.defn(name=contract.RECORD_CREDIT_FAILURE)
+    def record_credit_failure(self, inp: CreditFailure) -> None:
+        """The billing system refused: the return leaves "approved" for `credit_failed`, with the refusal."""
+        with Session(self.engine) as s:
+            ret = s.get(FeeReturn, inp.fee_return_id)
+            if ret is None:
+                raise ApplicationError(f"fee return {inp.fee_return_id} not found", type="UnknownFeeReturn", non_retryable=True)
+            if ret.status == FeeReturnStatus.APPROVED:  # a retried activity finds it recorded already
+                ret.status = FeeReturnStatus.CREDIT_FAILED.value
+                ret.credit_attempts += 1
+                ret.credit_failure = inp.reason[:2000]
+                ret.updated_at = datetime.now(UTC)
+                s.add(ret)
+                s.commit()
+        log.warning("fee return credit refused by billing", fee_return_id=inp.fee_return_id, reason=inp.reason,
+                    workflow_id=activity.info().workflow_id)
+
+    @activity.defn(name=contract.RECORD_CREDIT_RESOLUTION)
+    def record_credit_resolution(self, inp: CreditResolved) -> None:
+        """An operator's decision on the refused credit: back to approved to ask again, or cancelled for good."""
+        with Session(self.engine) as s:
+            ret = s.get(FeeReturn, inp.fee_return_id)
+            if ret is None:
+                raise ApplicationError(f"fee return {inp.fee_return_id} not found", type="UnknownFeeReturn", non_retryable=True)
+            if ret.status == FeeReturnStatus.CREDIT_FAILED:
+                retry = inp.resolution == CreditResolution.RETRY
+                ret.status = (FeeReturnStatus.APPROVED if retry else FeeReturnStatus.CANCELLED).value
+                ret.resolved_by, ret.resolved_at = inp.actor, datetime.now(UTC)
+                if not retry:
+                    ret.refusal = f"credit cancelled by {inp.actor}: {inp.reason}"[:2000]
+                ret.credit_failure = f"{ret.credit_failure} | {inp.resolution} by {inp.actor}: {inp.reason}"[:2000]
+                ret.updated_at = ret.resolved_at
+                s.add(ret)
+                s.commit()
+        log.info("fee return credit resolved", fee_return_id=inp.fee_return_id, resolution=inp.resolution, actor=inp.actor)

@@ -16,6 +16,7 @@ from api.complaints.schemas import (
     AuditBody,
     ComplaintDetail,
     ComplaintOut,
+    CreditResolutionBody,
     EscalateBody,
     EventOut,
     FeeReturnBody,
@@ -53,7 +54,7 @@ from core.settings import get_settings
 from db.complaints import Complaint, FeeReturn, OpsAlert
 from domain.clock import month_bounds
 from domain.complaints.complaint import ComplaintType, Department, Level, PriorComplaint, is_repeat
-from domain.complaints.fee_return import FeeReturnStatus
+from domain.complaints.fee_return import CreditResolution, FeeReturnStatus
 from domain.complaints.fee_return import Role as FeeRole
 from domain.workdays import CalendarError, coverage
 from services.complaints import complaint as svc
@@ -365,6 +366,26 @@ async def credit(fee_return_id: str, session: SessionDep, temporal: TemporalDep)
     if row.status != FeeReturnStatus.APPROVED:
         raise HTTPException(409, detail=f"fee return {row.id} is {row.status}, not approved")
     await _credit_if_approved(temporal, row)
+    return FeeReturnOut.model_validate(row)
+
+
+@fee_router.post("/{fee_return_id}/retry-credit", response_model=FeeReturnOut,
+                 responses={409: {"description": "not a refused credit"}, 503: {"description": "Temporal unreachable: nothing changed"}})
+async def retry_credit(fee_return_id: str, body: CreditResolutionBody, session: SessionDep, temporal: TemporalDep,
+                       principal: Annotated[Principal, require(Permission.FEE_RETURNS_CREDIT)]) -> FeeReturnOut:
+    """A credit the billing system refused: ask again with the same credit id (the billing system never books it twice)."""
+    row = await run_db(session, fees.check_credit_failed, fee_return_id)
+    await fees.resolve_credit(temporal, row, CreditResolution.RETRY, principal.id, body.reason)
+    return FeeReturnOut.model_validate(row)
+
+
+@fee_router.post("/{fee_return_id}/cancel-credit", response_model=FeeReturnOut,
+                 responses={409: {"description": "not a refused credit"}, 503: {"description": "Temporal unreachable: nothing changed"}})
+async def cancel_credit(fee_return_id: str, body: CreditResolutionBody, session: SessionDep, temporal: TemporalDep,
+                        principal: Annotated[Principal, require(Permission.FEE_RETURNS_CREDIT)]) -> FeeReturnOut:
+    """Give up a credit the billing system refused; the reason is kept on the return (nothing was credited)."""
+    row = await run_db(session, fees.check_credit_failed, fee_return_id)
+    await fees.resolve_credit(temporal, row, CreditResolution.CANCEL, principal.id, body.reason)
     return FeeReturnOut.model_validate(row)
 
 

@@ -23,13 +23,14 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from core.access import Principal
 from core.access import Role as AccessRole
 from core.db import utcnow
-from core.errors import Conflict, Forbidden, IdempotencyConflict, NotFound
+from core.errors import Conflict, Forbidden, IdempotencyConflict, NotFound, TemporalUnavailable
 from db.complaints import Complaint, FeeReturn
 from domain.clock import months_before
 from domain.complaints.complaint import Customer
 from domain.complaints.fee_return import (
     LIVE_STATUSES,
     Category,
+    CreditResolution,
     FeeClaim,
     FeeDecision,
     FeeReturnRefused,
@@ -46,7 +47,7 @@ from domain.complaints.fee_return import (
 from domain.msisdn import msisdn_fingerprint
 from services.complaints.complaint import InvalidComplaint, UnknownComplaint
 from workflows.complaints import contract
-from workflows.complaints.contract import FeeReturnCredit
+from workflows.complaints.contract import CreditResolved, FeeReturnCredit
 
 log = structlog.get_logger(__name__)
 
@@ -235,6 +236,29 @@ async def ensure_credit(client: Client, row: FeeReturn) -> bool:
     except WorkflowAlreadyStartedError:
         pass
     return True
+
+
+def check_credit_failed(session: Session, fee_return_id: str) -> FeeReturn:
+    row = _get(session, fee_return_id)
+    if row.status != FeeReturnStatus.CREDIT_FAILED:
+        raise WrongStatus(f"fee return {row.id} is {row.status}; only a credit the billing system refused "
+                          "(credit_failed) is retried or cancelled")
+    return row
+
+
+async def resolve_credit(client: Client | None, row: FeeReturn, resolution: CreditResolution, actor: str,
+                         reason: str) -> None:
+    """Hand the operator's decision to `fee-return-<id>`, which records it (who, when, why) and acts on it."""
+    if client is None:
+        raise TemporalUnavailable("Temporal is unreachable; nothing was changed, try again")
+    try:
+        await client.get_workflow_handle(contract.fee_return_workflow_id(row.id)).signal(
+            contract.RESOLVE_CREDIT, CreditResolved(fee_return_id=row.id, resolution=resolution.value, actor=actor,
+                                                    reason=reason))
+    except Exception as err:  # noqa: BLE001 - nothing changed: the operator tries again
+        raise TemporalUnavailable(f"the credit of {row.id} could not be reached ({type(err).__name__}); nothing was "
+                                  "changed, try again") from None
+    log.info("fee return credit resolution sent", fee_return_id=row.id, resolution=resolution.value, actor=actor)
 
 
 def list_for(session: Session, complaint_id: str) -> list[FeeReturn]:

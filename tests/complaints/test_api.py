@@ -16,6 +16,7 @@ from temporalio.worker import Worker
 
 from activities.complaints.complaint import ComplaintActivities
 from activities.complaints.fee_return import FeeReturnActivities
+from core.http import PeerRejected
 from core.settings import get_settings
 from core.signing import signed_headers
 from db.complaints import Complaint, ComplaintEvent, ComplaintNotice, FeeReturn, SmsMessage
@@ -42,8 +43,13 @@ class FakeSms:
 class FakeBilling:
     def __init__(self) -> None:
         self.credits: dict[str, tuple[str, int]] = {}
+        self.refuse_fen: int | None = None  # the billing system refuses credits of this amount
+        self.asked: list[str] = []
 
     async def credit(self, credit_id: str, msisdn: str, amount_fen: int, note: str) -> str:
+        self.asked.append(credit_id)
+        if amount_fen == self.refuse_fen:
+            raise PeerRejected(422, "number suspended: the account takes no credit")
         self.credits.setdefault(credit_id, (msisdn, amount_fen))
         return f"B-{credit_id}"
 
@@ -76,7 +82,7 @@ async def desk(db, time_env):
                     workflows=[ComplaintWorkflow, CalendarCheckWorkflow, FeeReturnCreditWorkflow, NoticeDeliveryWorkflow],
                     activities=[acts.record_complaint, acts.compute_due, acts.send_customer_sms, acts.notify_department,
                                 acts.deliver_notice, acts.check_calendar, fee.credit, fee.sms_credited,
-                                fee.record_credit_failure],
+                                fee.record_credit_failure, fee.record_credit_resolution],
                     activity_executor=ThreadPoolExecutor(4))
     async with worker, httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api",
                                          headers=bearer("admin")) as http:
@@ -393,3 +399,56 @@ async def test_a_repeat_found_late_halves_the_due_time_but_only_for_a_real_repea
     assert r.status_code == 200, r.text
     fixed = await _until(http, late["id"], lambda d: d["repeat_of"] == earlier["id"])
     assert "halved" in fixed["due_limit"]
+
+
+async def test_a_credit_refused_by_billing_fails_with_the_reason_then_is_retried_or_cancelled(desk, time_env):
+    http, sms, billing, engine = desk
+    billing.refuse_fen = 1200
+    cid = (await register(http)).json()["id"]
+    url = f"/complaints/{cid}/fee-returns"
+    body = {"msisdn": MSISDN, "category": "ultra_short_call", "charge_month": "202610", "charged_fen": 600, "call_seconds": 2}
+    fid = (await http.post(url, json=body, headers={"Idempotency-Key": "cf1"})).json()["id"]  # 12.00, tier 1: credited at once
+    ops = bearer("ops", user="ops-wang")
+
+    async def status(want):
+        for _ in range(100):
+            r = (await http.get(url)).json()
+            row = next(x for x in r if x["id"] == fid)
+            if row["status"] == want:
+                return row
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"never {want}: {row}")
+
+    failed = await status("credit_failed")
+    assert "number suspended" in failed["credit_failure"] and failed["credit_attempts"] == 1
+    handle = time_env.client.get_workflow_handle(f"fee-return-{fid}")
+    assert "waiting for an operator" in await handle.query("progress")
+    viewer = bearer("read_only", user="v")
+    assert (await http.post(f"/fee-returns/{fid}/retry-credit", json={"reason": "x"}, headers=viewer)).status_code == 403
+    assert (await http.post(f"/fee-returns/{fid}/retry-credit", json={}, headers=ops)).status_code == 422  # a reason
+
+    billing.refuse_fen = None  # the number was reinstated
+    r = await http.post(f"/fee-returns/{fid}/retry-credit", json={"reason": "number reinstated"}, headers=ops)
+    assert r.status_code == 200, r.text
+    await time_env.sleep(timedelta(hours=10))  # the SMS waits for 07:00
+    assert await handle.result() == f"B-{fid}"
+    done = await status("credited")
+    assert done["resolved_by"] == "ops-wang" and done["credit_attempts"] == 2 and "retry by ops-wang" in done["credit_failure"]
+    assert billing.credits == {fid: (MSISDN, 1200)} and billing.asked == [fid, fid]  # one credit, asked twice
+    again = await http.post(f"/fee-returns/{fid}/retry-credit", json={"reason": "again"}, headers=ops)
+    assert again.status_code == 409
+
+    # a second one is cancelled: nothing credited, the reason kept, no longer a live return
+    billing.refuse_fen = 1200
+    fid2 = (await http.post(url, json={**body, "charge_month": "202609"}, headers={"Idempotency-Key": "cf2"})).json()["id"]
+    fid = fid2  # status() follows this one now
+    await status("credit_failed")
+    r = await http.post(f"/fee-returns/{fid2}/cancel-credit", json={"reason": "customer moved to another carrier"},
+                        headers=ops)
+    assert r.status_code == 200
+    assert await time_env.client.get_workflow_handle(f"fee-return-{fid2}").result() == "cancelled"
+    cancelled = await status("cancelled")
+    assert "customer moved" in cancelled["refusal"] and fid2 not in billing.credits
+    month = datetime.now(SHANGHAI).strftime("%Y%m")
+    rows = {r["department"]: r for r in (await http.get("/complaints/kpis", params={"month": month})).json()}
+    assert rows["complaint_desk"]["fee_returns"]["double"] == 1  # the cancelled one is not money given

@@ -152,10 +152,12 @@ class NoticeDelivered(BaseModel):
 
 
 class CreditResolved(BaseModel):
-    """An operator's decision on a credit the billing system refused (the service already recorded it)."""
+    """An operator's decision on a credit the billing system refused; the workflow records it, then acts."""
 
-    resolution: str  # domain.complaints.fee_return.CreditResolution
+    fee_return_id: str = ""
+    resolution: str  # domain.complaints.fee_return.CreditResolution: retry / cancel
     actor: str
+    reason: str = ""
 
 
 class CreditFailure(BaseModel):
@@ -204,6 +206,7 @@ CHECK_CALENDAR = "check_working_day_calendar"
 CREDIT_FEE_RETURN = "credit_fee_return"
 SMS_FEE_RETURN_CREDITED = "sms_fee_return_credited"
 RECORD_CREDIT_FAILURE = "record_fee_return_credit_failure"
+RECORD_CREDIT_RESOLUTION = "record_fee_return_credit_resolution"
 DELIVER_NOTICE = "deliver_complaint_notice"
 
 # Search attributes ops filter on (never personal data: they bypass the payload codec)
