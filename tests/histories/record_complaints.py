@@ -1,10 +1,13 @@
-"""Record complaint-desk histories for the replay tests: `python -m tests.histories.record_complaints`.
+"""Record complaint-desk histories for the replay tests: `python -m tests.histories.record_complaints` (the first
+set), `python -m tests.histories.record_complaints credit-failures-and-notices` (refused credits retried and
+cancelled, a notice repeated then acknowledged: new files beside the old ones).
 
 Keep old files when a workflow version ships: every recorded history must replay against the current
 code (a behaviour change goes behind `workflow.patched`).
 """
 
 import asyncio
+import sys
 import uuid
 from datetime import timedelta
 
@@ -19,16 +22,22 @@ from workflows.complaints import contract
 from workflows.complaints.complaint import ComplaintWorkflow
 from workflows.complaints.contract import (
     AcceptanceRequest,
+    CreditFailure,
+    CreditResolved,
+    DeliverNotice,
     DepartmentAction,
     EscalateRequest,
     FeeReturnCredit,
     LevelCorrection,
+    NoticeDelivered,
+    NoticeDelivery,
     RecomputeDue,
     ReplyRequest,
     SurveyReply,
     TransferRequest,
 )
 from workflows.complaints.fee_return import FeeReturnCreditWorkflow
+from workflows.complaints.notice import NoticeDeliveryWorkflow
 
 REPLY = dict(findings="double charge found", handling="returned 2 x 5.00", reply_to_customer="we returned 10.00")
 
@@ -95,5 +104,58 @@ async def record() -> None:
     write_histories(out, "v1")
 
 
+async def record_credit_failures_and_notices() -> None:
+    env = await start_time_skipping()
+    out: dict[str, object] = {}
+    refuse = {"on": True}
+
+    @activity.defn(name=contract.CREDIT_FEE_RETURN)
+    async def credit(inp: FeeReturnCredit) -> str:
+        from temporalio.exceptions import ApplicationError
+        if refuse["on"]:
+            raise ApplicationError("billing refused: number suspended", type="CreditRejected", non_retryable=True)
+        return f"B-{inp.fee_return_id}"
+
+    @activity.defn(name=contract.SMS_FEE_RETURN_CREDITED)
+    async def sms(inp: FeeReturnCredit) -> None:
+        return None
+
+    @activity.defn(name=contract.RECORD_CREDIT_FAILURE)
+    async def failed(inp: CreditFailure) -> None:
+        return None
+
+    @activity.defn(name=contract.RECORD_CREDIT_RESOLUTION)
+    async def resolved(inp: CreditResolved) -> None:
+        refuse["on"] = False
+
+    @activity.defn(name=contract.DELIVER_NOTICE)
+    async def deliver(inp: DeliverNotice) -> NoticeDelivered:
+        return NoticeDelivered(summary="billing (addressee): webhook ok")
+
+    tq = f"rec-{uuid.uuid4().hex[:6]}"
+    async with Worker(env.client, task_queue=tq, workflows=[FeeReturnCreditWorkflow, NoticeDeliveryWorkflow],
+                      activities=[credit, sms, failed, resolved, deliver]):
+        for name, resolution in (("fee_return_credit_refused_retried", "retry"), ("fee_return_credit_refused_cancelled", "cancel")):
+            refuse["on"] = True
+            h = await env.client.start_workflow(FeeReturnCreditWorkflow.run,
+                                                FeeReturnCredit(fee_return_id="FR2", complaint_id="C2", amount_fen=1200),
+                                                id=f"fee-return-FR2-{uuid.uuid4().hex[:4]}", task_queue=tq)
+            while "waiting for an operator" not in await h.query(FeeReturnCreditWorkflow.progress):
+                await asyncio.sleep(0.05)
+            await h.signal(FeeReturnCreditWorkflow.resolve_credit, CreditResolved(resolution=resolution, actor="ops", reason="r"))
+            await env.sleep(timedelta(hours=10))
+            await h.result()
+            out[name] = (await h.fetch_history()).to_json_dict()
+        h = await env.client.start_workflow(NoticeDeliveryWorkflow.run, NoticeDelivery(notice_id=1, complaint_id="C3",
+                                                                                       kind="supervision"),
+                                            id=f"complaint-notice-{uuid.uuid4().hex[:4]}", task_queue=tq)
+        await env.sleep(timedelta(hours=25))
+        await h.signal(NoticeDeliveryWorkflow.acknowledged, "billing-lead")
+        await h.result()
+        out["complaint_notice_repeated_then_acknowledged"] = (await h.fetch_history()).to_json_dict()
+    await env.shutdown()
+    write_histories(out, "v1")
+
+
 if __name__ == "__main__":
-    asyncio.run(record())
+    asyncio.run(record_credit_failures_and_notices() if sys.argv[1:] == ["credit-failures-and-notices"] else record())
