@@ -4,7 +4,7 @@ inbound SMS (signed by the gateway), working-day schedules, KPIs, fee returns.""
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, Response, UploadFile
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 from temporalio.client import Client
@@ -17,6 +17,7 @@ from api.complaints.schemas import (
     ComplaintDetail,
     ComplaintOut,
     CreditResolutionBody,
+    DocumentOut,
     EscalateBody,
     EventOut,
     FeeReturnBody,
@@ -32,9 +33,12 @@ from api.complaints.schemas import (
     ScheduleBody,
     ScheduleLoadedOut,
     ScheduleOut,
+    SpecialChannelRow,
     TransferBody,
     VerifyBody,
     VerifyOut,
+    WrittenReplyBody,
+    WrittenReplyOut,
 )
 from api.deps import (
     IDEMPOTENCY_HEADER,
@@ -61,6 +65,7 @@ from services.complaints import complaint as svc
 from services.complaints import fee_return as fees
 from services.complaints import kpis as kpi
 from services.complaints import notices
+from services.complaints import special_channels as special
 from services.complaints.calendar import load_calendar, loaded_schedules
 from workflows.complaints.contract import (
     AcceptanceRequest,
@@ -93,7 +98,8 @@ async def register(body: RegisterComplaint, response: Response, session: Session
                    key: Annotated[str, Depends(idempotency_key)]) -> ComplaintOut:
     req = svc.NewComplaint(msisdn=body.msisdn, customer=body.customer, source=body.source, ctype=body.ctype,
                            receiving_department=body.receiving_department, text=body.text,
-                           multi_department=body.multi_department, received_at=body.received_at)
+                           multi_department=body.multi_department, received_at=body.received_at,
+                           special_channel=body.special_channel)
     reg = await run_db(session, svc.register, key, req)
     await start_process(temporal, lambda client: svc.ensure_workflow(client, reg.case), f"complaint {reg.complaint.id}",
                         f"retry with the same {IDEMPOTENCY_HEADER}", complaint_id=reg.complaint.id)
@@ -181,6 +187,22 @@ async def acknowledge_notice(notice_id: int, session: SessionDep, temporal: Temp
     row = await run_db(session, notices.acknowledge, notice_id, principal, body.note if body else "")
     await notices.stop_repeats(temporal, row)
     return NoticeOut.model_validate(row)
+
+
+@complaint_router.get("/special-channels", response_model=list[SpecialChannelRow])
+async def special_channel_report(session: SessionDep, principal: Annotated[Principal, require(Permission.COMPLAINTS_READ)],
+                                 month: Annotated[str, Query(pattern=MONTH_PATTERN)]) -> list[SpecialChannelRow]:
+    """The monthly special-channel report (complaint procedure 6.2.1, 6.3): per receiving department, the complaints,
+    which have their written reply and documents, and the customers' satisfaction."""
+    return [SpecialChannelRow(**r) for r in await run_db(session, special.report, month)]
+
+
+@complaint_router.get("/special-channels.csv", response_class=Response, responses={200: {"content": {CSV_MEDIA_TYPE: {}}}})
+async def special_channel_report_csv(session: SessionDep, principal: Annotated[Principal, require(Permission.COMPLAINTS_READ)],
+                                     month: Annotated[str, Query(pattern=MONTH_PATTERN)]):
+    rows = await run_db(session, special.report, month)
+    return Response(special.report_csv(rows), media_type=CSV_MEDIA_TYPE,
+                    headers=attachment(f"special-channel-complaints-{month}.csv"))
 
 
 @complaint_router.get("/kpis", dependencies=[require(Permission.COMPLAINTS_READ)], response_model=list[kpi.KpiRow])
@@ -288,6 +310,56 @@ async def correct_level(complaint_id: str, body: LevelBody, session: SessionDep,
                                 "the 30 days before this one", type="NotARepeat", status=422)
     return await svc.act(session, temporal, complaint_id, "correct_level",
                       LevelCorrection(**body.model_dump(), actor=principal.id))
+
+
+# ---- special channels: archive and written reply ------------------------------------------------------
+
+
+@complaint_router.post("/{complaint_id}/documents", status_code=201, response_model=DocumentOut,
+                       responses={404: {"description": "unknown complaint"}, 422: {"description": "empty or too large"}})
+async def attach_document(complaint_id: str, session: SessionDep,
+                          principal: Annotated[Principal, require(Permission.COMPLAINTS_HANDLE)],
+                          file: UploadFile, note: Annotated[str, Form(max_length=2000)] = "") -> DocumentOut:
+    """Archive a document with the ticket (the letter, the fax, a scanned form, the final reply): complaint procedure
+    6.2.1, "special-channel complaint archive"."""
+    content = await file.read(special.MAX_DOCUMENT_BYTES + 1)
+    doc = await run_db(session, special.attach, complaint_id, file.filename or "document",
+                       file.content_type or "application/octet-stream", content, note, principal.id)
+    return DocumentOut.model_validate(doc)
+
+
+@complaint_router.get("/{complaint_id}/documents", response_model=list[DocumentOut])
+async def list_documents(complaint_id: str, session: SessionDep,
+                         principal: Annotated[Principal, require(Permission.COMPLAINTS_READ)]) -> list[DocumentOut]:
+    return [DocumentOut.model_validate(d) for d in await run_db(session, special.documents, complaint_id)]
+
+
+@complaint_router.get("/{complaint_id}/documents/{document_id}", response_class=Response)
+async def download_document(complaint_id: str, document_id: int, session: SessionDep,
+                            principal: Annotated[Principal, require(Permission.COMPLAINTS_READ)]):
+    doc = await run_db(session, special.document, complaint_id, document_id)
+    ascii_name = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in doc.name)
+    return Response(doc.content, media_type=doc.media_type, headers=attachment(ascii_name or f"document-{doc.id}"))
+
+
+@complaint_router.post("/{complaint_id}/written-reply", status_code=201, response_model=WrittenReplyOut,
+                       responses={404: {"description": "unknown complaint"},
+                                  409: {"description": "not a special-channel complaint"},
+                                  422: {"description": "an element missing, or a transfer given as a measure"}})
+async def written_reply(complaint_id: str, body: WrittenReplyBody, session: SessionDep,
+                        principal: Annotated[Principal, require(Permission.COMPLAINTS_HANDLE)]) -> WrittenReplyOut:
+    """The written reply of a special-channel complaint, with the process, the background, the measures and the
+    customer's acceptance (complaint procedure 6.2.2.2). A later one supersedes; all are kept."""
+    actor = svc.actor_for(principal, body.department)
+    elements = body.model_dump(exclude={"department"})
+    reply = await run_db(session, special.write_reply, complaint_id, body.department.value, elements, actor)
+    return WrittenReplyOut.model_validate(reply)
+
+
+@complaint_router.get("/{complaint_id}/written-reply", response_model=list[WrittenReplyOut])
+async def list_written_replies(complaint_id: str, session: SessionDep,
+                               principal: Annotated[Principal, require(Permission.COMPLAINTS_READ)]) -> list[WrittenReplyOut]:
+    return [WrittenReplyOut.model_validate(r) for r in await run_db(session, special.written_replies, complaint_id)]
 
 
 # ---- fee returns ------------------------------------------------------------------------------------

@@ -59,6 +59,16 @@ class Source(StrEnum):
 
 REGULATOR_SOURCES = {Source.MINISTRY_FORWARDED, Source.GROUP_FORWARDED, Source.PROVINCIAL_ADMIN_FORWARDED}
 LEVEL1_SOURCES = {Source.MEDIA, Source.GROUP_WEBSITE, Source.COMM_ADMIN, Source.CONSUMER_ASSOCIATION}
+# Special channels (complaint procedure 6.1) among our sources: the ministry, the group (its fax), the administration,
+# the consumer association, the group website, letters. The others 6.1 names (the provincial market regulator,
+# company leaders, assistance forms, supervision lines) are flagged at registration.
+SPECIAL_CHANNEL_SOURCES = REGULATOR_SOURCES | {Source.COMM_ADMIN, Source.CONSUMER_ASSOCIATION, Source.GROUP_WEBSITE,
+                                               Source.LETTER}
+
+
+def is_special_channel(source: Source, flagged: bool = False) -> bool:
+    """Special-channel complaints are escalated or urgent: archived with their documents, answered in writing (6.2)."""
+    return flagged or source in SPECIAL_CHANNEL_SOURCES
 
 
 class Customer(StrEnum):
@@ -410,6 +420,24 @@ def check_reply(case: Case, department: Department, findings: str, handling: str
         if _NOT_A_REPLY.search(text):
             return _refuse("UnqualifiedReply", f"'{text.strip()[:60]}' in {name} is a transfer, not a reply: "
                                                f"transfer the ticket instead, or say what was done")
+    return None
+
+
+WRITTEN_REPLY_ELEMENTS = ("process", "background", "measures", "customer_acceptance")
+
+
+def check_written_reply(special_channel: bool, elements: dict[str, str]) -> Refusal | None:
+    """A special channel's written reply has four elements: the whole process, the background, the measures and the
+    customer's acceptance (complaint procedure 6.2.2.2); "transferred" is no measure (4.2.2.4)."""
+    if not special_channel:
+        return _refuse("NotSpecialChannel", "a written reply is kept for special-channel complaints (complaint "
+                                            "procedure 6.1); this ticket did not come through one")
+    missing = [name for name in WRITTEN_REPLY_ELEMENTS if not (elements.get(name) or "").strip()]
+    if missing:
+        return _refuse("UnqualifiedReply", f"a written reply needs the process, the background, the measures and the "
+                                           f"customer's acceptance; missing: {', '.join(missing)}")
+    if _NOT_A_REPLY.search(elements["measures"]):
+        return _refuse("UnqualifiedReply", "'transferred to another department' is not a measure: say what was done")
     return None
 
 

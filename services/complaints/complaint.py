@@ -56,6 +56,7 @@ from domain.complaints.complaint import (
     classify,
     due_time,
     is_repeat,
+    is_special_channel,
     open_case,
     read_survey_answer,
 )
@@ -112,6 +113,7 @@ class NewComplaint:
     text: str = ""
     multi_department: bool = False
     received_at: datetime | None = None
+    special_channel: bool = False  # flagged by the desk for a special channel the source does not name (6.1)
 
 
 @dataclass
@@ -173,6 +175,7 @@ def register(session: Session, key: str, req: NewComplaint, now: datetime | None
         row = Complaint(id=cid, idempotency_key=key, msisdn=req.msisdn, msisdn_masked=mask_msisdn(req.msisdn),
                         msisdn_fingerprint=fingerprint, source=req.source.value, customer=req.customer.value,
                         ctype=req.ctype.value, multi_department=req.multi_department, text=req.text,
+                        special_channel=is_special_channel(req.source, req.special_channel),
                         receiving_department=req.receiving_department.value,
                         handling_department=req.receiving_department.value, received_at=received_at,
                         level=level.level.value, level_reasons="\n".join(level.reasons),

@@ -452,3 +452,52 @@ async def test_a_credit_refused_by_billing_fails_with_the_reason_then_is_retried
     month = datetime.now(SHANGHAI).strftime("%Y%m")
     rows = {r["department"]: r for r in (await http.get("/complaints/kpis", params={"month": month})).json()}
     assert rows["complaint_desk"]["fee_returns"]["double"] == 1  # the cancelled one is not money given
+
+
+async def test_special_channel_complaints_are_archived_answered_in_writing_and_reported(desk):
+    http, _, _, engine = desk
+    letter = (await register(http, source="letter")).json()
+    flagged = (await register(http, msisdn=OTHER, special_channel=True, receiving_department="branch_gaoping")).json()
+    plain = (await register(http, msisdn=OTHER, ctype="mms")).json()
+    assert (letter["special_channel"], flagged["special_channel"], plain["special_channel"]) == (True, True, False)
+    listed = (await http.get("/complaints", params={"special_channel": True})).json()
+    assert {c["id"] for c in listed["items"]} == {letter["id"], flagged["id"]}
+
+    scan = "客户来函 scan".encode()
+    r = await http.post(f"/complaints/{letter['id']}/documents", files={"file": ("来函.pdf", scan, "application/pdf")},
+                        data={"note": "the customer's letter"})
+    assert r.status_code == 201, r.text
+    doc = r.json()
+    assert doc["size"] == len(scan) and doc["uploaded_by"] == "test-admin" and doc["note"] == "the customer's letter"
+    got = await http.get(f"/complaints/{letter['id']}/documents/{doc['id']}")
+    assert got.status_code == 200 and got.content == scan and got.headers["content-type"] == "application/pdf"
+    assert (await http.get(f"/complaints/{flagged['id']}/documents/{doc['id']}")).status_code == 404
+    empty = await http.post(f"/complaints/{letter['id']}/documents", files={"file": ("x.txt", b"", "text/plain")})
+    assert empty.status_code == 422 and empty.json()["type"] == "empty_document"
+
+    four = {"department": "complaint_desk", "process": "called the customer on 2 Nov, checked the bill",
+            "background": "a plan changed at the counter without a signature", "measures": "plan restored, 2 x 38.00 returned",
+            "customer_acceptance": "accepted on the phone, recorded"}
+    url = f"/complaints/{letter['id']}/written-reply"
+    r = await http.post(url, json={**four, "background": "  "})
+    assert r.status_code == 422 and r.json()["type"] == "UnqualifiedReply" and "background" in r.json()["reason"]
+    r = await http.post(url, json={**four, "measures": "已转相关部门处理"})
+    assert r.status_code == 422 and "not a measure" in r.json()["reason"]
+    r = await http.post(f"/complaints/{plain['id']}/written-reply", json=four)
+    assert r.status_code == 409 and r.json()["type"] == "NotSpecialChannel"
+    other = bearer("complaint_handler", user="net1", department="network")
+    assert (await http.post(url, json=four, headers=other)).status_code == 403  # writes for its own department only
+    r = await http.post(url, json=four)
+    assert r.status_code == 201 and r.json()["written_by"] == "test-admin"
+    assert [w["measures"] for w in (await http.get(url)).json()] == [four["measures"]]
+
+    month = datetime.fromisoformat(letter["received_at"]).astimezone(SHANGHAI).strftime("%Y%m")
+    rows = {r["department"]: r for r in (await http.get("/complaints/special-channels", params={"month": month})).json()}
+    desk_row, branch_row = rows["complaint_desk"], rows["branch_gaoping"]
+    assert (desk_row["received"], desk_row["written_replies"], desk_row["documents"]) == (1, 1, 1)
+    assert desk_row["by_source"] == {"letter": 1} and desk_row["without_written_reply"] == []
+    assert (branch_row["received"], branch_row["written_replies"], branch_row["without_written_reply"]) == (1, 0, [flagged["id"]])
+    csv_text = (await http.get("/complaints/special-channels.csv", params={"month": month})).content.decode("utf-8-sig")
+    assert csv_text.splitlines()[0].startswith("month,department,received,written_replies") and flagged["id"] in csv_text
+    kpis = {r["department"]: r for r in (await http.get("/complaints/kpis", params={"month": month})).json()}
+    assert kpis["complaint_desk"]["special_channel"] == 1 and kpis["all"]["special_channel"] == 2
