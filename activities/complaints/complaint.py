@@ -5,8 +5,9 @@ import asyncio
 from datetime import UTC, date, datetime
 
 import structlog
+from sqlalchemy import func
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from temporalio import activity
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
@@ -14,8 +15,8 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from core.http import PeerRejected, PeerUnavailable
 from core.settings import get_settings
 from db.complaints import Complaint, ComplaintEvent, ComplaintNotice, OpsAlert, SmsMessage
-from domain.clock import SHANGHAI
-from domain.complaints.complaint import DueDecision, customer_sms_time, due_time
+from domain.clock import SHANGHAI, month_bounds
+from domain.complaints.complaint import DueDecision, care_sms_allowed, customer_sms_time, due_time
 from domain.workdays import next_year_check
 from gateways.notices import NoticeGateway, notice_gateway_from_settings
 from gateways.sms import SmsGateway
@@ -116,6 +117,7 @@ class ComplaintActivities:
             done = s.get(SmsMessage, req.message_id)
             if done is not None and done.status == "sent":
                 return "sent"
+            self._hold_beyond_care_limit(s, req, row, masked)
         hold_in_quiet_hours()
         try:
             status = await self.sms.send(req.message_id, msisdn, req.text)
@@ -132,6 +134,30 @@ class ComplaintActivities:
             s.commit()
         log.info("customer SMS sent", complaint_id=req.complaint_id, kind=req.kind, to=masked, message_id=req.message_id)
         return status
+
+    def _hold_beyond_care_limit(self, s: Session, req: SmsRequest, row: Complaint, masked: str) -> None:
+        """At most one care SMS (the survey) a month per customer (complaint procedure 8.0.2): a survey beyond it is
+        not sent; the row says so and the ticket counts as not surveyed, never as silent."""
+        settings = get_settings()
+        kinds = settings.complaint_care_sms_kinds
+        if req.kind not in kinds:
+            return
+        now = activity.info().current_attempt_scheduled_time or datetime.now(UTC)
+        start, end = month_bounds(now.astimezone(SHANGHAI).strftime("%Y%m"))
+        sent = s.exec(select(func.count()).select_from(SmsMessage).join(Complaint, SmsMessage.complaint_id == Complaint.id)
+                      .where(Complaint.msisdn_fingerprint == row.msisdn_fingerprint, col(SmsMessage.kind).in_(kinds),
+                             SmsMessage.status == "sent", SmsMessage.sent_at >= start, SmsMessage.sent_at < end,
+                             SmsMessage.message_id != req.message_id)).one()
+        if care_sms_allowed(req.kind, kinds, int(sent), settings.complaint_care_sms_per_month):
+            return
+        if s.get(SmsMessage, req.message_id) is None:
+            s.add(SmsMessage(message_id=req.message_id, complaint_id=req.complaint_id, kind=req.kind, to_masked=masked,
+                             text=req.text, status="held_care_limit", sent_at=now))
+            s.commit()
+        log.info("care SMS held: the customer had this month's care message", complaint_id=req.complaint_id,
+                 kind=req.kind, to=masked, sent_this_month=int(sent))
+        raise ApplicationError(f"{req.kind} SMS not sent: {masked} had {sent} care SMS this month (at most "
+                               f"{settings.complaint_care_sms_per_month})", type="CareSmsLimit", non_retryable=True)
 
     @activity.defn(name=contract.NOTIFY_DEPARTMENT)
     async def notify_department(self, req: NoticeRequest) -> None:

@@ -244,6 +244,13 @@ def customer_sms_time(at: datetime) -> datetime:
     return at
 
 
+def care_sms_allowed(kind: str, care_kinds: list[str] | tuple[str, ...], sent_this_month: int, per_month: int) -> bool:
+    """The company's care messages (greetings, service notices, surveys) reach a customer at most `per_month` times a
+    calendar month (complaint procedure 8.0.2, "in principle at most once a month"). What answers the customer's own
+    complaint (the "being handled" SMS, the credit SMS of 5.6.4) is not a care message and is never held."""
+    return kind not in care_kinds or sent_this_month < per_month
+
+
 # ---- the ticket ---------------------------------------------------------------------------------
 
 
