@@ -5,6 +5,7 @@ in a scratch directory. Each process gets its configuration as SIMBO_* environme
 """
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -19,6 +20,7 @@ import httpx
 
 from core import search_attributes as sa
 from core.settings import ROOT
+from domain.complaints.complaint import Department
 from worker import SEARCH_ATTRIBUTES
 
 BIN = Path(sys.executable).parent
@@ -68,6 +70,9 @@ class Stack:
             "SIMBO_SMS_BASE_URL": self.sms_billing_url,
             "SIMBO_BILLING_BASE_URL": self.sms_billing_url,
             "SIMBO_CHANNEL_BASE_URL": self.channel_url,
+            # every department's notices reach the simulator's webhook receiver (GET /sim/notices)
+            "SIMBO_COMPLAINT_NOTICE_WEBHOOKS": json.dumps({d.value: f"{self.sms_billing_url}/departments/notices"
+                                                          for d in Department}),
         }
 
     @property

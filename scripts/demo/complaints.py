@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 from core.db import get_engine
 from db.complaints import Complaint
 from domain.complaints.complaint import customer_sms_time
+from scripts.demo.complaints_archive import load_archive
 from scripts.demo.state import already_loaded, mark_loaded
 from scripts.users import staff_headers
 
@@ -73,9 +74,39 @@ async def load_complaint_demo_once(api: str, sms_sim: str, engine: Engine | None
         reopened = await _register(http, api, 13, text="still charged after cancelling")
         await _handle(http, api, reopened["id"], "complaint_desk", "branch_shunqing")
         how = await _reopen(http, api, sms_sim, reopened["id"], "13500000013")
+        await _this_months_kpis(http, api, sms_sim)
+    archive = await asyncio.to_thread(load_archive, engine, now)
     mark_loaded("complaints")
-    print(f"Complaint demo data loaded: {len(LEVELS) + 5} complaints (overdue {overdue['id']}, reopened "
-          f"{reopened['id']} {how}), fee returns of each kind.")
+    print(f"Complaint demo data loaded: {len(LEVELS) + 9} complaints (overdue {overdue['id']}, reopened "
+          f"{reopened['id']} {how}), fee returns of each kind, a credit the billing system refuses, a special-channel "
+          f"letter with its written reply; last month's closed tickets for the KPIs: /complaints/kpis?month={archive}.")
+
+
+async def _this_months_kpis(http, api: str, sms_sim: str) -> None:
+    """What the month's KPIs count besides: an unqualified reply, a "subscribed without knowing" complaint received by
+    a branch, a special-channel letter with its document and written reply, a credit the billing system refuses."""
+    branch = await _register(http, api, 14, ctype="uninformed_subscription", receiving_department="branch_gaoping",
+                             text="a video membership appeared on my bill")
+    await _post(http, f"{api}/complaints/{branch['id']}/transfer", {"department": "branch_gaoping", "to": "data"})
+    await _post(http, f"{api}/complaints/{branch['id']}/accept", {"department": "data"})
+    refused = await http.post(f"{api}/complaints/{branch['id']}/reply",
+                              json={"department": "data", "findings": "checked", "handling": "已转相关部门处理",
+                                    "reply_to_customer": "please wait"})
+    assert refused.status_code == 422, refused.text  # an unqualified reply, counted
+    await _post(http, f"{api}/complaints/{branch['id']}/reply", {"department": "data", **REPLY})
+    letter = await _register(http, api, 15, source="letter", text="letter: the counter changed my plan")
+    r = await http.post(f"{api}/complaints/{letter['id']}/documents",
+                        files={"file": ("letter.txt", b"Dear 10086, ... (the customer's letter)", "text/plain")},
+                        data={"note": "scanned letter"})
+    r.raise_for_status()
+    await _post(http, f"{api}/complaints/{letter['id']}/written-reply", {
+        "department": "complaint_desk", "process": "called the customer, checked the counter's records",
+        "background": "the plan was changed at the counter without a signature",
+        "measures": "plan restored; 2 x 38.00 yuan returned", "customer_acceptance": "accepted on the phone, recorded"})
+    # the billing system refuses credits of 12.34 yuan (the simulator's switch): the return ends credit_failed
+    (await http.post(f"{sms_sim}/sim/behaviour", json={"refuse_credit_fen": 1234})).raise_for_status()
+    await _post(http, f"{api}/complaints/{letter['id']}/fee-returns", {
+        "msisdn": "13500000015", "category": "voice_prompt", "charge_month": "202610", "charged_fen": 617}, "demo-fr-8")
 
 
 async def _fee_returns(http, api: str, cid: str, msisdn: str) -> None:

@@ -211,8 +211,8 @@ def kpis(session: Session, month: str, department: str | None = None, now: datet
         replied = sum(1 for c in answerable if c.replied_at is not None)
         vip_replied = sum(1 for c in vip if c.replied_at is not None)
         satisfied = sum(1 for c in rec if c.outcome == "satisfied")
-        silent = [c for c in rec if c.outcome == "silent"]
-        not_surveyed = sum(1 for c in silent if c.id in held)
+        not_surveyed = sum(1 for c in rec if c.id in held)  # the survey was held (care-SMS limit): never asked
+        silent = sum(1 for c in rec if c.outcome == "silent" and c.id not in held)
         uninformed = sum(1 for c in rec if c.ctype == ComplaintType.UNINFORMED_SUBSCRIPTION.value)
         customers = base.get(d)
         types = sorted(Counter(c.ctype for c in rec).items(), key=lambda t: (-t[1], t[0]))[:HOT_SPOTS]
@@ -224,7 +224,7 @@ def kpis(session: Session, month: str, department: str | None = None, now: datet
             transfer_on_time_rate=_rate(sum(tr), len(tr)),
             repeats=sum(1 for c in rec if c.repeat_of), repeat_rate=_rate(sum(1 for c in rec if c.repeat_of), len(rec)),
             survey_answers=satisfied + dissat, satisfied=satisfied, dissatisfied=dissat,
-            satisfaction_rate=_rate(satisfied, satisfied + dissat), silent=len(silent) - not_surveyed,
+            satisfaction_rate=_rate(satisfied, satisfied + dissat), silent=silent,
             not_surveyed=not_surveyed, replies_sent=sent + ref, unqualified_replies=ref,
             unqualified_rate=_rate(ref, sent + ref), crisis_reports=crisis,
             escalations=sum(1 for c in rec if c.id in escalated), uninformed_subscription=uninformed,

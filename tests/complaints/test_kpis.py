@@ -130,3 +130,17 @@ def test_an_empty_month_has_no_rates(db):
         [g] = kpi.kpis(s, "202601", G, now=NOW)
     assert g.received == 0 and g.on_time_rate is None and g.satisfaction_rate is None and g.off_target == []
     assert timedelta(hours=4) == kpi.transfer_within("3")
+
+
+def test_the_demo_archive_fills_every_kpi_column(db):
+    from scripts.demo.complaints_archive import BRANCH, load_archive
+
+    month = load_archive(db, NOW)
+    assert load_archive(db, NOW) == month == "202610"  # once
+    with Session(db) as s:
+        rows = {r.department: r for r in kpi.kpis(s, month, now=NOW)}
+    row, total = rows[BRANCH].model_dump(), rows["all"].model_dump()
+    empty = [k for k, v in row.items() if v in (None, 0, [], {}) and k not in ("unqualified_replies", "replies_sent",
+                                                                              "unqualified_rate", "credit_failed", "due_pending")]
+    assert empty == [], empty  # (nothing is pending in a past month; the billing row has the refused reply)
+    assert rows["billing"].unqualified_replies == 1 and total["unqualified_rate"] and total["fee_returns"]["double"] == 1
