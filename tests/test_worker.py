@@ -13,7 +13,8 @@ from workflows.refunds import contract as refunds
 CONTRACTS = {"orders": orders, "refunds": refunds, "complaints": complaints}
 # Activity-name constants of each contract (the names workflows call activities by)
 NOT_ACTIVITIES = {"TASK_QUEUE", "SEARCH_ATTRIBUTES", "OPS_ACTIONS", "VIEW", "PROGRESS",
-                  "CHECKLIST", "CARRIER_EVENT", "AUDIT_RESULT", "SWEEP_ANSWER", "RECOMPUTE_DUE"}
+                  "CHECKLIST", "CARRIER_EVENT", "AUDIT_RESULT", "SWEEP_ANSWER", "RECOMPUTE_DUE", "RESOLVE_CREDIT",
+                  "ACKNOWLEDGED"}
 
 
 def _peers():

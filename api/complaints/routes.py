@@ -245,11 +245,11 @@ async def inbound_sms(request: Request, session: SessionDep, temporal: TemporalD
 
 @complaint_router.get("/{complaint_id}", dependencies=[require(Permission.COMPLAINTS_READ)], response_model=ComplaintDetail, responses={404: {"description": "unknown complaint"}})
 async def get_complaint(complaint_id: str, session: SessionDep, temporal: TemporalDep) -> ComplaintDetail:
-    row = session.get(Complaint, complaint_id)
+    row, trail = await run_db(session, lambda s: (s.get(Complaint, complaint_id), svc.events_of(s, complaint_id)))
     if row is None:
         raise HTTPException(404, detail=f"unknown complaint {complaint_id}")
     live, why = await svc.live_view(temporal, complaint_id)
-    events = [EventOut.model_validate(e) for e in svc.events_of(session, complaint_id)]
+    events = [EventOut.model_validate(e) for e in trail]
     return ComplaintDetail(**ComplaintOut.of(row).model_dump(), events=events, live=live, live_error=why)
 
 
@@ -398,7 +398,7 @@ async def _credit_if_approved(temporal: Client | None, row) -> None:
                             409: {"description": "wrong status"}})
 async def approve(fee_return_id: str, session: SessionDep, temporal: TemporalDep,
                   principal: Annotated[Principal, require(Permission.FEE_RETURNS_APPROVE)]) -> FeeReturnOut:
-    row = fees.approve(session, fee_return_id, principal.id, fees.approval_role(principal))
+    row = await run_db(session, fees.approve, fee_return_id, principal.id, fees.approval_role(principal))
     await _credit_if_approved(temporal, row)
     return FeeReturnOut.model_validate(row)
 
@@ -414,7 +414,7 @@ def reject(fee_return_id: str, body: RejectBody, session: SessionDep,
                  responses={403: {"description": "the operator is never the auditor"}})
 async def audit(fee_return_id: str, body: AuditBody, session: SessionDep, temporal: TemporalDep,
                 principal: Annotated[Principal, require(Permission.FEE_RETURNS_AUDIT)]) -> FeeReturnOut:
-    row = fees.audit(session, fee_return_id, principal.id, FeeRole.AUDITOR, body.ok, body.note)
+    row = await run_db(session, fees.audit, fee_return_id, principal.id, FeeRole.AUDITOR, body.ok, body.note)
     await _credit_if_approved(temporal, row)
     return FeeReturnOut.model_validate(row)
 
@@ -422,7 +422,7 @@ async def audit(fee_return_id: str, body: AuditBody, session: SessionDep, tempor
 @fee_router.post("/{fee_return_id}/verification", response_model=VerifyOut)
 async def verify_value_added(fee_return_id: str, body: VerifyBody, session: SessionDep, temporal: TemporalDep,
                              principal: Annotated[Principal, require(Permission.FEE_RETURNS_VERIFY)]) -> VerifyOut:
-    original, added = fees.verify_value_added(session, fee_return_id, principal.id, body.confirmed)
+    original, added = await run_db(session, fees.verify_value_added, fee_return_id, principal.id, body.confirmed)
     if added is not None:
         await _credit_if_approved(temporal, added)
     return VerifyOut(original=FeeReturnOut.model_validate(original),
@@ -432,7 +432,7 @@ async def verify_value_added(fee_return_id: str, body: VerifyBody, session: Sess
 @fee_router.post("/{fee_return_id}/credit", dependencies=[require(Permission.FEE_RETURNS_CREDIT)], response_model=FeeReturnOut, responses={409: {"description": "not approved"}})
 async def credit(fee_return_id: str, session: SessionDep, temporal: TemporalDep) -> FeeReturnOut:
     """(Re)start the credit of an approved return, e.g. after Temporal was unreachable at approval."""
-    row = session.get(FeeReturn, fee_return_id)
+    row = await run_db(session, lambda s: s.get(FeeReturn, fee_return_id))
     if row is None:
         raise HTTPException(404, detail=f"unknown fee return {fee_return_id}")
     if row.status != FeeReturnStatus.APPROVED:

@@ -276,14 +276,18 @@ async def live_view(client: Client | None, complaint_id: str) -> tuple[Complaint
 async def act(session: Session, client: Client | None, complaint_id: str, update: str, payload,
               update_id: str | None = None) -> ComplaintView:
     """Run a department/ops action as a workflow update; a refusal raises ActionRefused with the domain's type."""
-    row = session.get(Complaint, complaint_id)
-    if row is None:
+    def exists() -> bool:
+        # End the read transaction before waiting on the workflow: on SQLite every transaction takes the write
+        # lock, and the update's own activities must write while we wait.
+        try:
+            return session.get(Complaint, complaint_id) is not None
+        finally:
+            session.commit()
+
+    if not await asyncio.to_thread(exists):  # the database off the event loop
         raise UnknownComplaint(f"unknown complaint {complaint_id}")
     if client is None:
         raise TemporalUnavailable("Temporal is unreachable; retry later")
-    # End the read transaction before waiting on the workflow: on SQLite every transaction takes the write
-    # lock, and the update's own activities must write while we wait.
-    session.commit()
     handle = client.get_workflow_handle(contract.complaint_workflow_id(complaint_id))
     try:
         return await asyncio.wait_for(handle.execute_update(update, payload, id=update_id, result_type=ComplaintView),
@@ -293,7 +297,7 @@ async def act(session: Session, client: Client | None, complaint_id: str, update
         kind = cause.type if isinstance(cause, ApplicationError) and cause.type else "Refused"
         reason = cause.message if isinstance(cause, ApplicationError) else str(cause)
         if kind == "UnqualifiedReply":
-            _record_refused_reply(session, complaint_id, payload, reason)
+            await asyncio.to_thread(_record_refused_reply, session, complaint_id, payload, reason)
         log.info("complaint action refused", complaint_id=complaint_id, action=update, refusal=kind, reason=reason)
         raise ActionRefused(kind, reason) from None
     except RPCError as err:

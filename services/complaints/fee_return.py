@@ -211,6 +211,7 @@ def verify_value_added(session: Session, fee_return_id: str, actor_id: str, conf
     complaint = session.get(Complaint, row.complaint_id)
     added = _insert(session, complaint, f"{row.id}-top-up", row.category, row.charge_month, extra, actor_id,
                     f"top-up of {row.id}", row.id, utcnow())
+    session.refresh(row)  # loaded again after the top-up's commit: the caller may read it after the session closed
     return row, added
 
 
