@@ -10,7 +10,8 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from domain.orders.order import (
@@ -24,6 +25,8 @@ with workflow.unsafe.imports_passed_through():
         Verdict,
         evaluate,
     )
+    from workflows.agents import contract as agents
+    from workflows.agents.contract import CaseOrderDecided, CaseRestored, CaseStart, suspension_case_workflow_id
     from workflows.orders import contract
     from workflows.orders.contract import InNetworkRequest, OrderInput, OrderProgress, OrderView, RescueRequest
 
@@ -31,6 +34,10 @@ RESCUE_REMINDER_EVERY = timedelta(hours=24)
 # The API writes the "placed" row, search attributes and memo when it starts the workflow; since this
 # patch the workflow does not publish that same state again (one activity and two events less per order).
 PLACED_PUBLISHED_AT_START = "placed-published-at-start"
+# Since this patch each suspension the carrier reports opens a case `suspension-<order>-<n>` (suspension rules
+# 1.7), a restore closes the open ones, and the end of the order closes what is left. Orders that learned of a
+# suspension before the patch keep their old behaviour (no case) for the rest of their run.
+SUSPENSION_CASES = "suspension-cases"
 LOCAL = dict(start_to_close_timeout=timedelta(seconds=30), retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=5)))
 
 
@@ -43,6 +50,9 @@ class OrderSettlementWorkflow:
         self._changes = 0
         self._verdict: Verdict | None = None
         self._rescue: asyncio.Task | None = None
+        self._cases: list[str] = []  # workflow ids of the cases opened, the n-th suspension's at index n-1
+        self._cases_closed: set[str] = set()
+        self._restorations_sent = 0
 
     @workflow.run
     async def run(self, order: OrderInput) -> Verdict:
@@ -56,6 +66,8 @@ class OrderSettlementWorkflow:
                         and workflow.patched(PLACED_PUBLISHED_AT_START)):
                     await self._publish(verdict)
                 recorded = key
+            if self._facts.suspensions and workflow.patched(SUSPENSION_CASES):
+                await self._track_suspensions(verdict)
             if verdict.status in TERMINAL:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 return verdict
@@ -129,6 +141,42 @@ class OrderSettlementWorkflow:
             ),
             **LOCAL,
         )
+
+    async def _track_suspensions(self, verdict: Verdict) -> None:
+        """Open a case per new suspension, pass restores to the open cases, close them when the order ends."""
+        order = self._input
+        for n in range(len(self._cases) + 1, len(self._facts.suspensions) + 1):
+            s = self._facts.suspensions[n - 1]
+            case_wf = suspension_case_workflow_id(order.order_id, n)
+            try:
+                await workflow.start_child_workflow(
+                    agents.SUSPENSION_CASE_WORKFLOW,
+                    CaseStart(order_id=order.order_id, n=n, agent_id=order.agent_id, carrier=order.carrier,
+                              msisdn_masked=order.msisdn_masked, mode=s.mode, cause=s.cause, suspended_at=s.at),
+                    id=case_wf, task_queue=agents.TASK_QUEUE, parent_close_policy=ParentClosePolicy.ABANDON)
+            except WorkflowAlreadyStartedError:  # a case with this id exists already
+                workflow.logger.warning("suspension case not started", extra={"case": case_wf})
+            self._cases.append(case_wf)
+        while self._restorations_sent < len(self._facts.restorations):
+            r = self._facts.restorations[self._restorations_sent]
+            self._restorations_sent += 1
+            for case_wf in self._open_cases():
+                await self._signal_case(case_wf, agents.CASE_RESTORED, CaseRestored(event_id=r.event_id, restored_at=r.at))
+                self._cases_closed.add(case_wf)
+        if verdict.status in TERMINAL:
+            for case_wf in self._open_cases():
+                await self._signal_case(case_wf, agents.CASE_ORDER_DECIDED, CaseOrderDecided(
+                    order_status=verdict.status.value, note=verdict.failure_reason.value if verdict.failure_reason else ""))
+                self._cases_closed.add(case_wf)
+
+    def _open_cases(self) -> list[str]:
+        return [c for c in self._cases if c not in self._cases_closed]
+
+    async def _signal_case(self, case_wf: str, signal: str, arg: object) -> None:
+        try:
+            await workflow.get_external_workflow_handle(case_wf).signal(signal, arg)
+        except Exception as err:  # noqa: BLE001 - a case already closed needs nothing more
+            workflow.logger.info("suspension case not signalled", extra={"case": case_wf, "error": str(err)})
 
     def _start_rescue(self) -> None:
         if self._rescue is None or self._rescue.done():
