@@ -56,6 +56,14 @@ class Settings(BaseSettings):
     billing_base_url: str = "http://localhost:8200"
     billing_api_secret: str = "dev-billing-secret"
 
+    # Agent accounts: the admin's answer to an appeal is due this long after filing; admins are reminded this
+    # long before it is due, and the appeal is escalated when it is late (agent accounts 2.7)
+    agent_appeal_answer_hours: int = 48
+    agent_appeal_remind_before_hours: int = 24
+    # Appeal attachments are stored here, each file named by its id (agent accounts 2.8)
+    agent_attachments_dir: str = str(VAR / "attachments")
+    agent_attachment_max_bytes: int = 5 * 1024 * 1024
+
     # Identity. "embedded": the API is its own issuer (users in the database, /auth/token); "oidc": tokens of an
     # OpenID Connect provider (Keycloak in production), checked against its JWKS.
     auth_mode: str = "embedded"

@@ -41,6 +41,7 @@ class AgentStatusChange(SQLModel, table=True):
     category: str = ""
     violation_kind: str = ""
     evidence: str = ""
+    outcome: str = ""  # an appeal's answer: upheld / reinstated
     appeal_id: int | None = Field(default=None)
     key: str | None = Field(default=None, unique=True)  # written by a workflow step: once per key
     delivered_at: datetime | None = Aware(nullable=True, default=None)
