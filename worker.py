@@ -28,6 +28,7 @@ from activities.complaints.fee_return import FeeReturnActivities
 from activities.orders.carrier import CarrierActivities
 from activities.orders.order import OrderActivities
 from activities.orders.settlement import SettlementActivities
+from activities.orders.suspension import SuspensionCaseActivities
 from activities.refunds import RefundActivities
 from core import logs
 from core.db import get_engine
@@ -91,7 +92,7 @@ BUSINESSES: tuple[Business, ...] = (
         "orders", orders.TASK_QUEUE,
         (OrderSettlementWorkflow, CarrierSettlementWorkflow, SettlementKickoffWorkflow),
         lambda p: (OrderActivities(p.engine), CarrierActivities(p.carrier),
-                   SettlementActivities(p.engine, p.client, p.carrier)),
+                   SettlementActivities(p.engine, p.client, p.carrier), SuspensionCaseActivities(p.client)),
         orders.SEARCH_ATTRIBUTES, orders.__name__,
     ),
     Business(

@@ -151,6 +151,14 @@ class CaseOrderDecided(BaseModel):
     note: str = ""
 
 
+class CaseNews(BaseModel):
+    """What an order tells its open cases: the number restored, or the order ended."""
+
+    workflow_ids: list[str]
+    restored: CaseRestored | None = None
+    decided: CaseOrderDecided | None = None
+
+
 class CaseTrigger(BaseModel):
     """The risk-control trigger, once the customer learned it from the carrier."""
 

@@ -10,8 +10,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
-from temporalio.workflow import ParentClosePolicy
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from domain.orders.order import (
@@ -25,8 +24,13 @@ with workflow.unsafe.imports_passed_through():
         Verdict,
         evaluate,
     )
-    from workflows.agents import contract as agents
-    from workflows.agents.contract import CaseOrderDecided, CaseRestored, CaseStart, suspension_case_workflow_id
+    from workflows.agents.contract import (
+        CaseNews,
+        CaseOrderDecided,
+        CaseRestored,
+        CaseStart,
+        suspension_case_workflow_id,
+    )
     from workflows.orders import contract
     from workflows.orders.contract import InNetworkRequest, OrderInput, OrderProgress, OrderView, RescueRequest
 
@@ -147,36 +151,29 @@ class OrderSettlementWorkflow:
         order = self._input
         for n in range(len(self._cases) + 1, len(self._facts.suspensions) + 1):
             s = self._facts.suspensions[n - 1]
-            case_wf = suspension_case_workflow_id(order.order_id, n)
-            try:
-                await workflow.start_child_workflow(
-                    agents.SUSPENSION_CASE_WORKFLOW,
-                    CaseStart(order_id=order.order_id, n=n, agent_id=order.agent_id, carrier=order.carrier,
-                              msisdn_masked=order.msisdn_masked, mode=s.mode, cause=s.cause, suspended_at=s.at),
-                    id=case_wf, task_queue=agents.TASK_QUEUE, parent_close_policy=ParentClosePolicy.ABANDON)
-            except WorkflowAlreadyStartedError:  # a case with this id exists already
-                workflow.logger.warning("suspension case not started", extra={"case": case_wf})
-            self._cases.append(case_wf)
+            await workflow.execute_activity(
+                contract.OPEN_SUSPENSION_CASE,
+                CaseStart(order_id=order.order_id, n=n, agent_id=order.agent_id, carrier=order.carrier,
+                          msisdn_masked=order.msisdn_masked, mode=s.mode, cause=s.cause, suspended_at=s.at),
+                start_to_close_timeout=timedelta(seconds=30))
+            self._cases.append(suspension_case_workflow_id(order.order_id, n))
         while self._restorations_sent < len(self._facts.restorations):
             r = self._facts.restorations[self._restorations_sent]
             self._restorations_sent += 1
-            for case_wf in self._open_cases():
-                await self._signal_case(case_wf, agents.CASE_RESTORED, CaseRestored(event_id=r.event_id, restored_at=r.at))
-                self._cases_closed.add(case_wf)
+            await self._tell_cases(CaseNews(workflow_ids=self._open_cases(),
+                                            restored=CaseRestored(event_id=r.event_id, restored_at=r.at)))
         if verdict.status in TERMINAL:
-            for case_wf in self._open_cases():
-                await self._signal_case(case_wf, agents.CASE_ORDER_DECIDED, CaseOrderDecided(
-                    order_status=verdict.status.value, note=verdict.failure_reason.value if verdict.failure_reason else ""))
-                self._cases_closed.add(case_wf)
+            note = verdict.failure_reason.value if verdict.failure_reason else ""
+            await self._tell_cases(CaseNews(workflow_ids=self._open_cases(),
+                                            decided=CaseOrderDecided(order_status=verdict.status.value, note=note)))
 
     def _open_cases(self) -> list[str]:
         return [c for c in self._cases if c not in self._cases_closed]
 
-    async def _signal_case(self, case_wf: str, signal: str, arg: object) -> None:
-        try:
-            await workflow.get_external_workflow_handle(case_wf).signal(signal, arg)
-        except Exception as err:  # noqa: BLE001 - a case already closed needs nothing more
-            workflow.logger.info("suspension case not signalled", extra={"case": case_wf, "error": str(err)})
+    async def _tell_cases(self, news: CaseNews) -> None:
+        if news.workflow_ids:
+            await workflow.execute_activity(contract.TELL_SUSPENSION_CASES, news, start_to_close_timeout=timedelta(seconds=30))
+            self._cases_closed.update(news.workflow_ids)
 
     def _start_rescue(self) -> None:
         if self._rescue is None or self._rescue.done():
