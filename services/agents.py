@@ -220,9 +220,8 @@ def arrears_paid(session: Session, agent_id: str, payment_ref: str, amount_fen: 
     key = f"arrears-{payment_ref}"
     agent = _locked(session, agent_id)
     prior = session.exec(select(AgentStatusChange).where(AgentStatusChange.key == key)).first()
-    if prior is not None:
-        session.rollback()
-        return StatusResult(agent=agent, change=prior, lines_changed=0)
+    if prior is not None:  # the same payment again: the first record answers
+        return _done(session, agent, prior)
     lifts = agent.status == AgentStatus.SUSPENDED and agent.suspension_category == SuspensionCategory.ARREARS
     note = "the arrears suspension lifts itself" if lifts else (
         "recorded; the account is not suspended for arrears" if agent.status == AgentStatus.SUSPENDED
