@@ -56,7 +56,6 @@ class OrderSettlementWorkflow:
         self._rescue: asyncio.Task | None = None
         self._cases: list[str] = []  # workflow ids of the cases opened, the n-th suspension's at index n-1
         self._cases_closed: set[str] = set()
-        self._restorations_sent = 0
 
     @workflow.run
     async def run(self, order: OrderInput) -> Verdict:
@@ -157,11 +156,16 @@ class OrderSettlementWorkflow:
                           msisdn_masked=order.msisdn_masked, mode=s.mode, cause=s.cause, suspended_at=s.at),
                 start_to_close_timeout=timedelta(seconds=30))
             self._cases.append(suspension_case_workflow_id(order.order_id, n))
-        while self._restorations_sent < len(self._facts.restorations):
-            r = self._facts.restorations[self._restorations_sent]
-            self._restorations_sent += 1
-            await self._tell_cases(CaseNews(workflow_ids=self._open_cases(),
-                                            restored=CaseRestored(event_id=r.event_id, restored_at=r.at)))
+        # a restore closes the cases of the suspensions before it (carriers' timestamps, whatever order they came in)
+        for n, case_wf in enumerate(self._cases, start=1):
+            if case_wf in self._cases_closed:
+                continue
+            suspended_at = self._facts.suspensions[n - 1].at
+            after = [r for r in self._facts.restorations if r.at >= suspended_at]
+            if after:
+                r = min(after, key=lambda f: f.at)
+                await self._tell_cases(CaseNews(workflow_ids=[case_wf],
+                                                restored=CaseRestored(event_id=r.event_id, restored_at=r.at)))
         if verdict.status in TERMINAL:
             note = verdict.failure_reason.value if verdict.failure_reason else ""
             await self._tell_cases(CaseNews(workflow_ids=self._open_cases(),
