@@ -67,5 +67,5 @@ class AgentActivities:
             row.updated_at = datetime.now(UTC)
             s.add(row)
             s.commit()
-        log.info("suspension case", case_id=c.case_id, order_id=c.order_id, agent_id=c.agent_id, event=rec.event,
+        log.info("suspension case", case_id=c.case_id, order_id=c.order_id, agent_id=c.agent_id, step=rec.event,
                  state=c.state.value)
