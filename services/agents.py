@@ -43,6 +43,7 @@ from db.agents import (
     SuspensionCase,
 )
 from db.orders import CommissionLineRecord, LineStatus
+from domain.agents import reports
 from domain.agents.account import (
     AppealOutcome,
     SuspensionCategory,
@@ -53,6 +54,7 @@ from domain.agents.account import (
 )
 from domain.agents.attachments import MAX_ATTACHMENTS_PER_APPEAL, AttachmentRefused, check_attachment, display_name
 from domain.agents.suspension_case import RECOVERY_STEPS, RECOVERY_WINDOW, CaseFacts, CaseState, RiskTrigger
+from domain.clock import month_bounds
 from domain.orders.order import SuspensionMode
 from workflows.agents import contract
 from workflows.agents.contract import (
@@ -674,3 +676,30 @@ async def set_case_trigger(client: Client, row: SuspensionCase, trigger: RiskTri
         raise InvalidTransition(f"suspension case {row.id} is {row.state}")
     await client.get_workflow_handle(contract.suspension_case_workflow_id(row.order_id, row.n)).signal(
         contract.CASE_TRIGGER, CaseTrigger(trigger=trigger, actor=actor))
+
+
+# ---- monthly reports ----------------------------------------------------------------------------
+
+
+def case_report(session: Session, month: str, agent_id: str | None) -> list[tuple]:
+    """Suspension cases opened in the month (Asia/Shanghai), per agent, carrier and kind."""
+    start, end = month_bounds(month)
+    q = select(SuspensionCase).where(col(SuspensionCase.suspended_at) >= start, col(SuspensionCase.suspended_at) < end)
+    if agent_id:
+        q = q.where(SuspensionCase.agent_id == agent_id)
+    return reports.case_report(reports.CaseLine(r.agent_id, r.carrier, r.kind, r.suspended_at, r.window_ends_at,
+                                                r.restored_at) for r in session.exec(q).all())
+
+
+def account_report(session: Session, month: str, agent_id: str | None) -> list[tuple]:
+    """Suspensions decided and appeals filed in the month (Asia/Shanghai), per agent."""
+    start, end = month_bounds(month)
+    sq = select(AgentStatusChange).where(AgentStatusChange.action == SUSPEND, col(AgentStatusChange.at) >= start,
+                                         col(AgentStatusChange.at) < end)
+    aq = select(Appeal).where(col(Appeal.filed_at) >= start, col(Appeal.filed_at) < end)
+    if agent_id:
+        sq, aq = sq.where(AgentStatusChange.agent_id == agent_id), aq.where(Appeal.agent_id == agent_id)
+    suspensions = [(c.agent_id, c.category or "other") for c in session.exec(sq).all()]
+    appeals = [reports.AppealLine(a.agent_id, a.outcome or ("withdrawn" if a.state == AppealState.WITHDRAWN else "open"),
+                                  a.filed_at, a.answered_at, a.escalated_at is not None) for a in session.exec(aq).all()]
+    return reports.account_report(suspensions, appeals)

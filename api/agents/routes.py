@@ -4,7 +4,7 @@ are the settlement's (api/orders/settlements.py)."""
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Path, Query, Response, UploadFile
 from fastapi.responses import FileResponse
 from sqlmodel import Session
 from temporalio.client import Client
@@ -38,10 +38,12 @@ from api.deps import (
     sees_agent,
     start_process,
 )
-from api.schemas import Page
+from api.schemas import MONTH_PATTERN, Page
 from core.access import Permission, Principal
 from core.errors import NotFound
+from core.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, attachment, csv_bytes, xlsx_bytes
 from db.agents import AppealState
+from domain.agents import reports
 from services import agents as svc
 
 router = APIRouter(tags=["agents"])
@@ -291,3 +293,38 @@ async def set_trigger(case_id: str, body: TriggerRequest, session: Annotated[Ses
 
 for part in (agents, appeals, maintenance, cases):
     router.include_router(part)
+
+
+# ---- monthly reports ----------------------------------------------------------------------------
+
+report_routes = APIRouter(prefix="/reports")
+Month = Annotated[str, Path(pattern=MONTH_PATTERN, description="month yyyymm (Asia/Shanghai)")]
+_FORMATS = {"csv": CSV_MEDIA_TYPE, "xlsx": XLSX_MEDIA_TYPE}
+
+
+def _table(name: str, month: str, fmt: str, columns, rows) -> Response:
+    body = csv_bytes(columns, rows) if fmt == "csv" else xlsx_bytes(f"{name} {month}", columns, rows,
+                                                                    text_columns=("agent_id",))
+    return Response(body, media_type=_FORMATS[fmt], headers=attachment(f"{name}-{month}.{fmt}"))
+
+
+@report_routes.get("/suspension-cases/{month}.{fmt}", response_class=Response)
+def suspension_case_report(month: Month, fmt: Annotated[str, Path(pattern="^(csv|xlsx)$")],
+                           session: Annotated[Session, Depends(get_session)],
+                           principal: Annotated[Principal, require(Permission.AGENTS_READ)]) -> Response:
+    """Per agent, carrier and kind: suspensions, share restored within the window, median hours to restore.
+    An agent gets its own rows."""
+    rows = svc.case_report(session, month, principal.agent_id)
+    return _table("suspension-cases", month, fmt, reports.CASE_COLUMNS, rows)
+
+
+@report_routes.get("/agent-accounts/{month}.{fmt}", response_class=Response)
+def account_report(month: Month, fmt: Annotated[str, Path(pattern="^(csv|xlsx)$")],
+                   session: Annotated[Session, Depends(get_session)],
+                   principal: Annotated[Principal, require(Permission.AGENTS_READ)]) -> Response:
+    """Per agent: suspensions by category, appeals by outcome, escalations, median hours to the answer."""
+    rows = svc.account_report(session, month, principal.agent_id)
+    return _table("agent-accounts", month, fmt, reports.ACCOUNT_COLUMNS, rows)
+
+
+router.include_router(report_routes)
