@@ -57,10 +57,10 @@ class Settings(BaseSettings):
     billing_api_secret: str = "dev-billing-secret"
 
     # Agent accounts: the admin's answer to an appeal is due this long after filing; admins are reminded this
-    # long before it is due, and the appeal is escalated when it is late (agent accounts 2.7)
+    # long before it is due, and the appeal is escalated when it is late (agent accounts 4.1)
     agent_appeal_answer_hours: int = 48
     agent_appeal_remind_before_hours: int = 24
-    # Appeal attachments are stored here, each file named by its id (agent accounts 2.8)
+    # Appeal attachments are stored here, each file named by its id (agent accounts 4.2)
     agent_attachments_dir: str = str(VAR / "attachments")
     agent_attachment_max_bytes: int = 5 * 1024 * 1024
 

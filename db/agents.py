@@ -4,10 +4,15 @@ platform's maintenance windows, and the number suspension cases agents walk cust
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from core.db import Aware, utcnow
+from core.db import Aware, UTCDateTime, utcnow
+
+
+def _optional_time():
+    """A nullable aware time that rows may leave out (None), also when copied through validation."""
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
 
 
 class AgentStatus(StrEnum):
@@ -24,7 +29,7 @@ class Agent(SQLModel, table=True):
     # the current suspension's category and details (agent accounts 1); empty while active
     suspension_category: str = ""
     violation_kind: str = ""
-    suspended_until: datetime | None = Aware(nullable=True, default=None)  # a maintenance suspension's end
+    suspended_until: datetime | None = _optional_time()  # a maintenance suspension's end
 
 
 class AgentStatusChange(SQLModel, table=True):
@@ -44,7 +49,7 @@ class AgentStatusChange(SQLModel, table=True):
     outcome: str = ""  # an appeal's answer: upheld / reinstated
     appeal_id: int | None = Field(default=None)
     key: str | None = Field(default=None, unique=True)  # written by a workflow step: once per key
-    delivered_at: datetime | None = Aware(nullable=True, default=None)
+    delivered_at: datetime | None = _optional_time()
 
 
 class AppealState(StrEnum):
@@ -63,12 +68,12 @@ class Appeal(SQLModel, table=True):
     remind_at: datetime = Aware(nullable=False)
     due_at: datetime = Aware(nullable=False)
     state: AppealState = AppealState.OPEN
-    reminded_at: datetime | None = Aware(nullable=True, default=None)
-    escalated_at: datetime | None = Aware(nullable=True, default=None)
+    reminded_at: datetime | None = _optional_time()
+    escalated_at: datetime | None = _optional_time()
     outcome: str = ""  # upheld / reinstated
     reply: str = ""
     answered_by: str = ""
-    answered_at: datetime | None = Aware(nullable=True, default=None)
+    answered_at: datetime | None = _optional_time()
 
 
 class AppealAttachment(SQLModel, table=True):
@@ -96,7 +101,7 @@ class AgentNotice(SQLModel, table=True):
     kind: str
     text: str
     at: datetime = Aware(nullable=False, default=utcnow)
-    read_at: datetime | None = Aware(nullable=True, default=None)
+    read_at: datetime | None = _optional_time()
 
 
 class MaintenanceWindow(SQLModel, table=True):
@@ -126,8 +131,8 @@ class SuspensionCase(SQLModel, table=True):
     window_ends_at: datetime = Aware(nullable=False)
     state: str = Field(index=True)
     overdue: bool = False
-    restored_at: datetime | None = Aware(nullable=True, default=None)
-    closed_at: datetime | None = Aware(nullable=True, default=None)
+    restored_at: datetime | None = _optional_time()
+    closed_at: datetime | None = _optional_time()
     reminders: int = 0
     close_note: str = ""
     updated_at: datetime = Aware(nullable=False, default=utcnow)

@@ -51,7 +51,7 @@ def check_suspension(category: SuspensionCategory, violation_kind: ViolationKind
 
 
 class AppealClock(BaseModel):
-    """When an open appeal's admin is reminded and when the appeal is escalated as late (agent accounts 2.7)."""
+    """When an open appeal's admin is reminded and when the appeal is escalated as late (agent accounts 4.1)."""
 
     filed_at: AwareDatetime
     remind_at: AwareDatetime

@@ -1,4 +1,4 @@
-"""What an appeal's attachment may be (agent accounts 2.8): its size and its type, recognised by the file's
+"""What an appeal's attachment may be (agent accounts 4.2): its size and its type, recognised by the file's
 first bytes, never by the name or the header the uploader sends alone."""
 
 from __future__ import annotations

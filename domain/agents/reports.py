@@ -1,4 +1,4 @@
-"""The monthly figures of number suspensions and agent accounts (agent accounts 4, suspension rules 1.10): pure
+"""The monthly figures of number suspensions and agent accounts (agent accounts 4.7, suspension rules 1.11): pure
 arithmetic over rows, with every rounding explicit."""
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 The database holds the account's record (status, the timeline, the held commission lines) and the services
 change it in one transaction each; this workflow hears of every recorded step (the `account_event` signal,
 sent with start) and owns what happens later: the open appeal's reminder and its escalation when the admin's
-answer is late (agent accounts 2.7), the end of a maintenance suspension (agent accounts 2.4), and telling
-the agent of every change in the inbox (agent accounts 2.9).
+answer is late (agent accounts 4.1), the end of a maintenance suspension (agent accounts 2.4), and telling
+the agent of every change in the inbox (agent accounts 4.6).
 """
 
 from datetime import datetime, timedelta
