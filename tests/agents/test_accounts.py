@@ -246,3 +246,16 @@ def test_attachment_files_never_leave_their_folder(seeded, api_client, files):
     stored = Path(files) / r.json()["id"]
     assert stored.is_file() and stored.resolve().parent == Path(files).resolve()
     assert api_client.get(f"/agents/{AGENT}/attachments/..%2F..%2Fsimbo.db", headers=AGENT_A).status_code == 404
+
+
+def test_late_appeals_are_the_admins_queue(seeded, api_client, monkeypatch):
+    monkeypatch.setenv("SIMBO_AGENT_APPEAL_ANSWER_HOURS", "0")  # due as soon as it is filed
+    get_settings.cache_clear()
+    try:
+        suspend(api_client, category="other")
+        late = api_client.post(f"/agents/{AGENT}/appeal", headers=AGENT_A, json={"statement": "s"}).json()["appeal"]
+    finally:
+        get_settings.cache_clear()
+    assert [a["id"] for a in api_client.get("/appeals", params={"late": True}, headers=ADMIN).json()] == [late["id"]]
+    other = bearer("agent", user="agent:A002", agent_id=CHILD)
+    assert api_client.get("/appeals", params={"late": True}, headers=other).json() == []  # not its appeal
