@@ -22,11 +22,13 @@ from temporalio.common import SearchAttributeKey
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.agents import AgentActivities
 from activities.complaints.complaint import ComplaintActivities
 from activities.complaints.fee_return import FeeReturnActivities
 from activities.orders.carrier import CarrierActivities
 from activities.orders.order import OrderActivities
 from activities.orders.settlement import SettlementActivities
+from activities.orders.suspension import SuspensionCaseActivities
 from activities.refunds import RefundActivities
 from core import logs
 from core.db import get_engine
@@ -36,6 +38,10 @@ from gateways.billing import BillingGateway, billing_gateway_from_settings
 from gateways.carrier import CarrierGateway
 from gateways.payment_channel import PaymentChannelGateway
 from gateways.sms import SmsGateway, sms_gateway_from_settings
+from workflows.agents import contract as agents
+from workflows.agents.account import AgentAccountWorkflow
+from workflows.agents.maintenance import MaintenanceWindowWorkflow
+from workflows.agents.suspension_case import SuspensionCaseWorkflow
 from workflows.complaints import contract as complaints
 from workflows.complaints.complaint import CalendarCheckWorkflow, ComplaintWorkflow
 from workflows.complaints.fee_return import FeeReturnCreditWorkflow
@@ -87,7 +93,7 @@ BUSINESSES: tuple[Business, ...] = (
         "orders", orders.TASK_QUEUE,
         (OrderSettlementWorkflow, CarrierSettlementWorkflow, SettlementKickoffWorkflow),
         lambda p: (OrderActivities(p.engine), CarrierActivities(p.carrier),
-                   SettlementActivities(p.engine, p.client, p.carrier)),
+                   SettlementActivities(p.engine, p.client, p.carrier), SuspensionCaseActivities(p.client)),
         orders.SEARCH_ATTRIBUTES, orders.__name__,
     ),
     Business(
@@ -101,6 +107,12 @@ BUSINESSES: tuple[Business, ...] = (
         (ComplaintWorkflow, CalendarCheckWorkflow, FeeReturnCreditWorkflow, NoticeDeliveryWorkflow),
         lambda p: (ComplaintActivities(p.engine, p.sms), FeeReturnActivities(p.engine, p.billing, p.sms)),
         complaints.SEARCH_ATTRIBUTES, complaints.__name__, former_task_queues=("orders",),
+    ),
+    Business(
+        "agents", agents.TASK_QUEUE,
+        (AgentAccountWorkflow, MaintenanceWindowWorkflow, SuspensionCaseWorkflow),
+        lambda p: (AgentActivities(p.engine),),
+        agents.SEARCH_ATTRIBUTES, agents.__name__,
     ),
 )
 

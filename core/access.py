@@ -19,6 +19,9 @@ class Permission(StrEnum):
     AGENTS_READ = "agents.read"
     AGENTS_MANAGE = "agents.manage"  # suspend, reinstate
     AGENTS_APPEAL = "agents.appeal"
+    AGENTS_ANSWER_APPEALS = "agents.answer_appeals"  # uphold or reinstate, with the written reply
+    AGENTS_ARREARS = "agents.arrears"  # finance reports an agent's arrears paid
+    MAINTENANCE_MANAGE = "maintenance.manage"  # announce, move, cancel a platform maintenance window
     COMPLAINTS_REGISTER = "complaints.register"
     COMPLAINTS_READ = "complaints.read"
     COMPLAINTS_HANDLE = "complaints.handle"  # accept, transfer, findings, reply, customer's acceptance
@@ -73,7 +76,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.AUDITOR: frozenset(_READ_BACK_OFFICE | {
         P.REFUNDS_ACT, P.REFUNDS_AUDIT, P.FEE_RETURNS_AUDIT, P.RECONCILIATION_READ, P.AUDIT_READ}),
     Role.FINANCE: frozenset({P.SETTLEMENTS_READ, P.STATEMENTS_READ, P.AGENTS_READ, P.PAYMENTS_READ, P.REFUNDS_READ,
-                             P.CHANNELS_READ, P.RECONCILIATION_READ, P.IDENTITY_READ}),
+                             P.CHANNELS_READ, P.RECONCILIATION_READ, P.IDENTITY_READ, P.AGENTS_ARREARS}),
     Role.COMPLAINT_HANDLER: frozenset(_COMPLAINT_DESK),
     Role.TEAM_LEAD: frozenset(_COMPLAINT_DESK | {P.COMPLAINTS_ESCALATE, P.COMPLAINTS_CORRECT_LEVEL,
                                                  P.FEE_RETURNS_APPROVE, P.FEE_RETURNS_VERIFY}),

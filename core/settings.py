@@ -86,6 +86,14 @@ class Settings(BaseSettings):
     complaint_customer_base: dict[str, int] = {"all": 1_200_000, "branch_shunqing": 420_000,
                                                 "branch_gaoping": 380_000, "branch_jialing": 400_000}
 
+    # Agent accounts: the admin's answer to an appeal is due this long after filing; admins are reminded this
+    # long before it is due, and the appeal is escalated when it is late (agent accounts 4.1)
+    agent_appeal_answer_hours: int = 48
+    agent_appeal_remind_before_hours: int = 24
+    # Appeal attachments are stored here, each file named by its id (agent accounts 4.2)
+    agent_attachments_dir: str = str(VAR / "attachments")
+    agent_attachment_max_bytes: int = 5 * 1024 * 1024
+
     # Identity. "embedded": the API is its own issuer (users in the database, /auth/token); "oidc": tokens of an
     # OpenID Connect provider (Keycloak in production), checked against its JWKS.
     auth_mode: str = "embedded"

@@ -20,6 +20,7 @@ async def after_start(stack: Stack) -> None:
 
     from core.db import get_engine
     from core.temporal import connect
+    from scripts.demo.agents import load_agent_demo_once
     from scripts.demo.complaints import load_complaint_demo_once
     from scripts.demo.orders import load_order_demo_once
     from scripts.demo.refunds import load_refund_demo_once
@@ -35,6 +36,7 @@ async def after_start(stack: Stack) -> None:
     await load_order_demo_once(client, stack.api_url, stack.simulator_url)
     with Session(get_engine()) as session:  # the demo agent's user, now that its agent exists
         ensure_demo_users(session)
+    await load_agent_demo_once(stack.api_url)  # suspensions, appeals and cases on the orders demo's agents
 
 
 def main() -> None:
@@ -73,6 +75,10 @@ Ready.
   Orders            http://localhost:8000/orders?limit=20
   One order         http://localhost:8000/orders/<id>   (live five-condition checklist)
   Settlements       http://localhost:8000/settlements
+  Agent accounts    http://localhost:8000/agents/A002   (suspended, open appeal; timeline, appeals, held commission)
+                    /appeals?state=open   /agents/A002/inbox   /maintenance-windows   (A003: lifted by arrears paid)
+  Suspension cases  http://localhost:8000/suspension-cases?state=overdue   (steps, recovery window; on /orders/<id>)
+  Agent reports     http://localhost:8000/reports/suspension-cases/<yyyymm>.csv   /reports/agent-accounts/<yyyymm>.xlsx
   Unknown events    http://localhost:8000/carrier-events?outcome=unknown_order
   Complaints        http://localhost:8000/complaints?state=overdue   (one: /complaints/<id>, why level and due)
                     Web UI filter: ComplaintLevel="1", Department="billing", ComplaintState="overdue", DueAt < "2026-12-01T00:00:00Z"

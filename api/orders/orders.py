@@ -23,6 +23,7 @@ from api.schemas import MONTH_PATTERN, Page
 from core.access import Permission, Principal
 from domain.orders.carriers import Carrier
 from domain.orders.order import FailureReason, OrderStatus
+from services import agents
 from services.orders import order as svc
 
 router = APIRouter(prefix="/orders", tags=["orders"])
@@ -97,4 +98,5 @@ async def get_order(
         raise HTTPException(404, detail=f"unknown order {order_id}")
     base = OrderOut.model_validate(order)
     live, why = await svc.live_view(temporal, order_id)
-    return OrderDetail(**base.model_dump(), live=live, live_error=why)
+    cases = await run_db(session, agents.cases_of_order, order_id)
+    return OrderDetail(**base.model_dump(), live=live, live_error=why, suspension_cases=cases)

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas import FromRow
 from db.orders import BatchStatus, EventOutcome
+from domain.agents.suspension_case import CaseFacts
 from workflows.orders.contract import OrderView
 
 # ---- orders -------------------------------------------------------------------------------------
@@ -53,6 +54,8 @@ class OrderDetail(OrderOut):
         default=None, description="the workflow's live five-condition checklist; null when Temporal is unreachable"
     )
     live_error: str = ""
+    suspension_cases: list[CaseFacts] = Field(
+        default=[], description="the number's suspension cases (suspension rules 1.7), with their recovery window")
 
 
 # ---- carrier events -----------------------------------------------------------------------------

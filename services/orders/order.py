@@ -31,6 +31,7 @@ from db.agents import Agent, AgentStatus
 from db.orders import Order, Product
 from domain.msisdn import mask_msisdn, msisdn_fingerprint
 from domain.orders.order import OrderStatus, ProductTerms
+from services import agents
 from workflows.orders import contract
 from workflows.orders.contract import OrderInput, OrderView, order_workflow_id
 
@@ -44,6 +45,10 @@ class UnknownReference(Refused):
 
 class AgentSuspended(Forbidden):
     """A suspended agent places no orders (agent accounts 3.1)."""
+
+
+class OrderingPaused(Forbidden):
+    """Ordering is paused for every agent during an announced platform maintenance window (agent accounts 2.4)."""
 
 
 @dataclass(frozen=True)
@@ -124,8 +129,11 @@ def place_order(session: Session, key: str, req: NewOrder, now: datetime | None 
         raise UnknownReference(f"unknown product {req.product_id}")
     if agent.status == AgentStatus.SUSPENDED:
         raise AgentSuspended(f"agent {agent.id} is suspended: {agent.status_reason}")
-
     at = now or utcnow()
+    window = agents.maintenance_at(session, at)
+    if window is not None:
+        raise OrderingPaused(f"ordering is paused for platform maintenance until {window.ends_at.isoformat()}: "
+                             f"{window.message}")
     for _ in range(3):
         order = Order(
             id=new_order_id(),

@@ -44,7 +44,8 @@ def test_suspend_holds_unpaid_lines_and_blocks_orders(lines, api_client, fake_te
     r = api_client.post("/orders", json={"agent_id": AGENT, "product_id": PRODUCT, "msisdn": "13812345678"},
                         headers={"Idempotency-Key": "after-suspension"})
     assert r.status_code == 403 and r.json() == {"status": 403, "type": "agent_suspended", "reason": f"agent {AGENT} is suspended: fake orders"}
-    assert fake_temporal.started == []
+    assert [s["id"] for s in fake_temporal.started if s["id"].startswith("order-")] == []  # no order started
+    assert [s["id"] for s in fake_temporal.started] == [f"agent-{AGENT}"]  # the account workflow heard of it
 
     again = api_client.post(f"/agents/{AGENT}/suspend", json={"reason": "twice"})
     assert again.status_code == 409 and "already suspended" in again.json()["reason"]

@@ -190,3 +190,31 @@ async def test_delivery_exception_opens_a_rescue_task_reminded_daily_until_signe
     assert [r.kind for r in world.rescue_opened] == ["unreachable"]
     assert len(world.reminders) == 2
     assert world.resolved == [(order.order_id, "signed")]
+
+
+async def test_each_suspension_opens_a_case_a_restore_and_the_order_end_close_them(time_env, world):
+    async with world.worker(time_env.client, world.tq):
+        now = await time_env.get_current_time()
+        order = new_order(now)
+        handle = await _start(time_env, world, order)
+        script = Script(order.order_id, now)
+        for ev in script.happy():
+            await handle.signal(OrderSettlementWorkflow.carrier_event, ev)
+        first = script.ev("suspended", timedelta(days=10), mode="one_way")
+        restored = script.ev("restored", timedelta(days=10, hours=5))
+        second = script.ev("suspended", timedelta(days=20), mode="risk_control", reason="identity")
+        for ev in (first, first, restored):  # a repeated suspension opens one case
+            await handle.signal(OrderSettlementWorkflow.carrier_event, ev)
+        await _query_until(handle, lambda v: v.events_seen == 6)
+        await handle.signal(OrderSettlementWorkflow.carrier_event, second)
+        world.answers[order.order_id] = InNetworkAnswer(in_network=False, asked_at=now, mode="risk_control",
+                                                        cause="risk_control")
+        verdict = await handle.result()
+    assert verdict.status == OrderStatus.FAILED
+    assert [(c.n, c.mode, c.suspended_at, c.msisdn_masked) for c in world.cases_opened] == [
+        (1, "one_way", first.occurred_at, order.msisdn_masked), (2, "risk_control", second.occurred_at, order.msisdn_masked)]
+    first_id, second_id = f"suspension-{order.order_id}-1", f"suspension-{order.order_id}-2"
+    restores = [n for n in world.case_news if n.restored]
+    assert [(n.workflow_ids, n.restored.restored_at) for n in restores] == [([first_id], restored.occurred_at)]
+    decided = [n for n in world.case_news if n.decided]
+    assert [(n.workflow_ids, n.decided.order_status) for n in decided] == [([second_id], "failed")]

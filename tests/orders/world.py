@@ -12,6 +12,7 @@ from temporalio.worker import Worker
 
 from domain.msisdn import msisdn_fingerprint
 from domain.orders.order import InNetworkAnswer, OrderEvent, ProductTerms
+from workflows.agents.contract import CaseNews, CaseStart, suspension_case_workflow_id
 from workflows.orders import contract
 from workflows.orders.contract import InNetworkRequest, OrderInput, OrderProgress, RescueRequest
 from workflows.orders.order import OrderSettlementWorkflow
@@ -39,6 +40,8 @@ class FakeWorld:
     reminders: list[str] = field(default_factory=list)
     resolved: list[tuple[str, str]] = field(default_factory=list)
     asked: list[str] = field(default_factory=list)
+    cases_opened: list = field(default_factory=list)
+    case_news: list = field(default_factory=list)
 
     def activities(self):
         @activity.defn(name=contract.RECORD_ORDER_PROGRESS)
@@ -63,7 +66,16 @@ class FakeWorld:
         async def resolve(order_id: str, resolution: str) -> None:
             self.resolved.append((order_id, resolution))
 
-        return [record, ask, open_rescue, remind, resolve]
+        @activity.defn(name=contract.OPEN_SUSPENSION_CASE)
+        async def open_case(start: CaseStart) -> str:
+            self.cases_opened.append(start)
+            return suspension_case_workflow_id(start.order_id, start.n)
+
+        @activity.defn(name=contract.TELL_SUSPENSION_CASES)
+        async def tell_cases(news: CaseNews) -> None:
+            self.case_news.append(news)
+
+        return [record, ask, open_rescue, remind, resolve, open_case, tell_cases]
 
     def worker(self, client: Client, task_queue: str, extra_activities=()) -> Worker:
         return Worker(

@@ -140,6 +140,9 @@ ASK_IN_NETWORK = "ask_in_network"
 OPEN_RESCUE_TASK = "open_rescue_task"
 REMIND_RESCUE = "remind_rescue"
 RESOLVE_RESCUE = "resolve_rescue"
+# Number suspension cases live in the agents business (its contract has the payloads); the order opens and tells them
+OPEN_SUSPENSION_CASE = "open_suspension_case"
+TELL_SUSPENSION_CASES = "tell_suspension_cases"
 
 OPEN_BATCH = "open_batch"
 SETTLE_AUDIT_PAGE = "settle_audit_page"

@@ -24,6 +24,13 @@ with workflow.unsafe.imports_passed_through():
         Verdict,
         evaluate,
     )
+    from workflows.agents.contract import (
+        CaseNews,
+        CaseOrderDecided,
+        CaseRestored,
+        CaseStart,
+        suspension_case_workflow_id,
+    )
     from workflows.orders import contract
     from workflows.orders.contract import InNetworkRequest, OrderInput, OrderProgress, OrderView, RescueRequest
 
@@ -31,6 +38,10 @@ RESCUE_REMINDER_EVERY = timedelta(hours=24)
 # The API writes the "placed" row, search attributes and memo when it starts the workflow; since this
 # patch the workflow does not publish that same state again (one activity and two events less per order).
 PLACED_PUBLISHED_AT_START = "placed-published-at-start"
+# Since this patch each suspension the carrier reports opens a case `suspension-<order>-<n>` (suspension rules
+# 1.7), a restore closes the open ones, and the end of the order closes what is left. Orders that learned of a
+# suspension before the patch keep their old behaviour (no case) for the rest of their run.
+SUSPENSION_CASES = "suspension-cases"
 LOCAL = dict(start_to_close_timeout=timedelta(seconds=30), retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=5)))
 
 
@@ -43,6 +54,8 @@ class OrderSettlementWorkflow:
         self._changes = 0
         self._verdict: Verdict | None = None
         self._rescue: asyncio.Task | None = None
+        self._cases: list[str] = []  # workflow ids of the cases opened, the n-th suspension's at index n-1
+        self._cases_closed: set[str] = set()
 
     @workflow.run
     async def run(self, order: OrderInput) -> Verdict:
@@ -56,6 +69,8 @@ class OrderSettlementWorkflow:
                         and workflow.patched(PLACED_PUBLISHED_AT_START)):
                     await self._publish(verdict)
                 recorded = key
+            if self._facts.suspensions and workflow.patched(SUSPENSION_CASES):
+                await self._track_suspensions(verdict)
             if verdict.status in TERMINAL:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 return verdict
@@ -129,6 +144,40 @@ class OrderSettlementWorkflow:
             ),
             **LOCAL,
         )
+
+    async def _track_suspensions(self, verdict: Verdict) -> None:
+        """Open a case per new suspension, pass restores to the open cases, close them when the order ends."""
+        order = self._input
+        for n in range(len(self._cases) + 1, len(self._facts.suspensions) + 1):
+            s = self._facts.suspensions[n - 1]
+            await workflow.execute_activity(
+                contract.OPEN_SUSPENSION_CASE,
+                CaseStart(order_id=order.order_id, n=n, agent_id=order.agent_id, carrier=order.carrier,
+                          msisdn_masked=order.msisdn_masked, mode=s.mode, cause=s.cause, suspended_at=s.at),
+                start_to_close_timeout=timedelta(seconds=30))
+            self._cases.append(suspension_case_workflow_id(order.order_id, n))
+        # a restore closes the cases of the suspensions before it (carriers' timestamps, whatever order they came in)
+        for n, case_wf in enumerate(self._cases, start=1):
+            if case_wf in self._cases_closed:
+                continue
+            suspended_at = self._facts.suspensions[n - 1].at
+            after = [r for r in self._facts.restorations if r.at >= suspended_at]
+            if after:
+                r = min(after, key=lambda f: f.at)
+                await self._tell_cases(CaseNews(workflow_ids=[case_wf],
+                                                restored=CaseRestored(event_id=r.event_id, restored_at=r.at)))
+        if verdict.status in TERMINAL:
+            note = verdict.failure_reason.value if verdict.failure_reason else ""
+            await self._tell_cases(CaseNews(workflow_ids=self._open_cases(),
+                                            decided=CaseOrderDecided(order_status=verdict.status.value, note=note)))
+
+    def _open_cases(self) -> list[str]:
+        return [c for c in self._cases if c not in self._cases_closed]
+
+    async def _tell_cases(self, news: CaseNews) -> None:
+        if news.workflow_ids:
+            await workflow.execute_activity(contract.TELL_SUSPENSION_CASES, news, start_to_close_timeout=timedelta(seconds=30))
+            self._cases_closed.update(news.workflow_ids)
 
     def _start_rescue(self) -> None:
         if self._rescue is None or self._rescue.done():
