@@ -11,11 +11,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from domain.clock import SHANGHAI, require_aware
 from domain.money import Fen, ratio_half_up, yuan
 
 # ---- amounts and fees ---------------------------------------------------------------------------
@@ -339,3 +340,127 @@ def sweep_next_check(backoff_s: list[int], checks_done: int, now: datetime) -> d
     if checks_done >= len(backoff_s):
         return None
     return now + timedelta(seconds=backoff_s[checks_done])
+
+
+# ---- ops overrides: evidence before money is freed (refund rules: "an override never frees money that may still move")
+
+
+class SerialWord(BaseModel):
+    """What we know of one serial: the channel's own last word as recorded, and when it was first sent."""
+
+    serial: str
+    outcome: str  # RefundSerial.outcome: sending, processing, unknown, not_accepted, failed, reversed, success, mismatch
+    sent_on: str  # yyyymmdd, Shanghai day of the serial's first send
+    sends: int = 0
+
+
+# The channel's own words that settle a serial as unable to pay: a definitive decline, a reversal (the money came
+# back), or "never received" (query-back found no such serial).
+CANNOT_PAY = frozenset({"failed", "reversed", "not_accepted"})
+
+
+class StatementLine(BaseModel):
+    serial: str
+    amount_fen: Fen
+    status: str  # the channel's word in its statement: success / failed / processing / reversed
+
+
+class LoadedStatement(BaseModel):
+    """A channel's daily statement as loaded and stored; `closed` when its Shanghai day had ended at loading."""
+
+    channel: str
+    day: str
+    closed: bool
+    lines: list[StatementLine] = []
+
+
+class StatementRef(BaseModel):
+    """`<channel>/<yyyymmdd>/<serial>` names one statement line; `<channel>/<yyyymmdd>` the whole day's statement
+    (the evidence of absence)."""
+
+    channel: str
+    day: str
+    serial: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.channel}/{self.day}" + (f"/{self.serial}" if self.serial else "")
+
+
+class OverrideRefused(ValueError):
+    """The evidence does not prove what the override claims (a 409 with this reason)."""
+
+    def __init__(self, reason: str, type: str) -> None:
+        super().__init__(reason)
+        self.type = type
+
+
+def parse_statement_ref(text: str) -> StatementRef:
+    parts = (text or "").strip().split("/")
+    if len(parts) not in (2, 3) or not all(parts):
+        raise OverrideRefused(f"statement reference {text!r} is not <channel>/<yyyymmdd>[/<serial>] of a loaded "
+                              "statement", "statement_ref_malformed")
+    check_statement_day(parts[1])
+    return StatementRef(channel=parts[0], day=parts[1], serial=parts[2] if len(parts) == 3 else None)
+
+
+def check_statement_day(day: str) -> date:
+    try:
+        if len(day) != 8 or not day.isdigit():
+            raise ValueError
+        return date(int(day[:4]), int(day[4:6]), int(day[6:]))
+    except ValueError:
+        raise OverrideRefused(f"{day!r} is not a day (yyyymmdd)", "statement_day_invalid") from None
+
+
+def statement_closed(day: str, now: datetime) -> bool:
+    """A day's statement is final once its Shanghai day has ended."""
+    return check_statement_day(day) < require_aware(now).astimezone(SHANGHAI).date()
+
+
+def force_fail_obstacles(serials: list[SerialWord], statement: LoadedStatement | None,
+                         ref: StatementRef | None) -> list[str]:
+    """Why the refund's reserved amount cannot be freed yet: one line per serial that may still pay.
+
+    A serial is settled by the channel's own last word (CANNOT_PAY), or by the referenced statement: its line for
+    that serial says failed or reversed, or (a whole day's statement, closed, of a day after the serial was sent)
+    it has no line for that serial. A statement of the day the serial was sent proves nothing by absence: the
+    channel may book it the next day."""
+    obstacles = []
+    lines = {line.serial: line for line in statement.lines} if statement else {}
+    for s in serials:
+        if s.outcome in CANNOT_PAY:
+            continue
+        if statement is None or ref is None:
+            obstacles.append(f"serial {s.serial} is {s.outcome} at the channel and no statement shows it failed")
+            continue
+        line = lines.get(s.serial)
+        if line is not None:
+            if line.status in ("failed", "reversed"):
+                continue
+            obstacles.append(f"serial {s.serial}: statement {ref} says {line.status}")
+        elif ref.serial is not None:
+            obstacles.append(f"serial {s.serial} is {s.outcome}: statement line {ref} is about another serial")
+        elif not statement.closed:
+            obstacles.append(f"serial {s.serial} is {s.outcome}: statement {ref} was loaded before its day closed, "
+                             "so a missing line proves nothing")
+        elif statement.day <= s.sent_on:
+            obstacles.append(f"serial {s.serial} was sent on {s.sent_on}: absence from statement {ref} proves "
+                             "nothing (the channel may book it the next day)")
+    return obstacles
+
+
+def force_success_obstacle(serials: list[SerialWord], statement: LoadedStatement | None, ref: StatementRef | None,
+                           amount_fen: Fen) -> str | None:
+    """Success is forced only on a statement line for one of the refund's serials saying success, same amount."""
+    if statement is None or ref is None or ref.serial is None:
+        return "force success needs a statement line <channel>/<yyyymmdd>/<serial> of a loaded statement"
+    if ref.serial not in {s.serial for s in serials}:
+        return f"serial {ref.serial} is not a serial of this refund"
+    line = next((x for x in statement.lines if x.serial == ref.serial), None)
+    if line is None:
+        return f"statement {ref.channel}/{ref.day} has no line for serial {ref.serial}"
+    if line.status != "success":
+        return f"statement line {ref} says {line.status}, not success"
+    if line.amount_fen != amount_fen:
+        return f"statement line {ref} is {line.amount_fen} fen, the refund {amount_fen} fen"
+    return None
