@@ -33,6 +33,8 @@ from core.settings import get_settings
 from core.temporal import live_query
 from db.refunds import (
     ChannelErrorMapping,
+    ChannelStatement,
+    ChannelStatementLine,
     ChannelSwitch,
     Merchant,
     MerchantProduct,
@@ -42,6 +44,7 @@ from db.refunds import (
     RefundEvent,
     RefundSerial,
 )
+from domain.clock import SHANGHAI
 from domain.refunds import (
     BUILT_IN_MAPPINGS,
     EXCEPTION_SOURCES,
@@ -49,15 +52,24 @@ from domain.refunds import (
     ErrorMapping,
     FeeMode,
     FeeRule,
+    LoadedStatement,
     LoopLimits,
+    OverrideRefused,
     PaymentBalance,
     RefundRefused,
     RefundSource,
     RefundStatus,
+    SerialWord,
+    StatementLine,
     audit_reasons,
+    check_statement_day,
+    force_fail_obstacles,
+    force_success_obstacle,
     initial_status,
     parse_backoff,
+    parse_statement_ref,
     quote,
+    statement_closed,
 )
 from workflows.refunds import contract
 from workflows.refunds.contract import OpsAction, RefundInput, RefundView
@@ -335,7 +347,96 @@ async def live_view(client: Client | None, refund_id: str) -> tuple[RefundView |
 # ---- ops ----------------------------------------------------------------------------------------
 
 UPDATE_ERRORS = {"FourEyes": Forbidden, "StatementRequired": Refused, "InvalidState": Conflict, "Busy": Conflict,
-                 "PreDebitChannel": Conflict, "NotPreDebit": Conflict}
+                 "PreDebitChannel": Conflict, "NotPreDebit": Conflict, "SerialStillLive": Conflict}
+# Overrides that decide where money went: each needs the channel's own word or a loaded statement line.
+EVIDENCED_ACTIONS = ("force_success", "force_fail")
+
+
+def serial_words(session: Session, refund_id: str) -> list[SerialWord]:
+    rows = session.exec(select(RefundSerial).where(RefundSerial.refund_id == refund_id)
+                        .order_by(col(RefundSerial.seq))).all()
+    return [SerialWord(serial=r.serial, outcome=r.outcome, sends=r.sends,
+                       sent_on=r.created_at.astimezone(SHANGHAI).strftime("%Y%m%d")) for r in rows]
+
+
+def loaded_statement(session: Session, channel: str, day: str) -> LoadedStatement | None:
+    head = session.get(ChannelStatement, (channel, day))
+    if head is None:
+        return None
+    lines = session.exec(select(ChannelStatementLine).where(ChannelStatementLine.channel == channel,
+                                                            ChannelStatementLine.day == day)).all()
+    return LoadedStatement(channel=channel, day=day, closed=head.closed, lines=[
+        StatementLine(serial=x.serial, amount_fen=x.amount_fen, status=x.status) for x in lines])
+
+
+@dataclass(frozen=True)
+class OverrideEvidence:
+    statement_ref: str | None  # as checked, normalised
+    checked_sends: dict[str, int] | None  # force fail: every serial and its sends as this check saw them
+
+
+def override_evidence(session: Session, refund_id: str, action: str, statement_ref: str | None) -> OverrideEvidence:
+    """Check a force success / force fail against the channel's word and a loaded statement before it reaches
+    the workflow (refund rules: an override never frees money that may still move). Returns what the workflow
+    re-checks when it applies a force fail: the serials and sends this check saw."""
+    if action not in EVIDENCED_ACTIONS:
+        return OverrideEvidence(statement_ref, None)
+    refund = session.get(Refund, refund_id)
+    if refund is None:
+        raise NotFound(f"unknown refund {refund_id}")
+    if not (statement_ref or "").strip():
+        raise Refused("a statement reference (the reconciliation evidence) is required", type="statement_required")
+    try:
+        ref = parse_statement_ref(statement_ref or "")
+        if ref.channel != refund.channel:
+            raise OverrideRefused(f"statement {ref} is of channel {ref.channel}; the refund went through "
+                                  f"{refund.channel}", "statement_of_other_channel")
+        statement = loaded_statement(session, ref.channel, ref.day)
+        if statement is None:
+            raise OverrideRefused(f"statement {ref.channel}/{ref.day} is not loaded: open its reconciliation "
+                                  "first, then cite one of its lines", "statement_not_loaded")
+        serials = serial_words(session, refund_id)
+        if action == "force_success":
+            if why := force_success_obstacle(serials, statement, ref, refund.amount_fen):
+                raise OverrideRefused(why, "statement_does_not_show_success")
+            return OverrideEvidence(str(ref), None)
+        if obstacles := force_fail_obstacles(serials, statement, ref):
+            raise OverrideRefused("force fail would free money that may still be paid: " + "; ".join(obstacles),
+                                  "serial_may_still_pay")
+    except OverrideRefused as err:
+        raise Conflict(str(err), type=err.type) from None
+    return OverrideEvidence(str(ref), {s.serial: s.sends for s in serials})
+
+
+def load_statement(session: Session, channel: str, day: str, lines: list[dict], actor: str,
+                   now: datetime | None = None) -> LoadedStatement:
+    """Store the channel's statement of a day as loaded now (the evidence ops overrides cite). Loading again
+    replaces the lines: the channel's latest word about that day wins, and whether the day had closed is
+    re-read."""
+    now = now or utcnow()
+    check_statement_day(day)
+    if session.get(RefundChannel, channel) is None:
+        raise NotFound(f"unknown channel {channel}")
+    parsed = {}
+    for line in lines:
+        serial = str(line.get("serial") or "")
+        if serial:
+            parsed[serial] = ChannelStatementLine(channel=channel, day=day, serial=serial,
+                                                  refund_id=line.get("refund_id"),
+                                                  amount_fen=int(line.get("amount_fen") or 0),
+                                                  status=str(line.get("status")))
+    for old in session.exec(select(ChannelStatementLine).where(ChannelStatementLine.channel == channel,
+                                                               ChannelStatementLine.day == day)).all():
+        session.delete(old)
+    session.flush()
+    head = session.get(ChannelStatement, (channel, day)) or ChannelStatement(channel=channel, day=day, closed=False,
+                                                                             loaded_by=actor)
+    head.closed, head.lines, head.loaded_by, head.loaded_at = statement_closed(day, now), len(parsed), actor, now
+    session.add(head)
+    session.add_all(parsed.values())
+    session.commit()
+    log.info("channel statement loaded", channel=channel, day=day, lines=len(parsed), closed=head.closed, actor=actor)
+    return loaded_statement(session, channel, day)  # type: ignore[return-value]
 
 
 def refund_status(session: Session, refund_id: str) -> str:

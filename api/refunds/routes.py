@@ -200,18 +200,28 @@ async def get_refund(refund_id: str, session: Db,
 
 @router.post("/refunds/{refund_id}/{action}", response_model=OpsActionOut,
              responses={403: {"description": "the auditor is the requester"}, 404: {"description": "unknown refund"},
-                        409: {"description": "not allowed in the refund's current state"},
+                        409: {"description": "not allowed in the refund's current state, or the evidence does not "
+                                              "prove it: a serial may still pay, the statement is not loaded or "
+                                              "does not show success with the refund's amount"},
                         422: {"description": "missing statement reference"}})
 async def ops_action(refund_id: str, action: str, body: OpsActionIn, session: Db,
                      temporal: Annotated[Client, Depends(get_temporal)],
                      principal: Annotated[Principal, require(Permission.REFUNDS_ACT)]) -> OpsActionOut:
     """approve, reject, mark_succeeded_offline (auditors); force_success, force_fail, retry_new_serial (ops):
-    each recorded with who did it, taken from the token."""
+    each recorded with who did it, taken from the token.
+
+    force_success and force_fail cite a loaded statement (`<channel>/<yyyymmdd>/<serial>` for a line,
+    `<channel>/<yyyymmdd>` for a whole day): success needs a line saying success with the refund's amount; fail
+    needs every serial settled by the channel's own decline or "never received", or by the statement (a failed
+    line, or absent from a closed day's statement after the serial was sent). Otherwise 409, and no money moves."""
     needed = Permission.REFUNDS_AUDIT if action in AUDIT_ACTIONS else Permission.REFUNDS_OVERRIDE
     if not principal.can(needed):
         raise Forbidden(f"{principal.id} ({principal.role_names}) may not {action} a refund", type="permission_denied")
     before = await run_db(session, svc.refund_status, refund_id)
-    status = await svc.ops_action(temporal, refund_id, before, action, OpsAction(**body.model_dump(), actor=principal.id))
+    evidence = await run_db(session, svc.override_evidence, refund_id, action, body.statement_ref)
+    status = await svc.ops_action(temporal, refund_id, before, action, OpsAction(
+        **body.model_dump(exclude={"statement_ref"}), statement_ref=evidence.statement_ref, actor=principal.id,
+        checked_sends=evidence.checked_sends))
     log.info("refund ops action", refund_id=refund_id, action=action, actor=principal.id, status=status)
     return OpsActionOut(refund_id=refund_id, action=action, status=status)
 
@@ -255,20 +265,28 @@ def put_error_mapping(body: ErrorMappingIn, response: Response, session: Db,
     return ErrorMappingOut(**m.model_dump(), source="ops", created_by=row.created_by, created_at=row.created_at)
 
 
-@router.get("/refund-channels/{channel_id}/statements/{day}/reconciliation", dependencies=[require(Permission.RECONCILIATION_READ)], response_model=ReconciliationOut,
-            responses={502: {"description": "the channel did not give its statement"}})
+@router.get("/refund-channels/{channel_id}/statements/{day}/reconciliation", response_model=ReconciliationOut,
+            responses={404: {"description": "unknown channel"}, 502: {"description": "the channel did not give its statement"}})
 async def reconcile_statement(
     channel_id: str,
     day: Annotated[str, Path(pattern=r"^\d{8}$", description="yyyymmdd, Shanghai day")],
     session: Db,
     gateway: Annotated[PaymentChannelGateway, Depends(get_channel_gateway)],
+    principal: Annotated[Principal, require(Permission.RECONCILIATION_READ)],
 ) -> ReconciliationOut:
     """The channel's daily statement beside our serials; the lines that disagree (statement success, refund not
-    succeeded, or a serial we never sent) are what ops force success or fail with, citing the statement."""
+    succeeded, or a serial we never sent) are what ops force success or fail with, citing the statement.
+
+    Reading it loads it: the statement is stored as the channel gave it now (again on every read), and only a
+    loaded statement can be cited. A day's statement counts as final (`closed`) once its Shanghai day has ended."""
     try:
         lines = await gateway.statement(channel_id, day)
     except (PeerUnavailable, PeerRejected) as err:
         raise HTTPException(502, detail=f"channel {channel_id} statement {day}: {err}") from None
+    loaded = await run_db(session, svc.load_statement, channel_id, day, lines, principal.id)
     recon = await run_db(session, svc.reconcile, lines)
-    return ReconciliationOut(channel=channel_id, day=day, lines=len(recon),
-                             disagreements=[ReconLineOut.model_validate(r) for r in recon if r.disagrees])
+    return ReconciliationOut(channel=channel_id, day=day, lines=len(recon), closed=loaded.closed,
+                             statement_ref=f"{channel_id}/{day}",
+                             disagreements=[ReconLineOut.model_validate(r).model_copy(
+                                 update={"statement_ref": f"{channel_id}/{day}/{r.serial}"})
+                                 for r in recon if r.disagrees])

@@ -221,10 +221,13 @@ class ReconLineOut(BaseModel):
     our_outcome: str | None
     refund_status: str | None
     disagrees: bool
+    statement_ref: str = ""  # what an override cites for this line
 
 
 class ReconciliationOut(BaseModel):
     channel: str
     day: str
     lines: int
+    closed: bool  # the day had ended when loaded: a serial missing from it was not booked that day
+    statement_ref: str  # cites the whole day's statement (evidence of absence)
     disagreements: list[ReconLineOut]

@@ -146,16 +146,19 @@ def test_ops_actions_go_to_the_workflow_and_its_refusals_become_http_errors(api,
     _payment(api)
     rid = _refund(api).json()["id"]
     body = {"reason": "statement shows success", "statement_ref": "STMT-1"}
-    r = api.post(f"/refunds/{rid}/force_success", json=body)
+    invented = api.post(f"/refunds/{rid}/force_success", json=body)
+    assert invented.status_code == 409 and invented.json()["type"] == "statement_ref_malformed"
+    assert fake_temporal.updates == []  # refused before it reaches the workflow: no money moves on a guess
+    r = api.post(f"/refunds/{rid}/retry_new_serial", json=body)
     assert r.status_code == 200 and r.json()["status"] == "processing"
-    assert fake_temporal.updates[-1][:2] == (f"refund-{rid}", "force_success")
+    assert fake_temporal.updates[-1][:2] == (f"refund-{rid}", "retry_new_serial")
     fake_temporal.update_outcome = WorkflowUpdateFailedError(
         ApplicationError("the auditor must not be the person who requested the refund", type="FourEyes"))
     r = api.post(f"/refunds/{rid}/approve", json=body)
     assert r.status_code == 403 and "must not be the person" in r.json()["reason"]
     assert r.json()["type"] == "FourEyes"  # the workflow's own refusal type reaches the caller
     fake_temporal.update_outcome = WorkflowUpdateFailedError(ApplicationError("need statement", type="StatementRequired"))
-    r = api.post(f"/refunds/{rid}/force_fail", json=body)
+    r = api.post(f"/refunds/{rid}/retry_new_serial", json=body)
     assert (r.status_code, r.json()["type"]) == (422, "StatementRequired")
     assert api.post(f"/refunds/{rid}/explode", json=body).status_code == 404
     assert api.post(f"/refunds/{rid}/approve", json={"reason": ""}).status_code == 422

@@ -56,6 +56,9 @@ class OpsAction(BaseModel):
     actor: str = Field(min_length=1, max_length=64)
     reason: str = Field(min_length=3, max_length=500)
     statement_ref: str | None = Field(default=None, max_length=128)
+    # force fail: every serial of the refund and its sends as the API's evidence check saw them; the workflow
+    # refuses when its serial has been sent again since (the check is then stale)
+    checked_sends: dict[str, int] | None = None
 
 
 class RefundProgress(BaseModel):
