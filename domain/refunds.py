@@ -346,13 +346,13 @@ def sweep_next_check(backoff_s: list[int], checks_done: int, now: datetime) -> d
 
 
 class SerialWord(BaseModel):
-    """What we know of one serial: the channel's own last word as recorded, and when it was first sent."""
+    """What we know of one serial: the channel's own last word as recorded, and the Shanghai days it was sent."""
 
     serial: str
     outcome: str  # RefundSerial.outcome: sending, processing, unknown, not_accepted, failed, reversed, success, mismatch
     sent_on: str  # yyyymmdd, Shanghai day of the serial's first send
+    last_sent_on: str = ""  # yyyymmdd of its last send or answer (a "never received" serial is sent again)
     sends: int = 0
-
 
 # The channel's own words that settle a serial as unable to pay: a definitive decline, a reversal (the money came
 # back), or "never received" (query-back found no such serial).
@@ -417,35 +417,51 @@ def statement_closed(day: str, now: datetime) -> bool:
     return check_statement_day(day) < require_aware(now).astimezone(SHANGHAI).date()
 
 
-def force_fail_obstacles(serials: list[SerialWord], statement: LoadedStatement | None,
-                         ref: StatementRef | None) -> list[str]:
+def days_from(first: str, last: str) -> list[str]:
+    """Every yyyymmdd from first through last, inclusive."""
+    day, end = check_statement_day(first), check_statement_day(last)
+    out = []
+    while day <= end:
+        out.append(day.strftime("%Y%m%d"))
+        day += timedelta(days=1)
+    return out
+
+
+def evidence_days(s: SerialWord) -> list[str]:
+    """The statements that must be loaded (and closed) to prove a serial never reached the channel: a channel's
+    statement lists every refund it received that day, so the days it was sent, and the day after (a request
+    sent just before midnight is booked on the next day)."""
+    last = s.last_sent_on or s.sent_on
+    after = (check_statement_day(last) + timedelta(days=1)).strftime("%Y%m%d")
+    return days_from(s.sent_on, after)
+
+
+def force_fail_obstacles(serials: list[SerialWord], statements: dict[str, LoadedStatement]) -> list[str]:
     """Why the refund's reserved amount cannot be freed yet: one line per serial that may still pay.
 
-    A serial is settled by the channel's own last word (CANNOT_PAY), or by the referenced statement: its line for
-    that serial says failed or reversed, or (a whole day's statement, closed, of a day after the serial was sent)
-    it has no line for that serial. A statement of the day the serial was sent proves nothing by absence: the
-    channel may book it the next day."""
+    A serial is settled by the channel's own last word (CANNOT_PAY), or by the channel's loaded statements (by
+    day): a line for it saying failed or reversed; or no line for it in the closed statements of every day it
+    was sent and the day after (the channel never received it). A line saying processing or success, a day not
+    loaded, or a day loaded before it ended leaves the serial able to pay."""
     obstacles = []
-    lines = {line.serial: line for line in statement.lines} if statement else {}
     for s in serials:
         if s.outcome in CANNOT_PAY:
             continue
-        if statement is None or ref is None:
-            obstacles.append(f"serial {s.serial} is {s.outcome} at the channel and no statement shows it failed")
+        days = evidence_days(s)
+        said = [(d, line.status) for d in days if (st := statements.get(d))
+                for line in st.lines if line.serial == s.serial]
+        if any(status in ("failed", "reversed") for _, status in said):
             continue
-        line = lines.get(s.serial)
-        if line is not None:
-            if line.status in ("failed", "reversed"):
-                continue
-            obstacles.append(f"serial {s.serial}: statement {ref} says {line.status}")
-        elif ref.serial is not None:
-            obstacles.append(f"serial {s.serial} is {s.outcome}: statement line {ref} is about another serial")
-        elif not statement.closed:
-            obstacles.append(f"serial {s.serial} is {s.outcome}: statement {ref} was loaded before its day closed, "
-                             "so a missing line proves nothing")
-        elif statement.day <= s.sent_on:
-            obstacles.append(f"serial {s.serial} was sent on {s.sent_on}: absence from statement {ref} proves "
-                             "nothing (the channel may book it the next day)")
+        if said:
+            day, status = said[-1]
+            obstacles.append(f"serial {s.serial}: the {day} statement says {status}")
+            continue
+        missing = [d for d in days if d not in statements]
+        open_days = [d for d in days if d in statements and not statements[d].closed]
+        if missing or open_days:
+            why = (f"statements of {', '.join(missing)} not loaded" if missing else
+                   f"statements of {', '.join(open_days)} loaded before their day ended")
+            obstacles.append(f"serial {s.serial} is {s.outcome} at the channel and {why}: nothing shows it cannot pay")
     return obstacles
 
 

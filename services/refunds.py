@@ -63,6 +63,7 @@ from domain.refunds import (
     StatementLine,
     audit_reasons,
     check_statement_day,
+    evidence_days,
     force_fail_obstacles,
     force_success_obstacle,
     initial_status,
@@ -356,7 +357,8 @@ def serial_words(session: Session, refund_id: str) -> list[SerialWord]:
     rows = session.exec(select(RefundSerial).where(RefundSerial.refund_id == refund_id)
                         .order_by(col(RefundSerial.seq))).all()
     return [SerialWord(serial=r.serial, outcome=r.outcome, sends=r.sends,
-                       sent_on=r.created_at.astimezone(SHANGHAI).strftime("%Y%m%d")) for r in rows]
+                       sent_on=r.created_at.astimezone(SHANGHAI).strftime("%Y%m%d"),
+                       last_sent_on=r.updated_at.astimezone(SHANGHAI).strftime("%Y%m%d")) for r in rows]
 
 
 def loaded_statement(session: Session, channel: str, day: str) -> LoadedStatement | None:
@@ -400,7 +402,13 @@ def override_evidence(session: Session, refund_id: str, action: str, statement_r
             if why := force_success_obstacle(serials, statement, ref, refund.amount_fen):
                 raise OverrideRefused(why, "statement_does_not_show_success")
             return OverrideEvidence(str(ref), None)
-        if obstacles := force_fail_obstacles(serials, statement, ref):
+        days = sorted({d for one in serials for d in evidence_days(one)})
+        if ref.day not in days or (ref.serial is not None and ref.serial not in {x.serial for x in serials}):
+            raise OverrideRefused(f"statement {ref} is not about this refund's serials (sent on "
+                                  f"{', '.join(sorted({x.sent_on for x in serials})) or 'no day'})",
+                                  "statement_of_other_refund")
+        statements = {d: st for d in days if (st := loaded_statement(session, refund.channel, d)) is not None}
+        if obstacles := force_fail_obstacles(serials, statements):
             raise OverrideRefused("force fail would free money that may still be paid: " + "; ".join(obstacles),
                                   "serial_may_still_pay")
     except OverrideRefused as err:
