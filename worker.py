@@ -26,6 +26,7 @@ from activities.complaints.complaint import ComplaintActivities
 from activities.complaints.fee_return import FeeReturnActivities
 from activities.orders.carrier import CarrierActivities
 from activities.orders.order import OrderActivities
+from activities.orders.repair import OrderRepairActivities
 from activities.orders.settlement import SettlementActivities
 from activities.refunds import RefundActivities
 from core import logs
@@ -41,9 +42,11 @@ from workflows.complaints.complaint import CalendarCheckWorkflow, ComplaintWorkf
 from workflows.complaints.fee_return import FeeReturnCreditWorkflow
 from workflows.orders import contract as orders
 from workflows.orders.order import OrderSettlementWorkflow
+from workflows.orders.repair import OrderRepairWorkflow
 from workflows.orders.settlement import CarrierSettlementWorkflow, SettlementKickoffWorkflow
 from workflows.refunds import contract as refunds
 from workflows.refunds.refund import RefundWorkflow
+from workflows.refunds.repair import RefundRepairWorkflow
 from workflows.refunds.sweep import RefundSweepWorkflow
 
 
@@ -84,14 +87,14 @@ class Business:
 BUSINESSES: tuple[Business, ...] = (
     Business(
         "orders", orders.TASK_QUEUE,
-        (OrderSettlementWorkflow, CarrierSettlementWorkflow, SettlementKickoffWorkflow),
+        (OrderSettlementWorkflow, CarrierSettlementWorkflow, SettlementKickoffWorkflow, OrderRepairWorkflow),
         lambda p: (OrderActivities(p.engine), CarrierActivities(p.carrier),
-                   SettlementActivities(p.engine, p.client, p.carrier)),
+                   SettlementActivities(p.engine, p.client, p.carrier), OrderRepairActivities(p.engine, p.client)),
         orders.SEARCH_ATTRIBUTES, orders.__name__,
     ),
     Business(
         "refunds", refunds.TASK_QUEUE,
-        (RefundWorkflow, RefundSweepWorkflow),
+        (RefundWorkflow, RefundSweepWorkflow, RefundRepairWorkflow),
         lambda p: (RefundActivities(p.engine, p.channels, client=p.client),),
         refunds.SEARCH_ATTRIBUTES, refunds.__name__, former_task_queues=("orders",),
     ),

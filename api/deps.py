@@ -5,6 +5,7 @@ inject a fake client through `create_app(temporal_client=...)`."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated, TypeVar
@@ -19,6 +20,7 @@ from temporalio.client import Client
 from core.access import Permission, Principal, Role
 from core.db import get_engine
 from core.errors import Forbidden, Invalid, TemporalUnavailable, Unauthenticated
+from core.settings import get_settings
 from core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, BadSignature, verify
 from core.temporal import connect
 
@@ -77,6 +79,15 @@ async def verified_body(request: Request, secret: str) -> bytes:
     except BadSignature as err:
         raise Unauthenticated(f"bad signature: {err}", type="bad_signature") from None
     return body
+
+
+def crash_here_in_tests(point: str) -> None:
+    """The API process dies here, as a power cut would, when the repair tests ask for it (never in production:
+    only with demo users)."""
+    s = get_settings()
+    if s.crash_at == point and s.demo_users:
+        log.error("crashing on purpose (SIMBO_CRASH_AT)", point=point)
+        os._exit(137)
 
 
 def idempotency_key(value: Annotated[str | None, Header(alias=IDEMPOTENCY_HEADER)] = None) -> str:

@@ -74,6 +74,14 @@ class Settings(BaseSettings):
     oidc_agent_claim: str = "agent_id"
     demo_users: bool = True  # `make run` creates one user per role (never in production)
 
+    # The repair pass: rows whose workflow was never started, or whose event was never signalled, this long
+    # after their write (a request still in flight finishes its own step first)
+    repair_grace_s: int = 30
+    repair_every_s: int = 300
+    # Fault injection for the repair tests, honoured only with demo users: the API process dies at this point
+    # (e.g. "order": after the order row is stored, before its workflow starts)
+    crash_at: str = ""
+
     log_json: bool = False
 
 

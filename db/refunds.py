@@ -100,6 +100,8 @@ class Refund(SQLModel, table=True):
     updated_at: datetime = Aware(nullable=False, default=utcnow)
     finished_at: datetime | None = Aware(nullable=True)
     notified_status: str | None = None  # the last status the merchant acknowledged
+    # set once its workflow is known to run; null after a crash between storing the refund and starting it
+    process_started_at: datetime | None = Aware(nullable=True, index=True)
 
 
 class RefundSerial(SQLModel, table=True):

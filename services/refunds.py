@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+import anyio
 import structlog
+from pydantic import BaseModel
 from sqlalchemy import func
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, select, update
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.common import (
     SearchAttributePair,
@@ -288,6 +291,54 @@ async def ensure_workflow(client: Client, inp: RefundInput) -> None:
         )
     except WorkflowAlreadyStartedError:
         return  # REJECT_DUPLICATE: its process already ran to the end
+
+
+def mark_started(session: Session, refund_ids: list[str], now: datetime | None = None) -> None:
+    """Its workflow is known to run (or to have run): the repair pass leaves the refund alone."""
+    if refund_ids:
+        session.exec(update(Refund).where(col(Refund.id).in_(refund_ids), col(Refund.process_started_at).is_(None))
+                     .values(process_started_at=now or utcnow()))
+        session.commit()
+
+
+class RefundRepairReport(BaseModel):
+    processes_started: int = 0
+    failed: int = 0
+
+
+async def repair_refunds(engine: Engine, client: Client, grace: timedelta, now: datetime | None = None,
+                         limit: int = 500) -> RefundRepairReport:
+    """A crash between storing a refund (its amount reserved) and starting its workflow leaves the amount
+    reserved with nothing moving it: start the workflow (idempotent), rows written more than `grace` ago."""
+    before = (now or utcnow()) - grace
+
+    def unstarted() -> list[RefundInput]:
+        with Session(engine) as s:
+            ids = s.exec(select(Refund.id).where(col(Refund.process_started_at).is_(None), Refund.created_at < before)
+                         .order_by(col(Refund.created_at)).limit(limit)).all()
+            return [refund_input(s, rid) for rid in ids]
+
+    report, started = RefundRepairReport(), []
+    for inp in await anyio.to_thread.run_sync(unstarted):
+        try:
+            await ensure_workflow(client, inp)
+        except Exception as err:  # noqa: BLE001 - the next pass tries again
+            report.failed += 1
+            log.error("refund repair: workflow not started", refund_id=inp.refund_id, error=f"{type(err).__name__}: {err}")
+            continue
+        started.append(inp.refund_id)
+        log.warning("refund repair: workflow started after a lost start", refund_id=inp.refund_id,
+                    payment_id=inp.payment_id, amount_fen=inp.amount_fen)
+
+    def stamp() -> None:
+        with Session(engine) as s:
+            mark_started(s, started)
+
+    await anyio.to_thread.run_sync(stamp)
+    report.processes_started = len(started)
+    if started or report.failed:
+        log.warning("refund repair pass", **report.model_dump())
+    return report
 
 
 # ---- reading ------------------------------------------------------------------------------------

@@ -8,7 +8,16 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Res
 from sqlmodel import Session, select
 from temporalio.client import Client
 
-from api.deps import get_session, get_temporal, get_temporal_optional, require, run_db, sees_merchant, start_process
+from api.deps import (
+    crash_here_in_tests,
+    get_session,
+    get_temporal,
+    get_temporal_optional,
+    require,
+    run_db,
+    sees_merchant,
+    start_process,
+)
 from api.refunds.schemas import (
     BatchItemOut,
     BatchRefundIn,
@@ -68,7 +77,10 @@ async def _start(temporal: Any, session: Session, refund: Refund) -> None:
     async def start(client: Client) -> None:
         await svc.ensure_workflow(client, await run_db(session, svc.refund_input, refund.id))
 
+    crash_here_in_tests("refund")
     await start_process(temporal, start, f"refund {refund.id}", "send the same refund number again", refund_id=refund.id)
+    if refund.process_started_at is None:
+        await run_db(session, svc.mark_started, [refund.id])
 
 
 # ---- payments -------------------------------------------------------------------------------------

@@ -181,3 +181,9 @@ REFUND_STATUS = SearchAttributeKey.for_keyword("RefundStatus")
 CHANNEL = SearchAttributeKey.for_keyword("Channel")
 MERCHANT_ID = SearchAttributeKey.for_keyword("MerchantId")
 SEARCH_ATTRIBUTES = (REFUND_STATUS, CHANNEL, MERCHANT_ID)
+
+# The repair pass (services/refunds.py repair_refunds): a Schedule runs it; its result counts what it healed
+REPAIR_WORKFLOW = "RefundRepair"
+REPAIR_WORKFLOW_ID = "refund-repair"
+REPAIR_SCHEDULE_ID = "refund-repair-schedule"
+REPAIR_REFUNDS = "repair_refunds"
