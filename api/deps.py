@@ -14,11 +14,12 @@ import anyio
 import structlog
 from fastapi import Depends, Header, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer, SecurityScopes
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from temporalio.client import Client
 
 from core.access import Permission, Principal, Role
-from core.db import get_engine
+from core.db import get_engine, reading
 from core.errors import Forbidden, Invalid, TemporalUnavailable, Unauthenticated
 from core.settings import get_settings
 from core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, BadSignature, verify
@@ -40,8 +41,17 @@ staff_token = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False,
 merchant_key = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="a merchant's API key")
 
 
-def get_session() -> Iterator[Session]:
-    with Session(get_engine()) as session:
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
+def get_db_engine() -> Engine:
+    """The business database (tests override this one dependency with theirs)."""
+    return get_engine()
+
+
+def get_session(request: Request, engine: Annotated[Engine, Depends(get_db_engine)]) -> Iterator[Session]:
+    """A reading request's session takes no write lock (core/db.py `reading`): a GET never changes a row."""
+    with Session(reading(engine) if request.method in READ_METHODS else engine) as session:
         yield session
 
 

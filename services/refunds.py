@@ -31,7 +31,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.db import utcnow
-from core.errors import Conflict, Forbidden, NotFound, Refused
+from core.errors import Conflict, Forbidden, Invalid, NotFound, Refused
 from core.settings import get_settings
 from core.temporal import live_query
 from db.refunds import (
@@ -446,8 +446,8 @@ def override_evidence(session: Session, refund_id: str, action: str, statement_r
                                   f"{refund.channel}", "statement_of_other_channel")
         statement = loaded_statement(session, ref.channel, ref.day)
         if statement is None:
-            raise OverrideRefused(f"statement {ref.channel}/{ref.day} is not loaded: open its reconciliation "
-                                  "first, then cite one of its lines", "statement_not_loaded")
+            raise OverrideRefused(f"statement {ref.channel}/{ref.day} is not loaded: load it (POST "
+                                  f"/refund-channels/{ref.channel}/statements/{ref.day}), then cite it", "statement_not_loaded")
         serials = serial_words(session, refund_id)
         if action == "force_success":
             if why := force_success_obstacle(serials, statement, ref, refund.amount_fen):
@@ -467,13 +467,24 @@ def override_evidence(session: Session, refund_id: str, action: str, statement_r
     return OverrideEvidence(str(ref), {s.serial: s.sends for s in serials})
 
 
+def statement_day(day: str) -> str:
+    """A statement's day as the API takes it: a real yyyymmdd, not in the future (Shanghai)."""
+    try:
+        when = check_statement_day(day)
+    except OverrideRefused as err:
+        raise Invalid(str(err), type=err.type) from None
+    if when > utcnow().astimezone(SHANGHAI).date():
+        raise Invalid(f"{day} has not begun in Shanghai: no statement yet", type="statement_day_in_future")
+    return day
+
+
 def load_statement(session: Session, channel: str, day: str, lines: list[dict], actor: str,
                    now: datetime | None = None) -> LoadedStatement:
     """Store the channel's statement of a day as loaded now (the evidence ops overrides cite). Loading again
     replaces the lines: the channel's latest word about that day wins, and whether the day had closed is
     re-read."""
     now = now or utcnow()
-    check_statement_day(day)
+    statement_day(day)
     if session.get(RefundChannel, channel) is None:
         raise NotFound(f"unknown channel {channel}")
     parsed = {}

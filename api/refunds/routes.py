@@ -277,28 +277,48 @@ def put_error_mapping(body: ErrorMappingIn, response: Response, session: Db,
     return ErrorMappingOut(**m.model_dump(), source="ops", created_by=row.created_by, created_at=row.created_at)
 
 
-@router.get("/refund-channels/{channel_id}/statements/{day}/reconciliation", response_model=ReconciliationOut,
-            responses={404: {"description": "unknown channel"}, 502: {"description": "the channel did not give its statement"}})
-async def reconcile_statement(
-    channel_id: str,
-    day: Annotated[str, Path(pattern=r"^\d{8}$", description="yyyymmdd, Shanghai day")],
-    session: Db,
-    gateway: Annotated[PaymentChannelGateway, Depends(get_channel_gateway)],
-    principal: Annotated[Principal, require(Permission.RECONCILIATION_READ)],
-) -> ReconciliationOut:
-    """The channel's daily statement beside our serials; the lines that disagree (statement success, refund not
-    succeeded, or a serial we never sent) are what ops force success or fail with, citing the statement.
+STATEMENT_ERRORS = {404: {"description": "unknown channel"}, 502: {"description": "the channel did not give its statement"}}
+StatementDay = Annotated[str, Path(pattern=r"^\d{8}$", description="yyyymmdd, Shanghai day")]
 
-    Reading it loads it: the statement is stored as the channel gave it now (again on every read), and only a
-    loaded statement can be cited. A day's statement counts as final (`closed`) once its Shanghai day has ended."""
+
+async def _reconcile(session: Session, gateway: PaymentChannelGateway, channel_id: str, day: str,
+                     loaded_by: str | None) -> ReconciliationOut:
+    svc.statement_day(day)
     try:
         lines = await gateway.statement(channel_id, day)
     except (PeerUnavailable, PeerRejected) as err:
         raise HTTPException(502, detail=f"channel {channel_id} statement {day}: {err}") from None
-    loaded = await run_db(session, svc.load_statement, channel_id, day, lines, principal.id)
+    closed = None
+    if loaded_by is not None:
+        closed = (await run_db(session, svc.load_statement, channel_id, day, lines, loaded_by)).closed
     recon = await run_db(session, svc.reconcile, lines)
-    return ReconciliationOut(channel=channel_id, day=day, lines=len(recon), closed=loaded.closed,
-                             statement_ref=f"{channel_id}/{day}",
+    return ReconciliationOut(channel=channel_id, day=day, lines=len(recon), loaded=loaded_by is not None,
+                             closed=closed, statement_ref=f"{channel_id}/{day}",
                              disagreements=[ReconLineOut.model_validate(r).model_copy(
                                  update={"statement_ref": f"{channel_id}/{day}/{r.serial}"})
                                  for r in recon if r.disagrees])
+
+
+@router.get("/refund-channels/{channel_id}/statements/{day}/reconciliation", response_model=ReconciliationOut,
+            dependencies=[require(Permission.RECONCILIATION_READ)], responses=STATEMENT_ERRORS)
+async def reconcile_statement(
+    channel_id: str, day: StatementDay, session: Db,
+    gateway: Annotated[PaymentChannelGateway, Depends(get_channel_gateway)],
+) -> ReconciliationOut:
+    """The channel's daily statement beside our serials; the lines that disagree (statement success, refund not
+    succeeded, or a serial we never sent) are what ops force success or fail with, once the statement is loaded
+    (`POST` on the statement)."""
+    return await _reconcile(session, gateway, channel_id, day, None)
+
+
+@router.post("/refund-channels/{channel_id}/statements/{day}", response_model=ReconciliationOut,
+             responses=STATEMENT_ERRORS)
+async def load_statement(
+    channel_id: str, day: StatementDay, session: Db,
+    gateway: Annotated[PaymentChannelGateway, Depends(get_channel_gateway)],
+    principal: Annotated[Principal, require(Permission.RECONCILIATION_READ)],
+) -> ReconciliationOut:
+    """Load the channel's statement of a day: stored as the channel gives it now (loading again replaces it),
+    then reconciled like the GET. Only a loaded statement can be cited by a force success or force fail; it
+    counts as final (`closed`) when its Shanghai day had ended at loading."""
+    return await _reconcile(session, gateway, channel_id, day, principal.id)

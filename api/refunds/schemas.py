@@ -228,6 +228,7 @@ class ReconciliationOut(BaseModel):
     channel: str
     day: str
     lines: int
-    closed: bool  # the day had ended when loaded: a serial missing from it was not booked that day
+    loaded: bool  # stored as evidence (the POST), or only read (the GET)
+    closed: bool | None  # loaded after its day had ended: a serial missing from it was not received that day
     statement_ref: str  # cites the whole day's statement (evidence of absence)
     disagreements: list[ReconLineOut]

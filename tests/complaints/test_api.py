@@ -58,17 +58,13 @@ def time_env(own_time_env):
 @pytest.fixture
 async def desk(db, time_env):
     """(http client, sms, billing, engine): the API app on the test DB and Temporal, a worker with real activities."""
-    from api.deps import get_session
+    from api.deps import get_db_engine
     from api.main import create_app
 
     sms, billing = FakeSms(), FakeBilling()
     app = create_app(temporal_client=time_env.client)
 
-    def session_override():
-        with Session(db) as s:
-            yield s
-
-    app.dependency_overrides[get_session] = session_override
+    app.dependency_overrides[get_db_engine] = lambda: db
     acts = ComplaintActivities(db, sms)
     fee = FeeReturnActivities(db, billing, sms)
     worker = Worker(time_env.client, task_queue=contract.TASK_QUEUE,

@@ -97,7 +97,7 @@ async def test_refunds_through_every_process(stack):
         line = f"wechat/{day}/{declined['serial']}"
         unloaded = await api.post(f"/refunds/{unknown}/force_fail", json={"reason": "statement", "statement_ref": line})
         assert unloaded.status_code == 409 and unloaded.json()["type"] == "statement_not_loaded"
-        recon = (await api.get(f"/refund-channels/wechat/statements/{day}/reconciliation")).json()
+        recon = (await api.post(f"/refund-channels/wechat/statements/{day}")).json()
         assert recon["statement_ref"] == f"wechat/{day}" and recon["closed"] is False
         claimed = await api.post(f"/refunds/{unknown}/force_success", json={"reason": "paid?", "statement_ref": line})
         assert claimed.status_code == 409 and "says failed" in claimed.json()["reason"]
@@ -120,7 +120,7 @@ async def test_refunds_through_every_process(stack):
         # the channel never said; its statement says success: a force fail would pay twice, a force success is right
         [live] = gave_up["serials"]
         day = _shanghai_day(live["created_at"])
-        recon = (await api.get(f"/refund-channels/flakybank/statements/{day}/reconciliation")).json()
+        recon = (await api.post(f"/refund-channels/flakybank/statements/{day}")).json()
         [disagreement] = [x for x in recon["disagreements"] if x["serial"] == live["serial"]]
         assert disagreement["statement_status"] == "success"
         for ref in (recon["statement_ref"], disagreement["statement_ref"]):
