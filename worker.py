@@ -31,7 +31,7 @@ from activities.orders.settlement import SettlementActivities
 from activities.refunds import RefundActivities
 from core import logs
 from core.db import get_engine
-from core.settings import get_settings
+from core.settings import check_secrets, get_settings
 from core.temporal import connect
 from gateways.billing import BillingGateway, billing_gateway_from_settings
 from gateways.carrier import CarrierGateway
@@ -171,6 +171,7 @@ async def main() -> None:
     args = parser.parse_args()
     s = get_settings()
     logs.configure(json=s.log_json)
+    check_secrets(s, "the worker")
     peers = Peers.from_settings(await connect())
     workers = build_workers(peers, args.business)
     structlog.get_logger().info("worker started", task_queues=list(queues_of(args.business)),

@@ -20,9 +20,9 @@ from temporalio.client import Client
 
 from core.access import Permission, Principal, Role
 from core.db import get_engine, reading
-from core.errors import Forbidden, Invalid, TemporalUnavailable, Unauthenticated
+from core.errors import Conflict, Forbidden, Invalid, TemporalUnavailable, Unauthenticated
 from core.settings import get_settings
-from core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, BadSignature, verify
+from core.signing import BadSignature, request_target, verify
 from core.temporal import connect
 
 log = structlog.get_logger(__name__)
@@ -81,14 +81,26 @@ async def start_process(temporal: Client | None, start: Callable[[Client], Await
         raise TemporalUnavailable(f"{what} stored but its workflow could not be started; {retry}") from None
 
 
-async def verified_body(request: Request, secret: str) -> bytes:
-    """The raw body of a signed push (carriers, couriers, the SMS gateway), once its signature holds."""
+async def verified_push(request: Request, session: Session, sources: frozenset[str]) -> tuple[str, bytes]:
+    """The sender and raw body of a signed push (carriers, couriers, the SMS gateway), once its signature holds
+    under the sender's own key ring and its request id is new within the window."""
+    from services import identity
+
     body = await request.body()
+    scope = request.scope
+    target = request_target(scope.get("raw_path", request.url.path.encode()).decode("latin-1"),
+                            scope.get("query_string", b"").decode("latin-1"))
     try:
-        verify(secret, request.headers.get(TIMESTAMP_HEADER), request.headers.get(SIGNATURE_HEADER), body)
+        signed = verify(get_settings().push_keys, request.headers, body, request.method, target)
     except BadSignature as err:
         raise Unauthenticated(f"bad signature: {err}", type="bad_signature") from None
-    return body
+    if signed.source not in sources:
+        raise Forbidden(f"{signed.source} may not push here; sources: {', '.join(sorted(sources))}",
+                        type="source_not_allowed")
+    if not await run_db(session, identity.first_time_seen, signed.source, signed.request_id):
+        raise Conflict(f"request {signed.request_id} from {signed.source} was already received: a replay",
+                       type="replayed_request")
+    return signed.source, body
 
 
 def crash_here_in_tests(point: str) -> None:

@@ -25,7 +25,7 @@ from api.refunds import routes as refunds
 from api.schemas import Health
 from core import logs
 from core.db import get_engine
-from core.settings import get_settings
+from core.settings import check_secrets, get_settings
 from core.temporal import connect
 from services import identity as identity_service
 from services.orders.repair import repair_orders
@@ -56,6 +56,7 @@ def create_app(temporal_client: Any | None = None) -> FastAPI:
     if not structlog.is_configured():
         logs.configure(json=get_settings().log_json)
     identity_service.check_settings(get_settings())
+    check_secrets(get_settings(), "the API")
     injected = temporal_client is not None
 
     @asynccontextmanager

@@ -54,7 +54,7 @@ def _undelivered(session: Session, before: datetime, limit: int) -> list[Pending
         parsed = parse_one(r.raw)
         if parsed.event is not None:  # it was accepted, so it parses; a row edited by hand is left to ops
             pending.append(Pending(index=i, record_id=int(r.id or 0), order_id=str(r.order_id),
-                                   event=parsed.event.to_order_event()))
+                                   event=parsed.event.to_order_event(r.source)))
     return pending
 
 

@@ -199,8 +199,8 @@ async def test_department_actions_are_refused_with_type_and_reason(desk):
 
 def _signed(body: dict, secret=None) -> tuple[bytes, dict]:
     raw = json.dumps(body).encode()
-    return raw, {**signed_headers(secret or get_settings().sms_push_secret, raw, source="sms-gateway"),
-                 "Content-Type": "application/json"}
+    return raw, {**signed_headers(secret or get_settings().push_keys("sms-gateway"), raw, source="sms-gateway",
+                                  method="POST", target="/complaints/sms/inbound"), "Content-Type": "application/json"}
 
 
 async def test_survey_answer_by_inbound_sms_reopens_and_duplicates_count_once(desk, time_env):
