@@ -27,12 +27,13 @@ from activities.complaints.complaint import ComplaintActivities
 from activities.complaints.fee_return import FeeReturnActivities
 from activities.orders.carrier import CarrierActivities
 from activities.orders.order import OrderActivities
+from activities.orders.repair import OrderRepairActivities
 from activities.orders.settlement import SettlementActivities
 from activities.orders.suspension import SuspensionCaseActivities
 from activities.refunds import RefundActivities
 from core import logs
 from core.db import get_engine
-from core.settings import get_settings
+from core.settings import check_secrets, get_settings
 from core.temporal import connect
 from gateways.billing import BillingGateway, billing_gateway_from_settings
 from gateways.carrier import CarrierGateway
@@ -48,9 +49,11 @@ from workflows.complaints.fee_return import FeeReturnCreditWorkflow
 from workflows.complaints.notice import NoticeDeliveryWorkflow
 from workflows.orders import contract as orders
 from workflows.orders.order import OrderSettlementWorkflow
+from workflows.orders.repair import OrderRepairWorkflow
 from workflows.orders.settlement import CarrierSettlementWorkflow, SettlementKickoffWorkflow
 from workflows.refunds import contract as refunds
 from workflows.refunds.refund import RefundWorkflow
+from workflows.refunds.repair import RefundRepairWorkflow
 from workflows.refunds.sweep import RefundSweepWorkflow
 
 
@@ -91,14 +94,15 @@ class Business:
 BUSINESSES: tuple[Business, ...] = (
     Business(
         "orders", orders.TASK_QUEUE,
-        (OrderSettlementWorkflow, CarrierSettlementWorkflow, SettlementKickoffWorkflow),
+        (OrderSettlementWorkflow, CarrierSettlementWorkflow, SettlementKickoffWorkflow, OrderRepairWorkflow),
         lambda p: (OrderActivities(p.engine), CarrierActivities(p.carrier),
-                   SettlementActivities(p.engine, p.client, p.carrier), SuspensionCaseActivities(p.client)),
+                   SettlementActivities(p.engine, p.client, p.carrier), SuspensionCaseActivities(p.client),
+                   OrderRepairActivities(p.engine, p.client)),
         orders.SEARCH_ATTRIBUTES, orders.__name__,
     ),
     Business(
         "refunds", refunds.TASK_QUEUE,
-        (RefundWorkflow, RefundSweepWorkflow),
+        (RefundWorkflow, RefundSweepWorkflow, RefundRepairWorkflow),
         lambda p: (RefundActivities(p.engine, p.channels, client=p.client),),
         refunds.SEARCH_ATTRIBUTES, refunds.__name__, former_task_queues=("orders",),
     ),
@@ -181,6 +185,7 @@ async def main() -> None:
     args = parser.parse_args()
     s = get_settings()
     logs.configure(json=s.log_json)
+    check_secrets(s, "the worker")
     peers = Peers.from_settings(await connect())
     workers = build_workers(peers, args.business)
     structlog.get_logger().info("worker started", task_queues=list(queues_of(args.business)),

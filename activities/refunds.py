@@ -6,7 +6,7 @@ payment row's lock, so a retried activity never counts an amount twice.
 """
 
 import asyncio
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy.engine import Engine
@@ -18,6 +18,7 @@ from temporalio.service import RPCError
 
 from core.db import utcnow
 from core.http import PeerRejected, PeerUnavailable
+from core.settings import get_settings
 from db.refunds import (
     ChannelErrorMapping,
     Merchant,
@@ -42,6 +43,7 @@ from domain.refunds import (
     translate,
 )
 from gateways.payment_channel import MerchantNotifier, PaymentChannelGateway
+from services.refunds import repair_refunds
 from workflows.refunds import contract
 from workflows.refunds.contract import (
     NotifyRequest,
@@ -159,6 +161,14 @@ class RefundActivities:
             s.commit()
         log.info("refund progress", refund_id=p.refund_id, status=p.status.value, refund_event=p.event,
                  serial=p.serial, actor=p.actor, workflow_id=activity.info().workflow_id)
+
+    @activity.defn(name=contract.REPAIR_REFUNDS)
+    async def repair_refunds(self) -> dict:
+        """The repair pass (services/refunds.py): refunds stored without a running workflow get it started."""
+        if self.client is None:
+            raise ApplicationError("the repair pass needs a Temporal client", type="NoClient", non_retryable=True)
+        grace = timedelta(seconds=get_settings().repair_grace_s)
+        return (await repair_refunds(self.engine, self.client, grace)).model_dump()
 
     @activity.defn(name=contract.RECORD_SERIAL)
     def record_refund_serial(self, r: SerialRecord) -> None:

@@ -11,8 +11,9 @@ import uuid
 import anyio
 import structlog
 from fastapi import FastAPI
+from sqlmodel import Session
 
-from api.deps import get_session
+from api.deps import get_db_engine
 from db.identity import AuditEntry
 from services import identity
 
@@ -59,15 +60,13 @@ class AuditLog:
 
 
 def _write(app: FastAPI, entry: AuditEntry) -> None:
-    provide = app.dependency_overrides.get(get_session, get_session)  # the tests' database, when they set one
-    sessions = provide()
-    session = next(sessions)
-    try:
-        identity.record(session, entry)
-    except Exception as err:  # noqa: BLE001 - the answer is already given; a lost line must be loud
-        log.error("audit entry not written", action=entry.action, actor=entry.actor, error=f"{type(err).__name__}: {err}")
-    finally:
-        sessions.close()
+    engine = app.dependency_overrides.get(get_db_engine, get_db_engine)()  # the tests' database, when they set one
+    with Session(engine) as session:
+        try:
+            identity.record(session, entry)
+        except Exception as err:  # noqa: BLE001 - the answer is already given; a lost line must be loud
+            log.error("audit entry not written", action=entry.action, actor=entry.actor,
+                      error=f"{type(err).__name__}: {err}")
 
 
 def install(app: FastAPI) -> None:

@@ -5,6 +5,7 @@ inject a fake client through `create_app(temporal_client=...)`."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated, TypeVar
@@ -13,13 +14,15 @@ import anyio
 import structlog
 from fastapi import Depends, Header, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer, SecurityScopes
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from temporalio.client import Client
 
 from core.access import Permission, Principal, Role
-from core.db import get_engine
-from core.errors import Forbidden, Invalid, TemporalUnavailable, Unauthenticated
-from core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, BadSignature, verify
+from core.db import get_engine, reading
+from core.errors import Conflict, Forbidden, Invalid, TemporalUnavailable, Unauthenticated
+from core.settings import get_settings
+from core.signing import BadSignature, request_target, verify
 from core.temporal import connect
 
 log = structlog.get_logger(__name__)
@@ -38,8 +41,17 @@ staff_token = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False,
 merchant_key = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="a merchant's API key")
 
 
-def get_session() -> Iterator[Session]:
-    with Session(get_engine()) as session:
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
+def get_db_engine() -> Engine:
+    """The business database (tests override this one dependency with theirs)."""
+    return get_engine()
+
+
+def get_session(request: Request, engine: Annotated[Engine, Depends(get_db_engine)]) -> Iterator[Session]:
+    """A reading request's session takes no write lock (core/db.py `reading`): a GET never changes a row."""
+    with Session(reading(engine) if request.method in READ_METHODS else engine) as session:
         yield session
 
 
@@ -69,14 +81,35 @@ async def start_process(temporal: Client | None, start: Callable[[Client], Await
         raise TemporalUnavailable(f"{what} stored but its workflow could not be started; {retry}") from None
 
 
-async def verified_body(request: Request, secret: str) -> bytes:
-    """The raw body of a signed push (carriers, couriers, the SMS gateway), once its signature holds."""
+async def verified_push(request: Request, session: Session, sources: frozenset[str]) -> tuple[str, bytes]:
+    """The sender and raw body of a signed push (carriers, couriers, the SMS gateway), once its signature holds
+    under the sender's own key ring and its request id is new within the window."""
+    from services import identity
+
     body = await request.body()
+    scope = request.scope
+    target = request_target(scope.get("raw_path", request.url.path.encode()).decode("latin-1"),
+                            scope.get("query_string", b"").decode("latin-1"))
     try:
-        verify(secret, request.headers.get(TIMESTAMP_HEADER), request.headers.get(SIGNATURE_HEADER), body)
+        signed = verify(get_settings().push_keys, request.headers, body, request.method, target)
     except BadSignature as err:
         raise Unauthenticated(f"bad signature: {err}", type="bad_signature") from None
-    return body
+    if signed.source not in sources:
+        raise Forbidden(f"{signed.source} may not push here; sources: {', '.join(sorted(sources))}",
+                        type="source_not_allowed")
+    if not await run_db(session, identity.first_time_seen, signed.source, signed.request_id):
+        raise Conflict(f"request {signed.request_id} from {signed.source} was already received: a replay",
+                       type="replayed_request")
+    return signed.source, body
+
+
+def crash_here_in_tests(point: str) -> None:
+    """The API process dies here, as a power cut would, when the repair tests ask for it (never in production:
+    only with demo users)."""
+    s = get_settings()
+    if s.crash_at == point and s.demo_users:
+        log.error("crashing on purpose (SIMBO_CRASH_AT)", point=point)
+        os._exit(137)
 
 
 def idempotency_key(value: Annotated[str | None, Header(alias=IDEMPOTENCY_HEADER)] = None) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Annotated, Any
 
 import anyio
@@ -23,13 +24,31 @@ from api.orders import routes as orders
 from api.refunds import routes as refunds
 from api.schemas import Health
 from core import logs
-from core.settings import get_settings
+from core.db import get_engine
+from core.settings import check_secrets, get_settings
 from core.temporal import connect
 from services import identity as identity_service
+from services.orders.repair import repair_orders
+from services.refunds import repair_refunds
 
 log = structlog.get_logger(__name__)
 
 CONNECT_TIMEOUT_S = 10.0
+
+
+async def repair_after_start(app: FastAPI) -> None:
+    """One repair pass once the grace period has passed: a crash of this API between a row and its workflow
+    (the reason it restarted) heals at once, not at the Schedule's next run."""
+    grace = timedelta(seconds=get_settings().repair_grace_s)
+    await asyncio.sleep(grace.total_seconds())
+    client = app.state.temporal
+    if client is None:
+        return  # the Schedule's pass heals it once Temporal is back
+    try:
+        await repair_orders(get_engine(), client, grace)
+        await repair_refunds(get_engine(), client, grace)
+    except Exception as err:  # noqa: BLE001 - the Schedule's next pass tries again
+        log.error("repair pass at start failed", error=f"{type(err).__name__}: {err}")
 
 
 def create_app(temporal_client: Any | None = None) -> FastAPI:
@@ -37,6 +56,7 @@ def create_app(temporal_client: Any | None = None) -> FastAPI:
     if not structlog.is_configured():
         logs.configure(json=get_settings().log_json)
     identity_service.check_settings(get_settings())
+    check_secrets(get_settings(), "the API")
     injected = temporal_client is not None
 
     @asynccontextmanager
@@ -47,7 +67,10 @@ def create_app(temporal_client: Any | None = None) -> FastAPI:
                 log.info("connected to Temporal", address=get_settings().temporal_address)
             except Exception as err:  # noqa: BLE001 - serve anyway; reads work, writes answer 503 and reconnect
                 log.warning("Temporal unreachable at start-up", error=f"{type(err).__name__}: {err}")
+        repair = asyncio.create_task(repair_after_start(app)) if not injected else None
         yield
+        if repair is not None:
+            repair.cancel()
 
     app = FastAPI(
         title="Simbo back office",

@@ -24,14 +24,23 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 
-        # SQLite's default deferred transactions deadlock-upgrade under concurrent writers; take the
-        # write lock up front so concurrent writers queue instead of failing.
+        # SQLite's default deferred transactions deadlock-upgrade under concurrent writers; a writer takes the
+        # write lock up front so concurrent writers queue instead of failing. A reader (`reading(engine)`)
+        # takes none: in WAL mode it reads its snapshot beside the one writer.
         @event.listens_for(engine, "begin")
         def _begin(conn):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+READ_ONLY = "simbo_read_only"
+
+
+def reading(engine: Engine) -> Engine:
+    """The same engine (and pool) for sessions that only read: on SQLite they take no write lock."""
+    return engine.execution_options(**{READ_ONLY: True})
 
 
 @lru_cache

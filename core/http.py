@@ -59,11 +59,10 @@ class SignedJsonClient:
         if url.startswith("/"):
             url = self.base_url + url
         raw = b"" if body is None else json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-        headers = signed_headers(self._secret, raw, source=SOURCE)
-        if body is not None:
-            headers["Content-Type"] = "application/json"
+        request = signed_request(self._client, method, url, raw, self._secret, SOURCE, params=params,
+                                 content_type="application/json" if body is not None else None)
         try:
-            resp = await self._client.request(method, url, content=raw or None, params=params, headers=headers)
+            resp = await self._client.send(request)
         except httpx.TimeoutException as err:
             raise PeerUnavailable(f"{method} {url}: timed out ({type(err).__name__})") from err
         except httpx.HTTPError as err:
@@ -79,6 +78,16 @@ class SignedJsonClient:
         except ValueError as err:
             # A garbled 200 (a proxy's error page, a cut-off body) is worth another try.
             raise PeerUnavailable(f"{method} {url}: answer is not JSON") from err
+
+
+def signed_request(client: httpx.AsyncClient, method: str, url: str, body: bytes, secret: str, source: str, *,
+                   params: dict | None = None, content_type: str | None = "application/json") -> httpx.Request:
+    """A request signed as `source` over its method, exact target (path and query as sent), time and body."""
+    request = client.build_request(method, url, content=body or None, params=params,
+                                   headers={"Content-Type": content_type} if content_type else None)
+    request.headers.update(signed_headers(secret, body, source=source, method=method,
+                                          target=request.url.raw_path.decode("ascii")))
+    return request
 
 
 def parse(model: type[M], data: Any) -> M:

@@ -5,8 +5,12 @@ from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.signing import key_ring
+
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"
+# Who may push to us: the four carriers, the logistics provider, the SMS gateway
+PUSH_SOURCES = ("china_mobile", "china_unicom", "china_telecom", "china_broadnet", "logistics", "sms-gateway")
 
 
 class Settings(BaseSettings):
@@ -31,10 +35,13 @@ class Settings(BaseSettings):
     # Our API
     api_base_url: str = "http://localhost:8000"
 
+    # Signed pushes to us: each source its own key ring ("new,old": the first signs, both verify while a key
+    # rotates). JSON in SIMBO_PUSH_SECRETS, e.g. {"china_mobile": "k2,k1", "logistics": "...", "sms-gateway": "..."}
+    push_secrets: dict[str, str] = {source: f"dev-push-{source}" for source in PUSH_SOURCES}
+
     # Carrier integration: one shared-key protocol, one URL per carrier (the simulator serves all four)
     carrier_base_url: str = "http://localhost:8100"
-    carrier_push_secret: str = "dev-carrier-secret"  # HMAC key of pushes carriers send us
-    carrier_api_secret: str = "dev-carrier-secret"  # HMAC key of our calls to carriers
+    carrier_api_secret: str = "dev-carrier-secret"  # HMAC key ring of our calls to carriers
     payout_base_url: str = "http://localhost:8100"
 
     # Payment channels (the simulator serves them all) and merchant callbacks
@@ -52,7 +59,6 @@ class Settings(BaseSettings):
     # Complaint desk: SMS gateway and billing system (one simulator serves both by default)
     sms_base_url: str = "http://localhost:8200"
     sms_api_secret: str = "dev-sms-secret"  # HMAC key of our calls to the SMS gateway
-    sms_push_secret: str = "dev-sms-secret"  # HMAC key of the inbound SMS the gateway pushes to us
     billing_base_url: str = "http://localhost:8200"
     billing_api_secret: str = "dev-billing-secret"
     # Department notices (supervision, crisis reports, warnings): each department's signed webhook and/or e-mail
@@ -112,7 +118,39 @@ class Settings(BaseSettings):
     oidc_agent_claim: str = "agent_id"
     demo_users: bool = True  # `make run` creates one user per role (never in production)
 
+    # The repair pass: rows whose workflow was never started, or whose event was never signalled, this long
+    # after their write (a request still in flight finishes its own step first)
+    repair_grace_s: int = 30
+    repair_every_s: int = 300
+    # Fault injection for the repair tests, honoured only with demo users: the API process dies at this point
+    # (e.g. "order": after the order row is stored, before its workflow starts)
+    crash_at: str = ""
+
     log_json: bool = False
+
+    def push_keys(self, source: str) -> list[str]:
+        """The key ring of one push source; none for a source we do not know."""
+        return key_ring(self.push_secrets.get(source, ""))
+
+    def built_in_secrets_in_use(self) -> list[str]:
+        """The settings still holding a key that ships in this repository (anyone who read it could sign)."""
+        defaults = Settings.model_construct()
+        found = [name for name in SHARED_SECRETS if set(key_ring(getattr(self, name))) & set(key_ring(getattr(defaults, name)))]
+        found += [f"push_secrets[{src}]" for src in self.push_secrets
+                  if set(self.push_keys(src)) & set(key_ring(defaults.push_secrets.get(src, "")))]
+        return found
+
+
+# The HMAC keys shared with a counterparty (each a key ring)
+SHARED_SECRETS = ("carrier_api_secret", "channel_api_secret", "merchant_notify_secret", "sms_api_secret",
+                  "billing_api_secret")  # the token key is checked with identity (services/identity.py)
+
+
+def check_secrets(s: Settings, what: str) -> None:
+    """Outside development (demo users off) no process starts with a key that ships in the repository."""
+    if not s.demo_users and (found := s.built_in_secrets_in_use()):
+        raise RuntimeError(f"{what} refuses to start with built-in keys: set {', '.join(found)} "
+                           "(SIMBO_* environment variables) to keys of your own")
 
 
 @lru_cache

@@ -196,3 +196,14 @@ class WrittenReply(SQLModel, table=True):
     customer_acceptance: str
     written_by: str
     at: datetime = Aware(nullable=False, default=utcnow, index=True)
+
+
+class FeeReturnCharge(SQLModel, table=True):
+    """One charge (a number's charge month) is returned once, whatever category a request names: the key is the
+    lock, so two requests racing for the same charge cannot both pass (complaint procedure 5.1)."""
+
+    __tablename__ = "fee_return_charge"
+
+    msisdn_fingerprint: str = Field(primary_key=True)
+    charge_month: str = Field(primary_key=True)
+    fee_return_id: str = Field(foreign_key="feereturn.id")

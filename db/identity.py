@@ -57,3 +57,13 @@ class AuditEntry(SQLModel, table=True):
     outcome: int  # the HTTP status answered
     client: str = ""  # the caller's address
     request_id: str = Field(index=True)
+
+
+class SignedPush(SQLModel, table=True):
+    """A signed push's request id, kept for the signature's time window: the same id again is a replay."""
+
+    __tablename__ = "signed_push"
+
+    source: str = Field(primary_key=True)
+    request_id: str = Field(primary_key=True)
+    seen_at: datetime = Aware(nullable=False, default=utcnow, index=True)

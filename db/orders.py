@@ -41,6 +41,8 @@ class Order(SQLModel, table=True):
     check_point: datetime | None = Aware(nullable=True)
     commission_fen: int | None = None
     updated_at: datetime = Aware(nullable=False, default=utcnow)
+    # set once its workflow is known to run; null after a crash between storing the order and starting it
+    process_started_at: datetime | None = Aware(nullable=True, index=True)
 
 
 class EventOutcome(StrEnum):

@@ -100,6 +100,8 @@ class Refund(SQLModel, table=True):
     updated_at: datetime = Aware(nullable=False, default=utcnow)
     finished_at: datetime | None = Aware(nullable=True)
     notified_status: str | None = None  # the last status the merchant acknowledged
+    # set once its workflow is known to run; null after a crash between storing the refund and starting it
+    process_started_at: datetime | None = Aware(nullable=True, index=True)
 
 
 class RefundSerial(SQLModel, table=True):
@@ -178,3 +180,29 @@ class ChannelSwitch(SQLModel, table=True):
     actor: str
     reason: str
     at: datetime = Aware(nullable=False, default=utcnow)
+
+
+class ChannelStatement(SQLModel, table=True):
+    """A channel's daily statement as we loaded it: the evidence ops overrides cite (`<channel>/<yyyymmdd>`)."""
+
+    __tablename__ = "channel_statement"
+
+    channel: str = Field(primary_key=True)
+    day: str = Field(primary_key=True)  # yyyymmdd, Shanghai
+    closed: bool  # its day had ended when it was loaded: a missing line then means "not booked that day"
+    lines: int = 0
+    loaded_by: str
+    loaded_at: datetime = Aware(nullable=False, default=utcnow)
+
+
+class ChannelStatementLine(SQLModel, table=True):
+    """One line of a loaded statement (`<channel>/<yyyymmdd>/<serial>`)."""
+
+    __tablename__ = "channel_statement_line"
+
+    channel: str = Field(primary_key=True)
+    day: str = Field(primary_key=True)
+    serial: str = Field(primary_key=True, index=True)
+    refund_id: str | None = None
+    amount_fen: int
+    status: str

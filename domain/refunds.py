@@ -11,11 +11,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from domain.clock import SHANGHAI, require_aware
 from domain.money import Fen, ratio_half_up, yuan
 
 # ---- amounts and fees ---------------------------------------------------------------------------
@@ -339,3 +340,143 @@ def sweep_next_check(backoff_s: list[int], checks_done: int, now: datetime) -> d
     if checks_done >= len(backoff_s):
         return None
     return now + timedelta(seconds=backoff_s[checks_done])
+
+
+# ---- ops overrides: evidence before money is freed (refund rules: "an override never frees money that may still move")
+
+
+class SerialWord(BaseModel):
+    """What we know of one serial: the channel's own last word as recorded, and the Shanghai days it was sent."""
+
+    serial: str
+    outcome: str  # RefundSerial.outcome: sending, processing, unknown, not_accepted, failed, reversed, success, mismatch
+    sent_on: str  # yyyymmdd, Shanghai day of the serial's first send
+    last_sent_on: str = ""  # yyyymmdd of its last send or answer (a "never received" serial is sent again)
+    sends: int = 0
+
+# The channel's own words that settle a serial as unable to pay: a definitive decline, a reversal (the money came
+# back), or "never received" (query-back found no such serial).
+CANNOT_PAY = frozenset({"failed", "reversed", "not_accepted"})
+
+
+class StatementLine(BaseModel):
+    serial: str
+    amount_fen: Fen
+    status: str  # the channel's word in its statement: success / failed / processing / reversed
+
+
+class LoadedStatement(BaseModel):
+    """A channel's daily statement as loaded and stored; `closed` when its Shanghai day had ended at loading."""
+
+    channel: str
+    day: str
+    closed: bool
+    lines: list[StatementLine] = []
+
+
+class StatementRef(BaseModel):
+    """`<channel>/<yyyymmdd>/<serial>` names one statement line; `<channel>/<yyyymmdd>` the whole day's statement
+    (the evidence of absence)."""
+
+    channel: str
+    day: str
+    serial: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.channel}/{self.day}" + (f"/{self.serial}" if self.serial else "")
+
+
+class OverrideRefused(ValueError):
+    """The evidence does not prove what the override claims (a 409 with this reason)."""
+
+    def __init__(self, reason: str, type: str) -> None:
+        super().__init__(reason)
+        self.type = type
+
+
+def parse_statement_ref(text: str) -> StatementRef:
+    parts = (text or "").strip().split("/")
+    if len(parts) not in (2, 3) or not all(parts):
+        raise OverrideRefused(f"statement reference {text!r} is not <channel>/<yyyymmdd>[/<serial>] of a loaded "
+                              "statement", "statement_ref_malformed")
+    check_statement_day(parts[1])
+    return StatementRef(channel=parts[0], day=parts[1], serial=parts[2] if len(parts) == 3 else None)
+
+
+def check_statement_day(day: str) -> date:
+    try:
+        if len(day) != 8 or not day.isdigit():
+            raise ValueError
+        return date(int(day[:4]), int(day[4:6]), int(day[6:]))
+    except ValueError:
+        raise OverrideRefused(f"{day!r} is not a day (yyyymmdd)", "statement_day_invalid") from None
+
+
+def statement_closed(day: str, now: datetime) -> bool:
+    """A day's statement is final once its Shanghai day has ended."""
+    return check_statement_day(day) < require_aware(now).astimezone(SHANGHAI).date()
+
+
+def days_from(first: str, last: str) -> list[str]:
+    """Every yyyymmdd from first through last, inclusive."""
+    day, end = check_statement_day(first), check_statement_day(last)
+    out = []
+    while day <= end:
+        out.append(day.strftime("%Y%m%d"))
+        day += timedelta(days=1)
+    return out
+
+
+def evidence_days(s: SerialWord) -> list[str]:
+    """The statements that must be loaded (and closed) to prove a serial never reached the channel: a channel's
+    statement lists every refund it received that day, so the days it was sent, and the day after (a request
+    sent just before midnight is booked on the next day)."""
+    last = s.last_sent_on or s.sent_on
+    after = (check_statement_day(last) + timedelta(days=1)).strftime("%Y%m%d")
+    return days_from(s.sent_on, after)
+
+
+def force_fail_obstacles(serials: list[SerialWord], statements: dict[str, LoadedStatement]) -> list[str]:
+    """Why the refund's reserved amount cannot be freed yet: one line per serial that may still pay.
+
+    A serial is settled by the channel's own last word (CANNOT_PAY), or by the channel's loaded statements (by
+    day): a line for it saying failed or reversed; or no line for it in the closed statements of every day it
+    was sent and the day after (the channel never received it). A line saying processing or success, a day not
+    loaded, or a day loaded before it ended leaves the serial able to pay."""
+    obstacles = []
+    for s in serials:
+        if s.outcome in CANNOT_PAY:
+            continue
+        days = evidence_days(s)
+        said = [(d, line.status) for d in days if (st := statements.get(d))
+                for line in st.lines if line.serial == s.serial]
+        if any(status in ("failed", "reversed") for _, status in said):
+            continue
+        if said:
+            day, status = said[-1]
+            obstacles.append(f"serial {s.serial}: the {day} statement says {status}")
+            continue
+        missing = [d for d in days if d not in statements]
+        open_days = [d for d in days if d in statements and not statements[d].closed]
+        if missing or open_days:
+            why = (f"statements of {', '.join(missing)} not loaded" if missing else
+                   f"statements of {', '.join(open_days)} loaded before their day ended")
+            obstacles.append(f"serial {s.serial} is {s.outcome} at the channel and {why}: nothing shows it cannot pay")
+    return obstacles
+
+
+def force_success_obstacle(serials: list[SerialWord], statement: LoadedStatement | None, ref: StatementRef | None,
+                           amount_fen: Fen) -> str | None:
+    """Success is forced only on a statement line for one of the refund's serials saying success, same amount."""
+    if statement is None or ref is None or ref.serial is None:
+        return "force success needs a statement line <channel>/<yyyymmdd>/<serial> of a loaded statement"
+    if ref.serial not in {s.serial for s in serials}:
+        return f"serial {ref.serial} is not a serial of this refund"
+    line = next((x for x in statement.lines if x.serial == ref.serial), None)
+    if line is None:
+        return f"statement {ref.channel}/{ref.day} has no line for serial {ref.serial}"
+    if line.status != "success":
+        return f"statement line {ref} says {line.status}, not success"
+    if line.amount_fen != amount_fen:
+        return f"statement line {ref} is {line.amount_fen} fen, the refund {amount_fen} fen"
+    return None

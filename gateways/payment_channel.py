@@ -14,8 +14,7 @@ from typing import Any
 
 import httpx
 
-from core.http import SOURCE, PeerRejected, PeerUnavailable, SignedJsonClient
-from core.signing import signed_headers
+from core.http import SOURCE, PeerRejected, PeerUnavailable, SignedJsonClient, signed_request
 from domain.refunds import ChannelAnswer, ChannelState
 
 STATES = {"success": ChannelState.SUCCESS, "processing": ChannelState.PROCESSING, "failed": ChannelState.FAILED,
@@ -88,8 +87,7 @@ class MerchantNotifier:
 
     async def notify(self, url: str, secret: str, payload: dict) -> None:
         raw = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
-        headers = {**signed_headers(secret, raw, source=SOURCE), "Content-Type": "application/json"}
-        resp = await self._client.post(url, content=raw, headers=headers)  # transport errors propagate: retried
+        resp = await self._client.send(signed_request(self._client, "POST", url, raw, secret, SOURCE))  # transport errors propagate: retried
         if not 200 <= resp.status_code < 300:
             raise RuntimeError(f"merchant answered HTTP {resp.status_code}: {resp.text[:200]}")
 

@@ -9,8 +9,8 @@ import asyncio
 from temporalio.client import Client
 
 from scripts.schedules.complaints import ensure_calendar_check_schedule
-from scripts.schedules.orders import ensure_settlement_schedules
-from scripts.schedules.refunds import ensure_refund_sweep_schedule
+from scripts.schedules.orders import ensure_order_repair_schedule, ensure_settlement_schedules
+from scripts.schedules.refunds import ensure_refund_repair_schedule, ensure_refund_sweep_schedule
 from scripts.search_attributes import register_search_attributes
 
 
@@ -20,6 +20,8 @@ async def set_up(client: Client) -> list[str]:
         *await ensure_settlement_schedules(client),
         await ensure_calendar_check_schedule(client),
         await ensure_refund_sweep_schedule(client),
+        await ensure_order_repair_schedule(client),
+        await ensure_refund_repair_schedule(client),
     ]
 
 

@@ -21,13 +21,16 @@ import jwt
 import structlog
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from core.access import Principal, Role
 from core.db import utcnow
 from core.errors import Conflict, NotFound, Refused, Unauthenticated
 from core.settings import Settings, get_settings
-from db.identity import ApiKey, AuditEntry, RefreshToken, User
+from core.signing import MAX_SKEW_S
+from db.identity import ApiKey, AuditEntry, RefreshToken, SignedPush, User
 
 log = structlog.get_logger(__name__)
 _hasher = PasswordHasher()
@@ -337,3 +340,21 @@ AUDIT_COLUMNS = ("id", "at", "actor", "roles", "action", "target", "outcome", "c
 def audit_cells(entry: AuditEntry) -> list:
     return [entry.id, entry.at.isoformat(), entry.actor, entry.roles, entry.action, entry.target, entry.outcome,
             entry.client, entry.request_id]
+
+
+# ---- signed pushes ---------------------------------------------------------------------------------------
+
+
+def first_time_seen(session: Session, source: str, request_id: str, now: datetime | None = None) -> bool:
+    """Remember a signed push's request id; False when it was seen within the window (a replay). Ids older than
+    twice the window go: their timestamps would fail the signature check anyway."""
+    now = now or utcnow()
+    session.exec(delete(SignedPush).where(SignedPush.seen_at < now - timedelta(seconds=2 * MAX_SKEW_S)))
+    session.add(SignedPush(source=source, request_id=request_id, seen_at=now))
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        log.warning("replayed signed push refused", source=source, request_id=request_id)
+        return False
+    return True

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+import anyio
 import structlog
+from pydantic import BaseModel
 from sqlalchemy import func
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, select, update
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.common import (
     SearchAttributePair,
@@ -28,11 +31,13 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.db import utcnow
-from core.errors import Conflict, Forbidden, NotFound, Refused
+from core.errors import Conflict, Forbidden, Invalid, NotFound, Refused
 from core.settings import get_settings
 from core.temporal import live_query
 from db.refunds import (
     ChannelErrorMapping,
+    ChannelStatement,
+    ChannelStatementLine,
     ChannelSwitch,
     Merchant,
     MerchantProduct,
@@ -42,6 +47,7 @@ from db.refunds import (
     RefundEvent,
     RefundSerial,
 )
+from domain.clock import SHANGHAI
 from domain.refunds import (
     BUILT_IN_MAPPINGS,
     EXCEPTION_SOURCES,
@@ -49,15 +55,25 @@ from domain.refunds import (
     ErrorMapping,
     FeeMode,
     FeeRule,
+    LoadedStatement,
     LoopLimits,
+    OverrideRefused,
     PaymentBalance,
     RefundRefused,
     RefundSource,
     RefundStatus,
+    SerialWord,
+    StatementLine,
     audit_reasons,
+    check_statement_day,
+    evidence_days,
+    force_fail_obstacles,
+    force_success_obstacle,
     initial_status,
     parse_backoff,
+    parse_statement_ref,
     quote,
+    statement_closed,
 )
 from workflows.refunds import contract
 from workflows.refunds.contract import OpsAction, RefundInput, RefundView
@@ -277,6 +293,54 @@ async def ensure_workflow(client: Client, inp: RefundInput) -> None:
         return  # REJECT_DUPLICATE: its process already ran to the end
 
 
+def mark_started(session: Session, refund_ids: list[str], now: datetime | None = None) -> None:
+    """Its workflow is known to run (or to have run): the repair pass leaves the refund alone."""
+    if refund_ids:
+        session.exec(update(Refund).where(col(Refund.id).in_(refund_ids), col(Refund.process_started_at).is_(None))
+                     .values(process_started_at=now or utcnow()))
+        session.commit()
+
+
+class RefundRepairReport(BaseModel):
+    processes_started: int = 0
+    failed: int = 0
+
+
+async def repair_refunds(engine: Engine, client: Client, grace: timedelta, now: datetime | None = None,
+                         limit: int = 500) -> RefundRepairReport:
+    """A crash between storing a refund (its amount reserved) and starting its workflow leaves the amount
+    reserved with nothing moving it: start the workflow (idempotent), rows written more than `grace` ago."""
+    before = (now or utcnow()) - grace
+
+    def unstarted() -> list[RefundInput]:
+        with Session(engine) as s:
+            ids = s.exec(select(Refund.id).where(col(Refund.process_started_at).is_(None), Refund.created_at < before)
+                         .order_by(col(Refund.created_at)).limit(limit)).all()
+            return [refund_input(s, rid) for rid in ids]
+
+    report, started = RefundRepairReport(), []
+    for inp in await anyio.to_thread.run_sync(unstarted):
+        try:
+            await ensure_workflow(client, inp)
+        except Exception as err:  # noqa: BLE001 - the next pass tries again
+            report.failed += 1
+            log.error("refund repair: workflow not started", refund_id=inp.refund_id, error=f"{type(err).__name__}: {err}")
+            continue
+        started.append(inp.refund_id)
+        log.warning("refund repair: workflow started after a lost start", refund_id=inp.refund_id,
+                    payment_id=inp.payment_id, amount_fen=inp.amount_fen)
+
+    def stamp() -> None:
+        with Session(engine) as s:
+            mark_started(s, started)
+
+    await anyio.to_thread.run_sync(stamp)
+    report.processes_started = len(started)
+    if started or report.failed:
+        log.warning("refund repair pass", **report.model_dump())
+    return report
+
+
 # ---- reading ------------------------------------------------------------------------------------
 
 
@@ -335,7 +399,114 @@ async def live_view(client: Client | None, refund_id: str) -> tuple[RefundView |
 # ---- ops ----------------------------------------------------------------------------------------
 
 UPDATE_ERRORS = {"FourEyes": Forbidden, "StatementRequired": Refused, "InvalidState": Conflict, "Busy": Conflict,
-                 "PreDebitChannel": Conflict, "NotPreDebit": Conflict}
+                 "PreDebitChannel": Conflict, "NotPreDebit": Conflict, "SerialStillLive": Conflict}
+# Overrides that decide where money went: each needs the channel's own word or a loaded statement line.
+EVIDENCED_ACTIONS = ("force_success", "force_fail")
+
+
+def serial_words(session: Session, refund_id: str) -> list[SerialWord]:
+    rows = session.exec(select(RefundSerial).where(RefundSerial.refund_id == refund_id)
+                        .order_by(col(RefundSerial.seq))).all()
+    return [SerialWord(serial=r.serial, outcome=r.outcome, sends=r.sends,
+                       sent_on=r.created_at.astimezone(SHANGHAI).strftime("%Y%m%d"),
+                       last_sent_on=r.updated_at.astimezone(SHANGHAI).strftime("%Y%m%d")) for r in rows]
+
+
+def loaded_statement(session: Session, channel: str, day: str) -> LoadedStatement | None:
+    head = session.get(ChannelStatement, (channel, day))
+    if head is None:
+        return None
+    lines = session.exec(select(ChannelStatementLine).where(ChannelStatementLine.channel == channel,
+                                                            ChannelStatementLine.day == day)).all()
+    return LoadedStatement(channel=channel, day=day, closed=head.closed, lines=[
+        StatementLine(serial=x.serial, amount_fen=x.amount_fen, status=x.status) for x in lines])
+
+
+@dataclass(frozen=True)
+class OverrideEvidence:
+    statement_ref: str | None  # as checked, normalised
+    checked_sends: dict[str, int] | None  # force fail: every serial and its sends as this check saw them
+
+
+def override_evidence(session: Session, refund_id: str, action: str, statement_ref: str | None) -> OverrideEvidence:
+    """Check a force success / force fail against the channel's word and a loaded statement before it reaches
+    the workflow (refund rules: an override never frees money that may still move). Returns what the workflow
+    re-checks when it applies a force fail: the serials and sends this check saw."""
+    if action not in EVIDENCED_ACTIONS:
+        return OverrideEvidence(statement_ref, None)
+    refund = session.get(Refund, refund_id)
+    if refund is None:
+        raise NotFound(f"unknown refund {refund_id}")
+    if not (statement_ref or "").strip():
+        raise Refused("a statement reference (the reconciliation evidence) is required", type="statement_required")
+    try:
+        ref = parse_statement_ref(statement_ref or "")
+        if ref.channel != refund.channel:
+            raise OverrideRefused(f"statement {ref} is of channel {ref.channel}; the refund went through "
+                                  f"{refund.channel}", "statement_of_other_channel")
+        statement = loaded_statement(session, ref.channel, ref.day)
+        if statement is None:
+            raise OverrideRefused(f"statement {ref.channel}/{ref.day} is not loaded: load it (POST "
+                                  f"/refund-channels/{ref.channel}/statements/{ref.day}), then cite it", "statement_not_loaded")
+        serials = serial_words(session, refund_id)
+        if action == "force_success":
+            if why := force_success_obstacle(serials, statement, ref, refund.amount_fen):
+                raise OverrideRefused(why, "statement_does_not_show_success")
+            return OverrideEvidence(str(ref), None)
+        days = sorted({d for one in serials for d in evidence_days(one)})
+        if ref.day not in days or (ref.serial is not None and ref.serial not in {x.serial for x in serials}):
+            raise OverrideRefused(f"statement {ref} is not about this refund's serials (sent on "
+                                  f"{', '.join(sorted({x.sent_on for x in serials})) or 'no day'})",
+                                  "statement_of_other_refund")
+        statements = {d: st for d in days if (st := loaded_statement(session, refund.channel, d)) is not None}
+        if obstacles := force_fail_obstacles(serials, statements):
+            raise OverrideRefused("force fail would free money that may still be paid: " + "; ".join(obstacles),
+                                  "serial_may_still_pay")
+    except OverrideRefused as err:
+        raise Conflict(str(err), type=err.type) from None
+    return OverrideEvidence(str(ref), {s.serial: s.sends for s in serials})
+
+
+def statement_day(day: str) -> str:
+    """A statement's day as the API takes it: a real yyyymmdd, not in the future (Shanghai)."""
+    try:
+        when = check_statement_day(day)
+    except OverrideRefused as err:
+        raise Invalid(str(err), type=err.type) from None
+    if when > utcnow().astimezone(SHANGHAI).date():
+        raise Invalid(f"{day} has not begun in Shanghai: no statement yet", type="statement_day_in_future")
+    return day
+
+
+def load_statement(session: Session, channel: str, day: str, lines: list[dict], actor: str,
+                   now: datetime | None = None) -> LoadedStatement:
+    """Store the channel's statement of a day as loaded now (the evidence ops overrides cite). Loading again
+    replaces the lines: the channel's latest word about that day wins, and whether the day had closed is
+    re-read."""
+    now = now or utcnow()
+    statement_day(day)
+    if session.get(RefundChannel, channel) is None:
+        raise NotFound(f"unknown channel {channel}")
+    parsed = {}
+    for line in lines:
+        serial = str(line.get("serial") or "")
+        if serial:
+            parsed[serial] = ChannelStatementLine(channel=channel, day=day, serial=serial,
+                                                  refund_id=line.get("refund_id"),
+                                                  amount_fen=int(line.get("amount_fen") or 0),
+                                                  status=str(line.get("status")))
+    for old in session.exec(select(ChannelStatementLine).where(ChannelStatementLine.channel == channel,
+                                                               ChannelStatementLine.day == day)).all():
+        session.delete(old)
+    session.flush()
+    head = session.get(ChannelStatement, (channel, day)) or ChannelStatement(channel=channel, day=day, closed=False,
+                                                                             loaded_by=actor)
+    head.closed, head.lines, head.loaded_by, head.loaded_at = statement_closed(day, now), len(parsed), actor, now
+    session.add(head)
+    session.add_all(parsed.values())
+    session.commit()
+    log.info("channel statement loaded", channel=channel, day=day, lines=len(parsed), closed=head.closed, actor=actor)
+    return loaded_statement(session, channel, day)  # type: ignore[return-value]
 
 
 def refund_status(session: Session, refund_id: str) -> str:

@@ -40,8 +40,8 @@ from fastapi import Depends, FastAPI, HTTPException, Query
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 
+from core.http import signed_request
 from core.settings import Settings, get_settings
-from core.signing import signed_headers
 from domain.msisdn import mask_msisdn
 from domain.orders.carrier_events import WIRE_FIELDS, CarrierEventIn, explain
 from domain.orders.carriers import Carrier
@@ -292,13 +292,13 @@ class CarrierSimulator:
     async def _push(self, item: OutboxItem) -> Literal["sent", "retry", "rejected"]:
         assert self._client is not None and self.push_url is not None
         body, content_type = render(item)
-        headers = signed_headers(self.settings.carrier_push_secret, body, source=item.carrier.value)
-        headers["Content-Type"] = content_type
         item.attempts += 1
         url = f"{self.push_url}/carrier-events/batch"
         ctx = {"item": item.id, "carrier": item.carrier.value, "format": item.format, "events": len(item.events)}
-        try:
-            resp = await self._client.post(url, content=body, headers=headers)
+        try:  # each carrier signs with its own key, each attempt with a new request id
+            resp = await self._client.send(signed_request(
+                self._client, "POST", url, body, self.settings.push_secrets.get(item.carrier.value, ""),
+                item.carrier.value, content_type=content_type))
         except httpx.HTTPError as err:
             item.last_error = f"{type(err).__name__}: {err}"[:300]
             self.store.count("push_failures")

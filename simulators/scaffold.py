@@ -18,8 +18,8 @@ from fastapi import FastAPI, HTTPException, Request
 from pydantic import BaseModel, ValidationError
 
 from core import logs
-from core.settings import Settings, get_settings
-from core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, BadSignature, verify
+from core.settings import Settings, check_secrets, get_settings
+from core.signing import BadSignature, RecentRequests, request_target, verify
 
 log = structlog.get_logger("simulators.scaffold")
 
@@ -121,11 +121,17 @@ def signed_body(
     `on_bad_signature` runs before the 401 (to count it); `then` runs after a good signature, so scripted latency
     and injected errors hit only requests a real counterparty would have accepted.
     """
+    seen = RecentRequests()
 
     async def dependency(request: Request) -> bytes:
         body = await request.body()
+        scope = request.scope
+        target = request_target(scope.get("raw_path", request.url.path.encode()).decode("latin-1"),
+                                scope.get("query_string", b"").decode("latin-1"))
         try:
-            verify(secret, request.headers.get(TIMESTAMP_HEADER), request.headers.get(SIGNATURE_HEADER), body)
+            signed = verify(secret, request.headers, body, request.method, target)
+            if not seen.first_time(signed):
+                raise BadSignature(f"request {signed.request_id} was already received: a replay")
         except BadSignature as err:
             if on_bad_signature is not None:
                 on_bad_signature()
@@ -185,4 +191,5 @@ def run(
     args = parser.parse_args(argv)
     settings = get_settings()
     logs.configure(json=settings.log_json)  # before create_app, whose state loading already logs
+    check_secrets(settings, f"the simulator {parser.prog}")
     uvicorn.run(create_app(args, settings), host=args.host, port=args.port, log_level=uvicorn_log_level)

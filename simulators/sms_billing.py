@@ -29,9 +29,9 @@ import structlog
 from fastapi import Depends, FastAPI, HTTPException
 from pydantic import BaseModel, Field
 
+from core.http import signed_request
 from core.logs import redact
 from core.settings import Settings, get_settings
-from core.signing import signed_headers
 from simulators.scaffold import JsonState, cli, parse_or_422, run, signed_body
 
 log = structlog.get_logger("simulators.sms_billing")
@@ -145,9 +145,9 @@ def create_app(
         msg = {"message_id": body.message_id or f"in-{uuid.uuid4().hex[:12]}", "from": body.sender, "text": body.text,
                "received_at": datetime.now(UTC).isoformat()}
         raw = json.dumps(msg, ensure_ascii=False).encode()
-        headers = {**signed_headers(s.sms_push_secret, raw, source="sms-gateway"), "Content-Type": "application/json"}
         async with httpx.AsyncClient(timeout=30) as http:
-            r = await http.post(f"{push_base}/complaints/sms/inbound", content=raw, headers=headers)
+            r = await http.send(signed_request(http, "POST", f"{push_base}/complaints/sms/inbound", raw,
+                                               s.push_secrets.get("sms-gateway", ""), "sms-gateway"))
         state.inbound.append({"message_id": msg["message_id"], "status": r.status_code})
         save()
         try:

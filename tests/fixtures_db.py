@@ -159,16 +159,11 @@ def fake_temporal() -> FakeTemporal:
 
 @pytest.fixture
 def api_app(db: Engine, fake_temporal: FakeTemporal):
-    from api.deps import get_session
+    from api.deps import get_db_engine
     from api.main import create_app
 
     app = create_app(temporal_client=fake_temporal)
-
-    def session_override() -> Iterator[Session]:
-        with Session(db) as session:
-            yield session
-
-    app.dependency_overrides[get_session] = session_override
+    app.dependency_overrides[get_db_engine] = lambda: db
     return app
 
 

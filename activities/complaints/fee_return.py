@@ -15,6 +15,7 @@ from domain.complaints.fee_return import SMS_CREDITED, CreditResolution, FeeRetu
 from domain.money import yuan
 from gateways.billing import BillingGateway
 from gateways.sms import SmsGateway
+from services.complaints.fee_return import free_charge_if_ended
 from workflows.complaints import contract
 from workflows.complaints.contract import CreditFailure, CreditResolved, FeeReturnCredit
 
@@ -116,5 +117,6 @@ class FeeReturnActivities:
                 ret.credit_failure = f"{ret.credit_failure} | {inp.resolution} by {inp.actor}: {inp.reason}"[:2000]
                 ret.updated_at = ret.resolved_at
                 s.add(ret)
+                free_charge_if_ended(s, ret)
                 s.commit()
         log.info("fee return credit resolved", fee_return_id=inp.fee_return_id, resolution=inp.resolution, actor=inp.actor)

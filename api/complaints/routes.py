@@ -48,13 +48,12 @@ from api.deps import (
     require,
     run_db,
     start_process,
-    verified_body,
+    verified_push,
 )
 from api.schemas import MONTH_PATTERN, Page
 from core.access import Permission, Principal
 from core.errors import BusinessError
 from core.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, attachment
-from core.settings import get_settings
 from db.complaints import Complaint, FeeReturn, OpsAlert
 from domain.clock import month_bounds
 from domain.complaints.complaint import ComplaintType, Department, Level, PriorComplaint, is_repeat
@@ -225,11 +224,15 @@ def kpis_xlsx(session: SessionDep, month: Annotated[str, Query(pattern=MONTH_PAT
                     headers=attachment(f"complaint-kpis-{month}.xlsx"))
 
 
+SMS_SOURCES = frozenset({"sms-gateway"})
+
+
 @complaint_router.post("/sms/inbound", response_model=InboundSmsOut,
-             responses={401: {"description": "bad signature"}, 422: {"description": "invalid body"}})
+             responses={401: {"description": "bad signature"}, 403: {"description": "not the SMS gateway"},
+                        409: {"description": "a replay"}, 422: {"description": "invalid body"}})
 async def inbound_sms(request: Request, session: SessionDep, temporal: TemporalDep) -> InboundSmsOut:
     """A customer's SMS as the gateway pushes it (signed like every push): survey answers reopen or close tickets."""
-    raw = await verified_body(request, get_settings().sms_push_secret)
+    _, raw = await verified_push(request, session, SMS_SOURCES)
     try:
         body = InboundSmsBody.model_validate_json(raw)
     except ValidationError as err:

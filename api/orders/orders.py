@@ -9,6 +9,7 @@ from temporalio.client import Client
 
 from api.deps import (
     IDEMPOTENCY_HEADER,
+    crash_here_in_tests,
     get_session,
     get_temporal_optional,
     idempotency_key,
@@ -57,8 +58,11 @@ async def place_order(
     placed = await run_db(session, svc.place_order, key, req)
     order = placed.order
     out = OrderOut.model_validate(order)
+    crash_here_in_tests("order")
     await start_process(temporal, lambda client: svc.ensure_workflow(client, order, placed.terms), f"order {order.id}",
                         f"retry with the same {IDEMPOTENCY_HEADER}", order_id=order.id, agent_id=order.agent_id)
+    if order.process_started_at is None:
+        await run_db(session, svc.mark_started, [order.id])
     response.status_code = 201 if placed.created else 200
     return out
 

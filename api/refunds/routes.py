@@ -8,7 +8,16 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Res
 from sqlmodel import Session, select
 from temporalio.client import Client
 
-from api.deps import get_session, get_temporal, get_temporal_optional, require, run_db, sees_merchant, start_process
+from api.deps import (
+    crash_here_in_tests,
+    get_session,
+    get_temporal,
+    get_temporal_optional,
+    require,
+    run_db,
+    sees_merchant,
+    start_process,
+)
 from api.refunds.schemas import (
     BatchItemOut,
     BatchRefundIn,
@@ -68,7 +77,10 @@ async def _start(temporal: Any, session: Session, refund: Refund) -> None:
     async def start(client: Client) -> None:
         await svc.ensure_workflow(client, await run_db(session, svc.refund_input, refund.id))
 
+    crash_here_in_tests("refund")
     await start_process(temporal, start, f"refund {refund.id}", "send the same refund number again", refund_id=refund.id)
+    if refund.process_started_at is None:
+        await run_db(session, svc.mark_started, [refund.id])
 
 
 # ---- payments -------------------------------------------------------------------------------------
@@ -200,18 +212,28 @@ async def get_refund(refund_id: str, session: Db,
 
 @router.post("/refunds/{refund_id}/{action}", response_model=OpsActionOut,
              responses={403: {"description": "the auditor is the requester"}, 404: {"description": "unknown refund"},
-                        409: {"description": "not allowed in the refund's current state"},
+                        409: {"description": "not allowed in the refund's current state, or the evidence does not "
+                                              "prove it: a serial may still pay, the statement is not loaded or "
+                                              "does not show success with the refund's amount"},
                         422: {"description": "missing statement reference"}})
 async def ops_action(refund_id: str, action: str, body: OpsActionIn, session: Db,
                      temporal: Annotated[Client, Depends(get_temporal)],
                      principal: Annotated[Principal, require(Permission.REFUNDS_ACT)]) -> OpsActionOut:
     """approve, reject, mark_succeeded_offline (auditors); force_success, force_fail, retry_new_serial (ops):
-    each recorded with who did it, taken from the token."""
+    each recorded with who did it, taken from the token.
+
+    force_success and force_fail cite a loaded statement (`<channel>/<yyyymmdd>/<serial>` for a line,
+    `<channel>/<yyyymmdd>` for a whole day): success needs a line saying success with the refund's amount; fail
+    needs every serial settled by the channel's own decline or "never received", or by the statement (a failed
+    line, or absent from a closed day's statement after the serial was sent). Otherwise 409, and no money moves."""
     needed = Permission.REFUNDS_AUDIT if action in AUDIT_ACTIONS else Permission.REFUNDS_OVERRIDE
     if not principal.can(needed):
         raise Forbidden(f"{principal.id} ({principal.role_names}) may not {action} a refund", type="permission_denied")
     before = await run_db(session, svc.refund_status, refund_id)
-    status = await svc.ops_action(temporal, refund_id, before, action, OpsAction(**body.model_dump(), actor=principal.id))
+    evidence = await run_db(session, svc.override_evidence, refund_id, action, body.statement_ref)
+    status = await svc.ops_action(temporal, refund_id, before, action, OpsAction(
+        **body.model_dump(exclude={"statement_ref"}), statement_ref=evidence.statement_ref, actor=principal.id,
+        checked_sends=evidence.checked_sends))
     log.info("refund ops action", refund_id=refund_id, action=action, actor=principal.id, status=status)
     return OpsActionOut(refund_id=refund_id, action=action, status=status)
 
@@ -255,20 +277,48 @@ def put_error_mapping(body: ErrorMappingIn, response: Response, session: Db,
     return ErrorMappingOut(**m.model_dump(), source="ops", created_by=row.created_by, created_at=row.created_at)
 
 
-@router.get("/refund-channels/{channel_id}/statements/{day}/reconciliation", dependencies=[require(Permission.RECONCILIATION_READ)], response_model=ReconciliationOut,
-            responses={502: {"description": "the channel did not give its statement"}})
-async def reconcile_statement(
-    channel_id: str,
-    day: Annotated[str, Path(pattern=r"^\d{8}$", description="yyyymmdd, Shanghai day")],
-    session: Db,
-    gateway: Annotated[PaymentChannelGateway, Depends(get_channel_gateway)],
-) -> ReconciliationOut:
-    """The channel's daily statement beside our serials; the lines that disagree (statement success, refund not
-    succeeded, or a serial we never sent) are what ops force success or fail with, citing the statement."""
+STATEMENT_ERRORS = {404: {"description": "unknown channel"}, 502: {"description": "the channel did not give its statement"}}
+StatementDay = Annotated[str, Path(pattern=r"^\d{8}$", description="yyyymmdd, Shanghai day")]
+
+
+async def _reconcile(session: Session, gateway: PaymentChannelGateway, channel_id: str, day: str,
+                     loaded_by: str | None) -> ReconciliationOut:
+    svc.statement_day(day)
     try:
         lines = await gateway.statement(channel_id, day)
     except (PeerUnavailable, PeerRejected) as err:
         raise HTTPException(502, detail=f"channel {channel_id} statement {day}: {err}") from None
+    closed = None
+    if loaded_by is not None:
+        closed = (await run_db(session, svc.load_statement, channel_id, day, lines, loaded_by)).closed
     recon = await run_db(session, svc.reconcile, lines)
-    return ReconciliationOut(channel=channel_id, day=day, lines=len(recon),
-                             disagreements=[ReconLineOut.model_validate(r) for r in recon if r.disagrees])
+    return ReconciliationOut(channel=channel_id, day=day, lines=len(recon), loaded=loaded_by is not None,
+                             closed=closed, statement_ref=f"{channel_id}/{day}",
+                             disagreements=[ReconLineOut.model_validate(r).model_copy(
+                                 update={"statement_ref": f"{channel_id}/{day}/{r.serial}"})
+                                 for r in recon if r.disagrees])
+
+
+@router.get("/refund-channels/{channel_id}/statements/{day}/reconciliation", response_model=ReconciliationOut,
+            dependencies=[require(Permission.RECONCILIATION_READ)], responses=STATEMENT_ERRORS)
+async def reconcile_statement(
+    channel_id: str, day: StatementDay, session: Db,
+    gateway: Annotated[PaymentChannelGateway, Depends(get_channel_gateway)],
+) -> ReconciliationOut:
+    """The channel's daily statement beside our serials; the lines that disagree (statement success, refund not
+    succeeded, or a serial we never sent) are what ops force success or fail with, once the statement is loaded
+    (`POST` on the statement)."""
+    return await _reconcile(session, gateway, channel_id, day, None)
+
+
+@router.post("/refund-channels/{channel_id}/statements/{day}", response_model=ReconciliationOut,
+             responses=STATEMENT_ERRORS)
+async def load_statement(
+    channel_id: str, day: StatementDay, session: Db,
+    gateway: Annotated[PaymentChannelGateway, Depends(get_channel_gateway)],
+    principal: Annotated[Principal, require(Permission.RECONCILIATION_READ)],
+) -> ReconciliationOut:
+    """Load the channel's statement of a day: stored as the channel gives it now (loading again replaces it),
+    then reconciled like the GET. Only a loaded statement can be cited by a force success or force fail; it
+    counts as final (`closed`) when its Shanghai day had ended at loading."""
+    return await _reconcile(session, gateway, channel_id, day, principal.id)

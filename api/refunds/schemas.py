@@ -221,10 +221,14 @@ class ReconLineOut(BaseModel):
     our_outcome: str | None
     refund_status: str | None
     disagrees: bool
+    statement_ref: str = ""  # what an override cites for this line
 
 
 class ReconciliationOut(BaseModel):
     channel: str
     day: str
     lines: int
+    loaded: bool  # stored as evidence (the POST), or only read (the GET)
+    closed: bool | None  # loaded after its day had ended: a serial missing from it was not received that day
+    statement_ref: str  # cites the whole day's statement (evidence of absence)
     disagreements: list[ReconLineOut]

@@ -54,10 +54,10 @@ class CarrierEventIn(BaseModel):
             raise ValueError(f"a {self.kind.value} event needs {', '.join(missing)}")
         return self
 
-    def to_order_event(self) -> OrderEvent:
+    def to_order_event(self, source: str | None = None) -> OrderEvent:
         data = self.model_dump(exclude={"to_msisdn"})
         data["to_msisdn_fingerprint"] = msisdn_fingerprint(self.to_msisdn) if self.to_msisdn else None
-        return OrderEvent(**data)
+        return OrderEvent(**data, source=source)
 
 
 class ParsedLine(BaseModel):

@@ -159,6 +159,7 @@ class OrderEvent(BaseModel):
     order_id: str
     kind: EventKind
     occurred_at: AwareDatetime
+    source: str | None = None  # who pushed it: an event is its (source, event id); None in events of older runs
     tracking_no: str | None = None
     delivery_status: DeliveryStatus | None = None
     redelivery_date: str | None = None
@@ -223,10 +224,14 @@ class OrderFacts(BaseModel):
     audit: AuditResult | None = None
 
     def record(self, event: OrderEvent, learned_at: datetime, msisdn_fp: str) -> bool:
-        """Fold one event in. False when it is a duplicate (same event id) and nothing changes."""
-        if event.event_id in self.seen_event_ids:
+        """Fold one event in. False when it is a duplicate (same source and event id) and nothing changes.
+
+        Events of older runs carry no source and are known by their bare id, as they always were: a history
+        recorded before sources replays the same; a bare id seen then still stops its resend now."""
+        key = f"{event.source}/{event.event_id}" if event.source else event.event_id
+        if key in self.seen_event_ids or event.event_id in self.seen_event_ids:
             return False
-        self.seen_event_ids.append(event.event_id)
+        self.seen_event_ids.append(key)
         fact = Fact(at=event.occurred_at, learned_at=learned_at, event_id=event.event_id)
         k = event.kind
         if k == EventKind.SHIPPED:

@@ -12,8 +12,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from core.db import get_engine
+from core.http import signed_request
 from core.settings import get_settings
-from core.signing import signed_headers
 from db.agents import Appeal
 from db.orders import Order
 from domain.clock import SHANGHAI
@@ -33,9 +33,8 @@ async def _call(http: httpx.AsyncClient, method: str, url: str, headers: dict, *
 
 async def _push(http: httpx.AsyncClient, api: str, carrier: str, event: dict) -> None:
     body = json.dumps(event).encode()
-    r = await http.post(f"{api}/carrier-events", content=body,
-                        headers={"Content-Type": "application/json",
-                                 **signed_headers(get_settings().carrier_push_secret, body, source=carrier)})
+    r = await http.send(signed_request(http, "POST", f"{api}/carrier-events", body,
+                                       get_settings().push_secrets.get(carrier, ""), carrier))
     if r.status_code >= 400:
         raise RuntimeError(f"demo: carrier event -> {r.status_code} {r.text}")
 

@@ -1,10 +1,14 @@
-"""Each carrier's monthly settlement Schedule: on the 3rd at 02:00 Shanghai, open last month's batch."""
+"""The orders' Schedules: each carrier's monthly settlement (on the 3rd at 02:00 Shanghai, open last month's
+batch) and the repair pass."""
+
+from datetime import timedelta
 
 from temporalio.client import (
     Client,
     Schedule,
     ScheduleActionStartWorkflow,
     ScheduleCalendarSpec,
+    ScheduleIntervalSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleRange,
@@ -15,6 +19,7 @@ from core.settings import get_settings
 from core.temporal import ensure_schedule
 from domain.orders.carriers import Carrier
 from workflows.orders import contract
+from workflows.orders.repair import OrderRepairWorkflow
 from workflows.orders.settlement import SettlementKickoffWorkflow
 
 
@@ -36,3 +41,14 @@ async def ensure_settlement_schedules(client: Client) -> list[str]:
         )
         ids.append(await ensure_schedule(client, contract.settlement_schedule_id(carrier.value), schedule))
     return ids
+
+
+async def ensure_order_repair_schedule(client: Client, every_s: int | None = None) -> str:
+    """The repair pass every `repair_every_s` (overlaps skipped): orders and carrier events a crash left half done."""
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(OrderRepairWorkflow.run, id=contract.REPAIR_WORKFLOW_ID,
+                                           task_queue=contract.TASK_QUEUE),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(seconds=every_s or get_settings().repair_every_s))]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+    return await ensure_schedule(client, contract.REPAIR_SCHEDULE_ID, schedule)

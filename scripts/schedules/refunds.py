@@ -15,6 +15,7 @@ from temporalio.client import (
 from core.settings import get_settings
 from core.temporal import ensure_schedule
 from workflows.refunds import contract
+from workflows.refunds.repair import RefundRepairWorkflow
 from workflows.refunds.sweep import RefundSweepWorkflow
 
 
@@ -27,3 +28,14 @@ async def ensure_refund_sweep_schedule(client: Client, every_s: int | None = Non
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
     )
     return await ensure_schedule(client, contract.SWEEP_SCHEDULE_ID, schedule)
+
+
+async def ensure_refund_repair_schedule(client: Client, every_s: int | None = None) -> str:
+    """The repair pass every `repair_every_s` (overlaps skipped): refunds stored without a running workflow."""
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(RefundRepairWorkflow.run, id=contract.REPAIR_WORKFLOW_ID,
+                                           task_queue=contract.TASK_QUEUE),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(seconds=every_s or get_settings().repair_every_s))]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+    return await ensure_schedule(client, contract.REPAIR_SCHEDULE_ID, schedule)

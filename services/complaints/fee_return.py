@@ -2,8 +2,8 @@
 value-added verification with top-up, and the start of the credit workflow `fee-return-<id>`.
 
 Checks before anything is decided (complaint procedure 5.1, 5.6): the returned number must be the ticket's number; an
-earlier return of the same kind (same number, same category, same charge month) is reported instead of a
-second one; the operator never approves or audits their own return.
+earlier return of the same charge (same number and charge month, whatever category either request names) is
+shown in a refusal instead of paying the charge back twice; the operator never approves or audits their own return.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from core.access import Principal
 from core.access import Role as AccessRole
 from core.db import utcnow
 from core.errors import Conflict, Forbidden, IdempotencyConflict, NotFound, TemporalUnavailable
-from db.complaints import Complaint, FeeReturn
+from db.complaints import Complaint, FeeReturn, FeeReturnCharge
 from domain.clock import months_before
 from domain.complaints.complaint import Customer
 from domain.complaints.fee_return import (
@@ -103,13 +103,7 @@ def request(session: Session, complaint_id: str, key: str, req: NewFeeReturn, no
         return existing, False
     if fp != complaint.msisdn_fingerprint:
         raise InvalidComplaint(f"the number to credit must be the complaint's number ({complaint.msisdn_masked})")
-    earlier = session.exec(select(FeeReturn).where(
-        FeeReturn.msisdn_fingerprint == fp, FeeReturn.category == req.category.value,
-        FeeReturn.charge_month == req.charge_month, col(FeeReturn.top_up_of).is_(None),
-        col(FeeReturn.status).in_([s.value for s in LIVE_STATUSES]))).first()
-    if earlier is not None:
-        raise EarlierReturn(f"an earlier {req.category.value} return for {req.charge_month} exists on this number: "
-                            f"{earlier.id} ({earlier.status}, {earlier.amount_fen} fen, complaint {earlier.complaint_id})")
+    _refuse_if_returned(session, fp, req.charge_month)
     recent = session.exec(select(func.count()).select_from(FeeReturn).where(
         FeeReturn.msisdn_fingerprint == fp, col(FeeReturn.status).in_([s.value for s in LIVE_STATUSES]), FeeReturn.amount_fen > 0,
         FeeReturn.requested_at >= months_before(now, 2))).one()
@@ -121,6 +115,15 @@ def request(session: Session, complaint_id: str, key: str, req: NewFeeReturn, no
         raise InvalidComplaint(str(err)) from None
     return _insert(session, complaint, key, req.category.value, req.charge_month, decision, req.operator_id,
                    req.reason, None, now), True
+
+
+def _refuse_if_returned(session: Session, fingerprint: str, charge_month: str) -> None:
+    claim = session.get(FeeReturnCharge, (fingerprint, charge_month))
+    earlier = session.get(FeeReturn, claim.fee_return_id) if claim else None
+    if earlier is not None:
+        raise EarlierReturn(f"the {charge_month} charge on this number is already being returned: {earlier.id} "
+                            f"({earlier.category}, {earlier.status}, {earlier.amount_fen} fen, complaint "
+                            f"{earlier.complaint_id}); one charge is returned once, whatever its category")
 
 
 def _insert(session: Session, complaint: Complaint, key: str, category: str, charge_month: str, decision: FeeDecision,
@@ -137,14 +140,21 @@ def _insert(session: Session, complaint: Complaint, key: str, category: str, cha
     if row.status == FeeReturnStatus.APPROVED:
         row.approved_at = now
     session.add(row)
+    claims = top_up_of is None and row.status in LIVE_STATUSES
+    if claims:  # the charge's key: a racing second request for it fails here, in the same commit
+        session.flush()
+        session.add(FeeReturnCharge(msisdn_fingerprint=row.msisdn_fingerprint, charge_month=charge_month,
+                                    fee_return_id=row.id))
     try:
         session.commit()
     except IntegrityError:
         session.rollback()
         again = session.exec(select(FeeReturn).where(FeeReturn.idempotency_key == key)).first()
-        if again is None:
-            raise
-        return again
+        if again is not None:
+            return again
+        if claims:
+            _refuse_if_returned(session, complaint.msisdn_fingerprint, charge_month)
+        raise
     session.refresh(row)
     log.info("fee return requested", fee_return_id=row.id, complaint_id=complaint.id, decision=row.decision,
              amount_fen=row.amount_fen, tier=tier, status=row.status)
@@ -215,9 +225,19 @@ def verify_value_added(session: Session, fee_return_id: str, actor_id: str, conf
     return row, added
 
 
+def free_charge_if_ended(session: Session, row: FeeReturn) -> None:
+    """A return refused or cancelled (nothing credited) frees its charge: it may be asked for again. The caller
+    commits, in the same transaction as the status."""
+    if row.status not in LIVE_STATUSES:
+        claim = session.get(FeeReturnCharge, (row.msisdn_fingerprint, row.charge_month))
+        if claim is not None and claim.fee_return_id == row.id:
+            session.delete(claim)
+
+
 def _save(session: Session, row: FeeReturn) -> FeeReturn:
     row.updated_at = utcnow()
     session.add(row)
+    free_charge_if_ended(session, row)
     session.commit()
     session.refresh(row)
     log.info("fee return", fee_return_id=row.id, status=row.status, complaint_id=row.complaint_id)

@@ -154,12 +154,12 @@ def _plan_and_store(session: Session, source: str, lines: Sequence[ParsedLine]) 
         if prior is not None:
             if prior.outcome == EventOutcome.ACCEPTED and prior.signalled_at is None and prior.order_id:
                 # stored earlier but never delivered (crash or Temporal outage): deliver it now
-                to_signal.append((idx, prior, ev.to_order_event()))
+                to_signal.append((idx, prior, ev.to_order_event(source)))
                 results.append(LineResult(line=ln.line, event_id=eid, outcome=EventOutcome.DUPLICATE, order_id=prior.order_id, error="earlier copy was not yet delivered; delivering it now"))
             elif prior.outcome == EventOutcome.UNKNOWN_ORDER and ev.order_id in known:
                 prior.outcome, prior.order_id, prior.kind, prior.error = EventOutcome.ACCEPTED, ev.order_id, ev.kind.value, ""
                 session.add(prior)
-                to_signal.append((idx, prior, ev.to_order_event()))
+                to_signal.append((idx, prior, ev.to_order_event(source)))
                 results.append(LineResult(line=ln.line, event_id=eid, outcome=EventOutcome.ACCEPTED, order_id=ev.order_id))
             else:
                 results.append(LineResult(line=ln.line, event_id=eid, outcome=EventOutcome.DUPLICATE, order_id=prior.order_id))
@@ -172,7 +172,7 @@ def _plan_and_store(session: Session, source: str, lines: Sequence[ParsedLine]) 
             continue
         record = CarrierEventRecord(source=source, event_id=eid, order_id=ev.order_id, kind=ev.kind.value, raw=ln.raw, outcome=EventOutcome.ACCEPTED)
         session.add(record)
-        to_signal.append((idx, record, ev.to_order_event()))
+        to_signal.append((idx, record, ev.to_order_event(source)))
         results.append(LineResult(line=ln.line, event_id=eid, outcome=EventOutcome.ACCEPTED, order_id=ev.order_id))
     session.flush()  # assigns ids; read them before the commit expires the objects
     pending = [Pending(index=i, record_id=int(rec.id), order_id=str(rec.order_id), event=ev) for i, rec, ev in to_signal]  # type: ignore[arg-type]

@@ -14,7 +14,7 @@ from datetime import datetime
 import structlog
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, select, update
 from temporalio.client import Client
 from temporalio.common import (
     SearchAttributePair,
@@ -205,6 +205,14 @@ async def ensure_workflow(client: Client, order: Order, terms: ProductTerms) -> 
         log.info("order workflow already closed", order_id=order.id, agent_id=order.agent_id)
         return
     log.info("order workflow ensured", order_id=order.id, agent_id=order.agent_id)
+
+
+def mark_started(session: Session, order_ids: list[str], now: datetime | None = None) -> None:
+    """Its workflow is known to run (or to have run): the repair pass leaves the order alone."""
+    if order_ids:
+        session.exec(update(Order).where(col(Order.id).in_(order_ids), col(Order.process_started_at).is_(None))
+                     .values(process_started_at=now or utcnow()))
+        session.commit()
 
 
 def get_order(session: Session, order_id: str) -> Order | None:

@@ -65,17 +65,13 @@ def time_env(own_time_env):
 @pytest.fixture
 async def desk(db, time_env):
     """(http client, sms, billing, engine): the API app on the test DB and Temporal, a worker with real activities."""
-    from api.deps import get_session
+    from api.deps import get_db_engine
     from api.main import create_app
 
     sms, billing = FakeSms(), FakeBilling()
     app = create_app(temporal_client=time_env.client)
 
-    def session_override():
-        with Session(db) as s:
-            yield s
-
-    app.dependency_overrides[get_session] = session_override
+    app.dependency_overrides[get_db_engine] = lambda: db
     acts = ComplaintActivities(db, sms)
     fee = FeeReturnActivities(db, billing, sms)
     worker = Worker(time_env.client, task_queue=contract.TASK_QUEUE,
@@ -213,8 +209,8 @@ async def test_department_actions_are_refused_with_type_and_reason(desk):
 
 def _signed(body: dict, secret=None) -> tuple[bytes, dict]:
     raw = json.dumps(body).encode()
-    return raw, {**signed_headers(secret or get_settings().sms_push_secret, raw, source="sms-gateway"),
-                 "Content-Type": "application/json"}
+    return raw, {**signed_headers(secret or get_settings().push_keys("sms-gateway"), raw, source="sms-gateway",
+                                  method="POST", target="/complaints/sms/inbound"), "Content-Type": "application/json"}
 
 
 async def test_survey_answer_by_inbound_sms_reopens_and_duplicates_count_once(desk, time_env):
@@ -318,7 +314,7 @@ async def test_fee_returns_rules_approval_audit_and_credit(desk, time_env):
         assert s.get(SmsMessage, f"{fid}-credited").to_masked == "138****5678"
 
     # value-added: single now, top-up when confirmed, credited at once (50 yuan: tier 1, no audit)
-    sp = await http.post(url, json={"msisdn": MSISDN, "category": "sp_unverified", "charge_month": "202610",
+    sp = await http.post(url, json={"msisdn": MSISDN, "category": "sp_unverified", "charge_month": "202609",
                                     "charged_fen": 1500, "monthly_subscription": True},
                          headers={**op1, "Idempotency-Key": "f3"})
     spr = sp.json()
@@ -340,6 +336,40 @@ async def test_fee_returns_rules_approval_audit_and_credit(desk, time_env):
     assert row["fee_returns_fen"] == {"double": 20000, "single": 1500, "top_up": 1500}
     bad = await http.post(url, json={**fr, "charge_month": "2026-10"}, headers={"Idempotency-Key": "f9"})
     assert bad.status_code == 422
+
+
+async def test_one_charge_is_returned_once_whatever_the_category(desk):
+    """Two requests for the same number and charge month under two categories: the second is refused with the
+    earlier return shown, even when both race; a refused return frees the charge for a new request."""
+    http = desk[0]
+    first_ticket = (await register(http)).json()["id"]
+    second_ticket = (await register(http)).json()["id"]
+    lead = bearer("team_lead", user="lead")
+    charge = {"msisdn": MSISDN, "charge_month": "202608", "charged_fen": 13800}
+    racing = await asyncio.gather(
+        http.post(f"/complaints/{first_ticket}/fee-returns", json={**charge, "category": "receipt_mismatch",
+                                                                   "promised_fen": 3800}, headers={"Idempotency-Key": "c1"}),
+        http.post(f"/complaints/{second_ticket}/fee-returns", json={**charge, "category": "sp_unverified",
+                                                                    "monthly_subscription": True},
+                  headers={"Idempotency-Key": "c2"}))
+    assert sorted(r.status_code for r in racing) == [201, 409], [r.text for r in racing]
+    [paid] = [r.json() for r in racing if r.status_code == 201]
+    [refused] = [r.json() for r in racing if r.status_code == 409]
+    assert refused["type"] == "earlier_return" and paid["id"] in refused["reason"]
+    other = "sp_unverified" if paid["category"] == "receipt_mismatch" else "receipt_mismatch"
+    again = await http.post(f"/complaints/{second_ticket}/fee-returns",
+                            json={**charge, "category": other, "promised_fen": 3800, "monthly_subscription": True},
+                            headers={"Idempotency-Key": "c3"})
+    assert again.status_code == 409 and paid["id"] in again.json()["reason"]
+    july = {**charge, "charge_month": "202607", "category": "receipt_mismatch", "promised_fen": 3800}
+    r = await http.post(f"/complaints/{first_ticket}/fee-returns", json=july, headers={"Idempotency-Key": "c4"})
+    assert r.status_code == 201 and r.json()["status"] == "awaiting_approval", r.text
+    refused_by_lead = await http.post(f"/fee-returns/{r.json()['id']}/reject", json={"reason": "wrong month on the ticket"},
+                                      headers=lead)
+    assert refused_by_lead.status_code == 200, refused_by_lead.text
+    fresh = await http.post(f"/complaints/{second_ticket}/fee-returns", json={**july, "category": "sp_unverified",
+                            "monthly_subscription": True}, headers={"Idempotency-Key": "c5"})
+    assert fresh.status_code == 201, fresh.text  # a refused return frees its charge
 
 
 async def test_vip_insisting_gets_single_once_in_two_months(desk):

@@ -166,7 +166,7 @@ async def test_signed_webhook_reaches_the_simulated_department_and_a_wrong_key_i
 
 
 async def test_inbox_lists_a_departments_notices_and_only_the_addressee_acknowledges(db, ticket):
-    from api.deps import get_session
+    from api.deps import get_db_engine
     from api.main import create_app
 
     with Session(db) as s:
@@ -177,11 +177,7 @@ async def test_inbox_lists_a_departments_notices_and_only_the_addressee_acknowle
         s.commit()
     app = create_app(temporal_client=None)
 
-    def session_override():
-        with Session(db) as s:
-            yield s
-
-    app.dependency_overrides[get_session] = session_override
+    app.dependency_overrides[get_db_engine] = lambda: db
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as http:
         branch = bearer("complaint_handler", user="g1", department="branch_gaoping")
         r = await http.get("/complaints/notices", headers=branch)

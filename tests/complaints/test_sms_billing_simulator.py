@@ -9,7 +9,7 @@ from gateways.billing import BillingGateway
 from gateways.sms import SmsGateway
 from simulators.sms_billing import create_app
 
-S = Settings(sms_api_secret="sms-k", billing_api_secret="bill-k", sms_push_secret="push-k")
+S = Settings(sms_api_secret="sms-k", billing_api_secret="bill-k", push_secrets={"sms-gateway": "push-k"})
 
 
 @pytest.fixture

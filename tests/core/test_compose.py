@@ -54,3 +54,13 @@ def _runs_existing_code(command: list[str]) -> bool:
     if "-m" in command:  # python -m package.module
         return (ROOT / (command[command.index("-m") + 1].replace(".", "/") + ".py")).exists()
     return (ROOT / command[-1]).exists()  # python file.py
+
+
+def test_no_secret_has_a_default():
+    """A forgotten variable stops compose (`${X:?...}`) instead of starting with a key anyone can read."""
+    import re
+
+    text = (ROOT / "docker-compose.yml").read_text()
+    defaults = re.findall(r"\$\{([A-Z_]*(?:SECRET|PASSWORD)[A-Z_]*):-", text)
+    assert defaults == [], f"secrets with a default: {defaults}"
+    assert "${PUSH_SECRETS:?" in text

@@ -15,7 +15,7 @@ async def test_registers_every_search_attribute_and_schedule_once():
     try:
         first = await set_up(env.client)
         again = await set_up(env.client)  # every start runs it: nothing new, nothing refused
-        assert first == again and len(first) == 6  # four carriers' settlements, calendar check, refund sweep
+        assert first == again and len(first) == 8  # four carriers' settlements, calendar check, refund sweep, two repairs
         listed = await env.client.operator_service.list_search_attributes(
             ListSearchAttributesRequest(namespace=env.client.namespace))
         assert {k.name: int(listed.custom_attributes[k.name]) for k in SEARCH_ATTRIBUTES} == {

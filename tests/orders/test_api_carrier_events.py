@@ -9,14 +9,19 @@ import pytest
 from sqlmodel import Session, select
 
 from core.settings import get_settings
-from core.signing import SIGNATURE_HEADER, SOURCE_HEADER, TIMESTAMP_HEADER, signed_headers
+from core.signing import REQUEST_ID_HEADER, SIGNATURE_HEADER, SOURCE_HEADER, TIMESTAMP_HEADER, signed_headers
 from db.orders import CarrierEventRecord, EventOutcome, Order
 from domain.msisdn import msisdn_fingerprint
 from domain.orders.carrier_events import WIRE_FIELDS
 from domain.orders.order import EventKind, OrderEvent
 from tests.fixtures_db import AGENT, PRODUCT
 
-SECRET = get_settings().carrier_push_secret
+
+def signed(body: bytes, source: str = "china_mobile", path: str = "/carrier-events", secret: str | None = None,
+           content_type: str = "application/json") -> dict[str, str]:
+    """Headers as the source signs them: its own key (from settings) over source, method, path, time and body."""
+    key = secret if secret is not None else get_settings().push_keys(source)[0]
+    return {**signed_headers(key, body, source=source, method="POST", target=path), "Content-Type": content_type}
 T0 = "2026-03-02T10:00:00+08:00"
 
 
@@ -38,15 +43,14 @@ def shipped(event_id: str, order: str, **extra) -> dict:
     return {"event_id": event_id, "order_id": order, "kind": "shipped", "occurred_at": T0, "tracking_no": "SF123", **extra}
 
 
-def push(client, event, source="china_mobile", secret=SECRET, raw: bytes | None = None):
+def push(client, event, source="china_mobile", secret=None, raw: bytes | None = None):
     body = raw if raw is not None else json.dumps(event, ensure_ascii=False).encode()
-    headers = {**signed_headers(secret, body, source=source), "Content-Type": "application/json"}
-    return client.post("/carrier-events", content=body, headers=headers)
+    return client.post("/carrier-events", content=body, headers=signed(body, source, secret=secret))
 
 
 def push_batch(client, body: bytes, content_type: str, source="china_mobile"):
-    headers = {**signed_headers(SECRET, body, source=source), "Content-Type": content_type}
-    return client.post("/carrier-events/batch", content=body, headers=headers)
+    return client.post("/carrier-events/batch", content=body,
+                       headers=signed(body, source, "/carrier-events/batch", content_type=content_type))
 
 
 def ndjson(*events) -> bytes:
@@ -201,13 +205,18 @@ def test_order_closed(seeded, api_client, fake_temporal, order_id):
         lambda h, b: {k: v for k, v in h.items() if k != TIMESTAMP_HEADER},
         lambda h, b: {**h, SIGNATURE_HEADER: "0" * 64},
         lambda h, b: {**h, TIMESTAMP_HEADER: "1000"},
-        lambda h, b: {**signed_headers("wrong-secret", b, source="china_mobile")},
+        lambda h, b: signed(b, secret="wrong-secret"),
+        lambda h, b: {**h, SOURCE_HEADER: "china_unicom"},  # captured, replayed as another carrier
+        lambda h, b: signed(b, path="/carrier-events/batch"),  # signed for another path
+        lambda h, b: {**h, REQUEST_ID_HEADER: "another-id"},
+        lambda h, b: signed(b, secret=get_settings().push_keys("logistics")[0]),  # another source's key
     ],
-    ids=["no-signature", "no-timestamp", "wrong-signature", "stale", "wrong-secret"],
+    ids=["no-signature", "no-timestamp", "wrong-signature", "stale", "wrong-secret", "other-source", "other-path",
+         "other-request-id", "other-sources-key"],
 )
 def test_bad_signature_is_401(seeded, api_client, fake_temporal, order_id, mangle):
     body = json.dumps(shipped("E1", order_id)).encode()
-    headers = mangle(signed_headers(SECRET, body, source="china_mobile"), body)
+    headers = mangle(signed(body), body)
     r = api_client.post("/carrier-events", content=body, headers=headers)
     assert r.status_code == 401 and r.json()["reason"].startswith("bad signature")
     assert records(seeded) == [] and fake_temporal.signals == []
@@ -215,19 +224,55 @@ def test_bad_signature_is_401(seeded, api_client, fake_temporal, order_id, mangl
 
 def test_tampered_body_is_401(seeded, api_client, order_id):
     body = json.dumps(shipped("E1", order_id)).encode()
-    headers = signed_headers(SECRET, body, source="china_mobile")
+    headers = signed(body)
     r = api_client.post("/carrier-events", content=body.replace(b"SF123", b"SF999"), headers=headers)
     assert r.status_code == 401 and "does not match" in r.json()["reason"]
     assert records(seeded) == []
 
 
-@pytest.mark.parametrize("source", [None, "att", "simbo"])
-def test_source_must_be_a_carrier_or_logistics(seeded, api_client, order_id, source):
+@pytest.mark.parametrize("source", ["att", "simbo"])
+def test_a_source_without_a_key_is_401(seeded, api_client, order_id, source):
     body = json.dumps(shipped("E1", order_id)).encode()
-    headers = signed_headers(SECRET, body, source=source)
-    r = api_client.post("/carrier-events", content=body, headers=headers)
-    assert r.status_code == 400 and SOURCE_HEADER in r.json()["reason"]
+    r = api_client.post("/carrier-events", content=body, headers=signed(body, source, secret="any-key"))
+    assert r.status_code == 401 and "no key for source" in r.json()["reason"]
     assert records(seeded) == []
+
+
+def test_the_sms_gateway_may_not_push_order_events(seeded, api_client, order_id):
+    body = json.dumps(shipped("E1", order_id)).encode()
+    r = api_client.post("/carrier-events", content=body, headers=signed(body, "sms-gateway"))
+    assert r.status_code == 403 and r.json()["type"] == "source_not_allowed"
+
+
+def test_a_replayed_request_is_refused_and_a_resend_is_a_duplicate(seeded, api_client, fake_temporal, order_id):
+    body = json.dumps(shipped("E1", order_id)).encode()
+    headers = signed(body)
+    assert api_client.post("/carrier-events", content=body, headers=headers).status_code == 202
+    replay = api_client.post("/carrier-events", content=body, headers=headers)
+    assert replay.status_code == 409 and replay.json()["type"] == "replayed_request"
+    resend = api_client.post("/carrier-events", content=body, headers=signed(body))  # the carrier's own retry
+    assert resend.status_code == 200 and resend.json()["outcome"] == "duplicate"
+    assert len(records(seeded)) == 1
+
+
+def test_a_key_rotates_with_two_live_at_once(seeded, api_client, order_id, monkeypatch):
+    old = get_settings().push_keys("china_mobile")[0]
+    monkeypatch.setitem(get_settings().push_secrets, "china_mobile", f"new-key-of-china-mobile,{old}")
+    for n, key in enumerate(("new-key-of-china-mobile", old)):
+        body = json.dumps(shipped(f"E{n}", order_id)).encode()
+        assert api_client.post("/carrier-events", content=body, headers=signed(body, secret=key)).status_code == 202
+    monkeypatch.setitem(get_settings().push_secrets, "china_mobile", "new-key-of-china-mobile")  # rotation done
+    body = json.dumps(shipped("E9", order_id)).encode()
+    assert api_client.post("/carrier-events", content=body, headers=signed(body, secret=old)).status_code == 401
+
+
+def test_the_same_event_id_from_a_carrier_and_logistics_both_count(seeded, api_client, fake_temporal, order_id):
+    body = shipped("SAME-1", order_id)
+    assert push(api_client, body).json()["outcome"] == "accepted"
+    assert push(api_client, {**body, "kind": "delivery", "delivery_status": "signed"},
+                source="logistics").json()["outcome"] == "accepted"
+    sources = [(sig[2].source, sig[2].event_id) for sig in fake_temporal.signals]
+    assert sources == [("china_mobile", "SAME-1"), ("logistics", "SAME-1")]
 
 
 # ---- batches --------------------------------------------------------------------------------------

@@ -15,15 +15,17 @@ from fastapi.responses import JSONResponse
 
 from core.http import PeerRejected, PeerUnavailable
 from core.settings import Settings
-from core.signing import SIGNATURE_HEADER, SOURCE_HEADER, TIMESTAMP_HEADER, BadSignature, verify
+from core.signing import SOURCE_HEADER, BadSignature, verify
 from domain.orders.carrier_events import WIRE_FIELDS, parse_csv, parse_json_lines
+from domain.orders.carriers import Carrier
 from domain.orders.order import StatusCause, SuspensionMode
 from gateways.carrier import CarrierGateway
 from simulators.carrier import create_app
 
 pytestmark = pytest.mark.asyncio
 
-SETTINGS = Settings(carrier_api_secret="api-secret-for-tests", carrier_push_secret="push-secret-for-tests")
+SETTINGS = Settings(carrier_api_secret="api-secret-for-tests",
+                    push_secrets={c.value: f"push-secret-of-{c.value}" for c in Carrier})
 T0 = datetime(2025, 1, 10, 9, 0, tzinfo=UTC)
 
 
@@ -79,12 +81,7 @@ class Receiver:
                 "body": body.decode(),
             }
             try:
-                verify(
-                    SETTINGS.carrier_push_secret,
-                    request.headers.get(TIMESTAMP_HEADER),
-                    request.headers.get(SIGNATURE_HEADER),
-                    body,
-                )
+                verify(SETTINGS.push_keys, request.headers, body, request.method, request.url.path)
                 rec["verified"] = True
             except BadSignature:
                 rec["verified"] = False

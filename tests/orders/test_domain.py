@@ -11,7 +11,7 @@ from domain.money import share_half_up, yuan
 from domain.msisdn import msisdn_fingerprint
 from domain.orders.carrier_events import CarrierEventIn, parse_csv, parse_json_lines
 from domain.orders.commission import Beneficiary, commission_lines
-from domain.orders.order import REPORTING_GRACE, FailureReason, OrderEvent, OrderFacts, OrderStatus, evaluate
+from domain.orders.order import REPORTING_GRACE, EventKind, FailureReason, OrderEvent, OrderFacts, OrderStatus, evaluate
 from tests.orders.world import MSISDN, TERMS
 
 T0 = datetime(2026, 3, 10, 9, tzinfo=UTC)
@@ -164,3 +164,18 @@ def test_random_fuzz_never_crashes_evaluate():
             events.append(ev(f"{n}-{i}", k, rnd.randint(0, 90), **kw))
         v = evaluate(TERMS, facts_of(events), T0 + timedelta(days=rnd.randint(0, 120)))
         assert (v.status == OrderStatus.FAILED) == (v.failure_reason is not None)
+
+
+def test_an_event_is_its_source_and_id():
+    facts = OrderFacts()
+    at = datetime(2026, 3, 2, 10, tzinfo=UTC)
+    shipped = OrderEvent(event_id="E1", order_id="O1", kind=EventKind.SHIPPED, occurred_at=at, tracking_no="SF1",
+                         source="china_mobile")
+    signed = OrderEvent(event_id="E1", order_id="O1", kind=EventKind.DELIVERY, occurred_at=at,
+                        delivery_status="signed", source="logistics")
+    assert facts.record(shipped, at, FP) and facts.record(signed, at, FP)  # the same id from two senders: both
+    assert not facts.record(shipped, at, FP)  # the carrier's resend
+    assert facts.signed is not None and facts.shipped is not None
+    legacy = OrderFacts()  # an order of an older run knew events by bare id: a resend is still recognised
+    assert legacy.record(shipped.model_copy(update={"source": None}), at, FP)
+    assert not legacy.record(shipped, at, FP)

@@ -1,5 +1,6 @@
 """The refund API on SQLite and PostgreSQL, with a fake Temporal client (the real one: tests/refunds/test_end_to_end.py)."""
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -146,16 +147,19 @@ def test_ops_actions_go_to_the_workflow_and_its_refusals_become_http_errors(api,
     _payment(api)
     rid = _refund(api).json()["id"]
     body = {"reason": "statement shows success", "statement_ref": "STMT-1"}
-    r = api.post(f"/refunds/{rid}/force_success", json=body)
+    invented = api.post(f"/refunds/{rid}/force_success", json=body)
+    assert invented.status_code == 409 and invented.json()["type"] == "statement_ref_malformed"
+    assert fake_temporal.updates == []  # refused before it reaches the workflow: no money moves on a guess
+    r = api.post(f"/refunds/{rid}/retry_new_serial", json=body)
     assert r.status_code == 200 and r.json()["status"] == "processing"
-    assert fake_temporal.updates[-1][:2] == (f"refund-{rid}", "force_success")
+    assert fake_temporal.updates[-1][:2] == (f"refund-{rid}", "retry_new_serial")
     fake_temporal.update_outcome = WorkflowUpdateFailedError(
         ApplicationError("the auditor must not be the person who requested the refund", type="FourEyes"))
     r = api.post(f"/refunds/{rid}/approve", json=body)
     assert r.status_code == 403 and "must not be the person" in r.json()["reason"]
     assert r.json()["type"] == "FourEyes"  # the workflow's own refusal type reaches the caller
     fake_temporal.update_outcome = WorkflowUpdateFailedError(ApplicationError("need statement", type="StatementRequired"))
-    r = api.post(f"/refunds/{rid}/force_fail", json=body)
+    r = api.post(f"/refunds/{rid}/retry_new_serial", json=body)
     assert (r.status_code, r.json()["type"]) == (422, "StatementRequired")
     assert api.post(f"/refunds/{rid}/explode", json=body).status_code == 404
     assert api.post(f"/refunds/{rid}/approve", json={"reason": ""}).status_code == 422
@@ -223,4 +227,28 @@ def test_statement_reconciliation_lists_what_disagrees(api, api_app, db):
     assert out["lines"] == 3
     assert [(d["serial"], d["our_outcome"], d["refund_status"]) for d in out["disagreements"]] == [
         ("S-PENDING", "processing", "processing"), ("S-STRANGER", None, None)]
+    assert out["loaded"] is False and out["closed"] is None
     assert api.get("/refund-channels/unionpay/statements/2026-11-25/reconciliation").status_code == 422
+    for bad in ("20261399", "29991231"):
+        r = api.post(f"/refund-channels/unionpay/statements/{bad}")
+        assert r.status_code == 400 and r.json()["type"] in ("statement_day_invalid", "statement_day_in_future"), r.text
+    assert api.post("/refund-channels/nochannel/statements/20261125").status_code == 404
+
+    # loaded, the statement is evidence: a success line forces success; a force fail against it is refused
+    loaded = api.post("/refund-channels/unionpay/statements/20261125").json()
+    assert loaded["loaded"] is True and loaded["closed"] is True and loaded["statement_ref"] == "unionpay/20261125"
+    line = next(d["statement_ref"] for d in loaded["disagreements"] if d["serial"] == "S-PENDING")
+    refused = api.post(f"/refunds/{rid}/force_fail", json={"reason": "give up", "statement_ref": line})
+    assert refused.status_code == 409 and refused.json()["type"] == "statement_of_other_refund", refused.text
+    with Session(db) as s:  # sent on the statement's day
+        serial = s.get(RefundSerial, "S-PENDING")
+        serial.created_at = serial.updated_at = datetime(2026, 11, 25, 4, tzinfo=UTC)
+        s.add(serial)
+        s.commit()
+    refused = api.post(f"/refunds/{rid}/force_fail", json={"reason": "give up", "statement_ref": line})
+    assert refused.status_code == 409 and refused.json()["type"] == "serial_may_still_pay"
+    assert "says success" in refused.json()["reason"]
+    other = api.post(f"/refunds/{rid2}/force_success", json={"reason": "paid", "statement_ref": line})
+    assert other.status_code == 409 and "not a serial of this refund" in other.json()["reason"]
+    ok = api.post(f"/refunds/{rid}/force_success", json={"reason": "statement shows success", "statement_ref": line})
+    assert ok.status_code == 200, ok.text

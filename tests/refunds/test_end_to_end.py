@@ -13,6 +13,7 @@ import pytest
 
 from core.db import make_engine
 from core.temporal import connect
+from domain.clock import SHANGHAI
 from scripts.demo.refunds import seed_refund_catalogue
 from scripts.schedules.refunds import ensure_refund_sweep_schedule
 from scripts.stack import PY, Ports, Stack
@@ -87,14 +88,26 @@ async def test_refunds_through_every_process(stack):
 
         manual = await poll(lambda: refund(unknown), lambda r: r["status"] == "manual_review", "manual queue")
         assert manual["failure_code"] == "unknown_channel_code" and "do not know" in manual["failure_reason"]
-        refused = await api.post(f"/refunds/{unknown}/force_success", json={"reason": "statement ok"})
+        refused = await api.post(f"/refunds/{unknown}/force_fail", json={"reason": "statement ok"})
         assert refused.status_code == 422 and "statement reference" in refused.json()["reason"]
-        forced = await api.post(f"/refunds/{unknown}/force_success",
-                                json={"reason": "statement shows success", "statement_ref": "ST-1"})
-        assert forced.status_code == 200 and forced.json()["status"] == "succeeded"
+        invented = await api.post(f"/refunds/{unknown}/force_fail", json={"reason": "trust me", "statement_ref": "ST-1"})
+        assert invented.status_code == 409 and invented.json()["type"] == "statement_ref_malformed"
+        [declined] = manual["serials"]
+        day = _shanghai_day(declined["created_at"])
+        line = f"wechat/{day}/{declined['serial']}"
+        unloaded = await api.post(f"/refunds/{unknown}/force_fail", json={"reason": "statement", "statement_ref": line})
+        assert unloaded.status_code == 409 and unloaded.json()["type"] == "statement_not_loaded"
+        recon = (await api.post(f"/refund-channels/wechat/statements/{day}")).json()
+        assert recon["statement_ref"] == f"wechat/{day}" and recon["closed"] is False
+        claimed = await api.post(f"/refunds/{unknown}/force_success", json={"reason": "paid?", "statement_ref": line})
+        assert claimed.status_code == 409 and "says failed" in claimed.json()["reason"]
+        forced = await api.post(f"/refunds/{unknown}/force_fail",
+                                json={"reason": "the channel declined it", "statement_ref": line})
+        assert forced.status_code == 200 and forced.json()["status"] == "failed", forced.text
         history = (await refund(unknown))["history"]
-        assert any(h["kind"] == "force_success" and h["statement_ref"] == "ST-1" and h["actor"] == "demo-admin"
+        assert any(h["kind"] == "force_fail" and h["statement_ref"] == line and h["actor"] == "demo-admin"
                    for h in history)
+        assert (await refund(unknown))["payment_remaining_fen"] == 10_000  # nothing can pay: the amount is free
 
         # parked at the channel; the sweep (a Schedule) asks on flakybank's backoff (5 s, 10 s), then gives up
         await poll(lambda: refund(stuck), lambda r: r["status"] == "processing" and "sweep" in r["waiting_for"], "parking")
@@ -104,6 +117,19 @@ async def test_refunds_through_every_process(stack):
                               attempts=120)
         assert gave_up["failure_code"] == "channel_no_final_answer"
         await client.get_schedule_handle(SCHEDULE_ID).delete()
+        # the channel never said; its statement says success: a force fail would pay twice, a force success is right
+        [live] = gave_up["serials"]
+        day = _shanghai_day(live["created_at"])
+        recon = (await api.post(f"/refund-channels/flakybank/statements/{day}")).json()
+        [disagreement] = [x for x in recon["disagreements"] if x["serial"] == live["serial"]]
+        assert disagreement["statement_status"] == "success"
+        for ref in (recon["statement_ref"], disagreement["statement_ref"]):
+            r = await api.post(f"/refunds/{stuck}/force_fail", json={"reason": "give up", "statement_ref": ref})
+            assert r.status_code == 409 and r.json()["type"] == "serial_may_still_pay", r.text
+        assert (await refund(stuck))["payment_remaining_fen"] == 0  # still reserved
+        r = await api.post(f"/refunds/{stuck}/force_success",
+                           json={"reason": "statement shows success", "statement_ref": disagreement["statement_ref"]})
+        assert r.status_code == 200 and r.json()["status"] == "succeeded", r.text
 
         async def listed():
             q = 'RefundStatus="succeeded" AND Channel="unionpay" AND MerchantId="M001"'
@@ -117,6 +143,10 @@ async def test_refunds_through_every_process(stack):
         assert stats["duplicate_serial_requests"] == 0 and stats["duplicate_channel_refunds"] == 0
         assert stats["concurrent_serial_requests"] == 0 and stats["over_refunds"] == 0
         assert stats["callbacks"] >= 4 and stats.get("bad_callback_signatures", 0) == 0
+
+
+def _shanghai_day(iso: str) -> str:
+    return datetime.fromisoformat(iso).astimezone(SHANGHAI).strftime("%Y%m%d")
 
 
 async def _json(client, path):

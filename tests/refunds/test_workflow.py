@@ -29,6 +29,11 @@ from workflows.refunds.refund import RefundWorkflow
 OPS = OpsAction(actor="ops:lee", reason="checked the channel statement", statement_ref="STMT-20261125-0042")
 
 
+def checked(world) -> OpsAction:
+    """A force fail as the API sends it: with every serial and its sends as the evidence check saw them."""
+    return OPS.model_copy(update={"checked_sends": {r.serial: r.sends for r in world.serials}})
+
+
 @pytest_asyncio.fixture(scope="module")
 async def time_env():
     """A time-skipping server of this module's own: workflows other modules leave behind cannot hold its clock."""
@@ -142,7 +147,7 @@ async def test_retry_later_is_bounded_then_manual(time_env, world):
         h = await time_env.client.start_workflow(RefundWorkflow.run, inp, id=refund_workflow_id(inp.refund_id), task_queue=world.tq)
         view = await _until(h, lambda v: v.status == RefundStatus.MANUAL_REVIEW, time_env)
         assert "serials declined" in view.manual_reason and len(world.sends) == 3
-        await h.execute_update(RefundWorkflow.force_fail, OPS)
+        await h.execute_update(RefundWorkflow.force_fail, checked(world))
         assert await _result(h) == RefundStatus.FAILED
 
 
@@ -156,7 +161,14 @@ async def test_unknown_code_goes_to_manual_and_force_fail_needs_a_statement(time
         with pytest.raises(WorkflowUpdateFailedError) as err:
             await h.execute_update(RefundWorkflow.force_fail, OPS.model_copy(update={"statement_ref": None}))
         assert _update_error(err.value).type == "StatementRequired"
-        assert await h.execute_update(RefundWorkflow.force_fail, OPS) == "failed"
+        with pytest.raises(WorkflowUpdateFailedError) as err:  # not through the API's evidence check
+            await h.execute_update(RefundWorkflow.force_fail, OPS)
+        assert _update_error(err.value).type == "SerialStillLive"
+        stale = {s: n - 1 for s, n in checked(world).checked_sends.items()}  # a check from before the last send
+        with pytest.raises(WorkflowUpdateFailedError) as err:
+            await h.execute_update(RefundWorkflow.force_fail, OPS.model_copy(update={"checked_sends": stale}))
+        assert _update_error(err.value).type == "SerialStillLive" and "sent after" in _update_error(err.value).message
+        assert await h.execute_update(RefundWorkflow.force_fail, checked(world)) == "failed"
         assert await _result(h) == RefundStatus.FAILED
     forced = world.progress[-1]
     assert (forced.event, forced.actor, forced.statement_ref) == ("force_fail", "ops:lee", "STMT-20261125-0042")
@@ -191,7 +203,7 @@ async def test_channel_protocol_refusal_goes_to_manual(time_env, world):
         h = await time_env.client.start_workflow(RefundWorkflow.run, inp, id=refund_workflow_id(inp.refund_id), task_queue=world.tq)
         view = await _until(h, lambda v: v.status == RefundStatus.MANUAL_REVIEW, time_env)
         assert "refused our request" in view.manual_reason
-        await h.execute_update(RefundWorkflow.force_fail, OPS)
+        await h.execute_update(RefundWorkflow.force_fail, checked(world))
         await _result(h)
 
 

@@ -159,3 +159,10 @@ AGENT_ID = SearchAttributeKey.for_keyword("AgentId")
 SETTLEMENT_MONTH = SearchAttributeKey.for_keyword("SettlementMonth")
 FAILURE_REASON = SearchAttributeKey.for_keyword("FailureReason")
 SEARCH_ATTRIBUTES = (ORDER_STATUS, CARRIER, AGENT_ID, SETTLEMENT_MONTH, FAILURE_REASON)
+
+
+# The repair pass (services/orders/repair.py): a Schedule runs it; its result counts what it healed
+REPAIR_WORKFLOW = "OrderRepair"
+REPAIR_WORKFLOW_ID = "order-repair"
+REPAIR_SCHEDULE_ID = "order-repair-schedule"
+REPAIR_ORDERS = "repair_orders"

@@ -56,6 +56,9 @@ class OpsAction(BaseModel):
     actor: str = Field(min_length=1, max_length=64)
     reason: str = Field(min_length=3, max_length=500)
     statement_ref: str | None = Field(default=None, max_length=128)
+    # force fail: every serial of the refund and its sends as the API's evidence check saw them; the workflow
+    # refuses when its serial has been sent again since (the check is then stale)
+    checked_sends: dict[str, int] | None = None
 
 
 class RefundProgress(BaseModel):
@@ -178,3 +181,9 @@ REFUND_STATUS = SearchAttributeKey.for_keyword("RefundStatus")
 CHANNEL = SearchAttributeKey.for_keyword("Channel")
 MERCHANT_ID = SearchAttributeKey.for_keyword("MerchantId")
 SEARCH_ATTRIBUTES = (REFUND_STATUS, CHANNEL, MERCHANT_ID)
+
+# The repair pass (services/refunds.py repair_refunds): a Schedule runs it; its result counts what it healed
+REPAIR_WORKFLOW = "RefundRepair"
+REPAIR_WORKFLOW_ID = "refund-repair"
+REPAIR_SCHEDULE_ID = "refund-repair-schedule"
+REPAIR_REFUNDS = "repair_refunds"

@@ -61,6 +61,9 @@ MANUAL_MESSAGE = "Our operations team is checking this refund with the channel; 
 # Since this patch an ops "retry with a new serial" first queries back the current serial (DOMAIN: never a new
 # serial while the old one may still pay).
 RETRY_QUERIES_BACK_FIRST = "ops-retry-queries-back-first"
+# Since this patch a force fail applies only if the API's evidence check saw the serial as it still is: a send
+# since the check (the loop was between serials) could still pay.
+FORCE_FAIL_NEEDS_CURRENT_CHECK = "force-fail-needs-current-check"
 RETRYABLE_STATES = frozenset({RefundStatus.PROCESSING, RefundStatus.MANUAL_REVIEW, RefundStatus.REVERSED})
 
 
@@ -344,6 +347,9 @@ class RefundWorkflow:
         elif kind == "force_success":
             await self._finish(RefundStatus.SUCCEEDED, "force_success", **ops)
         elif kind == "force_fail":
+            if workflow.patched(FORCE_FAIL_NEEDS_CURRENT_CHECK) and (stale := self._stale_check(a)):
+                self._results[cmd_id] = ApplicationError(stale, type="SerialStillLive")
+                return
             self._failure_code, self._failure_message = "forced_fail", f"The refund failed: {a.reason}"
             await self._finish(RefundStatus.FAILED, "force_fail", **ops)
         elif kind == "retry_new_serial":
@@ -369,6 +375,14 @@ class RefundWorkflow:
             await self._record(RefundStatus.PROCESSING, "retry_new_serial", **ops)
             self._phase = NEW_SERIAL
         self._results[cmd_id] = self._status.value
+
+    def _stale_check(self, a: OpsAction) -> str | None:
+        if a.checked_sends is None:
+            return "force fail needs the API's check of every serial against the channel and its statement"
+        if self._serial and a.checked_sends.get(self._serial) != self._sends:
+            return (f"serial {self._serial} was sent after the evidence was checked (send #{self._sends}): it may "
+                    "still pay; check again")
+        return None
 
     async def _submit(self, kind: str, a: OpsAction) -> str:
         cmd_id = self._next_cmd
@@ -406,6 +420,9 @@ class RefundWorkflow:
         if not (a.statement_ref or "").strip():
             raise ApplicationError("a statement reference (the reconciliation evidence) is required",
                                    type="StatementRequired")
+        if kind == "force_fail" and (self._phase in (SEND, NEW_SERIAL) or self._stale_check(a)):
+            raise ApplicationError(self._stale_check(a) or f"serial {self._serial} is being sent: it may still pay",
+                                   type="SerialStillLive")
 
     @workflow.update
     async def approve(self, a: OpsAction) -> str:
