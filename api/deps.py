@@ -161,7 +161,12 @@ def current_principal(request: Request, security: SecurityScopes,
     if token:
         principal = identity.principal_from_token(token)
     elif key:
-        principal = identity.principal_from_api_key(session, key)
+        try:
+            principal = identity.principal_from_api_key(session, key)
+        finally:
+            # end the lookup's transaction: on SQLite a POST's session holds the write lock from its first
+            # query, and the route may await a thread or the network before it touches the session again
+            session.rollback()
     else:
         raise Unauthenticated("sign in (Authorization: Bearer <token> from /auth/token) or send an API key "
                               f"({API_KEY_HEADER})", type="unauthenticated")

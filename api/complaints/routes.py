@@ -296,21 +296,25 @@ async def escalate(complaint_id: str, body: EscalateBody, session: SessionDep, t
     return await svc.act(session, temporal, complaint_id, "escalate", EscalateRequest(**body.model_dump(), actor=principal.id))
 
 
+def _check_repeat(session: Session, complaint_id: str, body: LevelBody) -> None:
+    """The same rule as at registration: same number, same type, received within the 30 days before."""
+    earlier = session.get(Complaint, body.repeat_of)
+    this = session.get(Complaint, complaint_id)
+    ctype = body.ctype or (ComplaintType(this.ctype) if this else None)
+    if earlier is None or this is None or ctype is None or is_repeat(
+            this.msisdn_fingerprint, ctype, this.received_at,
+            [PriorComplaint(complaint_id=earlier.id, msisdn_fingerprint=earlier.msisdn_fingerprint,
+                            ctype=ComplaintType(earlier.ctype), received_at=earlier.received_at)]) is None:
+        raise BusinessError(f"{body.repeat_of} is not a complaint of the same number and type received within "
+                            "the 30 days before this one", type="NotARepeat", status=422)
+
+
 @complaint_router.post("/{complaint_id}/level", response_model=ComplaintView, responses=_REFUSED)
 async def correct_level(complaint_id: str, body: LevelBody, session: SessionDep, temporal: TemporalDep,
                         principal: Annotated[Principal, require(Permission.COMPLAINTS_CORRECT_LEVEL)]):
     """A repeat or a VIP found late: the ticket reclassifies and recomputes its due time (recorded)."""
     if body.repeat_of is not None:
-        earlier = session.get(Complaint, body.repeat_of)
-        this = session.get(Complaint, complaint_id)
-        ctype = body.ctype or (ComplaintType(this.ctype) if this else None)
-        # the same rule as at registration: same number, same type, received within the 30 days before
-        if earlier is None or this is None or ctype is None or is_repeat(
-                this.msisdn_fingerprint, ctype, this.received_at,
-                [PriorComplaint(complaint_id=earlier.id, msisdn_fingerprint=earlier.msisdn_fingerprint,
-                                ctype=ComplaintType(earlier.ctype), received_at=earlier.received_at)]) is None:
-            raise BusinessError(f"{body.repeat_of} is not a complaint of the same number and type received within "
-                                "the 30 days before this one", type="NotARepeat", status=422)
+        await run_db(session, _check_repeat, complaint_id, body)
     return await svc.act(session, temporal, complaint_id, "correct_level",
                       LevelCorrection(**body.model_dump(), actor=principal.id))
 

@@ -328,33 +328,48 @@ class InboundMessage:
 
 async def inbound_sms(session: Session, client: Client | None, msg: InboundMessage) -> tuple[str, str | None, bool]:
     """(outcome, complaint id, duplicate). The survey answer reaches the ticket as an update whose id is the
-    gateway's message id, so a re-delivered SMS is applied once."""
-    seen = session.get(InboundSms, msg.message_id)
+    gateway's message id, so a re-delivered SMS is applied once. The database is read and written in worker
+    threads, each in a short transaction: none is open while the update goes to Temporal."""
+    fp = msisdn_fingerprint(msg.sender)
+
+    def lookup() -> tuple[InboundSms | None, str | None]:
+        try:
+            seen = session.get(InboundSms, msg.message_id)
+            ticket = session.exec(select(Complaint.id).where(Complaint.msisdn_fingerprint == fp,
+                                                             Complaint.state == Stage.SURVEY.value)
+                                  .order_by(col(Complaint.updated_at).desc())).first()
+            return seen, ticket
+        finally:
+            session.rollback()
+
+    seen, complaint_id = await asyncio.to_thread(lookup)
     if seen is not None:
         return seen.outcome, seen.complaint_id, True
-    fp = msisdn_fingerprint(msg.sender)
     answer = read_survey_answer(msg.text)
-    ticket = session.exec(select(Complaint).where(Complaint.msisdn_fingerprint == fp, Complaint.state == Stage.SURVEY.value)
-                          .order_by(col(Complaint.updated_at).desc())).first()
-    complaint_id = ticket.id if ticket else None
-    if ticket is None:
+    if complaint_id is None:
         outcome = "no_open_survey"
     elif answer is None:
         outcome = "not_an_answer"
     else:
         try:
-            await act(session, client, ticket.id, "survey_answer",
+            await act(session, client, complaint_id, "survey_answer",
                       SurveyReply(message_id=msg.message_id, answer=answer, received_at=msg.received_at),
                       update_id=f"sms-{msg.message_id}")
             outcome = "reopened" if answer.value == "dissatisfied" else "closed_satisfied"
         except (ActionRefused, TicketClosed) as err:
             outcome = f"refused: {err.reason}"
-    session.add(InboundSms(message_id=msg.message_id, msisdn_fingerprint=fp, text=msg.text[:500],
-                           received_at=msg.received_at, complaint_id=complaint_id, outcome=outcome))
-    try:
-        session.commit()
-    except IntegrityError:  # the same message delivered twice at once: the update id made it count once
-        session.rollback()
+
+    def store() -> bool:
+        session.add(InboundSms(message_id=msg.message_id, msisdn_fingerprint=fp, text=msg.text[:500],
+                               received_at=msg.received_at, complaint_id=complaint_id, outcome=outcome))
+        try:
+            session.commit()
+            return True
+        except IntegrityError:  # the same message delivered twice at once: the update id made it count once
+            session.rollback()
+            return False
+
+    if not await asyncio.to_thread(store):
         return outcome, complaint_id, True
     log.info("inbound SMS", message_id=msg.message_id, complaint_id=complaint_id, outcome=outcome)
     return outcome, complaint_id, False
@@ -374,10 +389,15 @@ class ScheduleLoaded:
 
 async def load_schedule(session: Session, client: Client | None, year: int, holidays: list[date], workdays: list[date],
                         loaded_by: str, note: str) -> ScheduleLoaded:
-    row = save_schedule(session, year, holidays, workdays, loaded_by, note)
-    version = version_of(year, row.revision)
-    affected = affected_open_tickets(session, year)
-    session.commit()  # no transaction held while the tickets' activities recompute and write
+    def save() -> tuple[int, list[str]]:
+        row = save_schedule(session, year, holidays, workdays, loaded_by, note)
+        affected = affected_open_tickets(session, year)
+        revision = row.revision
+        session.commit()  # no transaction held while the tickets' activities recompute and write
+        return revision, affected
+
+    revision, affected = await asyncio.to_thread(save)
+    version = version_of(year, revision)
     signalled, missed = [], []
     reason = f"working-day schedule {version} loaded by {loaded_by}"
     for cid in affected:
@@ -390,7 +410,7 @@ async def load_schedule(session: Session, client: Client | None, year: int, holi
             log.warning("due recompute not signalled", complaint_id=cid, error=str(err))
             missed.append(cid)
     log.info("working-day schedule loaded", year=year, version=version, loaded_by=loaded_by, signalled=len(signalled))
-    return ScheduleLoaded(year, row.revision, version, signalled, missed)
+    return ScheduleLoaded(year, revision, version, signalled, missed)
 
 
 def actor_for(principal: Principal, department: Department) -> str:
