@@ -9,10 +9,11 @@ from sqlmodel import Session, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.quiet_hours import hold_in_quiet_hours  # noqa: F401 - the fee-return activities import it from here
 from core.http import PeerRejected, PeerUnavailable
 from db.complaints import Complaint, ComplaintEvent, ComplaintNotice, OpsAlert, SmsMessage
 from domain.clock import SHANGHAI
-from domain.complaints.complaint import DueDecision, customer_sms_time, due_time
+from domain.complaints.complaint import DueDecision, due_time
 from domain.workdays import next_year_check
 from gateways.sms import SmsGateway
 from services.complaints.calendar import load_calendar, loaded_schedules
@@ -20,18 +21,6 @@ from workflows.complaints import contract
 from workflows.complaints.contract import ComplaintRecord, DueRequest, NoticeRequest, SmsRequest
 
 log = structlog.get_logger()
-
-
-def hold_in_quiet_hours() -> None:
-    """No SMS reaches a customer 22:00-07:00 (complaint procedure 8.0). The workflow picks the hour of the first attempt; a
-    retry the server scheduled in the night is put off until 07:00 here. Server time, not this machine's: it is
-    the workflow's clock."""
-    info = activity.info()
-    scheduled = info.current_attempt_scheduled_time
-    allowed = customer_sms_time(scheduled)
-    if info.attempt > 1 and allowed > scheduled:
-        raise ApplicationError(f"quiet hours: customer SMS waits until {allowed.isoformat()}", type="QuietHours",
-                               next_retry_delay=allowed - scheduled)
 
 
 class ComplaintActivities:
