@@ -22,6 +22,7 @@ from temporalio.common import SearchAttributeKey
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.cancellations import CancellationActivities
 from activities.complaints.complaint import ComplaintActivities
 from activities.complaints.fee_return import FeeReturnActivities
 from activities.orders.carrier import CarrierActivities
@@ -36,6 +37,8 @@ from gateways.billing import BillingGateway, billing_gateway_from_settings
 from gateways.carrier import CarrierGateway
 from gateways.payment_channel import PaymentChannelGateway
 from gateways.sms import SmsGateway, sms_gateway_from_settings
+from workflows.cancellations import contract as cancellations
+from workflows.cancellations.cancellation import CancellationWorkflow
 from workflows.complaints import contract as complaints
 from workflows.complaints.complaint import CalendarCheckWorkflow, ComplaintWorkflow
 from workflows.complaints.fee_return import FeeReturnCreditWorkflow
@@ -100,6 +103,12 @@ BUSINESSES: tuple[Business, ...] = (
         (ComplaintWorkflow, CalendarCheckWorkflow, FeeReturnCreditWorkflow),
         lambda p: (ComplaintActivities(p.engine, p.sms), FeeReturnActivities(p.engine, p.billing, p.sms)),
         complaints.SEARCH_ATTRIBUTES, complaints.__name__, former_task_queues=("orders",),
+    ),
+    Business(
+        "cancellations", cancellations.TASK_QUEUE,
+        (CancellationWorkflow,),
+        lambda p: (CancellationActivities(p.engine, p.carrier, p.sms),),
+        cancellations.SEARCH_ATTRIBUTES, cancellations.__name__,
     ),
 )
 
