@@ -490,9 +490,10 @@ def apply_follow_up(case: Case, at: datetime, by: str, outcome: FollowUpOutcome,
     case.record(Step.FOLLOW_UP, at, by, f"follow-up call: {outcome.value}" + (f" ({note})" if note else "") + extra)
 
 
-def days_added(obstacle: Obstacle, until: datetime | None = None) -> float | None:
-    """How many days an obstacle added: found to cleared (or `until` for one never cleared), one decimal."""
-    end = obstacle.cleared_at or until
+def days_added(found_at: datetime, cleared_at: datetime | None, until: datetime | None = None) -> float | None:
+    """How many days an obstacle added to its cancellation: found to cleared (or to `until` for one still open),
+    in days to one decimal (half to even, Python's round; a report figure, not money)."""
+    end = cleared_at or until
     if end is None:
         return None
-    return round((end - obstacle.found_at) / timedelta(days=1), 1)
+    return round((end - found_at) / timedelta(days=1), 1)

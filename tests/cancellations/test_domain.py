@@ -102,7 +102,7 @@ def test_recheck_clears_what_the_carrier_no_longer_reports_and_flags_what_is_new
                                                                                  monthly_fee_fen=500)]), later), later)
     assert [o.kind for o in new] == [ObstacleKind.VALUE_ADDED] and case.ineligible_again
     balance = next(o for o in case.obstacles if o.kind == ObstacleKind.BALANCE)
-    assert balance.cleared_by == "carrier" and days_added(balance) == 2.0
+    assert balance.cleared_by == "carrier" and days_added(balance.found_at, balance.cleared_at) == 2.0
     assert case.state == State.TODO
 
 
