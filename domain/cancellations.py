@@ -315,11 +315,15 @@ def open_case(cancellation_id: str, carrier: str, msisdn_masked: str, channel: C
 
 def apply_precheck(case: Case, found: list[Obstacle], at: datetime) -> list[Obstacle]:
     """Merge a pre-check's answer: new obstacles join the to-do list (a re-check that finds one is recorded as
-    ineligible again, never ignored); an obstacle the carrier no longer reports is cleared by the carrier."""
+    ineligible again, never ignored); an obstacle the carrier no longer reports is cleared by the carrier; one a
+    clerk cleared with evidence stays cleared."""
     case.prechecks += 1
     known = {o.item_id: o for o in case.obstacles}
     seen = {o.item_id for o in found}
-    new = [o for o in found if o.item_id not in known or known[o.item_id].cleared_at is not None]
+    # An item a clerk cleared with evidence stays cleared though the carrier still reports it (its records lag
+    # behind a device returned at the counter); one the carrier cleared and reports again is back (renewed).
+    new = [o for o in found if o.item_id not in known or (
+        known[o.item_id].cleared_at is not None and known[o.item_id].cleared_via == ClearVia.CARRIER)]
     for o in new:
         if o.item_id in known:  # cleared earlier but back (a service renewed itself): a new item
             o.item_id = f"{o.item_id}#{case.prechecks}"

@@ -117,11 +117,12 @@ def follow_ups(session: SessionDep, open_only: Annotated[bool, Query(alias="open
 @router.get("/{cancellation_id}", response_model=CancellationDetail, responses={404: {"description": "unknown"}})
 async def get_cancellation(cancellation_id: str, session: SessionDep, temporal: TemporalDep,
                            principal: Annotated[Principal, require(Permission.CANCELLATIONS_READ)]) -> CancellationDetail:
-    row = svc.get(session, cancellation_id, principal)
+    # row and items from one snapshot, read before the transaction ends (no lock held while Temporal answers)
+    out = CancellationOut.model_validate(svc.get(session, cancellation_id, principal))
     items = [TodoItemOut.model_validate(o) for o in svc.obstacles(session, cancellation_id)]
     session.commit()
     live, why = await svc.live_view(temporal, cancellation_id)
-    return CancellationDetail(**CancellationOut.model_validate(row).model_dump(), obstacles=items,
+    return CancellationDetail(**out.model_dump(), obstacles=items,
                               todo=[i for i in items if i.cleared_at is None],
                               waiting_for=live.waiting_for if live else [], live_error=why)
 

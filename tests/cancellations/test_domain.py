@@ -138,3 +138,15 @@ def test_appointment_reminder_three_days_before_outside_quiet_hours(appointment,
     if got is not None:
         local = got.astimezone(SHANGHAI).time()
         assert time(7) <= local < time(22)
+
+
+def test_evidence_outlives_a_lagging_carrier_but_a_renewed_service_comes_back():
+    case = _case()
+    facts = AccountFacts(devices=[DeviceFact(device_id="D", name="phone")],
+                         value_added=[ValueAddedFact(service_id="V", name="music", monthly_fee_fen=500)])
+    apply_precheck(case, precheck(facts, NOW), NOW)
+    apply_clear(case, "device:D", NOW, "clerk", ClearVia.EVIDENCE, "device received, receipt R1")
+    apply_clear(case, "value_added:V", NOW, "clerk", ClearVia.CARRIER, reference="CLR-1")
+    later = NOW + timedelta(hours=1)
+    new = apply_precheck(case, precheck(facts, later), later)  # the carrier still shows both
+    assert [o.item_id for o in new] == ["value_added:V#2"] and case.state == State.TODO
