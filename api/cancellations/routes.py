@@ -141,14 +141,14 @@ async def clear(cancellation_id: str, body: ClearBody, session: SessionDep, temp
     """Clear one to-do item: through the carrier (pay, cancel the service, leave the plan) or, for a clerk, with
     evidence. The last item cleared starts the re-check."""
     req = ClearRequest(actor=svc.actor_of(principal), item_id=body.item_id, via=body.via, evidence=body.evidence)
-    return await svc.act(session, temporal, cancellation_id, contract.CLEAR_ITEM, req, principal)
+    return await svc.act(session, temporal, cancellation_id, contract.Update.CLEAR_ITEM, req, principal)
 
 
 @router.post("/{cancellation_id}/documents", response_model=CancellationView, responses=_REFUSED)
 async def review_documents(cancellation_id: str, body: NoteBody, session: SessionDep, temporal: TemporalDep,
                            principal: Annotated[Principal, require(Permission.CANCELLATIONS_HANDLE)]) -> CancellationView:
     req = DocumentsRequest(actor=principal.id, note=body.note)
-    return await svc.act(session, temporal, cancellation_id, contract.REVIEW_DOCUMENTS, req, principal)
+    return await svc.act(session, temporal, cancellation_id, contract.Update.REVIEW_DOCUMENTS, req, principal)
 
 
 @router.post("/{cancellation_id}/appointment", response_model=CancellationView, responses=_REFUSED)
@@ -156,7 +156,7 @@ async def book_appointment(cancellation_id: str, body: AppointmentBody, session:
                            principal: Annotated[Principal, require(Permission.CANCELLATIONS_REQUEST)]) -> CancellationView:
     """An appointment at a service hall: an SMS 3 days before (never 22:00-07:00) lists the documents to bring."""
     req = AppointmentRequest(actor=svc.actor_of(principal), at=body.at, hall=body.hall)
-    return await svc.act(session, temporal, cancellation_id, contract.BOOK_APPOINTMENT, req, principal)
+    return await svc.act(session, temporal, cancellation_id, contract.Update.BOOK_APPOINTMENT, req, principal)
 
 
 @router.post("/{cancellation_id}/confirm", response_model=CancellationView, responses=_REFUSED)
@@ -164,7 +164,7 @@ async def confirm(cancellation_id: str, session: SessionDep, temporal: TemporalD
                   principal: Annotated[Principal, require(Permission.CANCELLATIONS_REQUEST)]) -> CancellationView:
     """The customer confirms: the 72-hour cooling-off starts; after it the carrier cancels the number."""
     req = DocumentsRequest(actor=svc.actor_of(principal))
-    return await svc.act(session, temporal, cancellation_id, contract.CONFIRM, req, principal)
+    return await svc.act(session, temporal, cancellation_id, contract.Update.CONFIRM, req, principal)
 
 
 @router.post("/{cancellation_id}/withdraw", response_model=CancellationView, responses=_REFUSED)
@@ -172,7 +172,7 @@ async def withdraw(cancellation_id: str, body: WithdrawBody, session: SessionDep
                    principal: Annotated[Principal, require(Permission.CANCELLATIONS_REQUEST)]) -> CancellationView:
     """The customer changes their mind (any time before the cooling-off ends): the number stays active."""
     req = WithdrawRequest(actor=svc.actor_of(principal), reason=body.reason)
-    return await svc.act(session, temporal, cancellation_id, contract.WITHDRAW, req, principal)
+    return await svc.act(session, temporal, cancellation_id, contract.Update.WITHDRAW, req, principal)
 
 
 @router.post("/{cancellation_id}/follow-up", response_model=CancellationView, responses=_REFUSED)
@@ -180,4 +180,4 @@ async def follow_up(cancellation_id: str, body: FollowUpBody, session: SessionDe
                     principal: Annotated[Principal, require(Permission.CANCELLATIONS_HANDLE)]) -> CancellationView:
     """The follow-up call's outcome; a customer with a problem is called back by a person first."""
     req = FollowUpRequest(actor=principal.id, outcome=body.outcome, note=body.note)
-    return await svc.act(session, temporal, cancellation_id, contract.RECORD_FOLLOW_UP, req, principal)
+    return await svc.act(session, temporal, cancellation_id, contract.Update.RECORD_FOLLOW_UP, req, principal)

@@ -242,7 +242,7 @@ class CancellationWorkflow:
         return CancellationView(case=self._case, todo=self._case.todo, next_wake=self._next_wake(),
                                 waiting_for=self._waiting_for())
 
-    @workflow.update(name=contract.CLEAR_ITEM)
+    @workflow.update(name=contract.Update.CLEAR_ITEM)
     async def clear_item(self, req: ClearRequest) -> CancellationView:
         case = self._case
         reference = ""
@@ -267,7 +267,7 @@ class CancellationWorkflow:
     def _check_clear(self, req: ClearRequest) -> None:
         _refuse(check_clear(self._case, req.item_id, req.via, req.evidence))
 
-    @workflow.update(name=contract.REVIEW_DOCUMENTS)
+    @workflow.update(name=contract.Update.REVIEW_DOCUMENTS)
     def review_documents(self, req: DocumentsRequest) -> CancellationView:
         apply_documents(self._case, workflow.now(), req.actor, req.note)
         self._changes += 1
@@ -277,7 +277,7 @@ class CancellationWorkflow:
     def _check_documents(self, req: DocumentsRequest) -> None:
         _refuse(check_documents(self._case))
 
-    @workflow.update(name=contract.BOOK_APPOINTMENT)
+    @workflow.update(name=contract.Update.BOOK_APPOINTMENT)
     def book_appointment(self, req: AppointmentRequest) -> CancellationView:
         apply_appointment(self._case, Appointment(at=req.at, hall=req.hall), workflow.now(), req.actor)
         self._changes += 1
@@ -287,7 +287,7 @@ class CancellationWorkflow:
     def _check_appointment(self, req: AppointmentRequest) -> None:
         _refuse(check_appointment(self._case, req.at, workflow.now()))
 
-    @workflow.update(name=contract.CONFIRM)
+    @workflow.update(name=contract.Update.CONFIRM)
     def confirm(self, req: DocumentsRequest) -> CancellationView:
         apply_confirm(self._case, workflow.now(), req.actor)
         self._changes += 1
@@ -297,7 +297,7 @@ class CancellationWorkflow:
     def _check_confirm(self, req: DocumentsRequest) -> None:
         _refuse(check_confirm(self._case))
 
-    @workflow.update(name=contract.WITHDRAW)
+    @workflow.update(name=contract.Update.WITHDRAW)
     def withdraw(self, req: WithdrawRequest) -> CancellationView:
         apply_withdraw(self._case, workflow.now(), req.actor, req.reason)
         self._changes += 1
@@ -307,7 +307,7 @@ class CancellationWorkflow:
     def _check_withdraw(self, req: WithdrawRequest) -> None:
         _refuse(check_withdraw(self._case, workflow.now()))
 
-    @workflow.update(name=contract.RECORD_FOLLOW_UP)
+    @workflow.update(name=contract.Update.RECORD_FOLLOW_UP)
     def record_follow_up(self, req: FollowUpRequest) -> CancellationView:
         apply_follow_up(self._case, workflow.now(), req.actor, req.outcome, req.note)
         self._changes += 1

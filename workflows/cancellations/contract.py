@@ -124,14 +124,18 @@ def cancellation_workflow_id(cancellation_id: str) -> str:
     return f"cancellation-{cancellation_id}"
 
 
-# Workflow handlers
+# Workflow handlers: the view query, and the updates (one per action of the API)
 VIEW = "view"
-CLEAR_ITEM = "clear_item"
-REVIEW_DOCUMENTS = "review_documents"
-BOOK_APPOINTMENT = "book_appointment"
-CONFIRM = "confirm"
-WITHDRAW = "withdraw"
-RECORD_FOLLOW_UP = "record_follow_up"
+
+
+class Update:
+    CLEAR_ITEM = "clear_item"
+    REVIEW_DOCUMENTS = "review_documents"
+    BOOK_APPOINTMENT = "book_appointment"
+    CONFIRM = "confirm"
+    WITHDRAW = "withdraw"
+    RECORD_FOLLOW_UP = "record_follow_up"
+
 
 # Activities
 RECORD_CANCELLATION = "record_cancellation"
