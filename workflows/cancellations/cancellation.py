@@ -102,7 +102,8 @@ class CancellationWorkflow:
     @workflow.run
     async def run(self, start: CancellationStart) -> Case:
         case = self._case
-        await self._precheck()
+        if not case.prechecks:  # a case carried over (continue-as-new, an import) starts where it was
+            await self._precheck()
         published = None
         while True:
             await self._due_steps()
