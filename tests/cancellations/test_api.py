@@ -197,3 +197,44 @@ async def test_self_service_sees_only_its_own_withdraws_in_cooling_off_and_may_s
     await _until(http, mine["id"], lambda d: d["closed"], headers=APP)
     again = await _start(http, msisdn=APP_NUMBER, headers=APP, documents_checked=False)
     assert again.status_code == 201 and again.json()["id"] != mine["id"]
+
+
+async def test_two_starts_at_once_for_one_number_open_one_case(hall):
+    http, _, _, engine = hall
+    answers = await asyncio.gather(*(_start(http, msisdn="13655550000") for _ in range(4)))
+    assert sorted(r.status_code for r in answers) == [201, 409, 409, 409], [r.text for r in answers]
+    assert {r.json()["type"] for r in answers if r.status_code == 409} == {"cancellation_open"}
+    with Session(engine) as s:
+        assert len(s.exec(select(Cancellation)).all()) == 1
+
+
+async def test_reminder_sms_to_the_full_number_and_our_stock_back_to_quarantine(hall, time_env, seeded):
+    from db.orders import Order
+    from domain.msisdn import msisdn_fingerprint
+    from tests.fixtures_db import AGENT, PRODUCT
+
+    http, _, sms, engine = hall
+    stock_number = "13566667777"
+    with Session(engine) as s:  # the number was sold from our stock
+        s.add(Order(id="O-STOCK-1", idempotency_key="o-stock-1", agent_id=AGENT, product_id=PRODUCT,
+                    carrier="china_mobile", msisdn_masked="135****7777", msisdn_fingerprint=msisdn_fingerprint(stock_number),
+                    placed_at=datetime.now(SHANGHAI) - timedelta(days=200), status="settled"))
+        s.commit()
+    now = await time_env.get_current_time()
+    appointment = (now + timedelta(days=5)).astimezone(SHANGHAI).replace(hour=10, minute=0, second=0, microsecond=0)
+    r = await _start(http, msisdn=stock_number, appointment_at=appointment.isoformat(), appointment_hall="Jing'an hall")
+    assert r.status_code == 201 and r.json()["from_own_stock"], r.text
+    cid = r.json()["id"]
+    d = await _until(http, cid, lambda d: d["state"] == "ready")
+    assert datetime.fromisoformat(d["reminder_at"]) == appointment - timedelta(days=3)
+    await time_env.sleep(appointment - timedelta(days=3) - now + timedelta(minutes=1))
+    await _until(http, cid, lambda d: d["reminder_sent_at"] is not None)
+    [(to, text)] = sms.sent.values()
+    assert to == stock_number and "Jing'an hall" in text and "10:00" in text
+    assert (await http.post(f"/cancellations/{cid}/confirm")).status_code == 200
+    await time_env.sleep(timedelta(hours=72, minutes=1))
+    await _until(http, cid, lambda d: d["state"] == "cancelled")
+    with Session(engine) as s:
+        q = s.get(NumberQuarantine, cid)
+        assert q is not None and q.stock_order_id == "O-STOCK-1" and q.until - q.since == timedelta(days=90)
+        assert q.msisdn_masked == "135****7777"
