@@ -77,8 +77,12 @@ with workflow.unsafe.imports_passed_through():
 
 LOCAL = dict(start_to_close_timeout=timedelta(seconds=30), retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)))
 # The carrier and the SMS gateway are HTTP peers: retried with backoff (a refusal is an answer, not an error).
-CARRIER_CALL = dict(start_to_close_timeout=timedelta(seconds=30), schedule_to_close_timeout=timedelta(days=1),
+# The pre-check and the cancellation wait for the carrier as long as it takes; a clearing asked by a person
+# gives up after 2 minutes and says so (the item stays open, the person asks again).
+CARRIER_CALL = dict(start_to_close_timeout=timedelta(seconds=30),
                     retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=10)))
+CARRIER_CLEAR = dict(start_to_close_timeout=timedelta(seconds=30), schedule_to_close_timeout=timedelta(minutes=2),
+                     retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)))
 SMS = dict(start_to_close_timeout=timedelta(seconds=30), schedule_to_close_timeout=timedelta(days=1),
            retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=10), non_retryable_error_types=["SmsRejected"]))
 
@@ -249,10 +253,13 @@ class CancellationWorkflow:
         reference = ""
         if req.via == ClearVia.CARRIER:
             item = next(o for o in case.obstacles if o.item_id == req.item_id)
-            outcome: CarrierOutcome = await workflow.execute_activity(
-                contract.CLEAR_AT_CARRIER, ClearAtCarrier(cancellation_id=case.cancellation_id, carrier=case.carrier,
-                                                          item_id=req.item_id.split("#")[0], action=item.action),
-                result_type=CarrierOutcome, **CARRIER_CALL)
+            try:
+                outcome: CarrierOutcome = await workflow.execute_activity(
+                    contract.CLEAR_AT_CARRIER, ClearAtCarrier(cancellation_id=case.cancellation_id, carrier=case.carrier,
+                                                              item_id=req.item_id.split("#")[0], action=item.action),
+                    result_type=CarrierOutcome, **CARRIER_CLEAR)
+            except ActivityError:
+                outcome = CarrierOutcome(done=False, reason="the carrier did not answer within 2 minutes; ask again")
             if not outcome.done:
                 case.record(Step.CONTRACT_HANDLING, workflow.now(), req.actor,
                             f"{item.action.value} {item.title} refused by the carrier: {outcome.reason}")
