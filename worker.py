@@ -23,6 +23,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.agents import AgentActivities
+from activities.cancellations import CancellationActivities
 from activities.complaints.complaint import ComplaintActivities
 from activities.complaints.fee_return import FeeReturnActivities
 from activities.orders.carrier import CarrierActivities
@@ -43,6 +44,8 @@ from workflows.agents import contract as agents
 from workflows.agents.account import AgentAccountWorkflow
 from workflows.agents.maintenance import MaintenanceWindowWorkflow
 from workflows.agents.suspension_case import SuspensionCaseWorkflow
+from workflows.cancellations import contract as cancellations
+from workflows.cancellations.cancellation import CancellationWorkflow
 from workflows.complaints import contract as complaints
 from workflows.complaints.complaint import CalendarCheckWorkflow, ComplaintWorkflow
 from workflows.complaints.fee_return import FeeReturnCreditWorkflow
@@ -117,6 +120,12 @@ BUSINESSES: tuple[Business, ...] = (
         (AgentAccountWorkflow, MaintenanceWindowWorkflow, SuspensionCaseWorkflow),
         lambda p: (AgentActivities(p.engine),),
         agents.SEARCH_ATTRIBUTES, agents.__name__,
+    ),
+    Business(
+        "cancellations", cancellations.TASK_QUEUE,
+        (CancellationWorkflow,),
+        lambda p: (CancellationActivities(p.engine, p.carrier, p.sms),),
+        cancellations.SEARCH_ATTRIBUTES, cancellations.__name__,
     ),
 )
 

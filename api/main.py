@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from api import audit, errors
 from api.agents import routes as agents
+from api.cancellations import routes as cancellations
 from api.complaints import routes as complaints
 from api.deps import get_session, get_temporal_optional
 from api.identity import routes as identity
@@ -74,7 +75,8 @@ def create_app(temporal_client: Any | None = None) -> FastAPI:
 
     app = FastAPI(
         title="Simbo back office",
-        description="SIM-card orders, carrier events, commission settlement, agent accounts and payment refunds.",
+        description="SIM-card orders, carrier events, commission settlement, agent accounts, payment refunds, the "
+                    "complaint desk and account cancellations.",
         version="0.1.0",
         lifespan=lifespan,
     )
@@ -84,7 +86,7 @@ def create_app(temporal_client: Any | None = None) -> FastAPI:
 
     errors.install(app)
     audit.install(app)
-    for business in (identity, orders, agents, complaints, refunds):
+    for business in (identity, orders, agents, complaints, refunds, cancellations):
         app.include_router(business.router)
 
     @app.get("/healthz", response_model=Health, tags=["ops"], responses={503: {"model": Health}})

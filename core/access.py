@@ -43,6 +43,9 @@ class Permission(StrEnum):
     CHANNELS_READ = "channels.read"
     CHANNELS_CONFIGURE = "channels.configure"  # the emergency auto-audit switch, the error table
     RECONCILIATION_READ = "reconciliation.read"
+    CANCELLATIONS_REQUEST = "cancellations.request"  # start, appointment, confirm, withdraw, clear through the carrier
+    CANCELLATIONS_READ = "cancellations.read"
+    CANCELLATIONS_HANDLE = "cancellations.handle"  # a clerk: review documents, clear with evidence, follow-up calls
     AUDIT_READ = "audit.read"
     API_KEYS_MANAGE = "api_keys.manage"
     IDENTITY_READ = "identity.read"  # /me
@@ -59,11 +62,14 @@ class Role(StrEnum):
     READ_ONLY = "read_only"
     AGENT = "agent"  # an agent (distributor): its own orders, statements, appeals
     MERCHANT = "merchant"  # a merchant's system, by API key: its own payments and refunds
+    SERVICE_CLERK = "service_clerk"  # a service hall's counter: account cancellations
+    SELF_SERVICE = "self_service"  # the customers' self-service app (a service account): acts for the customer it verified
 
 
 P = Permission
 _READ_BACK_OFFICE = {P.ORDERS_READ, P.CARRIER_EVENTS_READ, P.SETTLEMENTS_READ, P.STATEMENTS_READ, P.AGENTS_READ,
-                     P.COMPLAINTS_READ, P.PAYMENTS_READ, P.REFUNDS_READ, P.CHANNELS_READ, P.IDENTITY_READ}
+                     P.COMPLAINTS_READ, P.PAYMENTS_READ, P.REFUNDS_READ, P.CHANNELS_READ, P.IDENTITY_READ,
+                     P.CANCELLATIONS_READ}
 _COMPLAINT_DESK = {P.COMPLAINTS_REGISTER, P.COMPLAINTS_READ, P.COMPLAINTS_HANDLE, P.FEE_RETURNS_REQUEST,
                    P.IDENTITY_READ}
 
@@ -87,6 +93,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
                            P.IDENTITY_READ}),
     # payments are recorded by the acquiring side (ops, a service account), never by the merchant who refunds them
     Role.MERCHANT: frozenset({P.PAYMENTS_READ, P.REFUNDS_REQUEST, P.REFUNDS_READ, P.IDENTITY_READ}),
+    Role.SERVICE_CLERK: frozenset({P.CANCELLATIONS_REQUEST, P.CANCELLATIONS_READ, P.CANCELLATIONS_HANDLE,
+                                   P.IDENTITY_READ}),
+    # sees only the cancellations it started (the service checks), never clears with evidence
+    Role.SELF_SERVICE: frozenset({P.CANCELLATIONS_REQUEST, P.CANCELLATIONS_READ, P.IDENTITY_READ}),
 }
 del P
 

@@ -1,6 +1,6 @@
 """Calendar rules of the business. Every month boundary is Asia/Shanghai, whatever the server's zone."""
 
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -66,3 +66,18 @@ def months_before(at: datetime, months: int) -> datetime:
     first = _month_start(local.year, local.month - months)
     last_day = (_month_start(first.year, first.month + 1) - timedelta(days=1)).day
     return local.replace(year=first.year, month=first.month, day=min(local.day, last_day))
+
+
+# Quiet hours: no care SMS reaches a customer 22:00-07:00 Shanghai (complaint procedure 8.0; account
+# cancellation 1.6 reminders follow the same rule).
+QUIET_FROM, QUIET_UNTIL = time(22, 0), time(7, 0)
+
+
+def customer_sms_time(at: datetime) -> datetime:
+    """When a care SMS wanted at `at` may go out: at once, unless 22:00-07:00 Shanghai, then 07:00 (complaint procedure 8.0, account cancellation 1.6)."""
+    local = require_aware(at).astimezone(SHANGHAI)
+    if local.time() >= QUIET_FROM:
+        return datetime.combine(local.date() + timedelta(days=1), QUIET_UNTIL, tzinfo=SHANGHAI)
+    if local.time() < QUIET_UNTIL:
+        return datetime.combine(local.date(), QUIET_UNTIL, tzinfo=SHANGHAI)
+    return at

@@ -1,4 +1,4 @@
-"""Our signed HTTP client to the carriers (number status, monthly audit) and the payout bank.
+"""Our signed HTTP client to the carriers (number status, monthly audit, account cancellation) and the payout bank.
 
 Every request is signed with `carrier_api_secret` (a GET signs the empty body); failures split as in
 core.http: `PeerUnavailable` is retried, `PeerRejected` is not.
@@ -13,6 +13,7 @@ import httpx
 from pydantic import BaseModel
 
 from core.http import DEFAULT_TIMEOUT, PeerRejected, SignedJsonClient, parse
+from domain.cancellations import AccountFacts, ClearAction
 from domain.orders.order import InNetworkAnswer, StatusCause, SuspensionMode
 
 
@@ -42,6 +43,20 @@ class _Payout(BaseModel):
     payout_id: str
     status: str
     reference: str
+
+
+class _Precheck(BaseModel):
+    cancellation_id: str
+    facts: AccountFacts
+
+
+class AccountAnswer(BaseModel):
+    """The carrier's answer to a clearing or a cancellation: done with its reference, or refused with its reason."""
+
+    cancellation_id: str
+    done: bool
+    reference: str = ""
+    reason: str = ""
 
 
 class CarrierGateway(SignedJsonClient):
@@ -82,6 +97,36 @@ class CarrierGateway(SignedJsonClient):
         if page.month != month:
             raise PeerRejected(200, f"audit page is for month {page.month!r}, asked for {month!r}")
         return page.model_dump()
+
+    async def precheck(self, carrier: str, cancellation_id: str, msisdn: str) -> AccountFacts:
+        """Account cancellation 1.1: what stands in the way of cancelling this number now."""
+        data = await self._call("POST", f"{self.base_url}/carriers/{carrier}/accounts/precheck",
+                                {"cancellation_id": cancellation_id, "msisdn": msisdn})
+        answer = parse(_Precheck, data)
+        if answer.cancellation_id != cancellation_id:
+            raise PeerRejected(200, f"pre-check answers {answer.cancellation_id!r}, asked for {cancellation_id!r}")
+        return answer.facts
+
+    async def clear(self, carrier: str, cancellation_id: str, msisdn: str, item_id: str,
+                    action: ClearAction) -> AccountAnswer:
+        """Clear one to-do item at the carrier (pay, cancel the service, leave the plan). Idempotent there by
+        (cancellation, item): a retried call returns the first answer."""
+        body = {"cancellation_id": cancellation_id, "msisdn": msisdn, "item_id": item_id, "action": action.value}
+        return self._account(cancellation_id, await self._call(
+            "POST", f"{self.base_url}/carriers/{carrier}/accounts/clear", body))
+
+    async def cancel_number(self, carrier: str, cancellation_id: str, msisdn: str) -> AccountAnswer:
+        """Cancel the number for good. Idempotent at the carrier by the cancellation id."""
+        body = {"cancellation_id": cancellation_id, "msisdn": msisdn}
+        return self._account(cancellation_id, await self._call(
+            "POST", f"{self.base_url}/carriers/{carrier}/accounts/cancel", body))
+
+    @staticmethod
+    def _account(cancellation_id: str, data: object) -> AccountAnswer:
+        answer = parse(AccountAnswer, data)
+        if answer.cancellation_id != cancellation_id:
+            raise PeerRejected(200, f"answer is about {answer.cancellation_id!r}, asked about {cancellation_id!r}")
+        return answer
 
     async def payout(self, payout_id: str, agent_id: str, amount_fen: int) -> dict:
         """Pay an agent. Idempotent by payout_id at the bank: a repeat returns the first reference."""

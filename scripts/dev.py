@@ -21,6 +21,7 @@ async def after_start(stack: Stack) -> None:
     from core.db import get_engine
     from core.temporal import connect
     from scripts.demo.agents import load_agent_demo_once
+    from scripts.demo.cancellations import load_cancellation_demo_once
     from scripts.demo.complaints import load_complaint_demo_once
     from scripts.demo.orders import load_order_demo_once
     from scripts.demo.refunds import load_refund_demo_once
@@ -37,6 +38,7 @@ async def after_start(stack: Stack) -> None:
     with Session(get_engine()) as session:  # the demo agent's user, now that its agent exists
         ensure_demo_users(session)
     await load_agent_demo_once(stack.api_url)  # suspensions, appeals and cases on the orders demo's agents
+    await load_cancellation_demo_once(client, stack.api_url, stack.simulator_url)
 
 
 def main() -> None:
@@ -85,6 +87,9 @@ Ready.
   Complaint KPIs    http://localhost:8000/complaints/kpis?month=<yyyymm>  (.csv / .xlsx)
   Working days      http://localhost:8000/complaints/calendar/<year>  (PUT to load next year's official schedule)
   SMS + billing sim http://localhost:8200/sim/sms   /sim/credits   POST /sim/reply {{"from": ..., "text": ...}}
+  Cancellations     http://localhost:8000/cancellations?state=todo   (one: /cancellations/<id>, /timeline)
+                    Web UI filter: CancellationState="cooling_off", CancellationState="todo" AND Carrier="china_unicom"
+                    report: /cancellations/report?month=<yyyymm> (.csv / .xlsx); sign in as demo-clerk or demo-app
   Refunds           http://localhost:8000/refunds?status=manual_review   (one: /refunds/<id>, with history)
                     Web UI filter: RefundStatus="manual_review" AND Channel="unionpay" AND MerchantId="M001"
   Refund ops        POST /refunds/<id>/{{approve,reject,force_success,force_fail,mark_succeeded_offline,retry_new_serial}}

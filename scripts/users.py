@@ -28,6 +28,8 @@ DEMO_USERS: tuple[tuple[str, tuple[Role, ...], dict[str, str]], ...] = (
     ("demo-manager", (Role.MANAGER,), {"department": "complaint_desk"}),
     ("demo-viewer", (Role.READ_ONLY,), {}),
     ("demo-agent", (Role.AGENT,), {"agent_id": "A002"}),
+    ("demo-clerk", (Role.SERVICE_CLERK,), {}),
+    ("demo-app", (Role.SELF_SERVICE,), {}),
 )
 
 

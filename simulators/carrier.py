@@ -17,8 +17,17 @@ The carrier API (signed with our API key; 401 with a reason otherwise):
     POST /carriers/{carrier}/number-status      {"order_id"} -> final status of the scenario
     GET  /carriers/{carrier}/audits/{month}     ?page_token=&page_size= -> one page of audit lines
     POST /payouts                               {"payout_id","agent_id","amount_fen"} (idempotent)
-Admin (unsigned): POST /sim/scenarios, /sim/scenarios/batch, /sim/behaviour, /sim/push-daily,
+    POST /carriers/{carrier}/accounts/precheck  {"cancellation_id","msisdn"} -> the account's obstacles
+    POST /carriers/{carrier}/accounts/clear     {"cancellation_id","msisdn","item_id","action"} (idempotent)
+    POST /carriers/{carrier}/accounts/cancel    {"cancellation_id","msisdn"} (idempotent)
+Admin (unsigned): POST /sim/scenarios, /sim/scenarios/batch, /sim/accounts, /sim/behaviour, /sim/push-daily,
 /sim/reset, /sim/requeue-rejected; GET /sim/stats, /sim/behaviour.
+
+Account cancellation cases are scripted per number (POST /sim/accounts): the obstacles the first pre-check
+finds, the ones a re-check finds on top (a service that renewed itself meanwhile), the items the carrier
+refuses to clear (with its reason) and a refusal of the cancellation itself. A number nobody scripted is a
+clean account: eligible at once. Clearing an item removes it from the account, so the next pre-check no
+longer reports it.
 """
 
 import asyncio
@@ -42,6 +51,7 @@ from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_val
 
 from core.http import signed_request
 from core.settings import Settings, get_settings
+from domain.cancellations import AccountFacts, ClearAction
 from domain.msisdn import mask_msisdn
 from domain.orders.carrier_events import WIRE_FIELDS, CarrierEventIn, explain
 from domain.orders.carriers import Carrier
@@ -125,6 +135,52 @@ class NumberStatusQuery(BaseModel):
     order_id: str = Field(min_length=1)
 
 
+class AccountScript(BaseModel):
+    """One number's scripted cancellation case."""
+
+    msisdn: str = Field(pattern=r"^\+?\d{5,20}$")
+    carrier: Carrier
+    facts: AccountFacts = AccountFacts()
+    on_recheck: AccountFacts = AccountFacts()  # added to the account at the second pre-check
+    refuse_clear: dict[str, str] = {}  # item id ("value_added:V1") -> the carrier's reason
+    refuse_cancel: str = ""
+    prechecks: int = 0
+    cleared: dict[str, str] = {}  # "<cancellation>:<item>" -> reference
+    cancelled: dict[str, str] = {}  # cancellation id -> reference
+
+
+class AccountQuery(BaseModel):
+    cancellation_id: str = Field(min_length=1, max_length=128)
+    msisdn: str = Field(pattern=r"^\+?\d{5,20}$")
+
+
+class ClearQuery(AccountQuery):
+    item_id: str = Field(min_length=1, max_length=200)
+    action: ClearAction
+
+
+def _without(facts: AccountFacts, item_id: str) -> AccountFacts:
+    kind, _, key = item_id.partition(":")
+    f = facts.model_copy(deep=True)
+    if kind == "contract":
+        f.contracts = [c for c in f.contracts if c.contract_id != key]
+    elif kind == "balance":
+        f.balance_fen = 0
+    elif kind == "device":
+        f.devices = [d for d in f.devices if d.device_id != key]
+    elif kind == "family_plan":
+        f.family_plans = [p for p in f.family_plans if p.plan_id != key]
+    elif kind == "value_added":
+        f.value_added = [v for v in f.value_added if v.service_id != key]
+    return f
+
+
+def _merged(a: AccountFacts, b: AccountFacts) -> AccountFacts:
+    return AccountFacts(contracts=a.contracts + b.contracts, balance_fen=a.balance_fen + b.balance_fen,
+                        devices=a.devices + b.devices, family_plans=a.family_plans + b.family_plans,
+                        value_added=a.value_added + b.value_added)
+
+
 class State(BaseModel):
     """Everything that survives a restart."""
 
@@ -134,6 +190,7 @@ class State(BaseModel):
     outbox: list[OutboxItem] = []
     rejected: list[OutboxItem] = []
     payouts: dict[str, dict] = {}  # payout_id -> {"agent_id","amount_fen","reference","paid_at"}
+    accounts: dict[str, AccountScript] = {}  # msisdn -> its scripted cancellation case
     behaviour: Behaviour = Behaviour()
     stats: dict[str, int] = {}
 
@@ -448,6 +505,14 @@ def create_app(
     async def requeue_rejected() -> dict:
         return {"requeued": sim.requeue_rejected()}
 
+    @app.post("/sim/accounts")
+    async def post_accounts(scripts: list[AccountScript]) -> dict:
+        for sc in scripts:
+            sim.state.accounts[sc.msisdn] = sc
+            log.info("sim.account", carrier=sc.carrier.value, msisdn=mask_msisdn(sc.msisdn))
+        sim.store.mark_dirty()
+        return {"accepted": len(scripts)}
+
     add_reset(app, sim.store)
 
     @app.get("/sim/stats")
@@ -511,6 +576,61 @@ def create_app(
             "results": results,
             "next_page_token": _encode_token(page[-1].order_id) if more else None,
         }
+
+    # account cancellation
+
+    def account_of(c: Carrier, msisdn: str) -> AccountScript:
+        sc = sim.state.accounts.get(msisdn)
+        if sc is None:  # nobody scripted it: a clean account of this carrier
+            sc = sim.state.accounts[msisdn] = AccountScript(msisdn=msisdn, carrier=c)
+        if sc.carrier != c:
+            raise HTTPException(404, detail="number not on this carrier")
+        return sc
+
+    @app.post("/carriers/{carrier}/accounts/precheck")
+    async def precheck(carrier: str, body: Signed) -> dict:
+        c = carrier_of(carrier)
+        q = parse_or_422(AccountQuery, body)
+        sc = account_of(c, q.msisdn)
+        sc.prechecks += 1
+        if sc.prechecks == 2:
+            sc.facts = _merged(sc.facts, sc.on_recheck)
+        sim.store.count("precheck_requests")
+        sim.store.mark_dirty()
+        log.info("sim.precheck", carrier=c.value, msisdn=mask_msisdn(q.msisdn), round=sc.prechecks)
+        return {"cancellation_id": q.cancellation_id, "facts": sc.facts.model_dump(mode="json")}
+
+    @app.post("/carriers/{carrier}/accounts/clear")
+    async def clear(carrier: str, body: Signed) -> dict:
+        c = carrier_of(carrier)
+        q = parse_or_422(ClearQuery, body)
+        sc = account_of(c, q.msisdn)
+        key = f"{q.cancellation_id}:{q.item_id}"
+        if key in sc.cleared:
+            return {"cancellation_id": q.cancellation_id, "done": True, "reference": sc.cleared[key]}
+        if q.item_id in sc.refuse_clear:
+            return {"cancellation_id": q.cancellation_id, "done": False, "reason": sc.refuse_clear[q.item_id]}
+        sc.facts = _without(sc.facts, q.item_id)
+        sc.cleared[key] = f"CLR-{secrets.token_hex(4)}"
+        sim.store.count("clear_requests")
+        sim.store.mark_dirty()
+        log.info("sim.clear", carrier=c.value, msisdn=mask_msisdn(q.msisdn), item_id=q.item_id, action=q.action.value)
+        return {"cancellation_id": q.cancellation_id, "done": True, "reference": sc.cleared[key]}
+
+    @app.post("/carriers/{carrier}/accounts/cancel")
+    async def cancel(carrier: str, body: Signed) -> dict:
+        c = carrier_of(carrier)
+        q = parse_or_422(AccountQuery, body)
+        sc = account_of(c, q.msisdn)
+        if q.cancellation_id in sc.cancelled:
+            return {"cancellation_id": q.cancellation_id, "done": True, "reference": sc.cancelled[q.cancellation_id]}
+        if sc.refuse_cancel:
+            return {"cancellation_id": q.cancellation_id, "done": False, "reason": sc.refuse_cancel}
+        sc.cancelled[q.cancellation_id] = f"CXL-{secrets.token_hex(4)}"
+        sim.store.count("cancel_requests")
+        sim.store.mark_dirty()
+        log.info("sim.cancel", carrier=c.value, msisdn=mask_msisdn(q.msisdn), cancellation_id=q.cancellation_id)
+        return {"cancellation_id": q.cancellation_id, "done": True, "reference": sc.cancelled[q.cancellation_id]}
 
     # payout bank
 

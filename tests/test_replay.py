@@ -17,6 +17,7 @@ def test_histories_of_both_workflows_are_recorded():
     names = {p.name for p in HISTORIES}
     assert any(n.startswith("order_") for n in names) and any(n.startswith("settlement_") for n in names)
     assert any(n.startswith("refund_") for n in names)
+    assert any(n.startswith("cancellation_") for n in names)
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)

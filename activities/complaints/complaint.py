@@ -12,11 +12,12 @@ from temporalio import activity
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
+from activities.quiet_hours import hold_in_quiet_hours  # noqa: F401 - the fee-return activities import it from here
 from core.http import PeerRejected, PeerUnavailable
 from core.settings import get_settings
 from db.complaints import Complaint, ComplaintEvent, ComplaintNotice, OpsAlert, SmsMessage
 from domain.clock import SHANGHAI, month_bounds
-from domain.complaints.complaint import DueDecision, care_sms_allowed, customer_sms_time, due_time
+from domain.complaints.complaint import DueDecision, care_sms_allowed, due_time
 from domain.workdays import next_year_check
 from gateways.notices import NoticeGateway, notice_gateway_from_settings
 from gateways.sms import SmsGateway
@@ -33,18 +34,6 @@ from workflows.complaints.contract import (
 )
 
 log = structlog.get_logger()
-
-
-def hold_in_quiet_hours() -> None:
-    """No SMS reaches a customer 22:00-07:00 (complaint procedure 8.0). The workflow picks the hour of the first attempt; a
-    retry the server scheduled in the night is put off until 07:00 here. Server time, not this machine's: it is
-    the workflow's clock."""
-    info = activity.info()
-    scheduled = info.current_attempt_scheduled_time
-    allowed = customer_sms_time(scheduled)
-    if info.attempt > 1 and allowed > scheduled:
-        raise ApplicationError(f"quiet hours: customer SMS waits until {allowed.isoformat()}", type="QuietHours",
-                               next_retry_delay=allowed - scheduled)
 
 
 class ComplaintActivities:

@@ -14,12 +14,12 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel
 
-from domain.clock import SHANGHAI, require_aware
+from domain.clock import QUIET_FROM, QUIET_UNTIL, SHANGHAI, customer_sms_time, require_aware  # noqa: F401 - quiet hours live in the clock
 from domain.workdays import WorkCalendar, add_working_time
 
 REPEAT_WINDOW = timedelta(days=30)
@@ -29,7 +29,6 @@ SUPERVISION_EVERY = timedelta(hours=24)
 # The complaint procedure does not say how long these last; our choices (docs/complaints.md):
 ACCEPTANCE_WAIT = timedelta(hours=72)  # no acceptance recorded 72 h after the reply: archived, flagged
 SURVEY_WINDOW = timedelta(hours=72)  # a "dissatisfied" answer counts within 72 h of the survey SMS
-QUIET_FROM, QUIET_UNTIL = time(22, 0), time(7, 0)
 
 
 class Level(StrEnum):
@@ -234,14 +233,6 @@ def due_time(level: Level, repeat: bool, start: datetime, calendar: WorkCalendar
 # ---- quiet hours --------------------------------------------------------------------------------
 
 
-def customer_sms_time(at: datetime) -> datetime:
-    """When a care SMS wanted at `at` may go out: at once, unless 22:00-07:00 Shanghai, then 07:00 (complaint procedure 8.0)."""
-    local = require_aware(at).astimezone(SHANGHAI)
-    if local.time() >= QUIET_FROM:
-        return datetime.combine(local.date() + timedelta(days=1), QUIET_UNTIL, tzinfo=SHANGHAI)
-    if local.time() < QUIET_UNTIL:
-        return datetime.combine(local.date(), QUIET_UNTIL, tzinfo=SHANGHAI)
-    return at
 
 
 def care_sms_allowed(kind: str, care_kinds: list[str] | tuple[str, ...], sent_this_month: int, per_month: int) -> bool:

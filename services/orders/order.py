@@ -242,3 +242,10 @@ def list_orders(session: Session, f: OrderFilter, limit: int, offset: int) -> tu
     ).all()
     return list(items), int(total)
 
+
+
+def order_of_number(session: Session, fingerprint: str) -> str | None:
+    """The latest order that sold this number from our stock (the cancellations business asks: a cancelled number
+    of our stock goes back to quarantine, account cancellation 1.8)."""
+    return session.exec(select(Order.id).where(Order.msisdn_fingerprint == fingerprint)
+                        .order_by(col(Order.placed_at).desc())).first()
