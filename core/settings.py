@@ -74,6 +74,16 @@ class Settings(BaseSettings):
     oidc_agent_claim: str = "agent_id"
     demo_users: bool = True  # `make run` creates one user per role (never in production)
 
+    # Customer data protection (core/crypto.py, docs/data-protection.md): the key ring of payload encryption,
+    # sealed database columns and keyed fingerprints. "<id>:<base64 of 32 bytes>,..." (every key readable), the
+    # active one writes (default: the first). The default is the repository's development ring, refused
+    # outside development (no demo users).
+    data_keys: str = "dev1:qbrA06sMQnELCVPxq/IjQ4+bc3pLwuFnwrVkQG3Ck4U="
+    data_key_active: str = ""
+    # The codec server the Temporal Web UI asks to decode payloads (scripts/codec_server.py)
+    codec_port: int = 8400
+    codec_cors_origins: str = "http://localhost:8233"  # the Web UI's origin(s), comma-separated
+
     log_json: bool = False
 
 

@@ -20,6 +20,7 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from core import crypto
 from core.access import Principal
 from core.access import Role as AccessRole
 from core.db import utcnow
@@ -43,7 +44,6 @@ from domain.complaints.fee_return import (
     needs_audit,
     top_up,
 )
-from domain.msisdn import msisdn_fingerprint
 from services.complaints.complaint import InvalidComplaint, UnknownComplaint
 from workflows.complaints import contract
 from workflows.complaints.contract import FeeReturnCredit
@@ -94,23 +94,24 @@ def request(session: Session, complaint_id: str, key: str, req: NewFeeReturn, no
     complaint = session.get(Complaint, complaint_id)
     if complaint is None:
         raise UnknownComplaint(f"unknown complaint {complaint_id}")
-    fp = msisdn_fingerprint(req.msisdn)
+    ring = crypto.key_ring()
+    fps = ring.fingerprints(req.msisdn)
     existing = session.exec(select(FeeReturn).where(FeeReturn.idempotency_key == key)).first()
     if existing is not None:
-        if (existing.complaint_id, existing.category, existing.msisdn_fingerprint) != (complaint_id, req.category.value, fp):
+        if (existing.complaint_id, existing.category, existing.msisdn_fingerprint in fps) != (complaint_id, req.category.value, True):
             raise IdempotencyConflict(f"Idempotency-Key already used for fee return {existing.id} with a different body")
         return existing, False
-    if fp != complaint.msisdn_fingerprint:
+    if not ring.matches(req.msisdn, complaint.msisdn_fingerprint):
         raise InvalidComplaint(f"the number to credit must be the complaint's number ({complaint.msisdn_masked})")
     earlier = session.exec(select(FeeReturn).where(
-        FeeReturn.msisdn_fingerprint == fp, FeeReturn.category == req.category.value,
+        col(FeeReturn.msisdn_fingerprint).in_(fps), FeeReturn.category == req.category.value,
         FeeReturn.charge_month == req.charge_month, col(FeeReturn.top_up_of).is_(None),
         col(FeeReturn.status).in_([s.value for s in LIVE_STATUSES]))).first()
     if earlier is not None:
         raise EarlierReturn(f"an earlier {req.category.value} return for {req.charge_month} exists on this number: "
                             f"{earlier.id} ({earlier.status}, {earlier.amount_fen} fen, complaint {earlier.complaint_id})")
     recent = session.exec(select(func.count()).select_from(FeeReturn).where(
-        FeeReturn.msisdn_fingerprint == fp, col(FeeReturn.status).in_([s.value for s in LIVE_STATUSES]), FeeReturn.amount_fen > 0,
+        col(FeeReturn.msisdn_fingerprint).in_(fps), col(FeeReturn.status).in_([s.value for s in LIVE_STATUSES]), FeeReturn.amount_fen > 0,
         FeeReturn.requested_at >= months_before(now, 2))).one()
     try:
         decision = decide(FeeClaim(category=req.category, customer=Customer(complaint.customer), charged_fen=req.charged_fen,

@@ -24,12 +24,13 @@ from temporalio.common import (
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from core import crypto
 from core.db import utcnow
 from core.errors import Forbidden, IdempotencyConflict, Refused
 from core.temporal import QUERY_TIMEOUT_S, live_query
 from db.agents import Agent, AgentStatus
 from db.orders import Order, Product
-from domain.msisdn import mask_msisdn, msisdn_fingerprint
+from domain.msisdn import mask_msisdn
 from domain.orders.order import OrderStatus, ProductTerms
 from workflows.orders import contract
 from workflows.orders.contract import OrderInput, OrderView, order_workflow_id
@@ -96,7 +97,8 @@ def _replay(session: Session, existing: Order, req: NewOrder, fingerprint: str) 
         for name, stored, sent in (
             ("agent_id", existing.agent_id, req.agent_id),
             ("product_id", existing.product_id, req.product_id),
-            ("msisdn", existing.msisdn_fingerprint, fingerprint),
+            ("msisdn", existing.msisdn_fingerprint, existing.msisdn_fingerprint if crypto.key_ring().matches(
+                req.msisdn, existing.msisdn_fingerprint) else fingerprint),
         )
         if stored != sent
     ]
@@ -111,7 +113,7 @@ def _replay(session: Session, existing: Order, req: NewOrder, fingerprint: str) 
 
 def place_order(session: Session, key: str, req: NewOrder, now: datetime | None = None) -> Placement:
     """Insert the order row once per Idempotency-Key; a repeat returns the first row."""
-    fingerprint = msisdn_fingerprint(req.msisdn)
+    fingerprint = crypto.fingerprint(req.msisdn)
     existing = _by_key(session, key)
     if existing is not None:
         return _replay(session, existing, req, fingerprint)

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 import pytest
 from sqlmodel import Session, select
 
+from core.crypto import fingerprint as msisdn_fingerprint
 from core.settings import get_settings
 from core.signing import SIGNATURE_HEADER, SOURCE_HEADER, TIMESTAMP_HEADER, signed_headers
 from db.orders import CarrierEventRecord, EventOutcome, Order
-from domain.msisdn import msisdn_fingerprint
 from domain.orders.carrier_events import WIRE_FIELDS
 from domain.orders.order import EventKind, OrderEvent
 from tests.fixtures_db import AGENT, PRODUCT
@@ -85,11 +85,14 @@ def test_recharge_signal_carries_a_fingerprint_and_listing_masks_the_number(seed
           "to_msisdn": "13812345678"}
     assert push(api_client, ev).status_code == 202
     [(_, _, arg)] = fake_temporal.signals
-    assert arg.to_msisdn_fingerprint == msisdn_fingerprint("13812345678")
+    assert arg.to_msisdn_fingerprint == msisdn_fingerprint("13812345678") and arg.to_msisdn_matches is True
     assert "13812345678" not in arg.model_dump_json()
     listing = api_client.get("/carrier-events", params={"order_id": order_id})
     assert listing.status_code == 200
     assert "13812345678" not in listing.text and "138****5678" in listing.json()["items"][0]["raw"]
+    other = {**ev, "event_id": "R2", "to_msisdn": "13900000000"}
+    assert push(api_client, other).status_code == 202
+    assert fake_temporal.signals[-1][2].to_msisdn_matches is False
     assert "13812345678" in record(seeded, "R1").raw  # the raw text itself is kept as received
 
 

@@ -10,7 +10,7 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from domain.msisdn import msisdn_fingerprint
+from core.crypto import fingerprint as msisdn_fingerprint
 from domain.orders.order import InNetworkAnswer, OrderEvent, ProductTerms
 from workflows.orders import contract
 from workflows.orders.contract import InNetworkRequest, OrderInput, OrderProgress, RescueRequest
