@@ -45,14 +45,15 @@ class AuditLog:
             await self._record(scope, status.get("code", 500), request_id)
 
     async def _record(self, scope, outcome: int, request_id: str) -> None:
-        principal = scope.get("state", {}).get("principal")
+        state = scope.get("state", {})
+        principal = state.get("principal")
         if scope["method"] in CHANGES and principal is not None:
             route = scope.get("route")
             template = getattr(route, "path_format", None) or scope["path"]
             params = scope.get("path_params", {})
             client = scope.get("client")
             entry = AuditEntry(actor=principal.id, roles=principal.role_names, action=f"{scope['method']} {template}",
-                               target=" ".join(f"{k}={v}" for k, v in params.items()),
+                               target=state.get("audit_target") or " ".join(f"{k}={v}" for k, v in params.items()),
                                outcome=outcome, client=client[0] if client else "",
                                request_id=request_id)
             await anyio.to_thread.run_sync(_write, scope["app"], entry)

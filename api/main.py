@@ -22,7 +22,7 @@ from api.identity import routes as identity
 from api.orders import routes as orders
 from api.refunds import routes as refunds
 from api.schemas import Health
-from core import logs
+from core import crypto, logs
 from core.settings import get_settings
 from core.temporal import connect
 from services import identity as identity_service
@@ -37,6 +37,7 @@ def create_app(temporal_client: Any | None = None) -> FastAPI:
     if not structlog.is_configured():
         logs.configure(json=get_settings().log_json)
     identity_service.check_settings(get_settings())
+    crypto.check_settings(get_settings())
     injected = temporal_client is not None
 
     @asynccontextmanager
