@@ -41,7 +41,7 @@ def test_the_production_stack_is_all_there(compose):
     assert services["worker"]["deploy"]["replicas"] >= 2
     assert "postgres" in services["temporal"]["environment"]["DB"]
     # the app's processes run code that exists in this repository
-    for name in ("api", "worker", "simulator", "channel-simulator", "sms-billing-simulator",
+    for name in ("api", "codec", "worker", "simulator", "channel-simulator", "sms-billing-simulator",
                  "temporal-setup", "migrate"):
         assert _runs_existing_code(services[name]["command"]), f"{name}: {services[name]['command']}"
 
@@ -54,3 +54,12 @@ def _runs_existing_code(command: list[str]) -> bool:
     if "-m" in command:  # python -m package.module
         return (ROOT / (command[command.index("-m") + 1].replace(".", "/") + ".py")).exists()
     return (ROOT / command[-1]).exists()  # python file.py
+
+
+def test_every_process_that_touches_payloads_has_the_key_ring_and_the_ui_asks_the_codec_server(compose):
+    services = compose["services"]
+    for name in ("api", "codec", "worker", "temporal-setup"):
+        assert "SIMBO_DATA_KEYS" in services[name]["environment"], name
+    ui = services["temporal-ui"]["environment"]
+    assert ui["TEMPORAL_CODEC_ENDPOINT"].endswith(":8400") and ui["TEMPORAL_CODEC_PASS_ACCESS_TOKEN"] == "true"
+    assert services["codec"]["image"] == services["api"]["image"]
