@@ -16,7 +16,7 @@ from tests.complaints.world import ComplaintWorld, new_case, start
 from tests.histories.record import write_histories
 from tests.temporal_env import start_time_skipping
 from workflows.complaints import contract
-from workflows.complaints.complaint import ComplaintWorkflow
+from workflows.complaints.complaint import CalendarCheckWorkflow, ComplaintWorkflow
 from workflows.complaints.contract import (
     AcceptanceRequest,
     DepartmentAction,
@@ -75,6 +75,12 @@ async def record() -> None:
         await h.result()
         out["complaint_overdue_escalated"] = (await h.fetch_history()).to_json_dict()
 
+        # the daily working-day calendar check its Schedule starts
+        h = await env.client.start_workflow(CalendarCheckWorkflow.run, id=f"calendar-check-{uuid.uuid4().hex[:6]}",
+                                            task_queue=world.tq)
+        await h.result()
+        out["calendar_check"] = (await h.fetch_history()).to_json_dict()
+
     @activity.defn(name=contract.CREDIT_FEE_RETURN)
     async def credit(inp: FeeReturnCredit) -> str:
         return f"B-{inp.fee_return_id}"
@@ -92,7 +98,7 @@ async def record() -> None:
         await h.result()
         out["fee_return_credit"] = (await h.fetch_history()).to_json_dict()
     await env.shutdown()
-    write_histories(out, "v1")
+    write_histories(out, "v2")  # v2: every payload encrypted (core.crypto); v1 recorded in clear, kept
 
 
 if __name__ == "__main__":

@@ -94,7 +94,7 @@ async def record() -> None:
         await h.result()
         out["refund_sweep_two_pages"] = (await h.fetch_history()).to_json_dict()
     await env.shutdown()
-    write_histories(out, "v1")
+    write_histories(out, "v2")  # v2: every payload encrypted (core.crypto); v1 recorded in clear, kept
 
 
 if __name__ == "__main__":
