@@ -58,7 +58,7 @@ def _runs_existing_code(command: list[str]) -> bool:
 
 def test_every_process_that_touches_payloads_has_the_key_ring_and_the_ui_asks_the_codec_server(compose):
     services = compose["services"]
-    for name in ("api", "codec", "worker", "temporal-setup"):
+    for name in ("api", "codec", "worker", "temporal-setup", "migrate"):
         assert "SIMBO_DATA_KEYS" in services[name]["environment"], name
     ui = services["temporal-ui"]["environment"]
     assert "8400" in ui["TEMPORAL_CODEC_ENDPOINT"] and ui["TEMPORAL_CODEC_PASS_ACCESS_TOKEN"] == "true"
