@@ -71,8 +71,8 @@ def write_histories(histories: dict[str, object], version: str) -> None:
         print(f"wrote {path.relative_to(HERE.parent.parent)}")
 
 
-async def record() -> None:
-    env = await start_time_skipping()
+async def histories(env) -> dict[str, object]:
+    """Each scenario's history as the server keeps it (payloads as stored: encrypted)."""
     world = FakeWorld()
     tq = f"rec-{uuid.uuid4().hex[:6]}"
     out: dict[str, object] = {}
@@ -112,10 +112,17 @@ async def record() -> None:
         # the Schedule's hop that gives last month's batch its business id
         h = await env.client.start_workflow(SettlementKickoffWorkflow.run, "china_unicom",
                                             id=f"settlement-kickoff-{uuid.uuid4().hex[:6]}", task_queue=tq)
-        await h.result()
+        await env.client.get_workflow_handle(await h.result()).result()  # the batch it started: none left running
         out["settlement_kickoff"] = (await h.fetch_history()).to_json_dict()
-    await env.shutdown()
-    write_histories(out, VERSION)
+    return out
+
+
+async def record() -> None:
+    env = await start_time_skipping()
+    try:
+        write_histories(await histories(env), VERSION)
+    finally:
+        await env.shutdown()
 
 
 if __name__ == "__main__":

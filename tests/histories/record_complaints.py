@@ -33,8 +33,8 @@ from workflows.complaints.fee_return import FeeReturnCreditWorkflow
 REPLY = dict(findings="double charge found", handling="returned 2 x 5.00", reply_to_customer="we returned 10.00")
 
 
-async def record() -> None:
-    env = await start_time_skipping()
+async def histories(env) -> dict[str, object]:
+    """Each scenario's history as the server keeps it (payloads as stored: encrypted)."""
     world = ComplaintWorld()
     out: dict[str, object] = {}
     async with world.worker(env.client):
@@ -97,8 +97,15 @@ async def record() -> None:
         await env.sleep(timedelta(hours=10))
         await h.result()
         out["fee_return_credit"] = (await h.fetch_history()).to_json_dict()
-    await env.shutdown()
-    write_histories(out, "v2")  # v2: every payload encrypted (core.crypto); v1 recorded in clear, kept
+    return out
+
+
+async def record() -> None:
+    env = await start_time_skipping()
+    try:
+        write_histories(await histories(env), "v2")  # v2: every payload encrypted (core.crypto); v1 recorded in clear, kept
+    finally:
+        await env.shutdown()
 
 
 if __name__ == "__main__":
