@@ -149,7 +149,7 @@ def check_settings(s: Settings) -> None:
     dev = KeyRing.parse(DEV_DATA_KEYS)
     if not s.demo_users and any(ring.keys.get(kid) == key for kid, key in dev.keys.items()):
         raise RuntimeError("set SIMBO_DATA_KEYS to your own key ring (<id>:<base64 of 32 random bytes>; "
-                           "`python -m scripts.keys`) before serving without demo users")
+                           "`python -m scripts.keys new`) before serving without demo users")
 
 
 def seal(text: str) -> str:
@@ -205,3 +205,9 @@ class EncryptionCodec(PayloadCodec):
 def data_converter(ring: KeyRing | None = None) -> DataConverter:
     """The converter of every Temporal client and worker of the project: pydantic models, then encryption."""
     return dataclasses.replace(pydantic_data_converter, payload_codec=EncryptionCodec(ring))
+
+
+def clear_payload(text: str) -> Payload:
+    """A Web UI summary kept readable without the codec: the SDK sends a ready Payload as it is (a `str` summary
+    goes through the codec like every payload). Only business codes in it: anyone with Web UI access reads it."""
+    return pydantic_data_converter.payload_converter.to_payloads([text])[0]
