@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter, PayloadCodec
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
 
 from core.settings import Settings, get_settings
 
@@ -204,7 +204,9 @@ class EncryptionCodec(PayloadCodec):
 
 def data_converter(ring: KeyRing | None = None) -> DataConverter:
     """The converter of every Temporal client and worker of the project: pydantic models, then encryption."""
-    return dataclasses.replace(pydantic_data_converter, payload_codec=EncryptionCodec(ring))
+    # failure messages and stack traces too: an error can quote what a person typed
+    return dataclasses.replace(pydantic_data_converter, payload_codec=EncryptionCodec(ring),
+                               failure_converter_class=DefaultFailureConverterWithEncodedAttributes)
 
 
 def clear_payload(text: str) -> Payload:
