@@ -152,6 +152,11 @@ def check_settings(s: Settings) -> None:
                            "`python -m scripts.keys new`) before serving without demo users")
 
 
+def legacy_fingerprint(msisdn: str) -> str:
+    """The unkeyed SHA-256 prefix used before the key ring; only to recognise rows and histories written then."""
+    return hashlib.sha256(msisdn.strip().encode()).hexdigest()[:16]
+
+
 def seal(text: str) -> str:
     return key_ring().seal(text)
 

@@ -46,6 +46,7 @@ from api.deps import (
     verified_body,
 )
 from api.schemas import MONTH_PATTERN, Page
+from core import crypto
 from core.access import Permission, Principal
 from core.errors import BusinessError
 from core.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, attachment
@@ -267,7 +268,9 @@ async def correct_level(complaint_id: str, body: LevelBody, session: SessionDep,
         # the same rule as at registration: same number, same type, received within the 30 days before
         if earlier is None or this is None or ctype is None or is_repeat(
                 this.msisdn_fingerprint, ctype, this.received_at,
-                [PriorComplaint(complaint_id=earlier.id, msisdn_fingerprint=earlier.msisdn_fingerprint,
+                [PriorComplaint(complaint_id=earlier.id, msisdn_fingerprint=this.msisdn_fingerprint
+                                if crypto.key_ring().matches(this.msisdn, earlier.msisdn_fingerprint)
+                                else earlier.msisdn_fingerprint,  # the same number under an older key
                                 ctype=ComplaintType(earlier.ctype), received_at=earlier.received_at)]) is None:
             raise BusinessError(f"{body.repeat_of} is not a complaint of the same number and type received within "
                                 "the 30 days before this one", type="NotARepeat", status=422)

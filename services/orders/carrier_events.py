@@ -190,9 +190,12 @@ def _order_event(ev: CarrierEventIn, order_fingerprint: str | None) -> OrderEven
     if not ev.to_msisdn or not order_fingerprint:
         return ev.to_order_event()
     ring = crypto.key_ring()
-    kid = order_fingerprint.partition(".")[0]
-    fp = ring.fingerprint(ev.to_msisdn, kid if kid in ring.keys else None)
-    return ev.to_order_event(fp, ring.matches(ev.to_msisdn, order_fingerprint))
+    kid, keyed, _ = order_fingerprint.partition(".")
+    fp = ring.fingerprint(ev.to_msisdn, kid if keyed and kid in ring.keys else None)
+    if keyed:
+        return ev.to_order_event(fp, ring.matches(ev.to_msisdn, order_fingerprint))
+    # a row the migration could not re-key still holds the old unkeyed hash: compared here, never sent on
+    return ev.to_order_event(fp, crypto.legacy_fingerprint(ev.to_msisdn) == order_fingerprint)
 
 
 def record_events(session: Session, source: str, lines: Sequence[ParsedLine]) -> tuple[list[LineResult], list[Pending]]:

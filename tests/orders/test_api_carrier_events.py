@@ -348,3 +348,22 @@ def test_event_listing_pagination(seeded, api_client, order_id):
     assert first["total"] == 5 and len(first["items"]) == 2 and len(rest["items"]) == 2
     assert not {i["event_id"] for i in first["items"]} & {i["event_id"] for i in rest["items"]}
     assert api_client.get("/carrier-events", params={"outcome": "lost"}).status_code == 422
+
+
+def test_a_recharge_for_an_order_still_holding_the_old_unkeyed_fingerprint_is_judged_right(seeded, api_client, fake_temporal, order_id):
+    from sqlmodel import Session
+
+    from core.crypto import legacy_fingerprint
+    from db.orders import Order
+
+    with Session(seeded) as s:
+        row = s.get(Order, order_id)
+        row.msisdn_fingerprint = legacy_fingerprint("13812345678")
+        s.add(row)
+        s.commit()
+    base = {"order_id": order_id, "kind": "recharged", "occurred_at": T0, "amount_fen": 5000}
+    assert push(api_client, {**base, "event_id": "L1", "to_msisdn": "13812345678"}).status_code == 202
+    assert push(api_client, {**base, "event_id": "L2", "to_msisdn": "13900000000"}).status_code == 202
+    right, wrong = (s[2] for s in fake_temporal.signals[-2:])
+    assert right.to_msisdn_matches is True and wrong.to_msisdn_matches is False
+    assert legacy_fingerprint("13812345678") not in right.model_dump_json()  # never sent on
