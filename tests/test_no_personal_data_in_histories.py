@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from temporalio.api.common.v1 import Payload
+from temporalio.client import Client
 
 from core.crypto import EncryptionCodec
 from domain.complaints.complaint import Department
@@ -101,7 +102,11 @@ async def histories() -> dict[str, dict]:
             await h.execute_update(ComplaintWorkflow.add_findings, FindingsRequest(**desk, text=TYPED))
             await h.execute_update(ComplaintWorkflow.reply, ReplyRequest(**desk, handling=TYPED, reply_to_customer=TYPED))
             await env.sleep(timedelta(hours=1))
-            out["complaint_with_typed_personal_data"] = (await h.fetch_history()).to_json_dict()
+            # read as the Web UI reads it: a client with no codec at all
+            raw = Client(env.client.service_client, namespace=env.client.namespace)
+            as_ui = (await raw.get_workflow_handle(h.id).fetch_history()).to_json_dict()
+            assert as_ui == (await h.fetch_history()).to_json_dict()  # fetch_history never applies the codec
+            out["complaint_with_typed_personal_data"] = as_ui
             await h.terminate("test over")
         return out
     finally:
