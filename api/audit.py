@@ -1,4 +1,5 @@
-"""Every state-changing request by a person or a merchant goes to the append-only audit log: who (from the
+"""Every state-changing request by a person or a merchant, and every read of unmasked customer data (a reveal,
+a decode for the Web UI), goes to the append-only audit log: who (from the
 token or key), with which roles, what (the route), on which ids, with what outcome, from where, and its request
 id (also answered in `X-Request-Id`, so a caller's report points at the line).
 
@@ -46,14 +47,16 @@ class AuditLog:
             await self._record(scope, status.get("code", 500), request_id)
 
     async def _record(self, scope, outcome: int, request_id: str) -> None:
-        principal = scope.get("state", {}).get("principal")
-        if scope["method"] in CHANGES and principal is not None:
+        state = scope.get("state", {})
+        principal = state.get("principal")
+        if (scope["method"] in CHANGES or state.get("audit_reveal")) and principal is not None:
             route = scope.get("route")
             template = getattr(route, "path_format", None) or scope["path"]
             params = scope.get("path_params", {})
             client = scope.get("client")
-            entry = AuditEntry(actor=principal.id, roles=principal.role_names, action=f"{scope['method']} {template}",
-                               target=" ".join(f"{k}={v}" for k, v in params.items()),
+            action = f"{scope['method']} {template}" + (" (reveal)" if state.get("audit_reveal") else "")
+            entry = AuditEntry(actor=principal.id, roles=principal.role_names, action=action,
+                               target=state.get("audit_target") or " ".join(f"{k}={v}" for k, v in params.items()),
                                outcome=outcome, client=client[0] if client else "",
                                request_id=request_id)
             await anyio.to_thread.run_sync(_write, scope["app"], entry)

@@ -21,6 +21,7 @@ from temporalio.client import Client
 from core.access import Permission, Principal, Role
 from core.db import get_engine, reading
 from core.errors import Conflict, Forbidden, Invalid, TemporalUnavailable, Unauthenticated
+from core.logs import redact
 from core.settings import get_settings
 from core.signing import BadSignature, request_target, verify
 from core.temporal import connect
@@ -181,6 +182,28 @@ def current_principal(request: Request, security: SecurityScopes,
         raise Forbidden(f"{principal.id} ({principal.role_names or 'no role'}) may not {', '.join(missing)}",
                         type="permission_denied")
     return principal
+
+
+WITHHELD = "(withheld: free text may name the customer; needs customer_data.read)"
+
+
+def reveal_customer_data(request: Request, principal: Principal) -> None:
+    """A person asks for unmasked customer data: only with customer_data.read, and on the audit log (which
+    otherwise records only changes)."""
+    request.state.audit_reveal = True  # a refused attempt is on the record too
+    if not principal.can(Permission.CUSTOMER_DATA_READ):
+        raise Forbidden(f"{principal.id} ({principal.role_names or 'no role'}) may not read customer data unmasked",
+                        type="permission_denied")
+
+
+def free_text_for(principal: Principal, reveal: bool) -> Callable[[str], str]:
+    """How free text (the customer's words, handlers' findings and replies) is shown: in full when revealed,
+    numbers masked for roles that read customer data, withheld from the others (a name cannot be masked)."""
+    if reveal:
+        return lambda text: text
+    if principal.can(Permission.CUSTOMER_DATA_READ):
+        return redact
+    return lambda text: WITHHELD if text else text
 
 
 def require(permission: Permission):

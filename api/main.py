@@ -24,7 +24,7 @@ from api.identity import routes as identity
 from api.orders import routes as orders
 from api.refunds import routes as refunds
 from api.schemas import Health
-from core import logs
+from core import crypto, logs
 from core.db import get_engine
 from core.settings import check_secrets, get_settings
 from core.temporal import connect
@@ -58,6 +58,7 @@ def create_app(temporal_client: Any | None = None) -> FastAPI:
         logs.configure(json=get_settings().log_json)
     identity_service.check_settings(get_settings())
     check_secrets(get_settings(), "the API")
+    crypto.check_settings(get_settings())
     injected = temporal_client is not None
 
     @asynccontextmanager

@@ -6,8 +6,9 @@ from functools import lru_cache
 from sqlalchemy import Column, DateTime, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import Field, create_engine
+from sqlmodel import AutoString, Field, create_engine
 
+from core import crypto
 from core.settings import get_settings
 
 
@@ -75,3 +76,25 @@ class UTCDateTime(TypeDecorator):
 
 def Aware(**kw):  # noqa: N802 - a column factory, read like a type
     return Field(sa_column=Column(UTCDateTime(), **kw))
+
+
+class SealedText(TypeDecorator):
+    """Personal data at rest: encrypted with the key ring on the way in, clear on the way out (core/crypto.py).
+    A value written before encryption reads back as it is until the migration seals it. Equality lookups go
+    through a fingerprint column beside it (`core.crypto.fingerprint`), never through this one."""
+
+    impl = AutoString
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None or value == "" or value.startswith(crypto.SEALED_PREFIX):
+            return value
+        return crypto.seal(value)
+
+    def process_result_value(self, value, dialect):
+        return crypto.unseal(value) if value else value
+
+
+def Sealed(**kw):  # noqa: N802 - a column factory, read like a type
+    """A personal-data column: `msisdn: str = Sealed()`."""
+    return Field(sa_column=Column(SealedText(), **{"nullable": False, **kw}))

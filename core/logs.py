@@ -15,11 +15,42 @@ def redact(text: str) -> str:
     return _PHONE.sub(r"\1****\2", _ID_CARD.sub(r"\1********\2", text))
 
 
+def _redact_value(value):
+    """Free text anywhere in a line: nested in a dict or list (a findings text, a request body), or an object
+    that renders as text (an exception, a model)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redact_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_redact_value(v) for v in value]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return redact(str(value))
+
+
 def _redact_processor(_, __, event_dict):
     for key, value in event_dict.items():
-        if isinstance(value, str):
-            event_dict[key] = redact(value)
+        if key != "exc_info":  # rendered (and redacted) by the renderer's exception formatter below
+            event_dict[key] = _redact_value(value)
     return event_dict
+
+
+def _redact_rendered(_, __, event_dict):
+    if isinstance(event_dict.get("exception"), str):
+        event_dict["exception"] = redact(event_dict["exception"])
+    return event_dict
+
+
+class RedactingFilter(logging.Filter):
+    """The standard library's lines too (Temporal's workflow.logger, uvicorn, the SDK): the whole message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
 
 
 def _temporal_context(_, __, event_dict):
@@ -34,6 +65,9 @@ def _temporal_context(_, __, event_dict):
 
 def configure(json: bool = False, level: int = logging.INFO) -> None:
     logging.basicConfig(level=level, format="%(message)s")
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -41,6 +75,8 @@ def configure(json: bool = False, level: int = logging.INFO) -> None:
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             _temporal_context,
             _redact_processor,
+            structlog.processors.format_exc_info,
+            _redact_rendered,
             structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),

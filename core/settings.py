@@ -125,6 +125,15 @@ class Settings(BaseSettings):
     # Fault injection for the repair tests, honoured only with demo users: the API process dies at this point
     # (e.g. "order": after the order row is stored, before its workflow starts)
     crash_at: str = ""
+    # Customer data protection (core/crypto.py, docs/data-protection.md): the key ring of payload encryption,
+    # sealed database columns and keyed fingerprints. "<id>:<base64 of 32 bytes>,..." (every key readable), the
+    # active one writes (default: the first). The default is the repository's development ring, refused
+    # outside development (no demo users).
+    data_keys: str = "dev1:qbrA06sMQnELCVPxq/IjQ4+bc3pLwuFnwrVkQG3Ck4U="
+    data_key_active: str = ""
+    # The codec server the Temporal Web UI asks to decode payloads (scripts/codec_server.py)
+    codec_port: int = 8400
+    codec_cors_origins: str = "http://localhost:8233"  # the Web UI's origin(s), comma-separated
 
     log_json: bool = False
 

@@ -8,9 +8,9 @@ from typing import TypeVar
 
 import structlog
 from temporalio.client import Client, Schedule, ScheduleAlreadyRunningError, ScheduleUpdate, ScheduleUpdateInput
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import TLSConfig
 
+from core import crypto
 from core.settings import Settings, get_settings
 
 T = TypeVar("T")
@@ -34,11 +34,14 @@ def connect_options(s: Settings) -> dict:
 
 
 async def connect(address: str | None = None, namespace: str | None = None) -> Client:
+    """Every payload this client sends is encrypted (core/crypto.py); outside development it refuses the
+    repository's development key ring."""
     s = get_settings()
+    crypto.check_settings(s)
     return await Client.connect(
         address or s.temporal_address,
         namespace=namespace or s.temporal_namespace,
-        data_converter=pydantic_data_converter,
+        data_converter=crypto.data_converter(),
         **connect_options(s),
     )
 

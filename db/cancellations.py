@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from core.db import Aware, utcnow
+from core.db import Aware, Sealed, utcnow
 
 
 class Cancellation(SQLModel, table=True):
@@ -20,7 +20,7 @@ class Cancellation(SQLModel, table=True):
     idempotency_key: str = Field(unique=True)
     # The one column with the full number (the carrier and the SMS gateway need it); it never enters a
     # workflow payload, a search attribute or a log line.
-    msisdn: str
+    msisdn: str = Sealed()  # the one column with the full number: sealed at rest (core/crypto.py)
     msisdn_masked: str
     msisdn_fingerprint: str = Field(index=True)
     open_number_key: str | None = Field(default=None, unique=True)

@@ -8,15 +8,15 @@ from datetime import datetime
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from core.db import Aware, utcnow
+from core.db import Aware, Sealed, utcnow
 
 
 class Complaint(SQLModel, table=True):
     id: str = Field(primary_key=True)
     idempotency_key: str = Field(unique=True)
-    # The full number is needed to text and credit the customer; it never enters a workflow payload,
-    # a search attribute or a log line (those use the masked form and the fingerprint).
-    msisdn: str
+    # The full number is needed to text and credit the customer: sealed at rest (core/crypto.py), looked up by its
+    # keyed fingerprint; never in a search attribute or a log line (those use the masked form).
+    msisdn: str = Sealed()
     msisdn_masked: str
     msisdn_fingerprint: str = Field(index=True)
     source: str
@@ -25,7 +25,7 @@ class Complaint(SQLModel, table=True):
     multi_department: bool = False
     # complaint procedure 6.1: ministry, group fax, administration, consumer association, letters ... (archive + written reply)
     special_channel: bool = Field(default=False, index=True)
-    text: str = ""
+    text: str = Sealed(default="")  # the customer's own words
     receiving_department: str = Field(index=True)
     handling_department: str = Field(index=True)
     received_at: datetime = Aware(nullable=False, index=True)
@@ -60,7 +60,7 @@ class ComplaintEvent(SQLModel, table=True):
     kind: str = Field(index=True)
     department: str | None = Field(default=None, index=True)
     actor: str = ""
-    detail: str = ""
+    detail: str = Sealed(default="")  # findings, replies, reasons: free text a handler typed
 
 
 class ComplaintNotice(SQLModel, table=True):
@@ -104,7 +104,7 @@ class InboundSms(SQLModel, table=True):
 
     message_id: str = Field(primary_key=True)
     msisdn_fingerprint: str = Field(index=True)
-    text: str
+    text: str = Sealed()
     received_at: datetime = Aware(nullable=False)
     complaint_id: str | None = None
     outcome: str = ""

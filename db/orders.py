@@ -6,7 +6,7 @@ from enum import StrEnum
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from core.db import Aware, utcnow
+from core.db import Aware, Sealed, utcnow
 
 
 class Product(SQLModel, table=True):
@@ -63,7 +63,7 @@ class CarrierEventRecord(SQLModel, table=True):
     event_id: str
     order_id: str | None = Field(default=None, index=True)
     kind: str | None = None
-    raw: str
+    raw: str = Sealed()  # carries the full number of a recharge: sealed at rest
     outcome: EventOutcome = Field(index=True)
     error: str = ""
     received_at: datetime = Aware(nullable=False, default=utcnow)

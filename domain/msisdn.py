@@ -1,12 +1,6 @@
-"""Mainland mobile numbers (MSISDN) as every business shows and compares them: masked for people,
-fingerprinted for workflows, so no full phone number enters a history, a log or a search attribute."""
-
-import hashlib
-
-
-def msisdn_fingerprint(msisdn: str) -> str:
-    """Workflows compare numbers by fingerprint so no full phone number enters a history."""
-    return hashlib.sha256(msisdn.strip().encode()).hexdigest()[:16]
+"""Mainland mobile numbers (MSISDN) as every business shows them: masked for people. Workflows and lookups
+compare numbers by a keyed fingerprint (`core.crypto.fingerprint`, HMAC with a secret), never a bare hash:
+first 3 + last 4 digits leave only 10^4 candidates, so an unkeyed hash beside the mask gives the number away."""
 
 
 def mask_msisdn(msisdn: str) -> str:

@@ -1,7 +1,8 @@
 """`make run`: the whole system on embedded defaults, in one terminal. Ctrl-C stops everything it started.
 
 Temporal dev server (state in var/temporal.db, Web UI on :8233), business database (var/simbo.db,
-migrated), carrier simulator (:8100), payment-channel simulator (:8300), SMS + billing simulator (:8200), worker, API (:8000), the monthly
+migrated), carrier simulator (:8100), payment-channel simulator (:8300), SMS + billing simulator (:8200), worker, API (:8000),
+the codec server the Web UI decodes payloads with (:8400), the monthly
 settlement Schedules, the refund sweep Schedule and the demo data (loaded once). Running it again resumes
 the same state, workflows included.
 """
@@ -43,7 +44,7 @@ async def after_start(stack: Stack) -> None:
 
 def main() -> None:
     s = get_settings()
-    stack = Stack(var=VAR, ports=Ports(ui=s.temporal_ui_port), database_url=s.database_url)
+    stack = Stack(var=VAR, ports=Ports(ui=s.temporal_ui_port, codec=s.codec_port), database_url=s.database_url)
 
     def stop(*_):
         print("\nStopping ...")
@@ -56,7 +57,7 @@ def main() -> None:
     try:
         stack.start()
         asyncio.run(after_start(stack))
-        print(READY.format(ui=s.temporal_ui_port, users=", ".join(n for n, _, _ in DEMO_USERS),
+        print(READY.format(ui=s.temporal_ui_port, codec=stack.codec_url, users=", ".join(n for n, _, _ in DEMO_USERS),
                            password=DEMO_PASSWORD))
         while True:
             stack.check_alive()
@@ -71,6 +72,9 @@ READY = """
 Ready.
   Temporal Web UI   http://localhost:{ui}   (filter: OrderStatus="failed", FailureReason="recharge_late",
                                          Carrier="china_unicom", AgentId="A002", SettlementMonth="202610")
+  Decoded histories {codec}/sign-in   sign in there (demo-ops reads customer data, demo-viewer does not),
+                    then in the Web UI's codec settings switch on "include cross-origin credentials";
+                    without it every payload shows encrypted (binary/encrypted)
   API + OpenAPI     http://localhost:8000/docs   ("Authorize": sign in as a demo user below)
   Sign in           {users}
                     password {password}   (POST /auth/token; `python -m scripts.users` adds, disables, re-roles)

@@ -41,6 +41,7 @@ class Ports:
     simulator: int = 8100
     sms_billing: int = 8200  # SMS gateway + billing system simulator (complaint desk)
     channel: int = 8300  # payment-channel simulator (refunds)
+    codec: int = 8400  # the codec server the Web UI asks to decode payloads (with the UI only)
 
     @classmethod
     def free(cls) -> "Ports":
@@ -73,6 +74,7 @@ class Stack:
             # every department's notices reach the simulator's webhook receiver (GET /sim/notices)
             "SIMBO_COMPLAINT_NOTICE_WEBHOOKS": json.dumps({d.value: f"{self.sms_billing_url}/departments/notices"
                                                           for d in Department}),
+            "SIMBO_CODEC_CORS_ORIGINS": f"http://localhost:{self.ports.ui},http://127.0.0.1:{self.ports.ui}",
         }
 
     @property
@@ -90,6 +92,11 @@ class Stack:
     @property
     def channel_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.channel}"
+
+    @property
+    def codec_url(self) -> str:
+        # localhost, as the Web UI is opened: the sign-in cookie is then the same site as the UI
+        return f"http://localhost:{self.ports.codec}"
 
     @property
     def temporal_address(self) -> str:
@@ -130,6 +137,8 @@ class Stack:
                     "--log-level", "warn"]
         if not self.ui:
             temporal.append("--headless")
+        else:  # the UI asks the codec server to decode every payload it shows (docs/data-protection.md)
+            temporal += ["--ui-codec-endpoint", self.codec_url]
         for key in SEARCH_ATTRIBUTES:
             temporal += ["--search-attribute", f"{key.name}={sa.cli_type(key)}"]
         self.spawn("Temporal dev server", temporal, "temporal.log")
@@ -150,7 +159,12 @@ class Stack:
         self.spawn("worker", [PY, "worker.py"], "worker.log")
         self.spawn("API", [PY, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(self.ports.api),
                            "--log-level", "warning"], "api.log")
+        if self.ui:
+            self.spawn("codec server", [PY, "-m", "uvicorn", "api.codec:app", "--host", "127.0.0.1",
+                                        "--port", str(self.ports.codec), "--log-level", "warning"], "codec.log")
         self.wait_http(f"{self.api_url}/healthz", "API")
+        if self.ui:
+            self.wait_http(f"{self.codec_url.replace('localhost', '127.0.0.1')}/healthz", "codec server")
         self.wait_http(f"{self.simulator_url}/sim/stats", "carrier simulator")
         self.wait_http(f"{self.sms_billing_url}/sim/stats", "SMS gateway + billing simulator")
         self.wait_http(f"{self.channel_url}/sim/stats", "payment-channel simulator")

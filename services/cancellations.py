@@ -29,6 +29,7 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from core import crypto
 from core.access import Principal, Role
 from core.db import utcnow
 from core.errors import BusinessError, Conflict, Forbidden, IdempotencyConflict, NotFound, TemporalUnavailable
@@ -46,7 +47,7 @@ from domain.cancellations import (
     open_case,
 )
 from domain.clock import SHANGHAI, month_bounds
-from domain.msisdn import mask_msisdn, msisdn_fingerprint
+from domain.msisdn import mask_msisdn
 from domain.orders.carriers import Carrier
 from services.orders.order import order_of_number
 from workflows.cancellations import contract
@@ -117,25 +118,26 @@ def _by_key(session: Session, key: str) -> Cancellation | None:
     return session.exec(select(Cancellation).where(Cancellation.idempotency_key == key)).first()
 
 
-def _open_for(session: Session, fingerprint: str) -> Cancellation | None:
-    return session.exec(select(Cancellation).where(Cancellation.open_number_key == fingerprint)).first()
+def _open_for(session: Session, fingerprints: list[str]) -> Cancellation | None:
+    """`fingerprints`: the number's under every readable key (a case opened before a key rotation still counts)."""
+    return session.exec(select(Cancellation).where(col(Cancellation.open_number_key).in_(fingerprints))).first()
 
 
 def start(session: Session, key: str, req: NewCancellation, principal: Principal,
           now: datetime | None = None) -> Started:
     now = now or utcnow()
-    fingerprint = msisdn_fingerprint(req.msisdn)
+    fingerprint, every_fingerprint = crypto.fingerprint(req.msisdn), crypto.fingerprints(req.msisdn)
     existing = _by_key(session, key)
     if existing is not None:
-        if existing.msisdn_fingerprint != fingerprint or existing.carrier != req.carrier.value:
+        if existing.msisdn_fingerprint not in every_fingerprint or existing.carrier != req.carrier.value:
             raise IdempotencyConflict(f"Idempotency-Key already used for cancellation {existing.id} of another number")
         return Started(existing, first_case(existing, req, principal), created=False)
     channel = channel_of(principal)
     if req.documents_checked and channel != Channel.SERVICE_HALL:
         raise Forbidden("only a clerk at the counter sees the original documents", type="documents_at_counter")
-    if (open_row := _open_for(session, fingerprint)) is not None:
+    if (open_row := _open_for(session, every_fingerprint)) is not None:
         raise CancellationOpen(f"this number already has an open cancellation, {open_row.id} ({open_row.state})")
-    stock_order = order_of_number(session, fingerprint)
+    stock_order = order_of_number(session, every_fingerprint)
     for _ in range(3):
         cid = new_cancellation_id(now)
         row = Cancellation(id=cid, idempotency_key=key, msisdn=req.msisdn.strip(), msisdn_masked=mask_msisdn(req.msisdn),
@@ -151,7 +153,7 @@ def start(session: Session, key: str, req: NewCancellation, principal: Principal
             session.rollback()
             if (existing := _by_key(session, key)) is not None:
                 return Started(existing, first_case(existing, req, principal), created=False)
-            if (open_row := _open_for(session, fingerprint)) is not None:  # a parallel start won
+            if (open_row := _open_for(session, every_fingerprint)) is not None:  # a parallel start won
                 raise CancellationOpen(f"this number already has an open cancellation, {open_row.id}") from None
             continue
         session.refresh(row)

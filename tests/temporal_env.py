@@ -4,9 +4,9 @@ import shutil
 import sys
 from pathlib import Path
 
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from core.crypto import data_converter
 from scripts.search_attributes import register_search_attributes
 from worker import SEARCH_ATTRIBUTES
 
@@ -21,7 +21,7 @@ def binary(name: str) -> str:
 
 async def start_time_skipping() -> WorkflowEnvironment:
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter, test_server_existing_path=binary("temporal-test-server")
+        data_converter=data_converter(), test_server_existing_path=binary("temporal-test-server")
     )
     await register_search_attributes(env.client)
     return env
@@ -29,7 +29,7 @@ async def start_time_skipping() -> WorkflowEnvironment:
 
 async def start_dev_server(db_file: str | None = None) -> WorkflowEnvironment:
     return await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(),
         dev_server_existing_path=binary("temporal"),
         search_attributes=SEARCH_ATTRIBUTES,
         dev_server_database_filename=db_file,

@@ -42,15 +42,18 @@ from api.complaints.schemas import (
 )
 from api.deps import (
     IDEMPOTENCY_HEADER,
+    free_text_for,
     get_session,
     get_temporal_optional,
     idempotency_key,
     require,
+    reveal_customer_data,
     run_db,
     start_process,
     verified_push,
 )
 from api.schemas import MONTH_PATTERN, Page
+from core import crypto
 from core.access import Permission, Principal
 from core.errors import BusinessError
 from core.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, attachment
@@ -246,14 +249,31 @@ async def inbound_sms(request: Request, session: SessionDep, temporal: TemporalD
 # ---- one complaint --------------------------------------------------------------------------------
 
 
-@complaint_router.get("/{complaint_id}", dependencies=[require(Permission.COMPLAINTS_READ)], response_model=ComplaintDetail, responses={404: {"description": "unknown complaint"}})
-async def get_complaint(complaint_id: str, session: SessionDep, temporal: TemporalDep) -> ComplaintDetail:
+@complaint_router.get("/{complaint_id}", response_model=ComplaintDetail, responses={404: {"description": "unknown complaint"}})
+async def get_complaint(complaint_id: str, session: SessionDep, temporal: TemporalDep, request: Request,
+                        principal: Annotated[Principal, require(Permission.COMPLAINTS_READ)],
+                        reveal: Annotated[bool, Query(description="the full number, the customer's words and the "
+                                                      "handlers' free text, unmasked (customer_data.read; audited)")] = False,
+                        ) -> ComplaintDetail:
+    """Masked by default: the number as 138****1234, numbers in free text masked, and free text withheld from
+    roles that may not read customer data. `?reveal=true` shows it all, and the reveal is on the audit log."""
+    if reveal:
+        reveal_customer_data(request, principal)
     row, trail = await run_db(session, lambda s: (s.get(Complaint, complaint_id), svc.events_of(s, complaint_id)))
     if row is None:
         raise HTTPException(404, detail=f"unknown complaint {complaint_id}")
     live, why = await svc.live_view(temporal, complaint_id)
-    events = [EventOut.model_validate(e) for e in trail]
-    return ComplaintDetail(**ComplaintOut.of(row).model_dump(), events=events, live=live, live_error=why)
+    show = free_text_for(principal, reveal)
+    events = [EventOut.model_validate(e).model_copy(update={"detail": show(e.detail)})
+              for e in trail]
+    if live is not None:
+        case = live.case
+        live = live.model_copy(update={"case": case.model_copy(update={
+            "findings": [f.model_copy(update={"text": show(f.text)}) for f in case.findings],
+            "replies": [r.model_copy(update={k: show(getattr(r, k)) for k in ("findings", "handling", "reply_to_customer")})
+                        for r in case.replies]})})
+    return ComplaintDetail(**ComplaintOut.of(row).model_dump(), events=events, live=live, live_error=why,
+                           msisdn=row.msisdn if reveal else None, text=show(row.text))
 
 
 @complaint_router.post("/{complaint_id}/accept", response_model=ComplaintView, responses=_REFUSED)
@@ -303,7 +323,9 @@ def _check_repeat(session: Session, complaint_id: str, body: LevelBody) -> None:
     ctype = body.ctype or (ComplaintType(this.ctype) if this else None)
     if earlier is None or this is None or ctype is None or is_repeat(
             this.msisdn_fingerprint, ctype, this.received_at,
-            [PriorComplaint(complaint_id=earlier.id, msisdn_fingerprint=earlier.msisdn_fingerprint,
+            [PriorComplaint(complaint_id=earlier.id, msisdn_fingerprint=this.msisdn_fingerprint
+                            if crypto.key_ring().matches(this.msisdn, earlier.msisdn_fingerprint)
+                            else earlier.msisdn_fingerprint,  # the same number under an older key
                             ctype=ComplaintType(earlier.ctype), received_at=earlier.received_at)]) is None:
         raise BusinessError(f"{body.repeat_of} is not a complaint of the same number and type received within "
                             "the 30 days before this one", type="NotARepeat", status=422)

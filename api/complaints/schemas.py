@@ -80,6 +80,8 @@ class EventOut(BaseModel):
 
 
 class ComplaintDetail(ComplaintOut):
+    msisdn: str | None = Field(default=None, description="the full number, only with ?reveal=true")
+    text: str = Field(default="", description="the customer's words (numbers masked unless revealed)")
     events: list[EventOut]
     live: ComplaintView | None = None
     live_error: str = ""

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 
 from pydantic import AwareDatetime, BaseModel, Field, ValidationError, model_validator
 
-from domain.msisdn import msisdn_fingerprint
 from domain.orders.order import DeliveryStatus, EventKind, OrderEvent, SuspensionMode
 
 WIRE_FIELDS = (
@@ -54,10 +53,13 @@ class CarrierEventIn(BaseModel):
             raise ValueError(f"a {self.kind.value} event needs {', '.join(missing)}")
         return self
 
-    def to_order_event(self, source: str | None = None) -> OrderEvent:
+    def to_order_event(self, to_msisdn_fingerprint: str | None = None, right_number: bool | None = None,
+                       source: str | None = None) -> OrderEvent:
+        """The workflow's copy: never the full number. The caller, who holds the key ring and the order's own
+        fingerprint, says whether a recharge went to the order's number; `source` is who pushed it."""
         data = self.model_dump(exclude={"to_msisdn"})
-        data["to_msisdn_fingerprint"] = msisdn_fingerprint(self.to_msisdn) if self.to_msisdn else None
-        return OrderEvent(**data, source=source)
+        return OrderEvent(**data, to_msisdn_fingerprint=to_msisdn_fingerprint if self.to_msisdn else None,
+                          to_msisdn_matches=right_number if self.to_msisdn else None, source=source)
 
 
 class ParsedLine(BaseModel):

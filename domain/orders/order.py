@@ -164,7 +164,10 @@ class OrderEvent(BaseModel):
     delivery_status: DeliveryStatus | None = None
     redelivery_date: str | None = None
     amount_fen: Fen | None = None
-    to_msisdn_fingerprint: str | None = None
+    to_msisdn_fingerprint: str | None = None  # keyed (core.crypto); a bare SHA-256 in histories before it
+    # Whether the recharged number is the order's, as the API found with the key ring. Events recorded before it
+    # carry none and are judged by comparing fingerprints, as then.
+    to_msisdn_matches: bool | None = None
     reason: str | None = None  # activation failure reason, or status cause
     mode: SuspensionMode | None = None
 
@@ -258,7 +261,8 @@ class OrderFacts(BaseModel):
                 RechargeFact(
                     **fact.model_dump(),
                     amount_fen=event.amount_fen or 0,
-                    right_number=event.to_msisdn_fingerprint in (None, msisdn_fp),
+                    right_number=event.to_msisdn_matches if event.to_msisdn_matches is not None
+                    else event.to_msisdn_fingerprint in (None, msisdn_fp),
                 )
             )
         elif k in (EventKind.SUSPENDED, EventKind.RESTORED, EventKind.CANCELLED):

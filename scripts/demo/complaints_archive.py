@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from core import crypto
 from db.complaints import (
     Complaint,
     ComplaintDocument,
@@ -20,7 +21,7 @@ from db.complaints import (
     WrittenReply,
 )
 from domain.clock import month_bounds, previous_month
-from domain.msisdn import mask_msisdn, msisdn_fingerprint
+from domain.msisdn import mask_msisdn
 
 BRANCH = "branch_shunqing"
 
@@ -37,7 +38,7 @@ def load_archive(engine: Engine, now: datetime) -> str:
         due = received + timedelta(hours=hours)
         replied = received + timedelta(hours=replied_after) if replied_after is not None else None
         return Complaint(id=f"C{month[2:]}ARC{n:03d}", idempotency_key=f"demo-archive-{month}-{n}", msisdn=msisdn,
-                         msisdn_masked=mask_msisdn(msisdn), msisdn_fingerprint=msisdn_fingerprint(msisdn), source=source,
+                         msisdn_masked=mask_msisdn(msisdn), msisdn_fingerprint=crypto.fingerprint(msisdn), source=source,
                          customer=customer, ctype=ctype, receiving_department=BRANCH, handling_department=BRANCH,
                          received_at=received, level=level, due_at=due, due_limit=f"{hours} clock hours",
                          state="closed" if outcome else "in_handling", overdue=replied is None or replied > due,

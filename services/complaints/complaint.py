@@ -28,6 +28,7 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from core import crypto
 from core.access import Principal
 from core.db import utcnow
 from core.errors import (
@@ -60,7 +61,7 @@ from domain.complaints.complaint import (
     open_case,
     read_survey_answer,
 )
-from domain.msisdn import mask_msisdn, msisdn_fingerprint
+from domain.msisdn import mask_msisdn
 from services.complaints.calendar import affected_open_tickets, load_calendar, save_schedule, version_of
 from workflows.complaints import contract
 from workflows.complaints.contract import ComplaintStart, ComplaintView, RecomputeDue, SurveyReply
@@ -146,10 +147,11 @@ def case_of(row: Complaint) -> Case:
 
 def register(session: Session, key: str, req: NewComplaint, now: datetime | None = None) -> Registration:
     now = now or utcnow()
-    fingerprint = msisdn_fingerprint(req.msisdn)
+    ring = crypto.key_ring()
+    fingerprint = ring.fingerprint(req.msisdn)
     existing = _by_key(session, key)
     if existing is not None:
-        differs = [n for n, a, b in (("msisdn", existing.msisdn_fingerprint, fingerprint), ("type", existing.ctype, req.ctype.value),
+        differs = [n for n, a, b in (("msisdn", ring.matches(req.msisdn, existing.msisdn_fingerprint), True), ("type", existing.ctype, req.ctype.value),
                                       ("source", existing.source, req.source.value)) if a != b]
         if differs:
             raise IdempotencyConflict(f"Idempotency-Key already used for complaint {existing.id} with a different "
@@ -162,11 +164,11 @@ def register(session: Session, key: str, req: NewComplaint, now: datetime | None
     if received_at < now - MAX_LATE_REGISTRATION:
         raise InvalidComplaint("received_at is more than 30 days ago: register it as received now and say so in the text")
 
-    earlier = session.exec(select(Complaint).where(Complaint.msisdn_fingerprint == fingerprint,
+    earlier = session.exec(select(Complaint).where(col(Complaint.msisdn_fingerprint).in_(ring.fingerprints(req.msisdn)),
                                                    Complaint.ctype == req.ctype.value,
                                                    Complaint.received_at >= received_at - REPEAT_WINDOW)).all()
     prior = is_repeat(fingerprint, req.ctype, received_at, [
-        PriorComplaint(complaint_id=c.id, msisdn_fingerprint=c.msisdn_fingerprint, ctype=ComplaintType(c.ctype),
+        PriorComplaint(complaint_id=c.id, msisdn_fingerprint=fingerprint, ctype=ComplaintType(c.ctype),  # same number, any key
                        received_at=c.received_at) for c in earlier])
     level = classify(req.source, req.customer, req.ctype, req.multi_department)
     due = due_time(level.level, prior is not None, received_at, load_calendar(session))
@@ -330,13 +332,14 @@ async def inbound_sms(session: Session, client: Client | None, msg: InboundMessa
     """(outcome, complaint id, duplicate). The survey answer reaches the ticket as an update whose id is the
     gateway's message id, so a re-delivered SMS is applied once. The database is read and written in worker
     threads, each in a short transaction: none is open while the update goes to Temporal."""
-    fp = msisdn_fingerprint(msg.sender)
+    fp = crypto.fingerprint(msg.sender)
 
     def lookup() -> tuple[InboundSms | None, str | None]:
         try:
             seen = session.get(InboundSms, msg.message_id)
-            ticket = session.exec(select(Complaint.id).where(Complaint.msisdn_fingerprint == fp,
-                                                             Complaint.state == Stage.SURVEY.value)
+            ticket = session.exec(select(Complaint.id).where(
+                col(Complaint.msisdn_fingerprint).in_(crypto.fingerprints(msg.sender)),
+                Complaint.state == Stage.SURVEY.value)
                                   .order_by(col(Complaint.updated_at).desc())).first()
             return seen, ticket
         finally:

@@ -20,6 +20,7 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from core import crypto
 from core.access import Principal
 from core.access import Role as AccessRole
 from core.db import utcnow
@@ -44,7 +45,6 @@ from domain.complaints.fee_return import (
     needs_audit,
     top_up,
 )
-from domain.msisdn import msisdn_fingerprint
 from services.complaints.complaint import InvalidComplaint, UnknownComplaint
 from workflows.complaints import contract
 from workflows.complaints.contract import CreditResolved, FeeReturnCredit
@@ -95,17 +95,18 @@ def request(session: Session, complaint_id: str, key: str, req: NewFeeReturn, no
     complaint = session.get(Complaint, complaint_id)
     if complaint is None:
         raise UnknownComplaint(f"unknown complaint {complaint_id}")
-    fp = msisdn_fingerprint(req.msisdn)
+    ring = crypto.key_ring()
+    fps = ring.fingerprints(req.msisdn)
     existing = session.exec(select(FeeReturn).where(FeeReturn.idempotency_key == key)).first()
     if existing is not None:
-        if (existing.complaint_id, existing.category, existing.msisdn_fingerprint) != (complaint_id, req.category.value, fp):
+        if (existing.complaint_id, existing.category, existing.msisdn_fingerprint in fps) != (complaint_id, req.category.value, True):
             raise IdempotencyConflict(f"Idempotency-Key already used for fee return {existing.id} with a different body")
         return existing, False
-    if fp != complaint.msisdn_fingerprint:
+    if not ring.matches(req.msisdn, complaint.msisdn_fingerprint):
         raise InvalidComplaint(f"the number to credit must be the complaint's number ({complaint.msisdn_masked})")
-    _refuse_if_returned(session, fp, req.charge_month)
+    _refuse_if_returned(session, fps, req.charge_month)
     recent = session.exec(select(func.count()).select_from(FeeReturn).where(
-        FeeReturn.msisdn_fingerprint == fp, col(FeeReturn.status).in_([s.value for s in LIVE_STATUSES]), FeeReturn.amount_fen > 0,
+        col(FeeReturn.msisdn_fingerprint).in_(fps), col(FeeReturn.status).in_([s.value for s in LIVE_STATUSES]), FeeReturn.amount_fen > 0,
         FeeReturn.requested_at >= months_before(now, 2))).one()
     try:
         decision = decide(FeeClaim(category=req.category, customer=Customer(complaint.customer), charged_fen=req.charged_fen,
@@ -117,9 +118,10 @@ def request(session: Session, complaint_id: str, key: str, req: NewFeeReturn, no
                    req.reason, None, now), True
 
 
-def _refuse_if_returned(session: Session, fingerprint: str, charge_month: str) -> None:
-    claim = session.get(FeeReturnCharge, (fingerprint, charge_month))
-    earlier = session.get(FeeReturn, claim.fee_return_id) if claim else None
+def _refuse_if_returned(session: Session, fingerprints: list[str], charge_month: str) -> None:
+    """`fingerprints`: the number's under every readable key (a claim made before a key rotation still holds)."""
+    claims = [c for fp in fingerprints if (c := session.get(FeeReturnCharge, (fp, charge_month)))]
+    earlier = session.get(FeeReturn, claims[0].fee_return_id) if claims else None
     if earlier is not None:
         raise EarlierReturn(f"the {charge_month} charge on this number is already being returned: {earlier.id} "
                             f"({earlier.category}, {earlier.status}, {earlier.amount_fen} fen, complaint "
@@ -153,7 +155,7 @@ def _insert(session: Session, complaint: Complaint, key: str, category: str, cha
         if again is not None:
             return again
         if claims:
-            _refuse_if_returned(session, complaint.msisdn_fingerprint, charge_month)
+            _refuse_if_returned(session, [complaint.msisdn_fingerprint], charge_month)
         raise
     session.refresh(row)
     log.info("fee return requested", fee_return_id=row.id, complaint_id=complaint.id, decision=row.decision,

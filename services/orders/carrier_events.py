@@ -26,11 +26,12 @@ from sqlmodel import Session, col, select, update
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from core import crypto
 from core.db import utcnow
 from core.errors import TemporalUnavailable
 from db.orders import CarrierEventRecord, EventOutcome, Order
 from domain.msisdn import mask_msisdn
-from domain.orders.carrier_events import ParsedLine
+from domain.orders.carrier_events import CarrierEventIn, ParsedLine
 from domain.orders.carriers import Carrier
 from domain.orders.order import OrderEvent
 from workflows.orders import contract
@@ -118,9 +119,12 @@ def _plan_and_store(session: Session, source: str, lines: Sequence[ParsedLine]) 
         ).all()
         existing.update({r.event_id: r for r in rows})
     order_ids = sorted({ln.event.order_id for ln in lines if ln.event})
-    known: set[str] = set()
+    known: dict[str, str] = {}  # order id -> its number's fingerprint
     for chunk in _chunks(order_ids):
-        known.update(session.exec(select(Order.id).where(col(Order.id).in_(chunk))).all())
+        known.update(session.exec(select(Order.id, Order.msisdn_fingerprint).where(col(Order.id).in_(chunk))).all())
+
+    def order_event(ev: CarrierEventIn) -> OrderEvent:
+        return order_event_of(ev, known.get(ev.order_id), source)
 
     results: list[LineResult] = []
     to_signal: list[tuple[int, CarrierEventRecord, OrderEvent]] = []
@@ -154,12 +158,12 @@ def _plan_and_store(session: Session, source: str, lines: Sequence[ParsedLine]) 
         if prior is not None:
             if prior.outcome == EventOutcome.ACCEPTED and prior.signalled_at is None and prior.order_id:
                 # stored earlier but never delivered (crash or Temporal outage): deliver it now
-                to_signal.append((idx, prior, ev.to_order_event(source)))
+                to_signal.append((idx, prior, order_event(ev)))
                 results.append(LineResult(line=ln.line, event_id=eid, outcome=EventOutcome.DUPLICATE, order_id=prior.order_id, error="earlier copy was not yet delivered; delivering it now"))
             elif prior.outcome == EventOutcome.UNKNOWN_ORDER and ev.order_id in known:
                 prior.outcome, prior.order_id, prior.kind, prior.error = EventOutcome.ACCEPTED, ev.order_id, ev.kind.value, ""
                 session.add(prior)
-                to_signal.append((idx, prior, ev.to_order_event(source)))
+                to_signal.append((idx, prior, order_event(ev)))
                 results.append(LineResult(line=ln.line, event_id=eid, outcome=EventOutcome.ACCEPTED, order_id=ev.order_id))
             else:
                 results.append(LineResult(line=ln.line, event_id=eid, outcome=EventOutcome.DUPLICATE, order_id=prior.order_id))
@@ -172,12 +176,27 @@ def _plan_and_store(session: Session, source: str, lines: Sequence[ParsedLine]) 
             continue
         record = CarrierEventRecord(source=source, event_id=eid, order_id=ev.order_id, kind=ev.kind.value, raw=ln.raw, outcome=EventOutcome.ACCEPTED)
         session.add(record)
-        to_signal.append((idx, record, ev.to_order_event(source)))
+        to_signal.append((idx, record, order_event(ev)))
         results.append(LineResult(line=ln.line, event_id=eid, outcome=EventOutcome.ACCEPTED, order_id=ev.order_id))
     session.flush()  # assigns ids; read them before the commit expires the objects
     pending = [Pending(index=i, record_id=int(rec.id), order_id=str(rec.order_id), event=ev) for i, rec, ev in to_signal]  # type: ignore[arg-type]
     session.commit()
     return results, pending
+
+
+def order_event_of(ev: CarrierEventIn, order_fingerprint: str | None, source: str | None) -> OrderEvent:
+    """The event as its order's workflow gets it, from `source`: the recharged number's fingerprint under the key
+    the order's own was made with (so a key rotation never turns a right number wrong), and whether it is the
+    order's number."""
+    if not ev.to_msisdn or not order_fingerprint:
+        return ev.to_order_event(source=source)
+    ring = crypto.key_ring()
+    kid, keyed, _ = order_fingerprint.partition(".")
+    fp = ring.fingerprint(ev.to_msisdn, kid if keyed and kid in ring.keys else None)
+    if keyed:
+        return ev.to_order_event(fp, ring.matches(ev.to_msisdn, order_fingerprint), source)
+    # a row the migration could not re-key still holds the old unkeyed hash: compared here, never sent on
+    return ev.to_order_event(fp, crypto.legacy_fingerprint(ev.to_msisdn) == order_fingerprint, source)
 
 
 def record_events(session: Session, source: str, lines: Sequence[ParsedLine]) -> tuple[list[LineResult], list[Pending]]:

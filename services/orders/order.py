@@ -24,12 +24,13 @@ from temporalio.common import (
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from core import crypto
 from core.db import utcnow
 from core.errors import Forbidden, IdempotencyConflict, Refused
 from core.temporal import QUERY_TIMEOUT_S, live_query
 from db.agents import Agent, AgentStatus
 from db.orders import Order, Product
-from domain.msisdn import mask_msisdn, msisdn_fingerprint
+from domain.msisdn import mask_msisdn
 from domain.orders.order import OrderStatus, ProductTerms
 from services import agents
 from workflows.orders import contract
@@ -101,7 +102,8 @@ def _replay(session: Session, existing: Order, req: NewOrder, fingerprint: str) 
         for name, stored, sent in (
             ("agent_id", existing.agent_id, req.agent_id),
             ("product_id", existing.product_id, req.product_id),
-            ("msisdn", existing.msisdn_fingerprint, fingerprint),
+            ("msisdn", existing.msisdn_fingerprint, existing.msisdn_fingerprint if crypto.key_ring().matches(
+                req.msisdn, existing.msisdn_fingerprint) else fingerprint),
         )
         if stored != sent
     ]
@@ -116,7 +118,7 @@ def _replay(session: Session, existing: Order, req: NewOrder, fingerprint: str) 
 
 def place_order(session: Session, key: str, req: NewOrder, now: datetime | None = None) -> Placement:
     """Insert the order row once per Idempotency-Key; a repeat returns the first row."""
-    fingerprint = msisdn_fingerprint(req.msisdn)
+    fingerprint = crypto.fingerprint(req.msisdn)
     existing = _by_key(session, key)
     if existing is not None:
         return _replay(session, existing, req, fingerprint)
@@ -244,8 +246,8 @@ def list_orders(session: Session, f: OrderFilter, limit: int, offset: int) -> tu
 
 
 
-def order_of_number(session: Session, fingerprint: str) -> str | None:
+def order_of_number(session: Session, fingerprints: list[str]) -> str | None:
     """The latest order that sold this number from our stock (the cancellations business asks: a cancelled number
-    of our stock goes back to quarantine, account cancellation 1.8)."""
-    return session.exec(select(Order.id).where(Order.msisdn_fingerprint == fingerprint)
+    of our stock goes back to quarantine, account cancellation 1.8); `fingerprints` under every readable key."""
+    return session.exec(select(Order.id).where(col(Order.msisdn_fingerprint).in_(fingerprints))
                         .order_by(col(Order.placed_at).desc())).first()

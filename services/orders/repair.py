@@ -22,7 +22,7 @@ from temporalio.client import Client
 from core.db import utcnow
 from db.orders import CarrierEventRecord, EventOutcome, Order, Product
 from domain.orders.carrier_events import parse_one
-from services.orders.carrier_events import Pending, deliver, mark_delivered
+from services.orders.carrier_events import Pending, deliver, mark_delivered, order_event_of
 from services.orders.order import ensure_workflow, mark_started, terms_of
 
 log = structlog.get_logger(__name__)
@@ -45,16 +45,17 @@ def _unstarted(session: Session, before: datetime, limit: int) -> list[tuple[Ord
 
 
 def _undelivered(session: Session, before: datetime, limit: int) -> list[Pending]:
-    rows = session.exec(select(CarrierEventRecord).where(
+    rows = session.exec(select(CarrierEventRecord, Order.msisdn_fingerprint)
+                        .join(Order, col(Order.id) == col(CarrierEventRecord.order_id)).where(
         CarrierEventRecord.outcome == EventOutcome.ACCEPTED, col(CarrierEventRecord.signalled_at).is_(None),
-        col(CarrierEventRecord.order_id).is_not(None), CarrierEventRecord.received_at < before)
+        CarrierEventRecord.received_at < before)
         .order_by(col(CarrierEventRecord.id)).limit(limit)).all()
     pending = []
-    for i, r in enumerate(rows):
+    for i, (r, order_fingerprint) in enumerate(rows):
         parsed = parse_one(r.raw)
         if parsed.event is not None:  # it was accepted, so it parses; a row edited by hand is left to ops
             pending.append(Pending(index=i, record_id=int(r.id or 0), order_id=str(r.order_id),
-                                   event=parsed.event.to_order_event(r.source)))
+                                   event=order_event_of(parsed.event, order_fingerprint, r.source)))
     return pending
 
 

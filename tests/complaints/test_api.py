@@ -531,3 +531,50 @@ async def test_special_channel_complaints_are_archived_answered_in_writing_and_r
     assert csv_text.splitlines()[0].startswith("month,department,received,written_replies") and flagged["id"] in csv_text
     kpis = {r["department"]: r for r in (await http.get("/complaints/kpis", params={"month": month})).json()}
     assert kpis["complaint_desk"]["special_channel"] == 1 and kpis["all"]["special_channel"] == 2
+
+
+NAME, ID_NUMBER, CALLBACK = "张伟", "11010119900307123X", "13900001111"
+
+
+async def test_customer_data_is_masked_by_default_revealed_only_to_roles_allowed_and_each_reveal_is_audited(desk):
+    from sqlalchemy import text as sql
+
+    from db.identity import AuditEntry
+
+    http, _, _, engine = desk
+    cid = (await register(http, text=f"{NAME} says: charged twice, call {CALLBACK}")).json()["id"]
+    assert (await http.post(f"/complaints/{cid}/accept", json={"department": "complaint_desk"})).status_code == 200
+    typed = f"customer {NAME}, ID {ID_NUMBER}, asks to be called on {CALLBACK}"
+    assert (await http.post(f"/complaints/{cid}/findings", json={"department": "complaint_desk", "text": typed})).status_code == 200
+    d = await _until(http, cid, lambda d: any(e["kind"] == "findings" for e in d["events"]))
+
+    def texts(detail: dict) -> str:
+        return json.dumps([detail["text"], [e["detail"] for e in detail["events"]],
+                           [f["text"] for f in (detail["live"] or {}).get("case", {}).get("findings", [])]], ensure_ascii=False)
+
+    # a role that reads customer data: numbers masked in the free text, the number masked, not on the audit log
+    assert d["msisdn"] is None and d["msisdn_masked"] == "138****5678"
+    shown = texts(d)
+    assert "139****1111" in shown and "110101********123X" in shown and CALLBACK not in shown and ID_NUMBER not in shown
+    # a role that may not: free text withheld (a name cannot be masked), and no reveal
+    viewer = (await http.get(f"/complaints/{cid}", headers=bearer("read_only", user="viewer"))).json()
+    assert NAME not in texts(viewer) and "withheld" in texts(viewer) and viewer["msisdn"] is None
+    r = await http.get(f"/complaints/{cid}", params={"reveal": "true"}, headers=bearer("read_only", user="viewer"))
+    assert r.status_code == 403
+    # the reveal: everything in full, and on the audit log
+    full = (await http.get(f"/complaints/{cid}", params={"reveal": "true"}, headers=bearer("ops", user="ops:wang"))).json()
+    assert full["msisdn"] == MSISDN and CALLBACK in full["text"] and ID_NUMBER in texts(full)
+    with Session(engine) as s:
+        reads = [(e.actor, e.action, e.outcome, e.target) for e in s.exec(select(AuditEntry)) if e.action.startswith("GET")]
+        assert reads == [("viewer", "GET /complaints/{complaint_id} (reveal)", 403, f"complaint_id={cid}"),
+                         ("ops:wang", "GET /complaints/{complaint_id} (reveal)", 200, f"complaint_id={cid}")]
+        # at rest: the number, the customer's words and the handler's findings are sealed
+        row = s.exec(sql("SELECT msisdn, text, msisdn_fingerprint FROM complaint WHERE id = :id"), params={"id": cid}).one()
+        assert row[0].startswith("enc1:") and row[1].startswith("enc1:") and "." in row[2]
+        details = s.exec(sql("SELECT detail FROM complaintevent WHERE complaint_id = :id AND detail != ''"),
+                         params={"id": cid}).all()
+        assert details and all(d[0].startswith("enc1:") for d in details)
+        for value in (MSISDN, CALLBACK, ID_NUMBER, NAME):
+            for table, column in (("complaint", "msisdn"), ("complaint", "text"), ("complaintevent", "detail")):
+                hit = s.exec(sql(f"SELECT count(*) FROM {table} WHERE {column} LIKE :v"), params={"v": f"%{value}%"}).one()
+                assert hit[0] == 0, (value, table, column)

@@ -10,6 +10,7 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from core.crypto import fingerprint as msisdn_fingerprint
 from domain.complaints.complaint import (
     ComplaintFacts,
     ComplaintType,
@@ -21,7 +22,7 @@ from domain.complaints.complaint import (
     due_time,
     open_case,
 )
-from domain.msisdn import mask_msisdn, msisdn_fingerprint
+from domain.msisdn import mask_msisdn
 from domain.workdays import WorkCalendar, next_year_check
 from workflows.complaints import contract
 from workflows.complaints.complaint import CalendarCheckWorkflow, ComplaintWorkflow

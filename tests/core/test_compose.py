@@ -41,7 +41,7 @@ def test_the_production_stack_is_all_there(compose):
     assert services["worker"]["deploy"]["replicas"] >= 2
     assert "postgres" in services["temporal"]["environment"]["DB"]
     # the app's processes run code that exists in this repository
-    for name in ("api", "worker", "simulator", "channel-simulator", "sms-billing-simulator",
+    for name in ("api", "codec", "worker", "simulator", "channel-simulator", "sms-billing-simulator",
                  "temporal-setup", "migrate"):
         assert _runs_existing_code(services[name]["command"]), f"{name}: {services[name]['command']}"
 
@@ -64,3 +64,12 @@ def test_no_secret_has_a_default():
     defaults = re.findall(r"\$\{([A-Z_]*(?:SECRET|PASSWORD)[A-Z_]*):-", text)
     assert defaults == [], f"secrets with a default: {defaults}"
     assert "${PUSH_SECRETS:?" in text
+
+
+def test_every_process_that_touches_payloads_has_the_key_ring_and_the_ui_asks_the_codec_server(compose):
+    services = compose["services"]
+    for name in ("api", "codec", "worker", "temporal-setup", "migrate"):
+        assert "SIMBO_DATA_KEYS" in services[name]["environment"], name
+    ui = services["temporal-ui"]["environment"]
+    assert "8400" in ui["TEMPORAL_CODEC_ENDPOINT"] and ui["TEMPORAL_CODEC_PASS_ACCESS_TOKEN"] == "true"
+    assert services["codec"]["image"] == services["api"]["image"]

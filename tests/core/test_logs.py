@@ -40,3 +40,29 @@ def test_lines_written_inside_an_activity_carry_workflow_and_run_ids(capsys):
 
     structlog.get_logger().info("outside any activity")
     assert "workflow_id" not in _last_json_line(capsys.readouterr().out)
+
+
+FREE_TEXT = "张伟 ID 11010119900307123X asks to be called on 13900001111"
+
+
+def test_free_text_nested_in_a_line_is_redacted_and_so_are_exceptions(capsys):
+    logs.configure(json=True)
+    log = structlog.get_logger()
+    log.info("findings typed", body={"findings": FREE_TEXT, "replies": [FREE_TEXT]}, note=ValueError(FREE_TEXT))
+    line = capsys.readouterr().out
+    assert "13900001111" not in line and "11010119900307123X" not in line and "139****1111" in line
+    try:
+        raise RuntimeError(f"refused for {FREE_TEXT}")
+    except RuntimeError:
+        log.exception("request failed")
+    line = capsys.readouterr().out
+    assert "request failed" in line and "13900001111" not in line and "11010119900307123X" not in line
+
+
+def test_the_standard_library_loggers_are_redacted_too(capsys):
+    import logging
+
+    logs.configure(json=True)
+    handler = logging.getLogger().handlers[0]
+    record = logging.LogRecord("temporalio.workflow", logging.INFO, __file__, 1, "reply from %s: %s", ("li", FREE_TEXT), None)
+    assert handler.filter(record) and "13900001111" not in record.getMessage() and "139****1111" in record.getMessage()

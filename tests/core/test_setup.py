@@ -4,6 +4,7 @@ from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.testing import WorkflowEnvironment
 
 from core import search_attributes as sa
+from core.crypto import data_converter
 from scripts.setup import set_up
 from tests.temporal_env import binary
 from worker import SEARCH_ATTRIBUTES
@@ -11,7 +12,7 @@ from worker import SEARCH_ATTRIBUTES
 
 async def test_registers_every_search_attribute_and_schedule_once():
     # a bare dev server, as a production namespace starts: no search attributes of ours yet
-    env = await WorkflowEnvironment.start_local(dev_server_existing_path=binary("temporal"))
+    env = await WorkflowEnvironment.start_local(data_converter=data_converter(), dev_server_existing_path=binary("temporal"))
     try:
         first = await set_up(env.client)
         again = await set_up(env.client)  # every start runs it: nothing new, nothing refused

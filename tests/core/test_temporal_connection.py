@@ -24,3 +24,23 @@ def test_mtls_reads_the_pem_files_and_an_api_key_goes_along(tmp_path):
 def test_an_api_key_alone_still_speaks_tls():
     options = connect_options(Settings(temporal_api_key="cloud-key"))
     assert options["api_key"] == "cloud-key" and options["tls"].client_cert is None
+
+
+async def test_every_client_encrypts_and_outside_development_the_built_in_key_ring_is_refused(monkeypatch):
+    import pytest
+
+    from core import temporal
+    from core.crypto import EncryptionCodec
+
+    monkeypatch.setattr(temporal, "get_settings", lambda: Settings(demo_users=False, temporal_address="127.0.0.1:1"))
+    with pytest.raises(RuntimeError, match="SIMBO_DATA_KEYS"):
+        await temporal.connect()  # refused before any connection is tried
+    captured = {}
+
+    async def fake_connect(address, **kw):
+        captured.update(kw)
+
+    monkeypatch.setattr(temporal, "get_settings", lambda: Settings())
+    monkeypatch.setattr(temporal.Client, "connect", fake_connect)
+    await temporal.connect()
+    assert isinstance(captured["data_converter"].payload_codec, EncryptionCodec)

@@ -19,7 +19,7 @@ from tests.complaints.world import ComplaintWorld, new_case, start
 from tests.histories.record import write_histories
 from tests.temporal_env import start_time_skipping
 from workflows.complaints import contract
-from workflows.complaints.complaint import ComplaintWorkflow
+from workflows.complaints.complaint import CalendarCheckWorkflow, ComplaintWorkflow
 from workflows.complaints.contract import (
     AcceptanceRequest,
     CreditFailure,
@@ -42,8 +42,8 @@ from workflows.complaints.notice import NoticeDeliveryWorkflow
 REPLY = dict(findings="double charge found", handling="returned 2 x 5.00", reply_to_customer="we returned 10.00")
 
 
-async def record() -> None:
-    env = await start_time_skipping()
+async def histories(env) -> dict[str, object]:
+    """Each scenario's history as the server keeps it (payloads as stored: encrypted)."""
     world = ComplaintWorld()
     out: dict[str, object] = {}
     async with world.worker(env.client):
@@ -84,6 +84,12 @@ async def record() -> None:
         await h.result()
         out["complaint_overdue_escalated"] = (await h.fetch_history()).to_json_dict()
 
+        # the daily working-day calendar check its Schedule starts
+        h = await env.client.start_workflow(CalendarCheckWorkflow.run, id=f"calendar-check-{uuid.uuid4().hex[:6]}",
+                                            task_queue=world.tq)
+        await h.result()
+        out["calendar_check"] = (await h.fetch_history()).to_json_dict()
+
     @activity.defn(name=contract.CREDIT_FEE_RETURN)
     async def credit(inp: FeeReturnCredit) -> str:
         return f"B-{inp.fee_return_id}"
@@ -100,8 +106,15 @@ async def record() -> None:
         await env.sleep(timedelta(hours=10))
         await h.result()
         out["fee_return_credit"] = (await h.fetch_history()).to_json_dict()
-    await env.shutdown()
-    write_histories(out, "v1")
+    return out
+
+
+async def record() -> None:
+    env = await start_time_skipping()
+    try:
+        write_histories(await histories(env), "v2")  # v2: every payload encrypted (core.crypto); v1 recorded in clear, kept
+    finally:
+        await env.shutdown()
 
 
 async def record_credit_failures_and_notices() -> None:

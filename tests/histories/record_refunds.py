@@ -32,8 +32,8 @@ async def _view(h, env, predicate):
     raise AssertionError("state never reached")
 
 
-async def record() -> None:
-    env = await start_time_skipping()
+async def histories(env) -> dict[str, object]:
+    """Each scenario's history as the server keeps it (payloads as stored: encrypted)."""
     world = RefundWorld()
     tq = f"rec-refunds-{uuid.uuid4().hex[:6]}"
     out: dict[str, object] = {}
@@ -93,8 +93,15 @@ async def record() -> None:
                                             task_queue=tq + "-sweep")
         await h.result()
         out["refund_sweep_two_pages"] = (await h.fetch_history()).to_json_dict()
-    await env.shutdown()
-    write_histories(out, "v1")
+    return out
+
+
+async def record() -> None:
+    env = await start_time_skipping()
+    try:
+        write_histories(await histories(env), "v2")  # v2: every payload encrypted (core.crypto); v1 recorded in clear, kept
+    finally:
+        await env.shutdown()
 
 
 if __name__ == "__main__":

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 import pytest
 from sqlmodel import Session, select
 
+from core.crypto import fingerprint as msisdn_fingerprint
 from core.settings import get_settings
 from core.signing import REQUEST_ID_HEADER, SIGNATURE_HEADER, SOURCE_HEADER, TIMESTAMP_HEADER, signed_headers
 from db.orders import CarrierEventRecord, EventOutcome, Order
-from domain.msisdn import msisdn_fingerprint
 from domain.orders.carrier_events import WIRE_FIELDS
 from domain.orders.order import EventKind, OrderEvent
 from tests.fixtures_db import AGENT, PRODUCT
@@ -89,11 +89,14 @@ def test_recharge_signal_carries_a_fingerprint_and_listing_masks_the_number(seed
           "to_msisdn": "13812345678"}
     assert push(api_client, ev).status_code == 202
     [(_, _, arg)] = fake_temporal.signals
-    assert arg.to_msisdn_fingerprint == msisdn_fingerprint("13812345678")
+    assert arg.to_msisdn_fingerprint == msisdn_fingerprint("13812345678") and arg.to_msisdn_matches is True
     assert "13812345678" not in arg.model_dump_json()
     listing = api_client.get("/carrier-events", params={"order_id": order_id})
     assert listing.status_code == 200
     assert "13812345678" not in listing.text and "138****5678" in listing.json()["items"][0]["raw"]
+    other = {**ev, "event_id": "R2", "to_msisdn": "13900000000"}
+    assert push(api_client, other).status_code == 202
+    assert fake_temporal.signals[-1][2].to_msisdn_matches is False
     assert "13812345678" in record(seeded, "R1").raw  # the raw text itself is kept as received
 
 
@@ -390,3 +393,22 @@ def test_event_listing_pagination(seeded, api_client, order_id):
     assert first["total"] == 5 and len(first["items"]) == 2 and len(rest["items"]) == 2
     assert not {i["event_id"] for i in first["items"]} & {i["event_id"] for i in rest["items"]}
     assert api_client.get("/carrier-events", params={"outcome": "lost"}).status_code == 422
+
+
+def test_a_recharge_for_an_order_still_holding_the_old_unkeyed_fingerprint_is_judged_right(seeded, api_client, fake_temporal, order_id):
+    from sqlmodel import Session
+
+    from core.crypto import legacy_fingerprint
+    from db.orders import Order
+
+    with Session(seeded) as s:
+        row = s.get(Order, order_id)
+        row.msisdn_fingerprint = legacy_fingerprint("13812345678")
+        s.add(row)
+        s.commit()
+    base = {"order_id": order_id, "kind": "recharged", "occurred_at": T0, "amount_fen": 5000}
+    assert push(api_client, {**base, "event_id": "L1", "to_msisdn": "13812345678"}).status_code == 202
+    assert push(api_client, {**base, "event_id": "L2", "to_msisdn": "13900000000"}).status_code == 202
+    right, wrong = (s[2] for s in fake_temporal.signals[-2:])
+    assert right.to_msisdn_matches is True and wrong.to_msisdn_matches is False
+    assert legacy_fingerprint("13812345678") not in right.model_dump_json()  # never sent on

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from core.crypto import fingerprint as msisdn_fingerprint
 from domain.money import share_half_up, yuan
-from domain.msisdn import msisdn_fingerprint
 from domain.orders.carrier_events import CarrierEventIn, parse_csv, parse_json_lines
 from domain.orders.commission import Beneficiary, commission_lines
 from domain.orders.order import REPORTING_GRACE, EventKind, FailureReason, OrderEvent, OrderFacts, OrderStatus, evaluate
@@ -140,8 +140,9 @@ def test_csv_status_file_and_its_header():
     body = "event_id,order_id,kind,occurred_at,amount_fen,to_msisdn\nr1,O1,recharged,2026-03-02T10:00:00+08:00,5000,13800138000\n"
     (line,) = list(parse_csv(body))
     assert line.event.amount_fen == 5000
-    oe = line.event.to_order_event()
-    assert oe.to_msisdn_fingerprint == FP and "13800138000" not in oe.model_dump_json()
+    oe = line.event.to_order_event(FP, True)
+    assert oe.to_msisdn_fingerprint == FP and oe.to_msisdn_matches and "13800138000" not in oe.model_dump_json()
+    assert line.event.to_order_event().to_msisdn_fingerprint is None  # no key ring, no fingerprint
     with pytest.raises(ValueError, match="unknown"):
         list(parse_csv("event_id,nonsense\n1,2\n"))
 
@@ -179,3 +180,15 @@ def test_an_event_is_its_source_and_id():
     legacy = OrderFacts()  # an order of an older run knew events by bare id: a resend is still recognised
     assert legacy.record(shipped.model_copy(update={"source": None}), at, FP)
     assert not legacy.record(shipped, at, FP)
+
+
+def test_a_recharge_is_judged_by_what_the_api_found_and_old_events_by_their_fingerprints():
+    base = HAPPY[:3]
+    facts = OrderFacts()
+    for e in base:
+        facts.record(e, T0, FP)
+    facts.record(ev(4, "recharged", 3, amount_fen=5000, to_msisdn_fingerprint="k9.other", to_msisdn_matches=True), T0, FP)
+    facts.record(ev(5, "recharged", 3, amount_fen=5000, to_msisdn_fingerprint=FP, to_msisdn_matches=False), T0, FP)
+    facts.record(ev(6, "recharged", 3, amount_fen=5000, to_msisdn_fingerprint="0123456789abcdef"), T0, FP)
+    facts.record(ev(7, "recharged", 3, amount_fen=5000, to_msisdn_fingerprint=FP), T0, FP)
+    assert [r.right_number for r in facts.recharges] == [True, False, False, True]

@@ -5,11 +5,14 @@ back, a restart of every process half-way, then the carrier's monthly Schedule s
 """
 
 import asyncio
+import base64
+import json
 from datetime import datetime, timedelta
 
 import httpx
 import pytest
 
+from core.crypto import ENCODING
 from core.db import make_engine
 from core.temporal import connect
 from domain.clock import SHANGHAI, month_bounds, previous_month
@@ -71,6 +74,12 @@ async def test_order_to_commission_through_every_process(stack_dir):
         assert f"order-{order_id}" in await poll(listed, lambda ids: f"order-{order_id}" in ids, "Web UI filter")
         desc = await client.get_workflow_handle(f"order-{order_id}").describe()
         assert "awaiting_audit" in (await desc.memo_value("summary"))
+        # what the Web UI receives: the order's input, its signals and its memo encrypted, the number nowhere
+        history = json.dumps((await client.get_workflow_handle(f"order-{order_id}").fetch_history()).to_json_dict())
+        assert "13800138123" not in history and base64.b64encode(ENCODING).decode() in history
+        start_input = (await client.get_workflow_handle(f"order-{order_id}").fetch_history()).events[0]
+        [payload] = start_input.workflow_execution_started_event_attributes.input.payloads
+        assert payload.metadata["encoding"] == ENCODING
 
         # every process stops and starts again on the same state: the order is still where it was
         stack.stop()

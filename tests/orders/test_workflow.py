@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
+from core.crypto import fingerprint as msisdn_fingerprint
 from domain.clock import settlement_check_point
-from domain.msisdn import msisdn_fingerprint
 from domain.orders.order import AuditResult, FailureReason, InNetworkAnswer, OrderStatus
 from tests.orders.world import FakeWorld, Script, new_order
 from workflows.orders.contract import order_workflow_id

@@ -10,7 +10,7 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from domain.msisdn import msisdn_fingerprint
+from core.crypto import fingerprint as msisdn_fingerprint
 from domain.orders.order import InNetworkAnswer, OrderEvent, ProductTerms
 from workflows.agents.contract import CaseNews, CaseStart, suspension_case_workflow_id
 from workflows.orders import contract

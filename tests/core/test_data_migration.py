@@ -1,0 +1,67 @@
+"""The customer-data migration converts rows written before it: sealed columns, keyed fingerprints (an order's
+number found again from its mask and unkeyed hash), and the lookups work on the converted rows."""
+
+import hashlib
+from datetime import UTC, datetime
+
+from alembic.config import Config
+from sqlalchemy import create_engine, text
+from sqlmodel import Session
+
+from alembic import command
+from core import crypto
+from db.complaints import Complaint
+from tests.fixtures_db import ROOT
+
+NUMBER, OTHER = "13812345678", "13900001111"
+AT = datetime(2026, 11, 2, tzinfo=UTC).isoformat(" ")
+
+
+def legacy(n: str) -> str:
+    return hashlib.sha256(n.encode()).hexdigest()[:16]
+
+
+def alembic(engine, target: str, down: bool = False) -> None:
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "alembic"))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        (command.downgrade if down else command.upgrade)(cfg, target)
+
+
+def test_rows_written_before_are_sealed_and_fingerprinted_with_the_key(tmp_path):
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")  # no foreign keys: rows of three tables suffice
+    alembic(engine, "ed8ba8e66e1e")
+    with engine.begin() as c:
+        c.execute(text("INSERT INTO orders (id, idempotency_key, agent_id, product_id, carrier, msisdn_masked, "
+                       "msisdn_fingerprint, placed_at, status, waiting_for, failure_detail, updated_at) VALUES "
+                       f"('O1', 'k1', 'A1', 'P1', 'china_mobile', '138****5678', '{legacy(NUMBER)}', '{AT}', 'placed', '', '', '{AT}')"))
+        c.execute(text(
+            "INSERT INTO complaint (id, idempotency_key, msisdn, msisdn_masked, msisdn_fingerprint, source, customer, ctype, "
+            "multi_department, text, receiving_department, handling_department, received_at, level, level_reasons, "
+            "due_at, due_limit, due_explanation, calendar_fallback, state, overdue, escalations, supervision_notices, "
+            f"cycle, updated_at) VALUES ('C1', 'k1', '{NUMBER}', '138****5678', '{legacy(NUMBER)}', 'hotline', 'standard', "
+            f"'billing', 0, '张伟 asks', 'complaint_desk', 'complaint_desk', '{AT}', '3', '', '{AT}', '', '', 0, "
+            f"'survey', 0, 0, 0, 1, '{AT}')"))
+        c.execute(text("INSERT INTO complaintevent (key, complaint_id, at, kind, actor, detail) VALUES "
+                       f"('C1:1', 'C1', '{AT}', 'findings', 'li', 'ID 11010119900307123X')"))
+        c.execute(text("INSERT INTO inboundsms (message_id, msisdn_fingerprint, text, received_at, outcome) VALUES "
+                       f"('m1', '{legacy(NUMBER)}', '1', '{AT}', ''), ('m2', '{legacy(OTHER)}', '2', '{AT}', '')"))
+        c.execute(text("INSERT INTO carriereventrecord (source, event_id, order_id, raw, outcome, error, received_at) "
+                       f"VALUES ('china_mobile', 'e1', 'O1', '{{\"to_msisdn\": \"{NUMBER}\"}}', 'ACCEPTED', '', '{AT}')"))
+    alembic(engine, "head")
+    ring = crypto.key_ring()
+    with engine.connect() as c:
+        dump = " ".join(str(v) for t in ("orders", "complaint", "complaintevent", "inboundsms", "carriereventrecord")
+                        for row in c.execute(text(f"SELECT * FROM {t}")) for v in row)
+        assert NUMBER not in dump and "11010119900307123X" not in dump and "张伟" not in dump
+        assert legacy(NUMBER) not in dump and legacy(OTHER) not in dump
+        assert c.execute(text("SELECT msisdn_fingerprint FROM orders")).scalar() == ring.fingerprint(NUMBER)
+        assert dict(c.execute(text("SELECT message_id, msisdn_fingerprint FROM inboundsms")).all()) == {
+            "m1": ring.fingerprint(NUMBER), "m2": ""}
+    with Session(engine) as s:  # the ORM reads them in clear, and finds the ticket by its keyed fingerprint
+        row = s.get(Complaint, "C1")
+        assert row.msisdn == NUMBER and row.text == "张伟 asks" and row.msisdn_fingerprint == ring.fingerprint(NUMBER)
+    alembic(engine, "ed8ba8e66e1e", down=True)
+    with engine.connect() as c:
+        assert c.execute(text("SELECT msisdn, msisdn_fingerprint FROM complaint")).one() == (NUMBER, legacy(NUMBER))
