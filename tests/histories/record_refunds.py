@@ -53,7 +53,9 @@ async def histories(env) -> dict[str, object]:
         world.query_script[:] = []
         h = await start(new_refund())
         await _view(h, env, lambda v: v.status == "manual_review")
-        await h.execute_update(RefundWorkflow.force_fail, OPS)
+        # as the API sends it since force fails are checked: every serial and its sends as the check saw them
+        checked = {r.serial: r.sends for r in world.serials}
+        await h.execute_update(RefundWorkflow.force_fail, OPS.model_copy(update={"checked_sends": checked}))
         await h.result()
         out["refund_new_serial_manual_force_fail"] = (await h.fetch_history()).to_json_dict()
 
