@@ -34,8 +34,8 @@ def _ev(change_id, action, at, **kw) -> AccountEvent:
                         text=f"{action} {change_id}", **kw)
 
 
-async def record() -> None:
-    env = await start_time_skipping()
+async def histories(env) -> dict[str, object]:
+    """Each scenario's history as the server keeps it (payloads as stored: encrypted)."""
     world = AgentsWorld()
     out: dict[str, object] = {}
     uid = uuid.uuid4().hex[:6]
@@ -108,8 +108,15 @@ async def record() -> None:
         orders.answers[order.order_id] = InNetworkAnswer(in_network=False, asked_at=now, mode="risk_control")
         await h.result()
         out["order_suspension_cases"] = (await h.fetch_history()).to_json_dict()
-    await env.shutdown()
-    write_histories(out, "v1")
+    return out
+
+
+async def record() -> None:
+    env = await start_time_skipping()
+    try:
+        write_histories(await histories(env), "v2")  # v2: every payload encrypted (core.crypto); v1 recorded in clear, kept
+    finally:
+        await env.shutdown()
 
 
 if __name__ == "__main__":

@@ -29,8 +29,8 @@ from workflows.cancellations.contract import (
 )
 
 
-async def record() -> None:
-    env = await start_time_skipping()
+async def histories(env) -> dict[str, object]:
+    """Each scenario's history as the server keeps it (payloads as stored: encrypted)."""
     world = CancellationWorld()
     out: dict[str, object] = {}
     async with world.worker(env.client):
@@ -79,8 +79,15 @@ async def record() -> None:
         await h.execute_update(CancellationWorkflow.withdraw, WithdrawRequest(actor="self_service:app", reason="kept"))
         await h.result()
         out["cancellation_withdrawn_in_cooling_off"] = (await h.fetch_history()).to_json_dict()
-    await env.shutdown()
-    write_histories(out, "v1")
+    return out
+
+
+async def record() -> None:
+    env = await start_time_skipping()
+    try:
+        write_histories(await histories(env), "v2")  # v2: every payload encrypted (core.crypto); v1 recorded in clear, kept
+    finally:
+        await env.shutdown()
 
 
 if __name__ == "__main__":

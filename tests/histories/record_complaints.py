@@ -117,8 +117,8 @@ async def record() -> None:
         await env.shutdown()
 
 
-async def record_credit_failures_and_notices() -> None:
-    env = await start_time_skipping()
+async def credit_failures_and_notices(env) -> dict[str, object]:
+    """Refused credits retried and cancelled, a notice repeated then acknowledged (payloads as stored: encrypted)."""
     out: dict[str, object] = {}
     refuse = {"on": True}
 
@@ -166,8 +166,16 @@ async def record_credit_failures_and_notices() -> None:
         await h.signal(NoticeDeliveryWorkflow.acknowledged, "billing-lead")
         await h.result()
         out["complaint_notice_repeated_then_acknowledged"] = (await h.fetch_history()).to_json_dict()
-    await env.shutdown()
-    write_histories(out, "v1")
+    return out
+
+
+async def record_credit_failures_and_notices() -> None:
+    env = await start_time_skipping()
+    try:
+        # v2: every payload encrypted (core.crypto); v1 recorded in clear, kept
+        write_histories(await credit_failures_and_notices(env), "v2")
+    finally:
+        await env.shutdown()
 
 
 if __name__ == "__main__":
