@@ -21,7 +21,14 @@ from core.crypto import EncryptionCodec
 from domain.complaints.complaint import Department
 from tests.complaints.world import MSISDN as COMPLAINT_MSISDN
 from tests.complaints.world import ComplaintWorld, new_case, start
-from tests.histories import record, record_complaints, record_refunds
+from tests.histories import (
+    record,
+    record_agents,
+    record_cancellations,
+    record_complaints,
+    record_refunds,
+    record_repairs,
+)
 from tests.orders.world import MSISDN as ORDER_MSISDN
 from tests.temporal_env import start_time_skipping
 from worker import WORKFLOWS
@@ -86,10 +93,13 @@ def offences(text: str) -> list[str]:
 @pytest.fixture(scope="module")
 async def histories() -> dict[str, dict]:
     out: dict[str, dict] = {}
-    for recorder in (record, record_complaints, record_refunds):  # each on a server of its own, as when recorded
+    recorders = (record.histories, record_complaints.histories, record_complaints.credit_failures_and_notices,
+                 record_refunds.histories, record_agents.histories, record_cancellations.histories,
+                 record_repairs.histories)
+    for recorded in recorders:  # each on a server of its own, as when recorded
         env = await start_time_skipping()
         try:
-            out.update(await recorder.histories(env))
+            out.update(await recorded(env))
         finally:
             await env.shutdown()
     env = await start_time_skipping()
@@ -152,6 +162,7 @@ SEARCH_ATTRIBUTE_VALUES = {
     "FailureReason": r"[a-z_]+", "RefundStatus": r"[a-z_]+", "Channel": r"[a-z_]+", "MerchantId": r"M\d+",
     "ComplaintLevel": r"[1-4]|regulator", "Department": r"[a-z_]+", "ComplaintState": r"[a-z_]+",
     "DueAt": r"\d{4}-\d\d-\d\dT[\d:.]+(Z|[+-]\d\d:\d\d)",
+    "CancellationState": r"[a-z_]+",
     "TemporalChangeVersion": r"[a-z0-9-]+",  # patch ids, written by the SDK
 }
 

@@ -209,15 +209,15 @@ async def test_two_starts_at_once_for_one_number_open_one_case(hall):
 
 
 async def test_reminder_sms_to_the_full_number_and_our_stock_back_to_quarantine(hall, time_env, seeded):
+    from core import crypto
     from db.orders import Order
-    from domain.msisdn import msisdn_fingerprint
     from tests.fixtures_db import AGENT, PRODUCT
 
     http, _, sms, engine = hall
     stock_number = "13566667777"
     with Session(engine) as s:  # the number was sold from our stock
         s.add(Order(id="O-STOCK-1", idempotency_key="o-stock-1", agent_id=AGENT, product_id=PRODUCT,
-                    carrier="china_mobile", msisdn_masked="135****7777", msisdn_fingerprint=msisdn_fingerprint(stock_number),
+                    carrier="china_mobile", msisdn_masked="135****7777", msisdn_fingerprint=crypto.fingerprint(stock_number),
                     placed_at=datetime.now(SHANGHAI) - timedelta(days=200), status="settled"))
         s.commit()
     now = await time_env.get_current_time()

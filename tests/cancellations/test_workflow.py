@@ -1,5 +1,6 @@
 """The cancellation workflow on the time-skipping server: 72 hours of cooling-off take milliseconds."""
 
+import asyncio
 from datetime import date, datetime, time, timedelta
 
 import pytest
@@ -39,11 +40,12 @@ async def world():
     await w.terminate_open()
 
 
-async def _view(handle, predicate=lambda v: True, attempts=80):
-    for _ in range(attempts):
+async def _view(handle, predicate=lambda v: True, attempts=400):
+    for _ in range(attempts):  # the workflow's own word, asked until it holds (its activities run meanwhile)
         v = await handle.query(CancellationWorkflow.view)
         if predicate(v):
             return v
+        await asyncio.sleep(0.05)
     raise AssertionError(f"state never reached; last {v.case.state} waiting for {v.waiting_for}")
 
 

@@ -23,15 +23,10 @@ CLEAR = Payload(metadata={"encoding": b"json/plain"}, data='{"msisdn_masked":"13
 @pytest.fixture
 def codec_client(db) -> Iterator[TestClient]:
     from api.codec import create_app
-    from api.deps import get_session
+    from api.deps import get_db_engine
 
     app = create_app()
-
-    def session_override() -> Iterator[Session]:
-        with Session(db) as session:
-            yield session
-
-    app.dependency_overrides[get_session] = session_override
+    app.dependency_overrides[get_db_engine] = lambda: db
     with TestClient(app) as client:
         yield client
 

@@ -29,6 +29,16 @@ from workflows.cancellations.contract import (
 )
 
 
+async def _until(h, predicate, attempts: int = 400):
+    """The workflow's own word, asked until it says what the next step needs (its activities run meanwhile)."""
+    for _ in range(attempts):
+        v = await h.query(CancellationWorkflow.view)
+        if predicate(v):
+            return v
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"never reached; last {v.case.state}")
+
+
 async def histories(env) -> dict[str, object]:
     """Each scenario's history as the server keeps it (payloads as stored: encrypted)."""
     world = CancellationWorld()
@@ -49,14 +59,12 @@ async def histories(env) -> dict[str, object]:
         appointment = datetime.combine(local.date() + timedelta(days=6), time(9, 30), tzinfo=SHANGHAI)
         await h.execute_update(CancellationWorkflow.book_appointment, AppointmentRequest(
             actor="self_service:app", at=appointment, hall="Xuhui service hall"))
+        await _until(h, lambda v: v.case.state.value == "todo")
         for item, via, evidence in (("contract:K1", ClearVia.CARRIER, ""), ("device:IMEI-1", ClearVia.EVIDENCE, "IMEI-1 back"),
                                     ("value_added:V1", ClearVia.CARRIER, "")):
             await h.execute_update(CancellationWorkflow.clear_item, ClearRequest(
                 actor="clerk-wang", item_id=item, via=via, evidence=evidence))
-        for _ in range(50):
-            v = await h.query(CancellationWorkflow.view)
-            if v.case.prechecks == 2:
-                break
+        await _until(h, lambda v: v.case.prechecks == 2)
         await h.execute_update(CancellationWorkflow.clear_item, ClearRequest(
             actor="clerk-wang", item_id="value_added:V9", via=ClearVia.CARRIER))
         await env.sleep(timedelta(days=6))  # the reminder goes 3 days before the appointment
@@ -71,9 +79,7 @@ async def histories(env) -> dict[str, object]:
         # eligible at once, confirmed, withdrawn at hour 71
         case = new_case(await env.get_current_time())
         h = await start(env.client, world, case)
-        for _ in range(50):
-            if (await h.query(CancellationWorkflow.view)).case.state.value == "ready":
-                break
+        await _until(h, lambda v: v.case.state.value == "ready")
         await h.execute_update(CancellationWorkflow.confirm, DocumentsRequest(actor="clerk-wang"))
         await env.sleep(timedelta(hours=71))
         await h.execute_update(CancellationWorkflow.withdraw, WithdrawRequest(actor="self_service:app", reason="kept"))
