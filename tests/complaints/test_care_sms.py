@@ -9,10 +9,11 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.complaints.complaint import ComplaintActivities
+from core.crypto import fingerprint as msisdn_fingerprint
 from core.settings import get_settings
 from db.complaints import Complaint, SmsMessage
 from domain.complaints.complaint import care_sms_allowed
-from domain.msisdn import mask_msisdn, msisdn_fingerprint
+from domain.msisdn import mask_msisdn
 from workflows.complaints.contract import SmsRequest
 
 ONE, TWO = "13600000001", "13600000002"

@@ -8,9 +8,10 @@ import pytest
 from openpyxl import load_workbook
 from sqlmodel import Session
 
+from core.crypto import fingerprint as msisdn_fingerprint
 from db.complaints import Complaint, ComplaintEvent, ComplaintNotice, FeeReturn, SmsMessage
 from domain.clock import SHANGHAI
-from domain.msisdn import mask_msisdn, msisdn_fingerprint
+from domain.msisdn import mask_msisdn
 from services.complaints import kpis as kpi
 
 A_NUMBER, B_NUMBER = "13800000001", "13800000002"

@@ -14,10 +14,11 @@ from temporalio.worker import Worker
 
 from activities.complaints.complaint import ComplaintActivities
 from core.access import Principal, Role
+from core.crypto import fingerprint as msisdn_fingerprint
 from core.settings import get_settings
 from db.complaints import Complaint, ComplaintNotice, OpsAlert
 from domain.complaints.complaint import Department
-from domain.msisdn import mask_msisdn, msisdn_fingerprint
+from domain.msisdn import mask_msisdn
 from gateways.notices import NoticeGateway
 from services.complaints import notices as svc
 from simulators.sms_billing import create_app as simulator
