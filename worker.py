@@ -36,6 +36,7 @@ from core import logs
 from core.db import get_engine
 from core.settings import check_secrets, get_settings
 from core.temporal import connect
+from gateways.agents import AgentWebhookGateway, agent_webhooks_from_settings
 from gateways.billing import BillingGateway, billing_gateway_from_settings
 from gateways.carrier import CarrierGateway
 from gateways.payment_channel import PaymentChannelGateway
@@ -70,6 +71,7 @@ class Peers:
     sms: SmsGateway
     billing: BillingGateway
     channels: PaymentChannelGateway
+    agent_webhooks: AgentWebhookGateway | None = None
 
     @classmethod
     def from_settings(cls, client: Client, engine: Engine | None = None) -> Peers:
@@ -77,7 +79,7 @@ class Peers:
         return cls(client=client, engine=engine or get_engine(),
                    carrier=CarrierGateway(s.carrier_base_url, s.carrier_api_secret, payout_base_url=s.payout_base_url),
                    sms=sms_gateway_from_settings(s), billing=billing_gateway_from_settings(s),
-                   channels=PaymentChannelGateway.from_settings(s))
+                   channels=PaymentChannelGateway.from_settings(s), agent_webhooks=agent_webhooks_from_settings(s))
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,7 @@ BUSINESSES: tuple[Business, ...] = (
     Business(
         "agents", agents.TASK_QUEUE,
         (AgentAccountWorkflow, MaintenanceWindowWorkflow, SuspensionCaseWorkflow),
-        lambda p: (AgentActivities(p.engine),),
+        lambda p: (AgentActivities(p.engine, p.agent_webhooks),),
         agents.SEARCH_ATTRIBUTES, agents.__name__,
     ),
     Business(

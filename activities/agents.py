@@ -4,14 +4,18 @@ idempotent by its key or its row id, so a retried activity writes once."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import structlog
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
+from core.http import PeerRejected, PeerUnavailable
 from db.agents import SuspensionCase
+from gateways.agents import AgentWebhookGateway
 from services import agents as svc
 from workflows.agents import contract
 from workflows.agents.contract import AccountEvent, AccountStep, CaseRecord, MaintenanceState, Notice
@@ -20,8 +24,9 @@ log = structlog.get_logger()
 
 
 class AgentActivities:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, webhooks: AgentWebhookGateway | None = None) -> None:
         self.engine = engine
+        self.webhooks = webhooks
 
     @activity.defn(name=contract.RECORD_ACCOUNT_STEP)
     def record_account_step(self, step: AccountStep) -> None:
@@ -41,9 +46,29 @@ class AgentActivities:
         return event
 
     @activity.defn(name=contract.NOTIFY_AGENT)
-    def notify_agent(self, notice: Notice) -> None:
-        with Session(self.engine) as s:
-            svc.notify(s, notice.key, notice.agent_id, notice.kind, notice.text)
+    async def notify_agent(self, notice: Notice) -> None:
+        """Into the agent's inbox (once, by the notice's key), then to the agent's own system by its signed webhook
+        where it has one. An unreachable webhook fails the activity, retried with the same key; a webhook that
+        refuses the notice is logged and left to the inbox."""
+        def inbox() -> None:
+            with Session(self.engine) as s:
+                svc.notify(s, notice.key, notice.agent_id, notice.kind, notice.text)
+
+        await asyncio.to_thread(inbox)
+        if self.webhooks is None:
+            return
+        unreachable = []
+        for agent_id, url in self.webhooks.recipients(notice.agent_id).items():
+            body = {"key": notice.key, "agent_id": agent_id, "kind": notice.kind, "text": notice.text}
+            try:
+                await self.webhooks.deliver(url, body)
+                log.info("agent notice delivered by webhook", agent_id=agent_id, key=notice.key, kind=notice.kind)
+            except PeerRejected as err:
+                log.error("agent webhook refused the notice", agent_id=agent_id, key=notice.key, error=str(err))
+            except PeerUnavailable as err:
+                unreachable.append(f"{agent_id}: {err}")
+        if unreachable:  # the delivered ones get it again with the same key: their receivers recognise it
+            raise ApplicationError("agent webhook unreachable: " + "; ".join(unreachable), type="WebhookUnavailable")
 
     @activity.defn(name=contract.RECORD_MAINTENANCE_STATE)
     def record_maintenance_state(self, state: MaintenanceState) -> None:

@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     complaint_notice_webhooks: dict[str, str] = {}
     complaint_notice_secret: str = "dev-notice-secret"  # HMAC key of the notice webhooks we call
     complaint_notice_emails: dict[str, str] = {}
+    # Agents' own systems: each agent's signed webhook {"A002": "https://..."}; every notice of its inbox goes there
+    # too (an agent without one reads its inbox in the API)
+    agent_webhooks: dict[str, str] = {}
+    agent_webhook_secret: str = "dev-agent-webhook-secret"  # HMAC key ring of the agent webhooks we call
     smtp_host: str = ""  # empty: no e-mail is sent (the inbox and the webhooks still deliver)
     smtp_port: int = 25
     smtp_sender: str = "complaint-desk@simbo.local"
@@ -152,7 +156,7 @@ class Settings(BaseSettings):
 
 # The HMAC keys shared with a counterparty (each a key ring)
 SHARED_SECRETS = ("carrier_api_secret", "channel_api_secret", "merchant_notify_secret", "sms_api_secret",
-                  "billing_api_secret")  # the token key is checked with identity (services/identity.py)
+                  "billing_api_secret", "complaint_notice_secret", "agent_webhook_secret")  # the token key is checked with identity (services/identity.py)
 
 
 def check_secrets(s: Settings, what: str) -> None:

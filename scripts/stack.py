@@ -74,6 +74,8 @@ class Stack:
             # every department's notices reach the simulator's webhook receiver (GET /sim/notices)
             "SIMBO_COMPLAINT_NOTICE_WEBHOOKS": json.dumps({d.value: f"{self.sms_billing_url}/departments/notices"
                                                           for d in Department}),
+            # the demo agent's own system is the simulator's receiver (GET /sim/agent-notices)
+            "SIMBO_AGENT_WEBHOOKS": json.dumps({"A002": f"{self.sms_billing_url}/agents/notices"}),
             "SIMBO_CODEC_CORS_ORIGINS": f"http://localhost:{self.ports.ui},http://127.0.0.1:{self.ports.ui}",
         }
 

@@ -7,6 +7,7 @@ Our calls (signed with our keys, core/signing.py; 401 with a reason otherwise):
     POST /billing/credits   {"credit_id","msisdn","amount_fen","note"} -> {"credit_id","status":"credited","reference"}
 Both are idempotent by their id: a repeat returns the first answer and sends / credits nothing more.
     POST /departments/notices  a department's notice webhook (signed with the notice key): kept for GET /sim/notices
+    POST /agents/notices    an agent's own system: our agent webhook (signed with its key), kept for GET /sim/agent-notices
 
 Customers' answers reach our API as the gateway would send them: POST /sim/reply {"from","text"} makes the
 gateway push a signed inbound SMS to `<push-url>/complaints/sms/inbound` and returns our API's answer.
@@ -67,6 +68,7 @@ class State(BaseModel):
     credits: dict[str, dict] = {}
     inbound: list[dict] = []
     notices: list[dict] = []
+    agent_notices: list[dict] = []
     behaviour: Behaviour = Behaviour()
 
 
@@ -90,6 +92,7 @@ def create_app(
     SmsSigned = Annotated[bytes, Depends(signed_body(s.sms_api_secret, then=misbehave))]  # noqa: N806 - a type alias
     BillingSigned = Annotated[bytes, Depends(signed_body(s.billing_api_secret, then=misbehave))]  # noqa: N806
     NoticeSigned = Annotated[bytes, Depends(signed_body(s.complaint_notice_secret))]  # noqa: N806
+    AgentNoticeSigned = Annotated[bytes, Depends(signed_body(s.agent_webhook_secret))]  # noqa: N806
 
     @app.post("/sms/send")
     async def send(body: SmsSigned) -> dict:
@@ -125,6 +128,19 @@ def create_app(
         log.info("department notice received", notice_id=notice.get("notice_id"), department=notice.get("department"),
                  delivery=notice.get("delivery"))
         return {"notice_id": notice.get("notice_id"), "status": "received"}
+
+    @app.post("/agents/notices")
+    async def agent_notice(body: AgentNoticeSigned) -> dict:
+        """An agent's own system as our agent webhook reaches it (signed with the agent webhook key)."""
+        notice = json.loads(body)
+        state.agent_notices.append({**notice, "received_at": datetime.now(UTC).isoformat()})
+        save()
+        log.info("agent notice received", key=notice.get("key"), agent_id=notice.get("agent_id"), kind=notice.get("kind"))
+        return {"key": notice.get("key"), "status": "received"}
+
+    @app.get("/sim/agent-notices")
+    def list_agent_notices(agent_id: str | None = None, limit: int = 100) -> list[dict]:
+        return [n for n in state.agent_notices if agent_id is None or n.get("agent_id") == agent_id][-limit:]
 
     @app.get("/sim/notices")
     def list_notices(department: str | None = None, limit: int = 100) -> list[dict]:

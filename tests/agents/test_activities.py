@@ -1,14 +1,20 @@
 """The agents business's activities against the database: each writes once however often it is retried."""
 
+import json
 from datetime import UTC, datetime, timedelta
 
+import httpx
+import pytest
 from sqlmodel import Session, select
+from temporalio.exceptions import ApplicationError
 
 from activities.agents import AgentActivities
+from core.signing import verify
 from db.agents import Agent, AgentNotice, AgentStatus, AgentStatusChange, Appeal, MaintenanceWindow, SuspensionCase
 from domain.agents.account import SuspensionCategory, ViolationKind
 from domain.agents.suspension_case import CaseState, open_case
 from domain.orders.order import SuspensionMode
+from gateways.agents import AgentWebhookGateway
 from services import agents as svc
 from tests.fixtures_db import AGENT
 from workflows.agents.contract import AccountStep, CaseRecord, MaintenanceState, Notice
@@ -36,7 +42,7 @@ def test_a_maintenance_suspension_lifts_once_and_only_its_own(seeded):
         assert s.get(Agent, AGENT).status == AgentStatus.SUSPENDED
 
 
-def test_reminder_escalation_and_notices_are_written_once(seeded):
+async def test_reminder_escalation_and_notices_are_written_once(seeded):
     acts = AgentActivities(seeded)
     with Session(seeded) as s:
         svc.suspend(s, AGENT, "r", "ops:li")
@@ -44,7 +50,7 @@ def test_reminder_escalation_and_notices_are_written_once(seeded):
     for _ in range(2):
         acts.record_account_step(AccountStep(key=f"appeal-{appeal_id}-appeal_escalated", agent_id=AGENT,
                                              action="appeal_escalated", appeal_id=appeal_id, reason="late"))
-        acts.notify_agent(Notice(key="n1", agent_id=AGENT, kind="appeal_escalated", text="late"))
+        await acts.notify_agent(Notice(key="n1", agent_id=AGENT, kind="appeal_escalated", text="late"))
     with Session(seeded) as s:
         assert [c.action for c in s.exec(select(AgentStatusChange)).all()].count("appeal_escalated") == 1
         assert s.get(Appeal, appeal_id).escalated_at is not None
@@ -70,3 +76,43 @@ def test_case_projection_and_maintenance_state(seeded):
     acts.record_maintenance_state(MaintenanceState(window_id=wid, state="in_progress"))
     with Session(seeded) as s:
         assert s.get(MaintenanceWindow, wid).state == "in_progress"
+
+
+def _agent_system(answer: int = 200):
+    """An agent's own system: every signed POST it receives, checked against the agent webhook key."""
+    received: list[dict] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        signed = verify("agent-key", request.headers, request.content, request.method, request.url.raw_path.decode())
+        received.append({"source": signed.source, **json.loads(request.content)})
+        return httpx.Response(answer, json={"status": "received"})
+
+    return received, httpx.AsyncClient(transport=httpx.MockTransport(handle))
+
+
+async def test_a_notice_reaches_the_agents_own_system_signed_and_a_broadcast_every_agent_with_a_webhook(seeded):
+    received, client = _agent_system()
+    hooks = AgentWebhookGateway({AGENT: "http://agent.example/notices", "A009": "http://other.example/n"}, "agent-key",
+                                client=client)
+    acts = AgentActivities(seeded, hooks)
+    await acts.notify_agent(Notice(key="n1", agent_id=AGENT, kind="appeal_answered", text="reinstated"))
+    await acts.notify_agent(Notice(key="n2", agent_id="A004", kind="suspended", text="no webhook: inbox only"))
+    await acts.notify_agent(Notice(key="m1", agent_id="", kind="maintenance", text="tonight 01:00-03:00"))
+    assert [(r["key"], r["agent_id"], r["source"]) for r in received] == [
+        ("n1", AGENT, "simbo"), ("m1", AGENT, "simbo"), ("m1", "A009", "simbo")]
+    with Session(seeded) as s:
+        assert {n.key for n in s.exec(select(AgentNotice)).all()} == {"n1", "n2", "m1"}  # the inbox has them all
+
+
+async def test_an_unreachable_agent_system_retries_the_activity_and_a_refusal_leaves_the_inbox(seeded):
+    _, down = _agent_system(answer=503)
+    with pytest.raises(ApplicationError, match="unreachable"):
+        await AgentActivities(seeded, AgentWebhookGateway({AGENT: "http://agent.example/n"}, "agent-key",
+                                                          client=down)).notify_agent(
+            Notice(key="n1", agent_id=AGENT, kind="suspended", text="x"))
+    _, refusing = _agent_system(answer=422)
+    await AgentActivities(seeded, AgentWebhookGateway({AGENT: "http://agent.example/n"}, "agent-key",
+                                                      client=refusing)).notify_agent(
+        Notice(key="n1", agent_id=AGENT, kind="suspended", text="x"))
+    with Session(seeded) as s:
+        assert [n.key for n in s.exec(select(AgentNotice)).all()] == ["n1"]  # once, whatever the webhook did
