@@ -23,7 +23,7 @@ NOT_ACTIVITIES = {"TASK_QUEUE", "SEARCH_ATTRIBUTES", "OPS_ACTIONS", "VIEW", "PRO
 
 def _peers():
     return SimpleNamespace(client=object(), engine=object(), carrier=object(), sms=object(), billing=object(),
-                           channels=object())
+                           channels=object(), agent_webhooks=None)
 
 
 def _activity_names(business: worker.Business) -> list[str]:
