@@ -63,7 +63,7 @@ def db_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     with admin.connect() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     engine = create_engine(
-        PG_URL, connect_args={"options": f"-csearch_path={schema}"}, pool_size=10, max_overflow=20, pool_pre_ping=True
+        PG_URL, connect_args={"options": f"-csearch_path={schema}"}, pool_size=20, max_overflow=30, pool_pre_ping=True
     )
     try:
         migrate(engine)
