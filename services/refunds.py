@@ -272,6 +272,7 @@ async def ensure_workflow(client: Client, inp: RefundInput) -> None:
             ]),
             memo={"summary": f"refund {inp.refund_id} of payment {inp.payment_id} ({inp.channel}, merchant "
                              f"{inp.merchant_id}) {inp.amount_fen} fen"},
+            static_summary=contract.refund_summary(inp),
         )
     except WorkflowAlreadyStartedError:
         return  # REJECT_DUPLICATE: its process already ran to the end

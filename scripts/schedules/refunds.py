@@ -22,7 +22,7 @@ async def ensure_refund_sweep_schedule(client: Client, every_s: int | None = Non
     s = get_settings()
     schedule = Schedule(
         action=ScheduleActionStartWorkflow(RefundSweepWorkflow.run, id=contract.SWEEP_WORKFLOW_ID,
-                                           task_queue=contract.TASK_QUEUE),
+                                           task_queue=contract.TASK_QUEUE, static_summary=contract.SWEEP_SUMMARY),
         spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(seconds=every_s or s.refund_sweep_every_s))]),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
     )

@@ -211,6 +211,7 @@ async def ensure_workflow(client: Client, case: Case) -> None:
                 SearchAttributePair(contract.COMPLAINT_STATE, case.public_state()),
             ]),
             memo={"summary": f"level {case.level.value} {case.facts.ctype.value} {case.facts.msisdn_masked}"},
+            static_summary=contract.complaint_summary(case),
         )
     except WorkflowAlreadyStartedError:
         log.info("complaint workflow already closed", complaint_id=case.facts.complaint_id)

@@ -175,9 +175,10 @@ def summary(order: Order) -> str:
 async def ensure_workflow(client: Client, order: Order, terms: ProductTerms) -> None:
     """Start the order's workflow, or accept the one already running / already finished."""
     try:
+        inp = order_input(order, terms)
         await client.start_workflow(
             contract.ORDER_WORKFLOW,
-            order_input(order, terms),
+            inp,
             id=order_workflow_id(order.id),
             task_queue=contract.TASK_QUEUE,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -191,6 +192,7 @@ async def ensure_workflow(client: Client, order: Order, terms: ProductTerms) -> 
                 ]
             ),
             memo={"summary": summary(order)},
+            static_summary=contract.order_summary(inp),
         )
     except WorkflowAlreadyStartedError:
         # Only raised for a closed workflow (REJECT_DUPLICATE): the order's process already ran.

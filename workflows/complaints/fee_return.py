@@ -11,7 +11,9 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from domain.clock import shanghai_text
     from domain.complaints.complaint import customer_sms_time
+    from domain.money import yuan
     from workflows.complaints import contract
     from workflows.complaints.contract import FeeReturnCredit
 
@@ -24,16 +26,23 @@ class FeeReturnCreditWorkflow:
     def __init__(self) -> None:
         self._progress = "crediting"
 
+    def _set(self, progress: str) -> None:
+        self._progress = progress
+        workflow.set_current_details(progress)  # the Web UI's current details; no history event
+
     @workflow.run
     async def run(self, inp: FeeReturnCredit) -> str:
-        reference = await workflow.execute_activity(contract.CREDIT_FEE_RETURN, inp, result_type=str, **BILLING)
-        self._progress = f"credited ({reference}); customer SMS"
+        workflow.set_current_details(self._progress)
+        reference = await workflow.execute_activity(contract.CREDIT_FEE_RETURN, inp, result_type=str,
+                                                    summary=f"credit {yuan(inp.amount_fen)} yuan at the billing system", **BILLING)
+        self._set(f"credited ({reference}); customer SMS")
         wait = customer_sms_time(workflow.now()) - workflow.now()
         if wait > timedelta(0):
-            self._progress = f"credited ({reference}); SMS waits for 07:00"
-            await workflow.sleep(wait)
-        await workflow.execute_activity(contract.SMS_FEE_RETURN_CREDITED, inp, **BILLING)
-        self._progress = f"credited ({reference}); customer told"
+            self._set(f"credited ({reference}); SMS waits for 07:00")
+            await workflow.sleep(wait, summary=f"until {shanghai_text(workflow.now() + wait)}: no SMS at night")
+        await workflow.execute_activity(contract.SMS_FEE_RETURN_CREDITED, inp, summary="SMS the customer: money credited",
+                                        **BILLING)
+        self._set(f"credited ({reference}); customer told")
         return reference
 
     @workflow.query(name=contract.PROGRESS)

@@ -14,7 +14,8 @@ from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from domain.clock import previous_month
+    from domain.clock import previous_month, shanghai_text
+    from domain.orders.carriers import carrier_name
     from workflows.orders import contract
     from workflows.orders.contract import AuditPageOutcome, AuditPageRequest, BatchRef, BatchSummary, SettlementInput
 
@@ -46,11 +47,13 @@ class CarrierSettlementWorkflow:
                 contract.SETTLE_AUDIT_PAGE,
                 AuditPageRequest(carrier=inp.carrier, month=inp.month, page_token=token),
                 result_type=AuditPageOutcome,
+                summary=f"audit page {pages + 1} of {carrier_name(inp.carrier)} for {inp.month}",
                 **CARRIER,
             )
             if not page.ready:
                 self._set_progress(f"waiting for the carrier's audit of {inp.month} (asks again every 6 h)")
-                await workflow.sleep(AUDIT_NOT_READY_RETRY)
+                await workflow.sleep(AUDIT_NOT_READY_RETRY, summary=f"ask {carrier_name(inp.carrier)} for the audit "
+                                     f"again at {shanghai_text(workflow.now() + AUDIT_NOT_READY_RETRY)}")
                 continue
             pages, pages_this_run = pages + 1, pages_this_run + 1
             settled, failed, token = settled + page.settled, failed + page.failed, page.next_page_token
@@ -89,6 +92,7 @@ class CarrierSettlementWorkflow:
         if text != self._progress:
             self._progress = text
             workflow.upsert_memo({"summary": text})
+            workflow.set_current_details(text)  # the Web UI's current details; no history event
 
 
 @workflow.defn(name=contract.KICKOFF_WORKFLOW)
@@ -108,6 +112,7 @@ class SettlementKickoffWorkflow:
                 CarrierSettlementWorkflow.run,
                 SettlementInput(carrier=carrier, month=month),
                 id=batch_id,
+                static_summary=contract.settlement_summary(carrier, month),
                 parent_close_policy=ParentClosePolicy.ABANDON,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             )

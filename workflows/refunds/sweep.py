@@ -28,6 +28,7 @@ class RefundSweepWorkflow:
                 contract.SWEEP_PROCESSING, page_size, result_type=SweepOutcome,
                 start_to_close_timeout=timedelta(minutes=5),
                 retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=3),
+                summary=f"query back up to {page_size} refunds still processing at their channel",
             )
             total.checked += got.checked
             total.signalled += got.signalled
