@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlmodel import Session
 
-from api import audit, errors
+from api import audit, docs, errors, metrics
 from api.agents import routes as agents
 from api.complaints import routes as complaints
 from api.deps import get_session, get_temporal_optional
@@ -54,6 +54,8 @@ def create_app(temporal_client: Any | None = None) -> FastAPI:
         description="SIM-card orders, carrier events, commission settlement, agent accounts and payment refunds.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served by api/docs.py from a package, not a CDN
+        redoc_url=None,
     )
     app.state.temporal = temporal_client
     app.state.temporal_autoconnect = not injected
@@ -61,6 +63,8 @@ def create_app(temporal_client: Any | None = None) -> FastAPI:
 
     errors.install(app)
     audit.install(app)
+    metrics.install(app)
+    docs.install(app)
     for business in (identity, orders, agents, complaints, refunds):
         app.include_router(business.router)
 

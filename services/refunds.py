@@ -463,3 +463,9 @@ def reconcile(session: Session, statement_lines: list[dict]) -> list[ReconLine]:
                              our_outcome=mine.outcome if mine else None,
                              refund_status=refund.status if refund else None, disagrees=disagrees))
     return out
+
+
+def count_by_status(session: Session) -> dict[str, int]:
+    """How many refunds stand at each status (a gauge of /metrics)."""
+    rows = session.exec(select(Refund.status, func.count()).group_by(Refund.status)).all()
+    return {status: int(n) for status, n in rows}
