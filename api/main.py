@@ -22,7 +22,7 @@ from api.identity import routes as identity
 from api.orders import routes as orders
 from api.refunds import routes as refunds
 from api.schemas import Health
-from core import logs
+from core import logs, telemetry
 from core.settings import get_settings
 from core.temporal import connect
 from services import identity as identity_service
@@ -61,6 +61,10 @@ def create_app(temporal_client: Any | None = None) -> FastAPI:
     app.state.temporal_autoconnect = not injected
     app.state.temporal_lock = asyncio.Lock()
 
+    if telemetry.configure_tracing("simbo-api"):
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+        FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,metrics")  # a server span per request
     errors.install(app)
     audit.install(app)
     metrics.install(app)

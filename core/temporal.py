@@ -9,8 +9,10 @@ from typing import TypeVar
 import structlog
 from temporalio.client import Client, Schedule, ScheduleAlreadyRunningError, ScheduleUpdate, ScheduleUpdateInput
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 
+from core import telemetry
 from core.settings import Settings, get_settings
 
 T = TypeVar("T")
@@ -33,12 +35,15 @@ def connect_options(s: Settings) -> dict:
     return options
 
 
-async def connect(address: str | None = None, namespace: str | None = None) -> Client:
+async def connect(address: str | None = None, namespace: str | None = None, runtime: Runtime | None = None) -> Client:
+    """`runtime`: the worker passes one serving the SDK's Prometheus metrics (core/telemetry.py)."""
     s = get_settings()
     return await Client.connect(
         address or s.temporal_address,
         namespace=namespace or s.temporal_namespace,
         data_converter=pydantic_data_converter,
+        interceptors=telemetry.client_interceptors(s),
+        runtime=runtime,
         **connect_options(s),
     )
 
