@@ -23,7 +23,9 @@ AUDIT_NOT_READY_RETRY = timedelta(hours=6)
 PAGES_PER_RUN = 200
 ORDERS_SETTLE_WITHIN = timedelta(days=1)
 DB = dict(start_to_close_timeout=timedelta(minutes=2), retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)))
-CARRIER = dict(start_to_close_timeout=timedelta(minutes=5), heartbeat_timeout=None,
+# Audit pages and payouts heartbeat (per step, per statement): a worker that died mid-page is noticed in two
+# minutes, not at the five-minute limit. A change of timeouts is not a change of commands: histories replay.
+CARRIER = dict(start_to_close_timeout=timedelta(minutes=5), heartbeat_timeout=timedelta(minutes=2),
                retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=10)))
 
 

@@ -27,6 +27,7 @@ class RefundSweepWorkflow:
             got = await workflow.execute_activity(
                 contract.SWEEP_PROCESSING, page_size, result_type=SweepOutcome,
                 start_to_close_timeout=timedelta(minutes=5),
+                heartbeat_timeout=timedelta(minutes=1),  # the activity heartbeats per refund it checks
                 retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=3),
                 summary=f"query back up to {page_size} refunds still processing at their channel",
             )
