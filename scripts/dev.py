@@ -37,6 +37,18 @@ async def after_start(stack: Stack) -> None:
         ensure_demo_users(session)
 
 
+def filters_text() -> str:
+    """The Web UI filters of the data that is there (scripts/demo/filters.py), one line each."""
+    from sqlmodel import Session
+
+    from core.db import get_engine
+    from scripts.demo.filters import web_ui_filters
+
+    with Session(get_engine()) as session:
+        found = web_ui_filters(session)
+    return "\n".join(f"    {name:<26} {query}" for name, query in found.items()) or "    (no demo data yet)"
+
+
 def main() -> None:
     s = get_settings()
     stack = Stack(var=VAR, ports=Ports(ui=s.temporal_ui_port), database_url=s.database_url)
@@ -52,8 +64,10 @@ def main() -> None:
     try:
         stack.start()
         asyncio.run(after_start(stack))
+        worker_metrics = f"http://{s.worker_metrics_address}/metrics" if s.worker_metrics_address else "off"
         print(READY.format(ui=s.temporal_ui_port, users=", ".join(n for n, _, _ in DEMO_USERS),
-                           password=DEMO_PASSWORD))
+                           password=DEMO_PASSWORD, filters=filters_text(), worker_metrics=worker_metrics,
+                           tracing=s.tracing))
         while True:
             stack.check_alive()
             time.sleep(1)
@@ -65,8 +79,9 @@ def main() -> None:
 
 READY = """
 Ready.
-  Temporal Web UI   http://localhost:{ui}   (filter: OrderStatus="failed", FailureReason="recharge_late",
-                                         Carrier="china_unicom", AgentId="A002", SettlementMonth="202610")
+  Temporal Web UI   http://localhost:{ui}   (each workflow: Summary, current details, named timers)
+  Web UI filters    from the demo data (README, "Reading the Web UI": columns and saved views)
+{filters}
   API + OpenAPI     http://localhost:8000/docs   ("Authorize": sign in as a demo user below)
   Sign in           {users}
                     password {password}   (POST /auth/token; `python -m scripts.users` adds, disables, re-roles)
@@ -75,15 +90,15 @@ Ready.
   Settlements       http://localhost:8000/settlements
   Unknown events    http://localhost:8000/carrier-events?outcome=unknown_order
   Complaints        http://localhost:8000/complaints?state=overdue   (one: /complaints/<id>, why level and due)
-                    Web UI filter: ComplaintLevel="1", Department="billing", ComplaintState="overdue", DueAt < "2026-12-01T00:00:00Z"
   Complaint KPIs    http://localhost:8000/complaints/kpis?month=<yyyymm>  (.csv / .xlsx)
   Working days      http://localhost:8000/complaints/calendar/<year>  (PUT to load next year's official schedule)
   SMS + billing sim http://localhost:8200/sim/sms   /sim/credits   POST /sim/reply {{"from": ..., "text": ...}}
   Refunds           http://localhost:8000/refunds?status=manual_review   (one: /refunds/<id>, with history)
-                    Web UI filter: RefundStatus="manual_review" AND Channel="unionpay" AND MerchantId="M001"
   Refund ops        POST /refunds/<id>/{{approve,reject,force_success,force_fail,mark_succeeded_offline,retry_new_serial}}
   Error table       http://localhost:8000/refund-error-mappings   channels: /refund-channels
   Simulator         http://localhost:8100/sim/stats   payment channels: http://localhost:8300/sim/stats
+  Metrics           http://localhost:8000/metrics (API: requests, business gauges; internal)   worker: {worker_metrics}
+  Traces            SIMBO_TRACING={tracing} (console or otlp to see spans; compose sends them to Jaeger)
   Logs              var/*.log
 Ctrl-C stops everything; `make run` again resumes the same state."""
 
