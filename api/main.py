@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlmodel import Session
 
-from api import audit, docs, errors, metrics
+from api import audit, docs, errors, metrics, texts
 from api.agents import routes as agents
 from api.complaints import routes as complaints
 from api.deps import get_session, get_temporal_optional
@@ -69,6 +69,7 @@ def create_app(temporal_client: Any | None = None) -> FastAPI:
     audit.install(app)
     metrics.install(app)
     docs.install(app)
+    texts.install(app)
     for business in (identity, orders, agents, complaints, refunds):
         app.include_router(business.router)
 
