@@ -51,7 +51,8 @@ def filters_text() -> str:
 
 def main() -> None:
     s = get_settings()
-    stack = Stack(var=VAR, ports=Ports(ui=s.temporal_ui_port), database_url=s.database_url)
+    metrics_port = int(s.worker_metrics_address.rsplit(":", 1)[1]) if s.worker_metrics_address else Ports.worker_metrics
+    stack = Stack(var=VAR, ports=Ports(ui=s.temporal_ui_port, worker_metrics=metrics_port), database_url=s.database_url)
 
     def stop(*_):
         print("\nStopping ...")
@@ -64,7 +65,7 @@ def main() -> None:
     try:
         stack.start()
         asyncio.run(after_start(stack))
-        worker_metrics = f"http://{s.worker_metrics_address}/metrics" if s.worker_metrics_address else "off"
+        worker_metrics = f"http://127.0.0.1:{metrics_port}/metrics"
         print(READY.format(ui=s.temporal_ui_port, users=", ".join(n for n, _, _ in DEMO_USERS),
                            password=DEMO_PASSWORD, filters=filters_text(), worker_metrics=worker_metrics,
                            tracing=s.tracing))

@@ -39,6 +39,7 @@ class Ports:
     simulator: int = 8100
     sms_billing: int = 8200  # SMS gateway + billing system simulator (complaint desk)
     channel: int = 8300  # payment-channel simulator (refunds)
+    worker_metrics: int = 9464  # the worker's Temporal SDK metrics (Prometheus)
 
     @classmethod
     def free(cls) -> "Ports":
@@ -68,6 +69,7 @@ class Stack:
             "SIMBO_SMS_BASE_URL": self.sms_billing_url,
             "SIMBO_BILLING_BASE_URL": self.sms_billing_url,
             "SIMBO_CHANNEL_BASE_URL": self.channel_url,
+            "SIMBO_WORKER_METRICS_ADDRESS": f"127.0.0.1:{self.ports.worker_metrics}",
         }
 
     @property
