@@ -9,7 +9,6 @@ from sqlmodel import Session
 from core import db as core_db
 from core.settings import get_settings
 from scripts.stack import Ports, Stack
-from tests.polling import poll  # noqa: F401 - the suite's one poll helper, for symmetry with the other e2e tests
 
 
 @pytest.fixture
