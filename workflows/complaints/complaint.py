@@ -120,6 +120,7 @@ class ComplaintWorkflow:
                 await self._publish(key != published)
                 published = key
             if case.stage == Stage.CLOSED:
+                workflow.set_current_details(_details(case))
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 if self._pending:
                     await self._publish(False)
