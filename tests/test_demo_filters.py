@@ -8,6 +8,7 @@ from sqlmodel import Session
 
 from core import db as core_db
 from core.settings import get_settings
+from scripts.demo import state as demo_state
 from scripts.stack import Ports, Stack
 
 
@@ -17,6 +18,7 @@ def fresh_stack(tmp_path, monkeypatch):
     for key in ("SIMBO_DATABASE_URL", "SIMBO_TEMPORAL_ADDRESS", "SIMBO_API_BASE_URL", "SIMBO_CARRIER_BASE_URL",
                 "SIMBO_PAYOUT_BASE_URL", "SIMBO_SMS_BASE_URL", "SIMBO_BILLING_BASE_URL", "SIMBO_CHANNEL_BASE_URL"):
         monkeypatch.setenv(key, stack.env[key])
+    monkeypatch.setattr(demo_state, "VAR", tmp_path)  # the "loaded once" markers of this stack, not of var/
     get_settings.cache_clear()
     core_db.get_engine.cache_clear()
     stack.start()
