@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import inspect
+import subprocess
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -18,8 +19,8 @@ from dataclasses import dataclass
 import structlog
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
-from temporalio.common import SearchAttributeKey
-from temporalio.worker import Worker
+from temporalio.common import SearchAttributeKey, VersioningBehavior, WorkerDeploymentVersion
+from temporalio.worker import Worker, WorkerDeploymentConfig
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.agents import AgentActivities
@@ -32,7 +33,7 @@ from activities.orders.repair import OrderRepairActivities
 from activities.orders.settlement import SettlementActivities
 from activities.orders.suspension import SuspensionCaseActivities
 from activities.refunds import RefundActivities
-from core import logs
+from core import logs, telemetry
 from core.db import get_engine
 from core.settings import check_secrets, get_settings
 from core.temporal import connect
@@ -136,7 +137,7 @@ SEARCH_ATTRIBUTES = tuple(k for b in BUSINESSES for k in b.search_attributes)
 
 # Pure, deterministic modules (and the libraries they use) are loaded once, not re-imported into each
 # workflow's sandbox: that re-import is most of a workflow start's CPU.
-PASSTHROUGH = ("pydantic", "pydantic_core", "annotated_types", "chinese_calendar", "domain",
+PASSTHROUGH = ("pydantic", "pydantic_core", "annotated_types", "chinese_calendar", "domain", "opentelemetry",
                *(b.contract for b in BUSINESSES))
 
 
@@ -166,9 +167,39 @@ def queues_of(names: Sequence[str] | None = None) -> dict[str, list[Business]]:
     return served
 
 
+def build_id() -> str:
+    """This build's id: SIMBO_WORKER_BUILD_ID (set by the image build), else the checkout's git commit."""
+    s = get_settings()
+    if s.worker_build_id:
+        return s.worker_build_id
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], check=True, capture_output=True,
+                                text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], check=True,
+                               capture_output=True, text=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError) as err:
+        raise SystemExit("worker versioning needs a build id: set SIMBO_WORKER_BUILD_ID (no git checkout here)") from err
+    return f"{commit}-dirty" if dirty else commit  # two different builds never share an id
+
+
+def deployment_config() -> WorkerDeploymentConfig | None:
+    """Worker Versioning (docs/architecture.md, "Versioning"): every workflow moves to the current build at its
+    next task (auto-upgrade), because every behaviour change goes behind `workflow.patched` and old histories
+    are replayed in CI. Pinning was weighed: an order lives two months, so a pinned order would keep its build's
+    workers running that long. (A `versioning_behavior` on a `@workflow.defn` would also break unversioned
+    workers, which refuse it.)"""
+    s = get_settings()
+    if not s.worker_versioning:
+        return None
+    return WorkerDeploymentConfig(version=WorkerDeploymentVersion(s.worker_deployment_name, build_id()),
+                                  use_worker_versioning=True,
+                                  default_versioning_behavior=VersioningBehavior.AUTO_UPGRADE)
+
+
 def build_workers(peers: Peers, names: Sequence[str] | None = None,
                   executor: ThreadPoolExecutor | None = None) -> list[Worker]:
     s = get_settings()
+    versioning = deployment_config()
     executor = executor or ThreadPoolExecutor(max_workers=64)
     runner = SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH))
     workers = []
@@ -185,6 +216,7 @@ def build_workers(peers: Peers, names: Sequence[str] | None = None,
             max_cached_workflows=s.max_cached_workflows,
             max_concurrent_activities=64,
             max_concurrent_local_activities=64,
+            deployment_config=versioning,
         ))
     return workers
 
@@ -197,10 +229,14 @@ async def main() -> None:
     s = get_settings()
     logs.configure(json=s.log_json)
     check_secrets(s, "the worker")
-    peers = Peers.from_settings(await connect())
+    telemetry.configure_tracing("simbo-worker", s)
+    peers = Peers.from_settings(await connect(runtime=telemetry.worker_runtime(s)))
     workers = build_workers(peers, args.business)
+    version = deployment_config()
     structlog.get_logger().info("worker started", task_queues=list(queues_of(args.business)),
-                                temporal=s.temporal_address)
+                                temporal=s.temporal_address,
+                                metrics=f"http://{s.worker_metrics_address}/metrics" if s.worker_metrics_address else "off",
+                                deployment=f"{version.version.deployment_name}:{version.version.build_id}" if version else "unversioned")
     await asyncio.gather(*(w.run() for w in workers))
 
 

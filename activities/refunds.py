@@ -297,6 +297,7 @@ class RefundActivities:
                     log.warning("sweep query-back failed", refund_id=refund_id, channel=channel, error=str(err))
                     answer = None
                 out.checked += 1
+                activity.heartbeat(out.checked)
                 final = answer is not None and answer.state not in (ChannelState.PROCESSING, ChannelState.UNKNOWN)
                 nxt = sweep_next_check(backoff, checks + 1, utcnow())
                 await asyncio.to_thread(self._after_check, refund_id, serial, None if (final or nxt is None) else nxt)

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlmodel import Session
 
-from api import audit, errors
+from api import audit, docs, errors, metrics, texts
 from api.agents import routes as agents
 from api.cancellations import routes as cancellations
 from api.complaints import routes as complaints
@@ -24,7 +24,7 @@ from api.identity import routes as identity
 from api.orders import routes as orders
 from api.refunds import routes as refunds
 from api.schemas import Health
-from core import crypto, logs
+from core import crypto, logs, telemetry
 from core.db import get_engine
 from core.settings import check_secrets, get_settings
 from core.temporal import connect
@@ -80,13 +80,22 @@ def create_app(temporal_client: Any | None = None) -> FastAPI:
                     "complaint desk and account cancellations.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served by api/docs.py from a package, not a CDN
+        redoc_url=None,
     )
     app.state.temporal = temporal_client
     app.state.temporal_autoconnect = not injected
     app.state.temporal_lock = asyncio.Lock()
 
+    if telemetry.configure_tracing("simbo-api"):
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+        FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,metrics")  # a server span per request
     errors.install(app)
     audit.install(app)
+    metrics.install(app)
+    docs.install(app)
+    texts.install(app)
     for business in (identity, orders, agents, complaints, refunds, cancellations):
         app.include_router(business.router)
 

@@ -4,6 +4,7 @@ import logging
 import re
 
 import structlog
+from opentelemetry import trace
 from temporalio import activity
 
 _PHONE = re.compile(r"(?<!\d)(1\d{2})\d{4}(\d{4})(?!\d)")
@@ -63,6 +64,15 @@ def _temporal_context(_, __, event_dict):
     return event_dict
 
 
+def _trace_context(_, __, event_dict):
+    """With tracing on, every line names its trace and span, so ops can go from a log line to the trace."""
+    ctx = trace.get_current_span().get_span_context()
+    if ctx.is_valid:
+        event_dict.setdefault("trace_id", format(ctx.trace_id, "032x"))
+        event_dict.setdefault("span_id", format(ctx.span_id, "016x"))
+    return event_dict
+
+
 def configure(json: bool = False, level: int = logging.INFO) -> None:
     logging.basicConfig(level=level, format="%(message)s")
     for handler in logging.getLogger().handlers:
@@ -74,6 +84,7 @@ def configure(json: bool = False, level: int = logging.INFO) -> None:
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             _temporal_context,
+            _trace_context,
             _redact_processor,
             structlog.processors.format_exc_info,
             _redact_rendered,

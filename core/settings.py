@@ -141,6 +141,21 @@ class Settings(BaseSettings):
 
     log_json: bool = False
 
+    # Observability (docs/architecture.md, "Observability"). The API's /metrics answers a caller with
+    # `Authorization: Bearer <metrics_token>` when one is set, else only loopback and private networks.
+    metrics_token: str = ""
+    worker_metrics_address: str = "127.0.0.1:9464"  # the Temporal SDK's Prometheus metrics of the worker; "" = off
+    # Traces: "off", "console" (spans printed, for a developer) or "otlp" (to an OpenTelemetry collector)
+    tracing: str = "off"
+    otlp_endpoint: str = "http://localhost:4318/v1/traces"
+    service_name: str = ""  # empty: simbo-api / simbo-worker
+
+    # Worker Versioning: workers announce a deployment and a build; a workflow stays on the build it started on
+    # (pinned) unless its type says it may move (auto-upgrade). Empty build id: the git commit of the checkout.
+    worker_versioning: bool = False
+    worker_deployment_name: str = "simbo"
+    worker_build_id: str = ""
+
     def push_keys(self, source: str) -> list[str]:
         """The key ring of one push source; none for a source we do not know."""
         return key_ring(self.push_secrets.get(source, ""))

@@ -8,9 +8,10 @@ from typing import TypeVar
 
 import structlog
 from temporalio.client import Client, Schedule, ScheduleAlreadyRunningError, ScheduleUpdate, ScheduleUpdateInput
+from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 
-from core import crypto
+from core import crypto, telemetry
 from core.settings import Settings, get_settings
 
 T = TypeVar("T")
@@ -33,15 +34,18 @@ def connect_options(s: Settings) -> dict:
     return options
 
 
-async def connect(address: str | None = None, namespace: str | None = None) -> Client:
+async def connect(address: str | None = None, namespace: str | None = None, runtime: Runtime | None = None) -> Client:
     """Every payload this client sends is encrypted (core/crypto.py); outside development it refuses the
-    repository's development key ring."""
+    repository's development key ring. `runtime`: the worker passes one serving the SDK's Prometheus metrics
+    (core/telemetry.py)."""
     s = get_settings()
     crypto.check_settings(s)
     return await Client.connect(
         address or s.temporal_address,
         namespace=namespace or s.temporal_namespace,
         data_converter=crypto.data_converter(),
+        interceptors=telemetry.client_interceptors(s),
+        runtime=runtime,
         **connect_options(s),
     )
 

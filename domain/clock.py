@@ -12,6 +12,11 @@ def require_aware(at: datetime) -> datetime:
     return at
 
 
+def shanghai_text(at: datetime) -> str:
+    """How people read an instant: the Shanghai wall clock, to the minute ("2026-03-01 00:00 Shanghai")."""
+    return require_aware(at).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") + " Shanghai"
+
+
 def _month_start(year: int, month: int) -> datetime:
     year += (month - 1) // 12
     month = (month - 1) % 12 + 1

@@ -42,9 +42,23 @@ async def after_start(stack: Stack) -> None:
     await load_cancellation_demo_once(client, stack.api_url, stack.simulator_url)
 
 
+def filters_text() -> str:
+    """The Web UI filters of the data that is there (scripts/demo/filters.py), one line each."""
+    from sqlmodel import Session
+
+    from core.db import get_engine
+    from scripts.demo.filters import web_ui_filters
+
+    with Session(get_engine()) as session:
+        found = web_ui_filters(session)
+    return "\n".join(f"    {name:<26} {query}" for name, query in found.items()) or "    (no demo data yet)"
+
+
 def main() -> None:
     s = get_settings()
-    stack = Stack(var=VAR, ports=Ports(ui=s.temporal_ui_port, codec=s.codec_port), database_url=s.database_url)
+    metrics_port = int(s.worker_metrics_address.rsplit(":", 1)[1]) if s.worker_metrics_address else Ports.worker_metrics
+    stack = Stack(var=VAR, ports=Ports(ui=s.temporal_ui_port, codec=s.codec_port, worker_metrics=metrics_port),
+                  database_url=s.database_url)
 
     def stop(*_):
         print("\nStopping ...")
@@ -57,8 +71,10 @@ def main() -> None:
     try:
         stack.start()
         asyncio.run(after_start(stack))
+        worker_metrics = f"http://127.0.0.1:{metrics_port}/metrics"
         print(READY.format(ui=s.temporal_ui_port, codec=stack.codec_url, users=", ".join(n for n, _, _ in DEMO_USERS),
-                           password=DEMO_PASSWORD))
+                           password=DEMO_PASSWORD, filters=filters_text(), worker_metrics=worker_metrics,
+                           tracing=s.tracing))
         while True:
             stack.check_alive()
             time.sleep(1)
@@ -70,11 +86,12 @@ def main() -> None:
 
 READY = """
 Ready.
-  Temporal Web UI   http://localhost:{ui}   (filter: OrderStatus="failed", FailureReason="recharge_late",
-                                         Carrier="china_unicom", AgentId="A002", SettlementMonth="202610")
+  Temporal Web UI   http://localhost:{ui}   (each workflow: Summary, current details, named timers)
   Decoded histories {codec}/sign-in   sign in there (demo-ops reads customer data, demo-viewer does not),
                     then in the Web UI's codec settings switch on "include cross-origin credentials";
                     without it every payload shows encrypted (binary/encrypted)
+  Web UI filters    from the demo data (README, "Reading the Web UI": columns and saved views)
+{filters}
   API + OpenAPI     http://localhost:8000/docs   ("Authorize": sign in as a demo user below)
   Sign in           {users}
                     password {password}   (POST /auth/token; `python -m scripts.users` adds, disables, re-roles)
@@ -87,7 +104,6 @@ Ready.
   Agent reports     http://localhost:8000/reports/suspension-cases/<yyyymm>.csv   /reports/agent-accounts/<yyyymm>.xlsx
   Unknown events    http://localhost:8000/carrier-events?outcome=unknown_order
   Complaints        http://localhost:8000/complaints?state=overdue   (one: /complaints/<id>, why level and due)
-                    Web UI filter: ComplaintLevel="1", Department="billing", ComplaintState="overdue", DueAt < "2026-12-01T00:00:00Z"
   Complaint KPIs    http://localhost:8000/complaints/kpis?month=<yyyymm>  (.csv / .xlsx)
   Working days      http://localhost:8000/complaints/calendar/<year>  (PUT to load next year's official schedule)
   SMS + billing sim http://localhost:8200/sim/sms   /sim/credits   POST /sim/reply {{"from": ..., "text": ...}}
@@ -95,10 +111,11 @@ Ready.
                     Web UI filter: CancellationState="cooling_off", CancellationState="todo" AND Carrier="china_unicom"
                     report: /cancellations/report?month=<yyyymm> (.csv / .xlsx); sign in as demo-clerk or demo-app
   Refunds           http://localhost:8000/refunds?status=manual_review   (one: /refunds/<id>, with history)
-                    Web UI filter: RefundStatus="manual_review" AND Channel="unionpay" AND MerchantId="M001"
   Refund ops        POST /refunds/<id>/{{approve,reject,force_success,force_fail,mark_succeeded_offline,retry_new_serial}}
   Error table       http://localhost:8000/refund-error-mappings   channels: /refund-channels
   Simulator         http://localhost:8100/sim/stats   payment channels: http://localhost:8300/sim/stats
+  Metrics           http://localhost:8000/metrics (API: requests, business gauges; internal)   worker: {worker_metrics}
+  Traces            SIMBO_TRACING={tracing} (console or otlp to see spans; compose sends them to Jaeger)
   Logs              var/*.log
 Ctrl-C stops everything; `make run` again resumes the same state."""
 

@@ -42,6 +42,7 @@ class Ports:
     sms_billing: int = 8200  # SMS gateway + billing system simulator (complaint desk)
     channel: int = 8300  # payment-channel simulator (refunds)
     codec: int = 8400  # the codec server the Web UI asks to decode payloads (with the UI only)
+    worker_metrics: int = 9464  # the worker's Temporal SDK metrics (Prometheus)
 
     @classmethod
     def free(cls) -> "Ports":
@@ -77,6 +78,7 @@ class Stack:
             # the demo agent's own system is the simulator's receiver (GET /sim/agent-notices)
             "SIMBO_AGENT_WEBHOOKS": json.dumps({"A002": f"{self.sms_billing_url}/agents/notices"}),
             "SIMBO_CODEC_CORS_ORIGINS": f"http://localhost:{self.ports.ui},http://127.0.0.1:{self.ports.ui}",
+            "SIMBO_WORKER_METRICS_ADDRESS": f"127.0.0.1:{self.ports.worker_metrics}",
         }
 
     @property

@@ -288,6 +288,7 @@ async def ensure_workflow(client: Client, inp: RefundInput) -> None:
             ]),
             memo={"summary": f"refund {inp.refund_id} of payment {inp.payment_id} ({inp.channel}, merchant "
                              f"{inp.merchant_id}) {inp.amount_fen} fen"},
+            static_summary=contract.refund_summary(inp),
         )
     except WorkflowAlreadyStartedError:
         return  # REJECT_DUPLICATE: its process already ran to the end
@@ -633,3 +634,9 @@ def reconcile(session: Session, statement_lines: list[dict]) -> list[ReconLine]:
                              our_outcome=mine.outcome if mine else None,
                              refund_status=refund.status if refund else None, disagrees=disagrees))
     return out
+
+
+def count_by_status(session: Session) -> dict[str, int]:
+    """How many refunds stand at each status (a gauge of /metrics)."""
+    rows = session.exec(select(Refund.status, func.count()).group_by(Refund.status)).all()
+    return {status: int(n) for status, n in rows}

@@ -62,7 +62,9 @@ class SettlementActivities:
             raise ApplicationError(str(err), type="PeerUnavailable") from err
         if not page.get("ready", False):
             return AuditPageOutcome(ready=False, next_page_token=req.page_token)
+        activity.heartbeat("page fetched")  # a page is thousands of rows: the workflow learns of a stuck worker early
         verdicts = await asyncio.to_thread(self._record_audit, req, page.get("results", []))
+        activity.heartbeat("page recorded")
         await self._signal_all(verdicts)
         settled = sum(1 for _, r in verdicts if r.approved)
         with Session(self.engine) as s:
@@ -112,6 +114,7 @@ class SettlementActivities:
                     if err.status != RPCStatusCode.NOT_FOUND:
                         raise
                     log.info("order process already closed; audit kept on record", order_id=order_id)
+                activity.heartbeat("signalling orders")  # the SDK throttles these to a fraction of the timeout
 
         await asyncio.gather(*(one(o, r) for o, r in verdicts))
 

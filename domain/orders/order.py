@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from domain.clock import days_after, first_month, settlement_check_point, settlement_month
+from domain.clock import days_after, first_month, settlement_check_point, settlement_month, shanghai_text
 from domain.money import Fen
 
 # Carriers report in daily status files: an absence (no activation, no recharge) is concluded only
@@ -464,3 +464,29 @@ def evaluate(terms: ProductTerms, facts: OrderFacts, now: datetime) -> Verdict:
         return fail(None, audit.reason or FailureReason.CARRIER_SYSTEM_ERROR, audit.detail or "rejected by carrier audit")
     return Verdict(status=OrderStatus.SETTLED, action=Action.DONE, checklist=items, **dates)
 
+
+
+_MARKS = {ConditionState.MET: "✅", ConditionState.FAILED: "❌", ConditionState.PENDING: "⏳"}
+
+
+def describe(v: Verdict) -> str:
+    """Where the order stands, for people (the Temporal Web UI's current details): the verdict in words, the
+    five-condition checklist with a mark and a Shanghai time per link, and what it waits for until when.
+    Masked numbers only: nothing here may identify a person."""
+    if v.status == OrderStatus.FAILED:
+        reason = v.failure_reason.value.replace("_", " ") if v.failure_reason else "failed"
+        head = f"**FAILED: {reason}**" + (f" ({v.failure_detail})" if v.failure_detail else "")
+    elif v.status == OrderStatus.SETTLED:
+        head = f"**SETTLED** in settlement month {v.settlement_month}" if v.settlement_month else "**SETTLED**"
+    else:
+        head = f"**{v.status.value.replace('_', ' ').upper()}**"
+        if v.waiting_for:
+            head += f": waiting for {v.waiting_for}" + (f" until {shanghai_text(v.until)}" if v.until else "")
+    lines = [head, ""]
+    for item in v.checklist:
+        when = f" at {shanghai_text(item.at)}" if item.at else ""
+        note = f" ({item.note})" if item.note else ""
+        lines.append(f"{_MARKS[item.state]} {item.number}. {item.condition}{when}{note}")
+    if v.check_point and v.status not in TERMINAL:
+        lines += ["", f"check point {shanghai_text(v.check_point)}, settlement month {v.settlement_month}"]
+    return "\n".join(lines)

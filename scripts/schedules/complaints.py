@@ -20,7 +20,7 @@ from workflows.complaints.complaint import CalendarCheckWorkflow
 async def ensure_calendar_check_schedule(client: Client) -> str:
     schedule = Schedule(
         action=ScheduleActionStartWorkflow(CalendarCheckWorkflow.run, id=contract.CALENDAR_CHECK_WORKFLOW_ID,
-                                           task_queue=contract.TASK_QUEUE),
+                                           task_queue=contract.TASK_QUEUE, static_summary=contract.CALENDAR_CHECK_SUMMARY),
         spec=ScheduleSpec(calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(8)], minute=[ScheduleRange(0)])],
                           time_zone_name="Asia/Shanghai"),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),

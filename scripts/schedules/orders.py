@@ -30,7 +30,7 @@ async def ensure_settlement_schedules(client: Client) -> list[str]:
         schedule = Schedule(
             action=ScheduleActionStartWorkflow(
                 SettlementKickoffWorkflow.run, carrier.value, id=contract.kickoff_workflow_id(carrier.value),
-                task_queue=contract.TASK_QUEUE,
+                task_queue=contract.TASK_QUEUE, static_summary=contract.kickoff_summary(carrier.value),
             ),
             spec=ScheduleSpec(
                 calendars=[ScheduleCalendarSpec(day_of_month=[ScheduleRange(s.settlement_schedule_day)],

@@ -216,6 +216,7 @@ async def ensure_workflow(client: Client, case: Case) -> None:
                 SearchAttributePair(contract.COMPLAINT_STATE, case.public_state()),
             ]),
             memo={"summary": f"level {case.level.value} {case.facts.ctype.value} {case.facts.msisdn_masked}"},
+            static_summary=contract.complaint_summary(case),
         )
     except WorkflowAlreadyStartedError:
         log.info("complaint workflow already closed", complaint_id=case.facts.complaint_id)
@@ -421,3 +422,9 @@ def actor_for(principal: Principal, department: Department) -> str:
     if principal.department is not None and principal.department != department:
         raise Forbidden(f"{principal.id} acts for {principal.department}, not {department}", type="other_department")
     return principal.id
+
+
+def count_overdue_open(session: Session) -> int:
+    """Tickets past their due time and not yet closed (a gauge of /metrics)."""
+    return int(session.exec(select(func.count()).select_from(Complaint)
+                            .where(col(Complaint.overdue).is_(True), col(Complaint.closed_at).is_(None))).one())

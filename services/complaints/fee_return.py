@@ -251,8 +251,9 @@ async def ensure_credit(client: Client, row: FeeReturn) -> bool:
     if row.status != FeeReturnStatus.APPROVED:
         return False
     try:
+        credit = FeeReturnCredit(fee_return_id=row.id, complaint_id=row.complaint_id, amount_fen=row.amount_fen)
         await client.start_workflow(
-            contract.FEE_RETURN_WORKFLOW, FeeReturnCredit(fee_return_id=row.id, complaint_id=row.complaint_id, amount_fen=row.amount_fen),
+            contract.FEE_RETURN_WORKFLOW, credit, static_summary=contract.fee_return_summary(credit),
             id=contract.fee_return_workflow_id(row.id), task_queue=contract.TASK_QUEUE,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING, id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             memo={"summary": f"fee return {row.id} {row.decision} {row.amount_fen} fen for complaint {row.complaint_id}"})

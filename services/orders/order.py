@@ -185,9 +185,10 @@ def summary(order: Order) -> str:
 async def ensure_workflow(client: Client, order: Order, terms: ProductTerms) -> None:
     """Start the order's workflow, or accept the one already running / already finished."""
     try:
+        inp = order_input(order, terms)
         await client.start_workflow(
             contract.ORDER_WORKFLOW,
-            order_input(order, terms),
+            inp,
             id=order_workflow_id(order.id),
             task_queue=contract.TASK_QUEUE,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -201,6 +202,7 @@ async def ensure_workflow(client: Client, order: Order, terms: ProductTerms) -> 
                 ]
             ),
             memo={"summary": summary(order)},
+            static_summary=contract.order_summary(inp),
         )
     except WorkflowAlreadyStartedError:
         # Only raised for a closed workflow (REJECT_DUPLICATE): the order's process already ran.
@@ -251,3 +253,9 @@ def order_of_number(session: Session, fingerprints: list[str]) -> str | None:
     of our stock goes back to quarantine, account cancellation 1.8); `fingerprints` under every readable key."""
     return session.exec(select(Order.id).where(col(Order.msisdn_fingerprint).in_(fingerprints))
                         .order_by(col(Order.placed_at).desc())).first()
+
+
+def count_by_status(session: Session) -> dict[str, int]:
+    """How many orders stand at each status (a gauge of /metrics)."""
+    rows = session.exec(select(Order.status, func.count()).group_by(Order.status)).all()
+    return {status: int(n) for status, n in rows}

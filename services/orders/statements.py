@@ -154,3 +154,11 @@ def to_csv(rows: list[StatementRow]) -> bytes:
 
 def to_xlsx(rows: list[StatementRow], title: str) -> bytes:
     return xlsx_bytes(title, COLUMNS, (r.cells() for r in rows), text_columns=["amount_yuan"], total_row=True)
+
+
+def commission_lines_by_status(session: Session) -> dict[str, tuple[int, int]]:
+    """Commission lines per status (payable: waiting for the next payout; held: the agent is suspended; paid),
+    each as (lines, fen) — the payouts pending of /metrics."""
+    rows = session.exec(select(CommissionLineRecord.status, func.count(), func.coalesce(func.sum(CommissionLineRecord.amount_fen), 0))
+                        .group_by(CommissionLineRecord.status)).all()
+    return {str(status): (int(n), int(fen)) for status, n, fen in rows}

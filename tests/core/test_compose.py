@@ -73,3 +73,26 @@ def test_every_process_that_touches_payloads_has_the_key_ring_and_the_ui_asks_th
     ui = services["temporal-ui"]["environment"]
     assert "8400" in ui["TEMPORAL_CODEC_ENDPOINT"] and ui["TEMPORAL_CODEC_PASS_ACCESS_TOKEN"] == "true"
     assert services["codec"]["image"] == services["api"]["image"]
+
+
+def test_prometheus_and_grafana_watch_the_api_and_the_workers(compose):
+    import json
+
+    services = compose["services"]
+    assert {"prometheus", "grafana", "jaeger"} <= set(services)
+    for name in ("prometheus", "grafana"):
+        for vol in services[name]["volumes"]:
+            source = vol.split(":")[0]
+            if source.startswith("./"):
+                assert (ROOT / source).exists(), f"{name} mounts missing {source}"
+    scrape = YAML(typ="safe").load((ROOT / "deploy/prometheus/prometheus.yml").read_text())["scrape_configs"]
+    jobs = {job["job_name"]: job for job in scrape}
+    assert jobs["simbo-api"]["static_configs"][0]["targets"] == ["api:8000"]
+    worker_env = services["worker"]["environment"]
+    assert jobs["simbo-worker"]["dns_sd_configs"][0]["port"] == int(worker_env["SIMBO_WORKER_METRICS_ADDRESS"].split(":")[1])
+    assert (ROOT / "deploy/prometheus/metrics-token").read_text().strip() == "change-me"  # the compose default token
+    dashboard = json.loads((ROOT / "deploy/grafana/dashboards/simbo.json").read_text())
+    exprs = " ".join(t["expr"] for p in dashboard["panels"] for t in p["targets"])
+    for metric in ("simbo_orders", "simbo_refunds", "simbo_complaints_overdue", "simbo_commission_fen",
+                   "temporal_activity_execution_failed", "schedule_action_delay"):
+        assert metric in exprs, metric

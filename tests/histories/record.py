@@ -64,9 +64,13 @@ def settlement_fakes(pages: int = 3):
 
 
 def write_histories(histories: dict[str, object], version: str) -> None:
-    """Each history as tests/histories/<name>.<version>.json; earlier versions stay beside it."""
+    """Each history as tests/histories/<name>.<version>.json; earlier versions stay beside it, and a file already
+    there is never overwritten (histories are append-only: give the new one a new version)."""
     for name, history in histories.items():
         path = HERE / f"{name}.{version}.json"
+        if path.exists():
+            print(f"kept {path.relative_to(HERE.parent.parent)} (recorded before; use a new version to add one)")
+            continue
         path.write_text(json.dumps(history, indent=1))
         print(f"wrote {path.relative_to(HERE.parent.parent)}")
 

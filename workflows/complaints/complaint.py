@@ -25,7 +25,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from domain.clock import SHANGHAI
+    from domain.clock import SHANGHAI, shanghai_text
     from domain.complaints.complaint import (
         SMS_HANDLED,
         SMS_SURVEY,
@@ -120,6 +120,7 @@ class ComplaintWorkflow:
                 await self._publish(key != published)
                 published = key
             if case.stage == Stage.CLOSED:
+                workflow.set_current_details(_details(case))
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 if self._pending:
                     await self._publish(False)
@@ -131,12 +132,14 @@ class ComplaintWorkflow:
                     workflow.continue_as_new(ComplaintStart(case=case, continued=True))
                 continue
             seen = self._changes
+            workflow.set_current_details(_details(case))  # the Web UI's current details; no history event
             wake = next_wake(case)
             timeout = (wake - workflow.now()) if wake else None
             if timeout is not None and timeout <= timedelta(0):
                 continue
             try:
-                await workflow.wait_condition(lambda: self._changes != seen or bool(self._recompute), timeout=timeout)  # noqa: B023 - awaited in this iteration
+                await workflow.wait_condition(lambda: self._changes != seen or bool(self._recompute), timeout=timeout,  # noqa: B023 - awaited in this iteration
+                                              timeout_summary=_timer_summary(case))
             except TimeoutError:
                 pass
 
@@ -367,7 +370,8 @@ class ComplaintWorkflow:
 
     async def _sms(self, req: SmsRequest) -> bool:
         try:
-            await workflow.execute_activity(contract.SEND_CUSTOMER_SMS, req, **GATEWAY)
+            await workflow.execute_activity(contract.SEND_CUSTOMER_SMS, req, summary=f"SMS the customer: {req.kind}",
+                                            **GATEWAY)
             return True
         except Exception as err:  # noqa: BLE001 - recorded on the ticket; the clock goes on
             workflow.logger.warning("customer SMS failed", extra={"complaint_id": req.complaint_id, "error": str(err)})
@@ -378,7 +382,8 @@ class ComplaintWorkflow:
         await workflow.execute_local_activity(
             contract.NOTIFY_DEPARTMENT,
             NoticeRequest(key=f"{cid}-{kind}-{suffix}", complaint_id=cid, kind=kind, to_department=to,
-                          cc_department=cc, text=text), **LOCAL)
+                          cc_department=cc, text=text),
+            summary=f"{kind.replace('_', ' ')} to {to.value}" + (f", copy to {cc.value}" if cc else ""), **LOCAL)
         self._event(kind, department=to, detail=text + (f" (copy to {cc.value})" if cc else ""))
 
     async def _publish(self, attributes: bool) -> None:
@@ -415,6 +420,39 @@ def _check_correction(case: Case, req: LevelCorrection) -> Refusal | None:
     return None
 
 
+_TICK_WORDS = {
+    Tick.HANDLED_SMS: "the customer's 'handled' SMS", Tick.WARN_HANDLER: "warn the department (1 h before due)",
+    Tick.OVERDUE: "overdue", Tick.SUPERVISION_NOTICE: "supervision notice", Tick.ARCHIVE_UNANSWERED: "archive unanswered",
+    Tick.SEND_SURVEY: "the satisfaction survey", Tick.CLOSE_SILENT: "close without a survey answer",
+}
+
+
+def _next_tick(case: Case) -> tuple[Tick, object] | None:
+    plan = schedule(case)
+    return min(plan.items(), key=lambda kv: kv[1]) if plan else None
+
+
+def _timer_summary(case: Case) -> str:
+    nxt = _next_tick(case)
+    return f"until {shanghai_text(nxt[1])}: {_TICK_WORDS.get(nxt[0], nxt[0].value)}" if nxt else "until the next event"
+
+
+def _details(case: Case) -> str:
+    """Where the ticket stands, for people: level, due time, department, the next clock event. Masked number only."""
+    f = case.facts
+    lines = [f"**{case.public_state().replace('_', ' ').upper()}**" + (" (OVERDUE)" if case.overdue else ""),
+             "", f"level {case.level.value} ({'; '.join(case.level_reasons)})",
+             f"due {shanghai_text(case.due.due_at)} ({case.due.limit})",
+             f"with {case.handling_department.value} (chain: {' > '.join(d.value for d in case.chain)})",
+             f"about {f.msisdn_masked}, cycle {case.cycle}"]
+    if case.supervision_notices:
+        lines.append(f"supervision notices sent: {case.supervision_notices}")
+    nxt = _next_tick(case)
+    if nxt:
+        lines.append(f"next: {_TICK_WORDS.get(nxt[0], nxt[0].value)} at {shanghai_text(nxt[1])}")
+    return "\n".join(lines)
+
+
 def _summary(case: Case) -> str:
     f = case.facts
     return (f"level {case.level.value} {f.ctype.value} {f.msisdn_masked} with {case.handling_department.value}: "
@@ -429,6 +467,8 @@ class CalendarCheckWorkflow:
     @workflow.run
     async def run(self) -> list[str]:
         today = workflow.now().astimezone(SHANGHAI).date()
+        workflow.set_current_details(f"checking the working-day schedules for {today.isoformat()}")
         return await workflow.execute_activity(contract.CHECK_CALENDAR, today, result_type=list[str],
+                                               summary=f"is the working-day schedule of {today.year + 1} loaded?",
                                                start_to_close_timeout=timedelta(minutes=1),
                                                retry_policy=RetryPolicy(maximum_attempts=5))

@@ -9,7 +9,9 @@ are recorded in histories: renaming one breaks every open ticket.
 from pydantic import AwareDatetime, BaseModel, Field
 from temporalio.common import SearchAttributeKey
 
+from domain.clock import shanghai_text
 from domain.complaints.complaint import Case, ComplaintType, Customer, Department, DueDecision, Level, SurveyAnswer
+from domain.money import yuan
 
 
 class ComplaintStart(BaseModel):
@@ -217,3 +219,21 @@ DEPARTMENT = SearchAttributeKey.for_keyword_list("Department")
 DUE_AT = SearchAttributeKey.for_datetime("DueAt")  # a real datetime: `DueAt < "..."`
 COMPLAINT_STATE = SearchAttributeKey.for_keyword("ComplaintState")
 SEARCH_ATTRIBUTES = (COMPLAINT_LEVEL, DEPARTMENT, DUE_AT, COMPLAINT_STATE)
+
+
+# ---- static summaries: each workflow's one-liner in the Temporal Web UI, set when it starts. Plain text that
+# anyone with Web UI access reads (and not covered by payload encoding): masked numbers only, never a name.
+
+
+def complaint_summary(case: Case) -> str:
+    f = case.facts
+    return (f"Complaint {f.complaint_id}: level {case.level.value} {f.ctype.value} about {f.msisdn_masked}, "
+            f"received by {f.receiving_department.value}, first due {shanghai_text(case.due.due_at)}")
+
+
+def fee_return_summary(credit: FeeReturnCredit) -> str:
+    return (f"Fee return {credit.fee_return_id}: credit {yuan(credit.amount_fen)} yuan for complaint "
+            f"{credit.complaint_id}, then tell the customer by SMS")
+
+
+CALENDAR_CHECK_SUMMARY = "Daily check: is next year's working-day schedule loaded (complaint due times depend on it)"

@@ -16,8 +16,10 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from domain.clock import shanghai_text
     from domain.complaints.complaint import customer_sms_time
     from domain.complaints.fee_return import CreditResolution
+    from domain.money import yuan
     from workflows.complaints import contract
     from workflows.complaints.contract import CreditFailure, CreditResolved, FeeReturnCredit
 
@@ -34,11 +36,18 @@ class FeeReturnCreditWorkflow:
         self._waiting = False
         self._resolution: CreditResolved | None = None
 
+    def _set(self, progress: str) -> None:
+        self._progress = progress
+        workflow.set_current_details(progress)  # the Web UI's current details; no history event
+
     @workflow.run
     async def run(self, inp: FeeReturnCredit) -> str:
+        workflow.set_current_details(self._progress)
         while True:
             try:
-                reference = await workflow.execute_activity(contract.CREDIT_FEE_RETURN, inp, result_type=str, **BILLING)
+                reference = await workflow.execute_activity(
+                    contract.CREDIT_FEE_RETURN, inp, result_type=str,
+                    summary=f"credit {yuan(inp.amount_fen)} yuan at the billing system", **BILLING)
                 break
             except ActivityError as err:
                 refused = isinstance(err.cause, ApplicationError) and err.cause.type == "CreditRejected"
@@ -46,13 +55,14 @@ class FeeReturnCreditWorkflow:
                     raise
                 if await self._wait_for_operator(inp, err.cause.message) == CreditResolution.CANCEL:
                     return "cancelled"
-        self._progress = f"credited ({reference}); customer SMS"
+        self._set(f"credited ({reference}); customer SMS")
         wait = customer_sms_time(workflow.now()) - workflow.now()
         if wait > timedelta(0):
-            self._progress = f"credited ({reference}); SMS waits for 07:00"
-            await workflow.sleep(wait)
-        await workflow.execute_activity(contract.SMS_FEE_RETURN_CREDITED, inp, **BILLING)
-        self._progress = f"credited ({reference}); customer told"
+            self._set(f"credited ({reference}); SMS waits for 07:00")
+            await workflow.sleep(wait, summary=f"until {shanghai_text(workflow.now() + wait)}: no SMS at night")
+        await workflow.execute_activity(contract.SMS_FEE_RETURN_CREDITED, inp, summary="SMS the customer: money credited",
+                                        **BILLING)
+        self._set(f"credited ({reference}); customer told")
         return reference
 
     async def _wait_for_operator(self, inp: FeeReturnCredit, reason: str) -> CreditResolution:

@@ -10,6 +10,8 @@ from datetime import datetime
 from pydantic import AwareDatetime, BaseModel
 from temporalio.common import SearchAttributeKey
 
+from domain.money import yuan
+from domain.orders.carriers import carrier_name
 from domain.orders.order import AuditResult, OrderFacts, ProductTerms, Verdict
 
 
@@ -166,3 +168,20 @@ REPAIR_WORKFLOW = "OrderRepair"
 REPAIR_WORKFLOW_ID = "order-repair"
 REPAIR_SCHEDULE_ID = "order-repair-schedule"
 REPAIR_ORDERS = "repair_orders"
+
+
+# ---- static summaries: each workflow's one-liner in the Temporal Web UI, set when it starts. Plain text that
+# anyone with Web UI access reads (and not covered by payload encoding): masked numbers only, never a name.
+
+
+def order_summary(inp: OrderInput) -> str:
+    return (f"Order {inp.order_id}: {carrier_name(inp.carrier)} {inp.terms.product_id} card {inp.msisdn_masked} "
+            f"by agent {inp.agent_id}, commission {yuan(inp.terms.commission_fen)} if all five conditions hold")
+
+
+def settlement_summary(carrier: str, month: str) -> str:
+    return f"Settlement of {carrier_name(carrier)} for {month[:4]}-{month[4:]}: audit, statements, payouts"
+
+
+def kickoff_summary(carrier: str) -> str:
+    return f"Monthly kick-off: opens last month's settlement batch of {carrier_name(carrier)}"

@@ -13,6 +13,8 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from domain.clock import shanghai_text
+    from domain.orders.carriers import carrier_name
     from domain.orders.order import (
         TERMINAL,
         Action,
@@ -22,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         OrderFacts,
         OrderStatus,
         Verdict,
+        describe,
         evaluate,
     )
     from workflows.agents.contract import (
@@ -63,6 +66,7 @@ class OrderSettlementWorkflow:
         while True:
             verdict = evaluate(order.terms, self._facts, workflow.now())
             self._verdict = verdict
+            workflow.set_current_details(describe(verdict))  # the Web UI's "current details"; no history event
             key = (verdict.status, verdict.waiting_for, verdict.failure_reason)
             if key != recorded:
                 if not (recorded is None and verdict.status == OrderStatus.PLACED
@@ -84,7 +88,8 @@ class OrderSettlementWorkflow:
             if timeout is not None and timeout <= timedelta(0):
                 continue
             try:
-                await workflow.wait_condition(lambda: self._changes != seen, timeout=timeout)  # noqa: B023 - awaited in this iteration
+                await workflow.wait_condition(lambda: self._changes != seen, timeout=timeout,  # noqa: B023 - awaited in this iteration
+                                              timeout_summary=_timer_summary(verdict))
             except TimeoutError:
                 pass
 
@@ -115,6 +120,7 @@ class OrderSettlementWorkflow:
                 contract.ASK_IN_NETWORK,
                 InNetworkRequest(carrier=order.carrier, order_id=order.order_id, at=workflow.now()),
                 result_type=InNetworkAnswer,
+                summary=f"ask {carrier_name(order.carrier)}: in network?",
                 **LOCAL,
             )
         except ActivityError as err:  # only non-retryable refusals get here; unavailability is retried
@@ -194,20 +200,32 @@ class OrderSettlementWorkflow:
                     contract.OPEN_RESCUE_TASK,
                     RescueRequest(order_id=order.order_id, agent_id=order.agent_id, exception_event_id=exc.event_id, kind=kind),
                     start_to_close_timeout=timedelta(seconds=30),
+                    summary=f"open a rescue task for agent {order.agent_id}: delivery {kind}",
                 )
                 opened.add(exc.event_id)
             try:
                 await workflow.wait_condition(
-                    lambda: self._facts.open_delivery_exception() is None, timeout=RESCUE_REMINDER_EVERY
+                    lambda: self._facts.open_delivery_exception() is None, timeout=RESCUE_REMINDER_EVERY,
+                    timeout_summary="remind the agent in 24 h unless the parcel is signed for or returned",
                 )
             except TimeoutError:
                 await workflow.execute_activity(
-                    contract.REMIND_RESCUE, order.order_id, start_to_close_timeout=timedelta(seconds=30)
+                    contract.REMIND_RESCUE, order.order_id, start_to_close_timeout=timedelta(seconds=30),
+                    summary=f"remind agent {order.agent_id} of the open delivery exception",
                 )
         resolution = "signed" if self._facts.signed else "returned" if self._facts.returned else "closed"
         await workflow.execute_activity(
-            contract.RESOLVE_RESCUE, args=[order.order_id, resolution], start_to_close_timeout=timedelta(seconds=30)
+            contract.RESOLVE_RESCUE, args=[order.order_id, resolution], start_to_close_timeout=timedelta(seconds=30),
+            summary=f"close the rescue task: parcel {resolution}",
         )
+
+
+def _timer_summary(v: Verdict) -> str:
+    """The timer's line in the Web UI: until when, in Shanghai time, and for what."""
+    if v.status == OrderStatus.AWAITING_CHECK_POINT and v.check_point:
+        return f"until the check point {shanghai_text(v.check_point)}"
+    until = v.wake_at or v.until
+    return f"until {shanghai_text(until)}: {v.waiting_for}" if until else v.waiting_for
 
 
 def _summary(order: OrderInput, v: Verdict) -> str:

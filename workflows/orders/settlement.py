@@ -14,7 +14,8 @@ from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from domain.clock import previous_month
+    from domain.clock import previous_month, shanghai_text
+    from domain.orders.carriers import carrier_name
     from workflows.orders import contract
     from workflows.orders.contract import AuditPageOutcome, AuditPageRequest, BatchRef, BatchSummary, SettlementInput
 
@@ -22,7 +23,9 @@ AUDIT_NOT_READY_RETRY = timedelta(hours=6)
 PAGES_PER_RUN = 200
 ORDERS_SETTLE_WITHIN = timedelta(days=1)
 DB = dict(start_to_close_timeout=timedelta(minutes=2), retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)))
-CARRIER = dict(start_to_close_timeout=timedelta(minutes=5), heartbeat_timeout=None,
+# Audit pages and payouts heartbeat (per step, per statement): a worker that died mid-page is noticed in two
+# minutes, not at the five-minute limit. A change of timeouts is not a change of commands: histories replay.
+CARRIER = dict(start_to_close_timeout=timedelta(minutes=5), heartbeat_timeout=timedelta(minutes=2),
                retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=10)))
 
 
@@ -46,11 +49,13 @@ class CarrierSettlementWorkflow:
                 contract.SETTLE_AUDIT_PAGE,
                 AuditPageRequest(carrier=inp.carrier, month=inp.month, page_token=token),
                 result_type=AuditPageOutcome,
+                summary=f"audit page {pages + 1} of {carrier_name(inp.carrier)} for {inp.month}",
                 **CARRIER,
             )
             if not page.ready:
                 self._set_progress(f"waiting for the carrier's audit of {inp.month} (asks again every 6 h)")
-                await workflow.sleep(AUDIT_NOT_READY_RETRY)
+                await workflow.sleep(AUDIT_NOT_READY_RETRY, summary=f"ask {carrier_name(inp.carrier)} for the audit "
+                                     f"again at {shanghai_text(workflow.now() + AUDIT_NOT_READY_RETRY)}")
                 continue
             pages, pages_this_run = pages + 1, pages_this_run + 1
             settled, failed, token = settled + page.settled, failed + page.failed, page.next_page_token
@@ -89,6 +94,7 @@ class CarrierSettlementWorkflow:
         if text != self._progress:
             self._progress = text
             workflow.upsert_memo({"summary": text})
+            workflow.set_current_details(text)  # the Web UI's current details; no history event
 
 
 @workflow.defn(name=contract.KICKOFF_WORKFLOW)
@@ -108,6 +114,7 @@ class SettlementKickoffWorkflow:
                 CarrierSettlementWorkflow.run,
                 SettlementInput(carrier=carrier, month=month),
                 id=batch_id,
+                static_summary=contract.settlement_summary(carrier, month),
                 parent_close_policy=ParentClosePolicy.ABANDON,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             )

@@ -8,6 +8,7 @@ histories: renaming one breaks every running refund.
 from pydantic import BaseModel, Field
 from temporalio.common import SearchAttributeKey
 
+from domain.money import yuan
 from domain.refunds import ChannelAnswer, ErrorMapping, LoopLimits, RefundRoute, RefundStatus
 
 
@@ -29,6 +30,7 @@ class RefundCarry(BaseModel):
     retry_serials: int = 0
     query_i: int = 0
     waiting_for: str = ""
+    serial_outcomes: dict[str, str] = {}  # every serial of this refund and its last outcome (the Web UI's details)
 
 
 class RefundInput(BaseModel):
@@ -187,3 +189,16 @@ REPAIR_WORKFLOW = "RefundRepair"
 REPAIR_WORKFLOW_ID = "refund-repair"
 REPAIR_SCHEDULE_ID = "refund-repair-schedule"
 REPAIR_REFUNDS = "repair_refunds"
+
+
+# ---- static summaries: each workflow's one-liner in the Temporal Web UI, set when it starts. Plain text that
+# anyone with Web UI access reads (and not covered by payload encoding): ids and masked numbers only.
+
+
+def refund_summary(inp: RefundInput) -> str:
+    audit = "audited by a person" if inp.audit_reasons else "audited automatically"
+    return (f"Refund {inp.refund_id}: {yuan(inp.amount_fen)} yuan of payment {inp.payment_id} back through "
+            f"{inp.channel} for merchant {inp.merchant_id}, {audit}")
+
+
+SWEEP_SUMMARY = "Refund sweep: asks the channels again about refunds still processing there, on their backoff"

@@ -24,6 +24,8 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from domain.clock import shanghai_text
+    from domain.money import yuan
     from domain.refunds import (
         ChannelAnswer,
         ChannelState,
@@ -89,6 +91,7 @@ class RefundWorkflow:
         self._retry_serials = c.retry_serials  # minted on "retry later" codes since the start or the last ops retry
         self._query_i = c.query_i
         self._waiting_for = c.waiting_for
+        self._serial_outcomes = dict(c.serial_outcomes)
         self._commands: list[tuple[int, str, OpsAction]] = []
         self._results: dict[int, str | ApplicationError] = {}
         self._next_cmd = 0
@@ -113,7 +116,9 @@ class RefundWorkflow:
                     and self._can_continue_as_new():
                 self._continue_as_new()
             self._rounds += 1
+            self._show()
             await steps[self._phase]()
+        self._show()
         for cmd_id, _kind, _ in self._commands:  # came in while the refund was finishing
             self._results[cmd_id] = ApplicationError(f"refund is already {self._status.value}", type="InvalidState")
         self._commands.clear()
@@ -135,7 +140,7 @@ class RefundWorkflow:
                             sends_of_serial=self._sends, delay_s=self._delay_s, manual_reason=self._manual_reason,
                             failure_code=self._failure_code, failure_message=self._failure_message,
                             after_wait=self._after_wait, retry_serials=self._retry_serials, query_i=self._query_i,
-                            waiting_for=self._waiting_for)
+                            waiting_for=self._waiting_for, serial_outcomes=self._serial_outcomes)
         workflow.continue_as_new(self._inp.model_copy(update={"carry": carry}))
 
     # ---- steps -----------------------------------------------------------------------------------
@@ -180,6 +185,8 @@ class RefundWorkflow:
                 start_to_close_timeout=timedelta(seconds=inp.send_timeout_s),
                 # never retried by Temporal: a second request with the serial is decided by query-back only
                 retry_policy=RetryPolicy(maximum_attempts=1),
+                summary=f"send serial {self._serial} to {inp.channel} by {self._route.value}"
+                        + (f" (send #{self._sends})" if self._sends > 1 else ""),
             )
         except ActivityError as err:
             cause = err.cause
@@ -207,8 +214,10 @@ class RefundWorkflow:
 
     async def _parked(self) -> None:
         try:
-            await workflow.wait_condition(lambda: bool(self._commands) or self._sweep is not None,
-                                          timeout=PARKED_SAFETY_QUERY)
+            await workflow.wait_condition(
+                lambda: bool(self._commands) or self._sweep is not None, timeout=PARKED_SAFETY_QUERY,
+                timeout_summary=f"until {shanghai_text(workflow.now() + PARKED_SAFETY_QUERY)}: ask {self._inp.channel} "
+                                "ourselves if the sweep stays silent")
         except TimeoutError:
             # the sweep has not spoken for hours (its Schedule missing or paused): ask the channel ourselves
             answer = await self._query_back()
@@ -237,7 +246,9 @@ class RefundWorkflow:
 
     async def _watch(self) -> None:
         """After a channel success, one more query-back later: a reversal must not go unseen."""
-        await workflow.sleep(timedelta(seconds=self._inp.reversal_watch_s))
+        watch = timedelta(seconds=self._inp.reversal_watch_s)
+        await workflow.sleep(watch, summary=f"until {shanghai_text(workflow.now() + watch)}: confirm serial "
+                                            f"{self._serial} was not reversed")
         answer = await self._query_back()
         if answer.state == ChannelState.REVERSED and answer.serial == self._serial:
             await self._record_serial("reversed", answer, defer=True)
@@ -317,7 +328,7 @@ class RefundWorkflow:
             return await workflow.execute_activity(
                 contract.QUERY_REFUND, QueryRequest(route=self._route, channel=self._inp.channel, serial=self._serial or ""),
                 result_type=ChannelAnswer, start_to_close_timeout=timedelta(seconds=self._inp.send_timeout_s),
-                retry_policy=QUERY_RETRY)
+                retry_policy=QUERY_RETRY, summary=f"ask {self._inp.channel}: serial {self._serial} final?")
         except ActivityError as err:
             return ChannelAnswer(state=ChannelState.UNKNOWN, serial=self._serial or "", detail=f"query-back failed: {err.cause}")
 
@@ -326,7 +337,9 @@ class RefundWorkflow:
     async def _pause(self, seconds: int) -> bool:
         """Wait, unless ops act first; True when an ops action changed the course."""
         try:
-            await workflow.wait_condition(lambda: bool(self._commands), timeout=timedelta(seconds=seconds))
+            await workflow.wait_condition(
+                lambda: bool(self._commands), timeout=timedelta(seconds=seconds),
+                timeout_summary=f"until {shanghai_text(workflow.now() + timedelta(seconds=seconds))}: {self._waiting_for}")
         except TimeoutError:
             return False
         await self._apply_command()
@@ -512,7 +525,8 @@ class RefundWorkflow:
     async def _send_notification(self, req: NotifyRequest) -> None:
         try:
             await workflow.execute_activity(contract.NOTIFY_MERCHANT, req, start_to_close_timeout=timedelta(seconds=30),
-                                            schedule_to_close_timeout=NOTIFY_WITHIN, retry_policy=NOTIFY_RETRY)
+                                            schedule_to_close_timeout=NOTIFY_WITHIN, retry_policy=NOTIFY_RETRY,
+                                            summary=f"tell merchant {self._inp.merchant_id}: {req.status.value}")
         except ActivityError as err:
             workflow.logger.warning("merchant never acknowledged %s: %s", req.status.value, err.cause)
             self._events += 1
@@ -539,7 +553,7 @@ class RefundWorkflow:
                            failure_message=self._failure_message, actor=actor, reason=reason,
                            statement_ref=statement_ref, detail=detail, parked=parked,
                            serial_record=self._pending_serial, notes=self._pending_notes),
-            **LOCAL,
+            summary=f"record '{event}' ({status.value})", **LOCAL,
         )
         self._pending_serial, self._pending_notes = None, []
 
@@ -549,10 +563,28 @@ class RefundWorkflow:
             return
         record = SerialRecord(refund_id=self._inp.refund_id, serial=self._serial, seq=self._serials_used,
                               route=self._route, sends=self._sends, outcome=outcome, answer=answer)
+        self._serial_outcomes[self._serial] = outcome
         if defer:
             self._pending_serial = record
             return
-        await workflow.execute_local_activity(contract.RECORD_SERIAL, record, **LOCAL)
+        await workflow.execute_local_activity(contract.RECORD_SERIAL, record, summary=f"record serial {self._serial}: {outcome}",
+                                              **LOCAL)
+
+    def _show(self) -> None:
+        """The Web UI's current details (no history event): status, what it waits for, every serial and its outcome."""
+        inp = self._inp
+        lines = [f"**{self._status.value.replace('_', ' ').upper()}**"
+                 + (f": waiting for {self._waiting_for}" if self._waiting_for else ""),
+                 "", f"{yuan(inp.amount_fen)} yuan by {self._route.value} through {inp.channel}, phase {self._phase}"]
+        if self._manual_reason:
+            lines.append(f"manual review: {self._manual_reason}")
+        if self._failure_code:
+            lines.append(f"failure: {self._failure_code} ({self._failure_message})")
+        if self._serial_outcomes:
+            lines += ["", "serials:"] + [f"{i}. {s}: {o}" for i, (s, o) in enumerate(self._serial_outcomes.items(), 1)]
+        elif self._serial:
+            lines += ["", f"serial {self._serial}: not sent yet"]
+        workflow.set_current_details("\n".join(lines))
 
     def _summary(self) -> str:
         inp = self._inp
