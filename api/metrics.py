@@ -27,7 +27,7 @@ from sqlmodel import Session
 from api.deps import get_session
 from core.errors import Forbidden, Unauthenticated
 from core.settings import get_settings
-from services import refunds
+from services import identity, refunds
 from services.complaints import complaint as complaints
 from services.orders import order as orders
 from services.orders import statements
@@ -93,6 +93,11 @@ class BusinessGauges(Collector):
             fen.add_metric([status], amount)
         yield count
         yield fen
+        done = GaugeMetricFamily("simbo_repairs_done", "Steps the repair pass finished after a crash (rows stored "
+                                 "whose workflow never started, events never signalled)", labels=["repair"])
+        for action, n in sorted(identity.repairs_done(s).items()):
+            done.add_metric([action.removeprefix("repair: ")], n)
+        yield done
 
 
 def _allowed(request: Request) -> None:

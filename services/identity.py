@@ -312,6 +312,25 @@ def record(session: Session, entry: AuditEntry) -> None:
     session.commit()
 
 
+REPAIR_ACTOR = "system:repair"
+
+
+def record_repairs(session: Session, action: str, targets: list[str]) -> None:
+    """What the repair pass healed, on the audit log (one line each; `repairs_done` counts them): the caller
+    commits, with the step itself."""
+    session.add_all(AuditEntry(actor=REPAIR_ACTOR, roles="", action=action, target=t, outcome=200, client="",
+                               request_id="") for t in targets)
+
+
+def repairs_done(session: Session) -> dict[str, int]:
+    """How many repairs the pass has made, by what it did (a gauge of /metrics)."""
+    from sqlalchemy import func
+
+    rows = session.exec(select(AuditEntry.action, func.count()).where(AuditEntry.actor == REPAIR_ACTOR)
+                        .group_by(AuditEntry.action)).all()
+    return {action: int(n) for action, n in rows}
+
+
 def audit_entries(session: Session, f: AuditFilter, limit: int, offset: int) -> tuple[list[AuditEntry], int]:
     from sqlalchemy import func
     from sqlmodel import col

@@ -75,6 +75,7 @@ from domain.refunds import (
     quote,
     statement_closed,
 )
+from services.identity import record_repairs
 from workflows.refunds import contract
 from workflows.refunds.contract import OpsAction, RefundInput, RefundView
 
@@ -333,7 +334,8 @@ async def repair_refunds(engine: Engine, client: Client, grace: timedelta, now: 
 
     def stamp() -> None:
         with Session(engine) as s:
-            mark_started(s, started)
+            record_repairs(s, "repair: refund workflow started", [f"refund_id={r}" for r in started])
+            mark_started(s, started)  # commits both
 
     await anyio.to_thread.run_sync(stamp)
     report.processes_started = len(started)

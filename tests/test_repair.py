@@ -116,6 +116,9 @@ async def test_a_crash_between_a_row_and_its_workflow_heals(stack):
         with Session(engine) as s:
             assert s.get(Order, order.id).process_started_at is not None
             assert s.get(Refund, refund.id).process_started_at is not None
+        metrics = (await api.get("/metrics")).text  # from this machine: the internal door answers
+        assert 'simbo_repairs_done{repair="order workflow started"} 1.0' in metrics
+        assert 'simbo_repairs_done{repair="refund workflow started"} 1.0' in metrics
 
     # the Schedule's pass: an accepted event whose signal was lost is delivered; nothing else is touched twice
     with Session(engine) as s:

@@ -22,6 +22,7 @@ from temporalio.client import Client
 from core.db import utcnow
 from db.orders import CarrierEventRecord, EventOutcome, Order, Product
 from domain.orders.carrier_events import parse_one
+from services.identity import record_repairs
 from services.orders.carrier_events import Pending, deliver, mark_delivered, order_event_of
 from services.orders.order import ensure_workflow, mark_started, terms_of
 
@@ -82,7 +83,8 @@ async def repair_orders(engine: Engine, client: Client, grace: timedelta, now: d
 
     def stamp() -> None:
         with Session(engine) as s:
-            mark_started(s, started)
+            record_repairs(s, "repair: order workflow started", [f"order_id={o}" for o in started])
+            mark_started(s, started)  # commits both
 
     await anyio.to_thread.run_sync(stamp)
     report.processes_started = len(started)
@@ -96,7 +98,9 @@ async def repair_orders(engine: Engine, client: Client, grace: timedelta, now: d
 
     def mark() -> None:
         with Session(engine) as s:
-            mark_delivered(s, delivery)
+            record_repairs(s, "repair: carrier event delivered",
+                           [f"order_id={p.order_id} event_id={p.event.event_id}" for p in delivery.signalled])
+            mark_delivered(s, delivery)  # commits both
 
     await anyio.to_thread.run_sync(mark)
     for p in delivery.signalled:
