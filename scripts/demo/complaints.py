@@ -118,10 +118,11 @@ async def _fee_returns(http, api: str, cid: str, msisdn: str) -> None:
                                          asyncio.to_thread(staff_headers, api, "demo-auditor"))
     await _post(http, f"{api}/fee-returns/{double['id']}/approve", {}, as_=lead)
     await _post(http, f"{api}/fee-returns/{double['id']}/audit", {"ok": True}, as_=auditor)
-    await _post(http, url, {"msisdn": msisdn, "category": "wrong_plan", "charge_month": "202610", "charged_fen": 8800,
+    # one charge (a number's month) is returned once: each of these is another month's charge
+    await _post(http, url, {"msisdn": msisdn, "category": "wrong_plan", "charge_month": "202609", "charged_fen": 8800,
                             "promised_fen": 5800}, "demo-fr-2")  # 60 yuan: awaits a team lead
-    await _post(http, url, {"msisdn": msisdn, "category": "voice_prompt", "charge_month": "202610", "charged_fen": 120}, "demo-fr-3")
-    await _post(http, url, {"msisdn": msisdn, "category": "interconnection", "charge_month": "202610",
+    await _post(http, url, {"msisdn": msisdn, "category": "voice_prompt", "charge_month": "202608", "charged_fen": 120}, "demo-fr-3")
+    await _post(http, url, {"msisdn": msisdn, "category": "interconnection", "charge_month": "202607",
                             "charged_fen": 500}, "demo-fr-4")
 
 
@@ -129,7 +130,7 @@ async def _vip_and_sp(http, api: str, cid: str, msisdn: str) -> None:
     url = f"{api}/complaints/{cid}/fee-returns"
     await _post(http, url, {"msisdn": msisdn, "category": "vip_insists", "charge_month": "202609", "charged_fen": 3000}, "demo-fr-5")  # single: first in two months
     await _post(http, url, {"msisdn": msisdn, "category": "vip_insists", "charge_month": "202610", "charged_fen": 2000}, "demo-fr-6")  # none: a return in the last two months
-    sp = await _post(http, url, {"msisdn": msisdn, "category": "sp_unverified", "charge_month": "202610",
+    sp = await _post(http, url, {"msisdn": msisdn, "category": "sp_unverified", "charge_month": "202608",
                                  "charged_fen": 1500, "monthly_subscription": True}, "demo-fr-7")
     lead = await asyncio.to_thread(staff_headers, api, "demo-lead")
     await _post(http, f"{api}/fee-returns/{sp['id']}/verification", {"confirmed": True}, as_=lead)

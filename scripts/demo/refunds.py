@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 
 from core.settings import get_settings
 from db.refunds import Merchant, MerchantProduct, Payment, RefundChannel
+from domain.clock import SHANGHAI
 from scripts.demo.state import already_loaded, mark_loaded
 from scripts.users import merchant_key_headers, staff_headers
 
@@ -106,7 +107,7 @@ async def load_refund_demo_once(api: str, channel_sim: str, engine: Engine) -> N
             "id": "PAY-DEMO-dup", "merchant_id": "M001", "merchant_order_no": "SO-ok", "channel": "unionpay",
             "product": "quick", "paid_fen": 10_000, "fee_fen": 50, "consumer_card_masked": "6222****8888",
             "callback_url": callback}, headers=acquirer)).raise_for_status()
-        for key, *_, action, _ in PLAN:
+        for key, channel, *_, action, _ in PLAN:
             if action is None:
                 continue
             rid = refunds[key]
@@ -119,9 +120,22 @@ async def load_refund_demo_once(api: str, channel_sim: str, engine: Engine) -> N
                                "mark_succeeded_offline": "the channel already debited the consumer"}.get(
                                    action, "reconciled with the channel statement"),
                     "statement_ref": f"STMT-{datetime.now(UTC):%Y%m%d}-{key}"}
+            if action in ("force_success", "force_fail"):  # cite the channel's statement, loaded first
+                body["statement_ref"] = await _statement_ref(http, api, rid, channel, action, ops)
             (await http.post(f"{api}/refunds/{rid}/{action}", json=body, headers=who)).raise_for_status()
     mark_loaded("refunds")
     print(f"Refund demo data loaded: {len(PLAN) + 1} payments; refunds in every state (see /refunds).")
+
+
+async def _statement_ref(http: httpx.AsyncClient, api: str, refund_id: str, channel: str, action: str,
+                         ops: dict) -> str:
+    """Load the statement of the day the refund's serial was sent and cite it: its line for a force success, the
+    day for a force fail (refund rules 4.5: overrides cite a loaded statement)."""
+    serial = (await http.get(f"{api}/refunds/{refund_id}", headers=ops)).json()["serials"][-1]
+    day = datetime.fromisoformat(serial["created_at"]).astimezone(SHANGHAI).strftime("%Y%m%d")
+    loaded = await http.post(f"{api}/refund-channels/{channel}/statements/{day}", headers=ops)
+    loaded.raise_for_status()
+    return f"{channel}/{day}/{serial['serial']}" if action == "force_success" else loaded.json()["statement_ref"]
 
 
 async def _wait_status(http: httpx.AsyncClient, api: str, refund_id: str, status: str, seconds: float = 60) -> bool:

@@ -13,7 +13,8 @@ def test_built_in_keys_are_refused_without_demo_users():
 
 def test_own_keys_are_accepted_and_an_old_built_in_key_left_in_a_ring_is_not():
     own = dict(carrier_api_secret="c" * 40, channel_api_secret="p" * 40, merchant_notify_secret="m" * 40,
-               sms_api_secret="s" * 40, billing_api_secret="b" * 40,
+               sms_api_secret="s" * 40, billing_api_secret="b" * 40, complaint_notice_secret="n" * 40,
+               agent_webhook_secret="w" * 40,
                push_secrets={src: f"key-of-{src}-0123456789abcdef" for src in PUSH_SOURCES})
     check_secrets(Settings(demo_users=False, **own), "the worker")
     leftover = {**own, "push_secrets": {**own["push_secrets"], "logistics": "new-key,dev-push-logistics"}}

@@ -74,10 +74,11 @@ async def test_the_web_ui_shows_summary_checklist_and_timer(own_time_env, world)
 
         summary = await (await handle.describe()).static_summary()
         assert summary == order_summary(order) and order.msisdn_masked in summary
-        conv = env.client.data_converter.payload_converter
+        conv = env.client.data_converter  # user metadata is a payload like any other: encrypted, decoded here
         timers: list[str] = []
         for _ in range(300):  # the timer lands in the history when the workflow task completes
-            timers = [conv.from_payload(e.user_metadata.summary, str) for e in (await handle.fetch_history()).events
+            timers = [(await conv.decode([e.user_metadata.summary], [str]))[0]
+                      for e in (await handle.fetch_history()).events
                       if e.event_type == EventType.EVENT_TYPE_TIMER_STARTED and e.user_metadata.HasField("summary")]
             if any(t.startswith("until the check point ") for t in timers):
                 break
