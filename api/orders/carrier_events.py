@@ -10,7 +10,7 @@ from temporalio.client import Client
 from api import errors
 from api.deps import get_session, get_temporal_optional, require, verified_push
 from api.orders.schemas import BatchEventsOut, CarrierEventOut, SingleEventOut
-from api.schemas import Page
+from api.schemas import MAX_OFFSET, Page
 from core.access import Permission
 from db.orders import EventOutcome
 from domain.orders.carrier_events import ParsedLine, parse_csv, parse_json_lines, parse_one
@@ -130,7 +130,7 @@ def list_events(
     source: str | None = None,
     order_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Page[CarrierEventOut]:
     rows, total = svc.list_events(session, outcome, source, order_id, limit, offset)
     items = [CarrierEventOut.model_validate(r).model_copy(update={"raw": svc.masked_raw(r.raw)}) for r in rows]
