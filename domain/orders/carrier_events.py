@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from pydantic import AwareDatetime, BaseModel, Field, ValidationError, model_validator
 
+from core.limits import MAX_JSON_DEPTH, too_deep
 from domain.orders.order import DeliveryStatus, EventKind, OrderEvent, SuspensionMode
 
 WIRE_FIELDS = (
@@ -74,6 +75,8 @@ def explain(err: ValidationError) -> str:
 
 
 def parse_one(raw: str, line: int = 1) -> ParsedLine:
+    if too_deep(raw):
+        return ParsedLine(line=line, raw=raw, error=f"event: nested deeper than {MAX_JSON_DEPTH} levels")
     try:
         return ParsedLine(line=line, raw=raw, event=CarrierEventIn.model_validate_json(raw))
     except ValidationError as err:
