@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import AliasChoices, AnyHttpUrl, BaseModel, ConfigDict, Field
 
-from api.schemas import MAX_FEN, Instant
+from api.schemas import ID_PATTERN, MAX_FEN, Instant
 from domain.refunds import ErrorAction, RefundSource
 from workflows.refunds.contract import RefundView
 
@@ -18,10 +18,10 @@ class _FromRow(BaseModel):
 class PaymentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(min_length=1, max_length=64, description="the acquiring system's payment id (idempotency key)")
+    id: str = Field(pattern=ID_PATTERN, description="the acquiring system's payment id (idempotency key)")
     merchant_id: str = Field(min_length=1, max_length=64)
     merchant_order_no: str = Field(min_length=1, max_length=64)
-    channel: str = Field(min_length=1, max_length=64)
+    channel: str = Field(pattern=ID_PATTERN, description="the payment channel: part of the URLs called there")
     product: str = Field(min_length=1, max_length=64, description="payment product, e.g. quick, wechat_mp")
     paid_fen: int = Field(gt=0, le=MAX_FEN)
     fee_fen: int = Field(ge=0, le=MAX_FEN)
@@ -58,7 +58,7 @@ class RefundIn(BaseModel):
 
     merchant_id: str = Field(min_length=1, max_length=64)
     merchant_refund_no: str = Field(min_length=1, max_length=64, description="the merchant's refund number: idempotency key")
-    payment_id: str = Field(min_length=1, max_length=64)
+    payment_id: str = Field(pattern=ID_PATTERN)
     amount_fen: int = Field(gt=0, le=MAX_FEN)
     reason: str = Field(min_length=1, max_length=300)
     callback_url: AnyHttpUrl | None = None

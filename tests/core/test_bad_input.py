@@ -108,3 +108,23 @@ def test_an_amount_past_the_bound_is_a_422(api_client):
 @pytest.mark.parametrize("refund_id", ["R%0A1", "R%3Fa%3D1", "R%201", "R%00", "x" * 65])
 def test_a_path_id_with_control_or_url_characters_is_a_422(api_client, refund_id):
     _error(api_client.get(f"/refunds/{refund_id}"), 422, "invalid_request")
+
+
+async def test_an_id_in_an_outgoing_url_stays_one_path_segment():
+    import httpx
+
+    from core.http import segment
+    from gateways.payment_channel import PaymentChannelGateway
+
+    assert segment("a/b?c#d\n e") == "a%2Fb%3Fc%23d%0A%20e"
+    seen: list[bytes] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.raw_path)
+        return httpx.Response(200, json={"lines": []})
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(answer), base_url="http://channel")
+    gateway = PaymentChannelGateway("http://channel", "secret", client=client)
+    await gateway.statement("ali/../refunds?x=1#", "20260301")
+    await client.aclose()
+    assert seen == [b"/channels/ali%2F..%2Frefunds%3Fx%3D1%23/statements/20260301"]
