@@ -71,7 +71,12 @@ def install(app: FastAPI) -> None:
         error_ref = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
         for path in schema.get("paths", {}).values():
             for operation in path.values():
+                # any answer a route does not list (400 unreadable body, 401, 403, 413, 503 ...) is an error body
+                operation.setdefault("responses", {}).setdefault(
+                    "default", {"description": "any other error: the error body with its status"})
                 for code, response in operation.get("responses", {}).items():
+                    if code == "default":
+                        response["content"] = error_ref
                     if code[:1] in "45":
                         response["content"] = error_ref
                         if code == "422":
