@@ -9,6 +9,8 @@ from typing import Annotated, Generic, TypeVar
 from fastapi import Path
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
+from core.limits import FIRST_YEAR, LAST_YEAR, sane_year
+
 T = TypeVar("T")
 
 # Bounds every parameter shares (docs/architecture.md "Bad input"): past them the answer is a 422, never a
@@ -16,18 +18,8 @@ T = TypeVar("T")
 MAX_OFFSET = 1_000_000
 MAX_FEN = 10**12  # 10 billion yuan: above any payment, below the 64-bit column
 ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"  # every id the project issues or receives: no space, slash or control
-FIRST_YEAR, LAST_YEAR = 1900, 2100
-
-
-def _sane_year(at: datetime) -> datetime:
-    # a year at the calendar's edge overflows once shifted to UTC or Asia/Shanghai
-    if not FIRST_YEAR <= at.year <= LAST_YEAR:
-        raise ValueError(f"year must be between {FIRST_YEAR} and {LAST_YEAR}")
-    return at
-
-
-Instant = Annotated[AwareDatetime, AfterValidator(_sane_year)]  # a moment in a request body: offset required
-Since = Annotated[datetime, AfterValidator(_sane_year)]  # a bound of a search (query parameter)
+Instant = Annotated[AwareDatetime, AfterValidator(sane_year)]  # a moment in a request body: offset required
+Since = Annotated[datetime, AfterValidator(sane_year)]  # a bound of a search (query parameter)
 PathId = Annotated[str, Path(pattern=ID_PATTERN, description="an id: letters, digits and _ . : -, at most 64")]
 Year = Annotated[int, Path(ge=FIRST_YEAR, le=LAST_YEAR)]
 RowId = Annotated[int, Path(ge=1, le=2**63 - 1, description="a row number")]

@@ -5,12 +5,23 @@ input is parsed whole — never a 500, a RecursionError or a process swollen by 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 JSON_BODY_MAX = 1024 * 1024  # any JSON request: the largest real one (a calendar year, an ops note) is a few KiB
 BATCH_BODY_MAX = 8 * 1024 * 1024  # a carrier batch: 50,000 lines of ~150 bytes
 UPLOAD_BODY_MAX = 16 * 1024 * 1024  # a scanned document (10 MiB) or an appeal attachment, with multipart overhead
 CODEC_BODY_MAX = 8 * 1024 * 1024  # the Web UI's payloads to decode or encode
 MAX_JSON_DEPTH = 32  # no message of the project nests deeper than 4; json and pydantic recurse per level
+
+FIRST_YEAR, LAST_YEAR = 1900, 2100  # of any moment received: past them a shift to UTC or Asia/Shanghai overflows
+
+
+def sane_year(at: datetime) -> datetime:
+    """A pydantic after-validator for every moment received."""
+    if not FIRST_YEAR <= at.year <= LAST_YEAR:
+        raise ValueError(f"year must be between {FIRST_YEAR} and {LAST_YEAR}")
+    return at
+
 
 _STRUCTURE = re.compile(r'\\.|"|[\[\]{}]', re.DOTALL)
 

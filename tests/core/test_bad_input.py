@@ -128,3 +128,10 @@ async def test_an_id_in_an_outgoing_url_stays_one_path_segment():
     await gateway.statement("ali/../refunds?x=1#", "20260301")
     await client.aclose()
     assert seen == [b"/channels/ali%2F..%2Frefunds%3Fx%3D1%23/statements/20260301"]
+
+
+@pytest.mark.parametrize("at", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+14:00"])
+def test_a_carrier_event_at_the_calendar_edge_is_rejected(api_client, seeded, at):
+    r = push(api_client, {"event_id": "E-edge", "order_id": "O1", "kind": "shipped", "occurred_at": at,
+                          "tracking_no": "SF1"})
+    assert r.status_code == 422 and r.json()["type"] == "malformed_event" and "year" in r.json()["reason"]
