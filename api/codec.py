@@ -21,7 +21,7 @@ from google.protobuf import json_format
 from sqlmodel import Session
 from temporalio.api.common.v1 import Payloads
 
-from api import audit, errors
+from api import audit, errors, limits
 from api.deps import get_session, run_db
 from core import crypto, logs
 from core.access import Permission, Principal
@@ -82,6 +82,7 @@ def create_app(codec: crypto.EncryptionCodec | None = None) -> FastAPI:
     codec = codec or crypto.EncryptionCodec()
     app = FastAPI(title="Simbo codec server", description=__doc__, version="0.1.0", docs_url=None, redoc_url=None)
     errors.install(app)
+    limits.install(app)
     audit.install(app)
     # The Web UI calls from its own origin, with X-Namespace and (passAccessToken) Authorization headers, or with
     # this server's cookie (includeCredentials): preflight answered here, credentials allowed for those origins.

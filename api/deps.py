@@ -82,12 +82,15 @@ async def start_process(temporal: Client | None, start: Callable[[Client], Await
         raise TemporalUnavailable(f"{what} stored but its workflow could not be started; {retry}") from None
 
 
-async def verified_push(request: Request, session: Session, sources: frozenset[str]) -> tuple[str, bytes]:
+async def verified_push(request: Request, session: Session, sources: frozenset[str],
+                        body: bytes | None = None) -> tuple[str, bytes]:
     """The sender and raw body of a signed push (carriers, couriers, the SMS gateway), once its signature holds
-    under the sender's own key ring and its request id is new within the window."""
+    under the sender's own key ring and its request id is new within the window. `body`: already read (a batch
+    reads its own, counting lines as they come)."""
     from services import identity
 
-    body = await request.body()
+    if body is None:
+        body = await request.body()
     scope = request.scope
     target = request_target(scope.get("raw_path", request.url.path.encode()).decode("latin-1"),
                             scope.get("query_string", b"").decode("latin-1"))

@@ -15,10 +15,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.schemas import ErrorBody
 from core.errors import BusinessError
+from core.limits import MAX_JSON_DEPTH
 
 TYPE_OF_STATUS = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
                   405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
                   422: "invalid_request", 502: "peer_failed", 503: "unavailable"}
+
+
+MAX_PROBLEMS, MAX_FIELD, MAX_PROBLEM = 20, 120, 300
 
 
 def body(status: int, type_: str, reason: str, **extra: Any) -> JSONResponse:
@@ -43,9 +47,16 @@ def install(app: FastAPI) -> None:
             response.headers[name] = value
         return response
 
+    @app.exception_handler(RecursionError)
+    async def nested_too_deep(_: Request, err: RecursionError) -> JSONResponse:
+        # the last guard: JSON nesting is refused before parsing (core/limits.py), any other recursion is input too
+        return body(400, "too_deeply_nested", f"the input nests deeper than {MAX_JSON_DEPTH} levels")
+
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, err: RequestValidationError) -> JSONResponse:
-        problems = [{"field": _where(e.get("loc", ())), "problem": e.get("msg", "")} for e in err.errors()]
+        # never the input itself, and never more than a screenful: a 20 MB body gets a small answer
+        problems = [{"field": _where(e.get("loc", ()))[:MAX_FIELD], "problem": e.get("msg", "")[:MAX_PROBLEM]}
+                    for e in err.errors()[:MAX_PROBLEMS]]
         reason = "; ".join(f"{p['field']}: {p['problem']}" for p in problems) or "invalid request"
         return body(422, "invalid_request", reason, errors=problems)
 
@@ -60,7 +71,12 @@ def install(app: FastAPI) -> None:
         error_ref = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
         for path in schema.get("paths", {}).values():
             for operation in path.values():
+                # any answer a route does not list (400 unreadable body, 401, 403, 413, 503 ...) is an error body
+                operation.setdefault("responses", {}).setdefault(
+                    "default", {"description": "any other error: the error body with its status"})
                 for code, response in operation.get("responses", {}).items():
+                    if code == "default":
+                        response["content"] = error_ref
                     if code[:1] in "45":
                         response["content"] = error_ref
                         if code == "422":

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlmodel import Session
 
-from api import audit, docs, errors, metrics, texts
+from api import audit, docs, errors, limits, metrics, texts
 from api.agents import routes as agents
 from api.cancellations import routes as cancellations
 from api.complaints import routes as complaints
@@ -92,6 +92,7 @@ def create_app(temporal_client: Any | None = None) -> FastAPI:
 
         FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,metrics")  # a server span per request
     errors.install(app)
+    limits.install(app)
     audit.install(app)
     metrics.install(app)
     docs.install(app)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -21,6 +22,12 @@ SOURCE = "simbo"
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 RETRYABLE_4XX = {408, 429}
 M = TypeVar("M", bound=BaseModel)
+
+
+def segment(value: object) -> str:
+    """One path segment of an outgoing URL: an id from a request never adds a segment, a query or a fragment
+    ("/", "?", "#", control characters are escaped), whatever the API's own patterns let through."""
+    return quote(str(value), safe="")
 
 
 class PeerUnavailable(Exception):

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel
 
-from core.http import DEFAULT_TIMEOUT, PeerRejected, SignedJsonClient, parse
+from core.http import DEFAULT_TIMEOUT, PeerRejected, SignedJsonClient, parse, segment
 from domain.cancellations import AccountFacts, ClearAction
 from domain.orders.order import InNetworkAnswer, StatusCause, SuspensionMode
 
@@ -60,7 +60,7 @@ class AccountAnswer(BaseModel):
 
 
 class CarrierGateway(SignedJsonClient):
-    """One client for all four carriers (`{base}/carriers/{carrier}/...`) and the payout bank."""
+    """One client for all four carriers (`{base}/carriers/{segment(carrier)}/...`) and the payout bank."""
 
     def __init__(self, base_url: str, secret: str, payout_base_url: str | None = None,
                  client: httpx.AsyncClient | None = None, timeout: httpx.Timeout = DEFAULT_TIMEOUT) -> None:
@@ -75,7 +75,7 @@ class CarrierGateway(SignedJsonClient):
 
     async def number_status(self, carrier: str, order_id: str) -> InNetworkAnswer:
         """The number's status now (asked at the check point)."""
-        data = await self._call("POST", f"{self.base_url}/carriers/{carrier}/number-status", {"order_id": order_id})
+        data = await self._call("POST", f"{self.base_url}/carriers/{segment(carrier)}/number-status", {"order_id": order_id})
         answer = parse(_NumberStatus, data)
         if answer.order_id != order_id:
             raise PeerRejected(200, f"answer is about order {answer.order_id!r}, asked about {order_id!r}")
@@ -92,7 +92,7 @@ class CarrierGateway(SignedJsonClient):
         params: dict[str, str | int] = {"page_size": page_size}
         if page_token:
             params["page_token"] = page_token
-        data = await self._call("GET", f"{self.base_url}/carriers/{carrier}/audits/{month}", None, params)
+        data = await self._call("GET", f"{self.base_url}/carriers/{segment(carrier)}/audits/{segment(month)}", None, params)
         page = parse(_AuditPage, data)
         if page.month != month:
             raise PeerRejected(200, f"audit page is for month {page.month!r}, asked for {month!r}")
@@ -100,7 +100,7 @@ class CarrierGateway(SignedJsonClient):
 
     async def precheck(self, carrier: str, cancellation_id: str, msisdn: str) -> AccountFacts:
         """Account cancellation 1.1: what stands in the way of cancelling this number now."""
-        data = await self._call("POST", f"{self.base_url}/carriers/{carrier}/accounts/precheck",
+        data = await self._call("POST", f"{self.base_url}/carriers/{segment(carrier)}/accounts/precheck",
                                 {"cancellation_id": cancellation_id, "msisdn": msisdn})
         answer = parse(_Precheck, data)
         if answer.cancellation_id != cancellation_id:
@@ -113,13 +113,13 @@ class CarrierGateway(SignedJsonClient):
         (cancellation, item): a retried call returns the first answer."""
         body = {"cancellation_id": cancellation_id, "msisdn": msisdn, "item_id": item_id, "action": action.value}
         return self._account(cancellation_id, await self._call(
-            "POST", f"{self.base_url}/carriers/{carrier}/accounts/clear", body))
+            "POST", f"{self.base_url}/carriers/{segment(carrier)}/accounts/clear", body))
 
     async def cancel_number(self, carrier: str, cancellation_id: str, msisdn: str) -> AccountAnswer:
         """Cancel the number for good. Idempotent at the carrier by the cancellation id."""
         body = {"cancellation_id": cancellation_id, "msisdn": msisdn}
         return self._account(cancellation_id, await self._call(
-            "POST", f"{self.base_url}/carriers/{carrier}/accounts/cancel", body))
+            "POST", f"{self.base_url}/carriers/{segment(carrier)}/accounts/cancel", body))
 
     @staticmethod
     def _account(cancellation_id: str, data: object) -> AccountAnswer:

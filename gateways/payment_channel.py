@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from core.http import SOURCE, PeerRejected, PeerUnavailable, SignedJsonClient, signed_request
+from core.http import SOURCE, PeerRejected, PeerUnavailable, SignedJsonClient, segment, signed_request
 from domain.refunds import ChannelAnswer, ChannelState
 
 STATES = {"success": ChannelState.SUCCESS, "processing": ChannelState.PROCESSING, "failed": ChannelState.FAILED,
@@ -36,29 +36,29 @@ class PaymentChannelGateway(SignedJsonClient):
     async def refund(self, channel: str, serial: str, refund_id: str, payment_id: str, amount_fen: int) -> ChannelAnswer:
         body = {"serial": serial, "refund_id": refund_id, "payment_id": payment_id, "amount_fen": amount_fen}
         try:
-            data = await self._call("POST", f"/channels/{channel}/refunds", body)
+            data = await self._call("POST", f"/channels/{segment(channel)}/refunds", body)
         except PeerUnavailable as err:
             return ChannelAnswer(state=ChannelState.UNKNOWN, serial=serial, detail=str(err))
         return _answer(data, "serial")
 
     async def query(self, channel: str, serial: str) -> ChannelAnswer:
-        data = await self._call("POST", f"/channels/{channel}/refunds/query", {"serial": serial})
+        data = await self._call("POST", f"/channels/{segment(channel)}/refunds/query", {"serial": serial})
         return _answer(data, "serial")
 
     async def payout(self, channel: str, payout_id: str, refund_id: str, amount_fen: int, card: str) -> ChannelAnswer:
         body = {"payout_id": payout_id, "refund_id": refund_id, "amount_fen": amount_fen, "card": card}
         try:
-            data = await self._call("POST", f"/channels/{channel}/payouts", body)
+            data = await self._call("POST", f"/channels/{segment(channel)}/payouts", body)
         except PeerUnavailable as err:
             return ChannelAnswer(state=ChannelState.UNKNOWN, serial=payout_id, detail=str(err))
         return _payout_answer(data)
 
     async def query_payout(self, channel: str, payout_id: str) -> ChannelAnswer:
-        data = await self._call("POST", f"/channels/{channel}/payouts/query", {"payout_id": payout_id})
+        data = await self._call("POST", f"/channels/{segment(channel)}/payouts/query", {"payout_id": payout_id})
         return _payout_answer(data)
 
     async def statement(self, channel: str, day: str) -> list[dict]:
-        data = await self._call("GET", f"/channels/{channel}/statements/{day}", None)
+        data = await self._call("GET", f"/channels/{segment(channel)}/statements/{segment(day)}", None)
         return list(data.get("lines", []))
 
 

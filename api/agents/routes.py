@@ -38,7 +38,7 @@ from api.deps import (
     sees_agent,
     start_process,
 )
-from api.schemas import MONTH_PATTERN, Page
+from api.schemas import MAX_OFFSET, MONTH_PATTERN, Page, PathId, RowId
 from core.access import Permission, Principal
 from core.errors import NotFound
 from core.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, attachment, csv_bytes, xlsx_bytes
@@ -53,7 +53,7 @@ _ERRORS = {404: {"description": "unknown agent"}, 409: {"description": "not allo
 _CHUNK = 64 * 1024
 
 
-async def _deliver(session: Session, temporal: Client | None, agent_id: str) -> None:
+async def _deliver(session: Session, temporal: Client | None, agent_id: PathId) -> None:
     """Tell the account workflow every recorded step it has not heard of (this one and any a failure left)."""
     events = await run_db(session, svc.pending_events, agent_id)
     delivered = await svc.deliver(temporal, events)
@@ -79,7 +79,7 @@ def _appeal(a, files) -> AppealOut:
 
 
 @agents.get("/{agent_id}", response_model=AgentDetailOut, responses={404: _ERRORS[404]})
-async def get_agent(agent_id: str, session: Annotated[Session, Depends(get_session)],
+async def get_agent(agent_id: PathId, session: Annotated[Session, Depends(get_session)],
                     temporal: Annotated[Client | None, Depends(get_temporal_optional)],
                     principal: Annotated[Principal, require(Permission.AGENTS_READ)]) -> AgentDetailOut:
     """The account, its timeline (every step with who, when, category and reason) and its appeals."""
@@ -98,7 +98,7 @@ async def get_agent(agent_id: str, session: Annotated[Session, Depends(get_sessi
 
 
 @agents.post("/{agent_id}/suspend", response_model=StatusChangeResult, responses=_ERRORS)
-async def suspend(agent_id: str, body: SuspendRequest, session: Annotated[Session, Depends(get_session)],
+async def suspend(agent_id: PathId, body: SuspendRequest, session: Annotated[Session, Depends(get_session)],
                   temporal: Annotated[Client | None, Depends(get_temporal_optional)],
                   principal: Annotated[Principal, require(Permission.AGENTS_MANAGE)]) -> StatusChangeResult:
     """Suspend the agent with a category (agent accounts 1): no new orders; its payable, unpaid commission lines
@@ -109,7 +109,7 @@ async def suspend(agent_id: str, body: SuspendRequest, session: Annotated[Sessio
 
 
 @agents.post("/{agent_id}/reinstate", response_model=StatusChangeResult, responses=_ERRORS)
-async def reinstate(agent_id: str, body: StatusChangeRequest, session: Annotated[Session, Depends(get_session)],
+async def reinstate(agent_id: PathId, body: StatusChangeRequest, session: Annotated[Session, Depends(get_session)],
                     temporal: Annotated[Client | None, Depends(get_temporal_optional)],
                     principal: Annotated[Principal, require(Permission.AGENTS_MANAGE)]) -> StatusChangeResult:
     """Reinstate the agent: held lines become payable again and go out with the next payout."""
@@ -118,7 +118,7 @@ async def reinstate(agent_id: str, body: StatusChangeRequest, session: Annotated
 
 
 @agents.post("/{agent_id}/appeal", response_model=StatusChangeResult, responses=_ERRORS)
-async def appeal(agent_id: str, body: AppealRequest, session: Annotated[Session, Depends(get_session)],
+async def appeal(agent_id: PathId, body: AppealRequest, session: Annotated[Session, Depends(get_session)],
                  temporal: Annotated[Client | None, Depends(get_temporal_optional)],
                  principal: Annotated[Principal, require(Permission.AGENTS_APPEAL)]) -> StatusChangeResult:
     """File the suspended agent's appeal: a statement and attachments uploaded first. An admin's answer is due
@@ -130,7 +130,7 @@ async def appeal(agent_id: str, body: AppealRequest, session: Annotated[Session,
 
 @agents.post("/{agent_id}/appeals/{appeal_id}/answer", response_model=StatusChangeResult,
              responses={**_ERRORS, 403: {"description": "the admin who suspended answers no appeal of it"}})
-async def answer_appeal(agent_id: str, appeal_id: int, body: AnswerRequest,
+async def answer_appeal(agent_id: PathId, appeal_id: RowId, body: AnswerRequest,
                         session: Annotated[Session, Depends(get_session)],
                         temporal: Annotated[Client | None, Depends(get_temporal_optional)],
                         principal: Annotated[Principal, require(Permission.AGENTS_ANSWER_APPEALS)]) -> StatusChangeResult:
@@ -140,7 +140,7 @@ async def answer_appeal(agent_id: str, appeal_id: int, body: AnswerRequest,
 
 
 @agents.post("/{agent_id}/arrears-paid", response_model=StatusChangeResult, responses={404: _ERRORS[404]})
-async def arrears_paid(agent_id: str, body: ArrearsPaidRequest, session: Annotated[Session, Depends(get_session)],
+async def arrears_paid(agent_id: PathId, body: ArrearsPaidRequest, session: Annotated[Session, Depends(get_session)],
                        temporal: Annotated[Client | None, Depends(get_temporal_optional)],
                        principal: Annotated[Principal, require(Permission.AGENTS_ARREARS)]) -> StatusChangeResult:
     """Finance reports the agent's arrears paid: an arrears suspension lifts itself, recorded as such. The same
@@ -152,7 +152,7 @@ async def arrears_paid(agent_id: str, body: ArrearsPaidRequest, session: Annotat
 @agents.post("/{agent_id}/attachments", response_model=AttachmentOut, status_code=201,
              responses={404: _ERRORS[404], 413: {"description": "larger than the limit"},
                         415: {"description": "not a PDF, PNG or JPEG by its content"}})
-async def upload_attachment(agent_id: str, file: Annotated[UploadFile, File(description="PDF, PNG or JPEG")],
+async def upload_attachment(agent_id: PathId, file: Annotated[UploadFile, File(description="PDF, PNG or JPEG")],
                             session: Annotated[Session, Depends(get_session)],
                             principal: Annotated[Principal, require(Permission.AGENTS_APPEAL)]) -> AttachmentOut:
     """Upload one piece of evidence for an appeal; name its id in the appeal's `attachment_ids`."""
@@ -169,7 +169,7 @@ async def upload_attachment(agent_id: str, file: Annotated[UploadFile, File(desc
 
 
 @agents.get("/{agent_id}/attachments/{attachment_id}", response_class=FileResponse, responses={404: _ERRORS[404]})
-async def download_attachment(agent_id: str, attachment_id: str, session: Annotated[Session, Depends(get_session)],
+async def download_attachment(agent_id: PathId, attachment_id: PathId, session: Annotated[Session, Depends(get_session)],
                               principal: Annotated[Principal, require(Permission.AGENTS_READ)]) -> FileResponse:
     own_agent(principal, agent_id)
     row, path = await run_db(session, svc.attachment, agent_id, attachment_id)
@@ -179,7 +179,7 @@ async def download_attachment(agent_id: str, attachment_id: str, session: Annota
 
 
 @agents.get("/{agent_id}/inbox", response_model=list[NoticeOut], responses={404: _ERRORS[404]})
-def get_inbox(agent_id: str, session: Annotated[Session, Depends(get_session)],
+def get_inbox(agent_id: PathId, session: Annotated[Session, Depends(get_session)],
               principal: Annotated[Principal, require(Permission.AGENTS_READ)],
               unread: bool = False, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[NoticeOut]:
     """What the agent was told: every change to its account, its suspension cases and maintenance announcements."""
@@ -188,7 +188,7 @@ def get_inbox(agent_id: str, session: Annotated[Session, Depends(get_session)],
 
 
 @agents.post("/{agent_id}/inbox/{notice_id}/read", response_model=NoticeOut, responses={404: _ERRORS[404]})
-def read_notice(agent_id: str, notice_id: int, session: Annotated[Session, Depends(get_session)],
+def read_notice(agent_id: PathId, notice_id: RowId, session: Annotated[Session, Depends(get_session)],
                 principal: Annotated[Principal, require(Permission.AGENTS_READ)]) -> NoticeOut:
     own_agent(principal, agent_id)
     return NoticeOut.model_validate(svc.mark_read(session, agent_id, notice_id))
@@ -227,7 +227,7 @@ async def announce(body: MaintenanceRequest, session: Annotated[Session, Depends
 
 
 @maintenance.patch("/{window_id}", response_model=MaintenanceOut, responses={404: {"description": "unknown window"}})
-async def change_window(window_id: int, body: MaintenanceChangeRequest, session: Annotated[Session, Depends(get_session)],
+async def change_window(window_id: RowId, body: MaintenanceChangeRequest, session: Annotated[Session, Depends(get_session)],
                         temporal: Annotated[Client, Depends(get_temporal)],
                         principal: Annotated[Principal, require(Permission.MAINTENANCE_MANAGE)]) -> MaintenanceOut:
     """Move or cancel a window that has not ended; agents are told."""
@@ -262,7 +262,7 @@ def list_cases(session: Annotated[Session, Depends(get_session)],
                agent_id: str | None = None, order_id: str | None = None,
                state: Annotated[str | None, Query(pattern="^(open|overdue|restored|closed_by_order)$")] = None,
                overdue: bool | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 50,
-               offset: Annotated[int, Query(ge=0)] = 0) -> Page[SuspensionCaseOut]:
+               offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> Page[SuspensionCaseOut]:
     """Number suspension cases; `state=overdue` is ops' list of cases past their recovery window. An agent sees
     its own only."""
     rows, total = svc.suspension_cases(session, principal.agent_id or agent_id, order_id, state, overdue, limit, offset)
@@ -270,7 +270,7 @@ def list_cases(session: Annotated[Session, Depends(get_session)],
 
 
 @cases.get("/{case_id}", response_model=SuspensionCaseOut, responses={404: {"description": "unknown case"}})
-def get_case(case_id: str, session: Annotated[Session, Depends(get_session)],
+def get_case(case_id: PathId, session: Annotated[Session, Depends(get_session)],
              principal: Annotated[Principal, require(Permission.AGENTS_READ)]) -> SuspensionCaseOut:
     row = svc.suspension_case(session, case_id)
     if not sees_agent(principal, row.agent_id):
@@ -280,7 +280,7 @@ def get_case(case_id: str, session: Annotated[Session, Depends(get_session)],
 
 @cases.post("/{case_id}/trigger", response_model=SuspensionCaseOut, status_code=202,
             responses={404: {"description": "unknown case"}, 409: {"description": "the case is closed"}})
-async def set_trigger(case_id: str, body: TriggerRequest, session: Annotated[Session, Depends(get_session)],
+async def set_trigger(case_id: PathId, body: TriggerRequest, session: Annotated[Session, Depends(get_session)],
                       temporal: Annotated[Client, Depends(get_temporal)],
                       principal: Annotated[Principal, require(Permission.ORDERS_PLACE)]) -> SuspensionCaseOut:
     """Name what set off a risk-control hold, once the customer learned it from the carrier."""

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AliasChoices, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
-from api.schemas import FromRow
+from api.schemas import MAX_FEN, FromRow, Instant
 from db.agents import AgentStatus, AppealState
 from domain.agents.account import AppealOutcome, SuspensionCategory, ViolationKind
 from domain.agents.suspension_case import RECOVERY_STEPS, CaseFacts, RiskTrigger
@@ -25,7 +25,7 @@ class SuspendRequest(StatusChangeRequest):
                                          description="agent accounts 1: violation, arrears, maintenance, other")
     violation_kind: ViolationKind | None = Field(default=None, description="a violation names its kind")
     evidence: str = Field(default="", max_length=10_000, description="what the decision rests on")
-    until: AwareDatetime | None = Field(default=None, description="a maintenance suspension's end: lifts itself")
+    until: Instant | None = Field(default=None, description="a maintenance suspension's end: lifts itself")
 
 
 class AppealRequest(BaseModel):
@@ -48,7 +48,7 @@ class ArrearsPaidRequest(BaseModel):
 
     payment_ref: str = Field(min_length=1, max_length=64, pattern=r"^[\w.:-]+$",
                              description="finance's reference of the payment: a repeat is recognised")
-    amount_fen: int = Field(ge=1)
+    amount_fen: int = Field(ge=1, le=MAX_FEN)
 
 
 class StatusChangeOut(FromRow):
@@ -134,16 +134,16 @@ class NoticeOut(FromRow):
 class MaintenanceRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: Instant
+    ends_at: Instant
     message: str = Field(min_length=1, max_length=2000)
 
 
 class MaintenanceChangeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    starts_at: AwareDatetime | None = None
-    ends_at: AwareDatetime | None = None
+    starts_at: Instant | None = None
+    ends_at: Instant | None = None
     cancel: bool = False
 
 

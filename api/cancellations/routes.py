@@ -29,7 +29,7 @@ from api.deps import (
     run_db,
     start_process,
 )
-from api.schemas import MONTH_PATTERN, Page
+from api.schemas import MAX_OFFSET, MONTH_PATTERN, Page, PathId
 from core.access import Permission, Principal
 from core.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, attachment
 from domain.cancellations import State
@@ -79,7 +79,7 @@ async def start(body: StartCancellation, response: Response, session: SessionDep
 def list_cancellations(session: SessionDep, principal: Annotated[Principal, require(Permission.CANCELLATIONS_READ)],
                        state: State | None = None, carrier: Carrier | None = None,
                        month: Annotated[str | None, Query(pattern=MONTH_PATTERN, description="requested in")] = None,
-                       limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0):
+                       limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0):
     f = svc.CancellationFilter(state=state.value if state else None, carrier=carrier.value if carrier else None,
                                month=month)
     rows, total = svc.list_cancellations(session, f, principal, limit, offset)
@@ -115,7 +115,7 @@ def follow_ups(session: SessionDep, open_only: Annotated[bool, Query(alias="open
 
 
 @router.get("/{cancellation_id}", response_model=CancellationDetail, responses={404: {"description": "unknown"}})
-async def get_cancellation(cancellation_id: str, session: SessionDep, temporal: TemporalDep,
+async def get_cancellation(cancellation_id: PathId, session: SessionDep, temporal: TemporalDep,
                            principal: Annotated[Principal, require(Permission.CANCELLATIONS_READ)]) -> CancellationDetail:
     # row and items from one snapshot, read before the transaction ends (no lock held while Temporal answers)
     out = CancellationOut.model_validate(svc.get(session, cancellation_id, principal))
@@ -128,7 +128,7 @@ async def get_cancellation(cancellation_id: str, session: SessionDep, temporal: 
 
 
 @router.get("/{cancellation_id}/timeline", response_model=list[StepOut], responses={404: {"description": "unknown"}})
-def timeline(cancellation_id: str, session: SessionDep,
+def timeline(cancellation_id: PathId, session: SessionDep,
              principal: Annotated[Principal, require(Permission.CANCELLATIONS_READ)]) -> list[StepOut]:
     """Every step so far, like a parcel's tracking: document review, early-termination calculation, contract
     handling, confirmation, cooling-off, cancellation, follow-up; each with its time and who did it."""
@@ -136,7 +136,7 @@ def timeline(cancellation_id: str, session: SessionDep,
 
 
 @router.post("/{cancellation_id}/clear", response_model=CancellationView, responses=_REFUSED)
-async def clear(cancellation_id: str, body: ClearBody, session: SessionDep, temporal: TemporalDep,
+async def clear(cancellation_id: PathId, body: ClearBody, session: SessionDep, temporal: TemporalDep,
                 principal: Annotated[Principal, require(Permission.CANCELLATIONS_REQUEST)]) -> CancellationView:
     """Clear one to-do item: through the carrier (pay, cancel the service, leave the plan) or, for a clerk, with
     evidence. The last item cleared starts the re-check."""
@@ -145,14 +145,14 @@ async def clear(cancellation_id: str, body: ClearBody, session: SessionDep, temp
 
 
 @router.post("/{cancellation_id}/documents", response_model=CancellationView, responses=_REFUSED)
-async def review_documents(cancellation_id: str, body: NoteBody, session: SessionDep, temporal: TemporalDep,
+async def review_documents(cancellation_id: PathId, body: NoteBody, session: SessionDep, temporal: TemporalDep,
                            principal: Annotated[Principal, require(Permission.CANCELLATIONS_HANDLE)]) -> CancellationView:
     req = DocumentsRequest(actor=principal.id, note=body.note)
     return await svc.act(session, temporal, cancellation_id, contract.Update.REVIEW_DOCUMENTS, req, principal)
 
 
 @router.post("/{cancellation_id}/appointment", response_model=CancellationView, responses=_REFUSED)
-async def book_appointment(cancellation_id: str, body: AppointmentBody, session: SessionDep, temporal: TemporalDep,
+async def book_appointment(cancellation_id: PathId, body: AppointmentBody, session: SessionDep, temporal: TemporalDep,
                            principal: Annotated[Principal, require(Permission.CANCELLATIONS_REQUEST)]) -> CancellationView:
     """An appointment at a service hall: an SMS 3 days before (never 22:00-07:00) lists the documents to bring."""
     req = AppointmentRequest(actor=svc.actor_of(principal), at=body.at, hall=body.hall)
@@ -160,7 +160,7 @@ async def book_appointment(cancellation_id: str, body: AppointmentBody, session:
 
 
 @router.post("/{cancellation_id}/confirm", response_model=CancellationView, responses=_REFUSED)
-async def confirm(cancellation_id: str, session: SessionDep, temporal: TemporalDep,
+async def confirm(cancellation_id: PathId, session: SessionDep, temporal: TemporalDep,
                   principal: Annotated[Principal, require(Permission.CANCELLATIONS_REQUEST)]) -> CancellationView:
     """The customer confirms: the 72-hour cooling-off starts; after it the carrier cancels the number."""
     req = DocumentsRequest(actor=svc.actor_of(principal))
@@ -168,7 +168,7 @@ async def confirm(cancellation_id: str, session: SessionDep, temporal: TemporalD
 
 
 @router.post("/{cancellation_id}/withdraw", response_model=CancellationView, responses=_REFUSED)
-async def withdraw(cancellation_id: str, body: WithdrawBody, session: SessionDep, temporal: TemporalDep,
+async def withdraw(cancellation_id: PathId, body: WithdrawBody, session: SessionDep, temporal: TemporalDep,
                    principal: Annotated[Principal, require(Permission.CANCELLATIONS_REQUEST)]) -> CancellationView:
     """The customer changes their mind (any time before the cooling-off ends): the number stays active."""
     req = WithdrawRequest(actor=svc.actor_of(principal), reason=body.reason)
@@ -176,7 +176,7 @@ async def withdraw(cancellation_id: str, body: WithdrawBody, session: SessionDep
 
 
 @router.post("/{cancellation_id}/follow-up", response_model=CancellationView, responses=_REFUSED)
-async def follow_up(cancellation_id: str, body: FollowUpBody, session: SessionDep, temporal: TemporalDep,
+async def follow_up(cancellation_id: PathId, body: FollowUpBody, session: SessionDep, temporal: TemporalDep,
                     principal: Annotated[Principal, require(Permission.CANCELLATIONS_HANDLE)]) -> CancellationView:
     """The follow-up call's outcome; a customer with a problem is called back by a person first."""
     req = FollowUpRequest(actor=principal.id, outcome=body.outcome, note=body.note)

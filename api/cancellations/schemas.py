@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from api.schemas import Instant
 from domain.cancellations import ClearVia, FollowUpOutcome
 from domain.orders.carriers import Carrier
 
@@ -19,7 +20,7 @@ class StartCancellation(BaseModel):
     msisdn: str = MSISDN
     carrier: Carrier
     documents_checked: bool = Field(default=False, description="a clerk at the counter has seen the originals")
-    appointment_at: AwareDatetime | None = Field(default=None, description="a service-hall appointment, if any")
+    appointment_at: Instant | None = Field(default=None, description="a service-hall appointment, if any")
     appointment_hall: str = Field(default="", max_length=200)
 
 
@@ -40,7 +41,7 @@ class NoteBody(BaseModel):
 class AppointmentBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    at: AwareDatetime
+    at: Instant
     hall: str = Field(min_length=1, max_length=200)
 
 

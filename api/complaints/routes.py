@@ -1,7 +1,6 @@
 """The complaint desk: register, read, department actions (workflow updates), escalation, level correction,
 inbound SMS (signed by the gateway), working-day schedules, KPIs, fee returns."""
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, Response, UploadFile
@@ -52,7 +51,7 @@ from api.deps import (
     start_process,
     verified_push,
 )
-from api.schemas import MONTH_PATTERN, Page
+from api.schemas import MAX_OFFSET, MONTH_PATTERN, Page, PathId, RowId, Since, Year
 from core import crypto
 from core.access import Permission, Principal
 from core.errors import BusinessError
@@ -113,13 +112,13 @@ async def register(body: RegisterComplaint, response: Response, session: Session
 def list_complaints(session: SessionDep, level: Level | None = None, department: Department | None = None,
                     state: Annotated[str | None, Query(pattern=r"^(awaiting_department|in_handling|overdue|"
                                                                    r"awaiting_customer|survey|closed)$")] = None,
-                    due_before: datetime | None = None, due_after: datetime | None = None,
+                    due_before: Since | None = None, due_after: Since | None = None,
                     month: Annotated[str | None, Query(pattern=MONTH_PATTERN, description="received in")] = None,
                     repeat: bool | None = None,
                     received_by: Annotated[Department | None, Query(description="the receiving department (first "
                                                                     "responsible): its tickets wherever they are now")] = None,
                     special_channel: bool | None = None,
-                    limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0):
+                    limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0):
     for name, value in (("due_before", due_before), ("due_after", due_after)):
         if value is not None and value.tzinfo is None:
             raise HTTPException(422, detail=f"{name} needs a time zone, e.g. 2026-12-01T00:00:00+08:00")
@@ -135,7 +134,7 @@ def list_complaints(session: SessionDep, level: Level | None = None, department:
 
 
 @complaint_router.get("/calendar/{year}", dependencies=[require(Permission.COMPLAINTS_READ)], response_model=ScheduleOut)
-def get_schedule(year: int, session: SessionDep) -> ScheduleOut:
+def get_schedule(year: Year, session: SessionDep) -> ScheduleOut:
     if not 2004 <= year <= 2100:
         raise HTTPException(422, detail="year must be between 2004 and 2100")
     loaded = loaded_schedules(session)
@@ -146,7 +145,7 @@ def get_schedule(year: int, session: SessionDep) -> ScheduleOut:
 
 @complaint_router.put("/calendar/{year}", response_model=ScheduleLoadedOut,
             responses={422: {"description": "a schedule that cannot be right (wrong year, weekday make-up day, ...)"}})
-async def put_schedule(year: int, body: ScheduleBody, session: SessionDep, temporal: TemporalDep,
+async def put_schedule(year: Year, body: ScheduleBody, session: SessionDep, temporal: TemporalDep,
                        principal: Annotated[Principal, require(Permission.CALENDAR_MANAGE)]) -> ScheduleLoadedOut:
     """Load (or correct) the official schedule of a year; open regulator tickets whose due time walked through
     that year recompute it (each change is recorded on the ticket)."""
@@ -170,7 +169,7 @@ async def list_notices(session: SessionDep, principal: Annotated[Principal, requ
                        department: Department | None = None, unacknowledged: bool | None = None,
                        kind: Annotated[str | None, Query(pattern=r"^(supervision|crisis_report|handler_warning)$")] = None,
                        complaint_id: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                       offset: Annotated[int, Query(ge=0)] = 0) -> Page[NoticeOut]:
+                       offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> Page[NoticeOut]:
     """A department's inbox: notices addressed to it, copied to it, and about the tickets it received. A department's
     member sees its own department's only."""
     f = notices.NoticeFilter(department=notices.department_of(principal, department.value if department else None),
@@ -182,7 +181,7 @@ async def list_notices(session: SessionDep, principal: Annotated[Principal, requ
 @complaint_router.post("/notices/{notice_id}/acknowledge", response_model=NoticeOut,
                        responses={403: {"description": "not the addressee's department"}, 404: {"description": "unknown notice"},
                                   409: {"description": "acknowledged already"}})
-async def acknowledge_notice(notice_id: int, session: SessionDep, temporal: TemporalDep,
+async def acknowledge_notice(notice_id: RowId, session: SessionDep, temporal: TemporalDep,
                              principal: Annotated[Principal, require(Permission.COMPLAINTS_HANDLE)],
                              body: AcknowledgeBody | None = None) -> NoticeOut:
     """The addressee has read the notice: its daily repeats stop."""
@@ -250,7 +249,7 @@ async def inbound_sms(request: Request, session: SessionDep, temporal: TemporalD
 
 
 @complaint_router.get("/{complaint_id}", response_model=ComplaintDetail, responses={404: {"description": "unknown complaint"}})
-async def get_complaint(complaint_id: str, session: SessionDep, temporal: TemporalDep, request: Request,
+async def get_complaint(complaint_id: PathId, session: SessionDep, temporal: TemporalDep, request: Request,
                         principal: Annotated[Principal, require(Permission.COMPLAINTS_READ)],
                         reveal: Annotated[bool, Query(description="the full number, the customer's words and the "
                                                       "handlers' free text, unmasked (customer_data.read; audited)")] = False,
@@ -277,46 +276,46 @@ async def get_complaint(complaint_id: str, session: SessionDep, temporal: Tempor
 
 
 @complaint_router.post("/{complaint_id}/accept", response_model=ComplaintView, responses=_REFUSED)
-async def accept(complaint_id: str, body: AcceptBody, session: SessionDep, temporal: TemporalDep,
+async def accept(complaint_id: PathId, body: AcceptBody, session: SessionDep, temporal: TemporalDep,
                 principal: Annotated[Principal, require(Permission.COMPLAINTS_HANDLE)]):
     return await svc.act(session, temporal, complaint_id, "accept",
                       DepartmentAction(**body.model_dump(), actor=svc.actor_for(principal, body.department)))
 
 
 @complaint_router.post("/{complaint_id}/transfer", response_model=ComplaintView, responses=_REFUSED)
-async def transfer(complaint_id: str, body: TransferBody, session: SessionDep, temporal: TemporalDep,
+async def transfer(complaint_id: PathId, body: TransferBody, session: SessionDep, temporal: TemporalDep,
                   principal: Annotated[Principal, require(Permission.COMPLAINTS_HANDLE)]):
     return await svc.act(session, temporal, complaint_id, "transfer",
                       TransferRequest(**body.model_dump(), actor=svc.actor_for(principal, body.department)))
 
 
 @complaint_router.post("/{complaint_id}/findings", response_model=ComplaintView, responses=_REFUSED)
-async def findings(complaint_id: str, body: FindingsBody, session: SessionDep, temporal: TemporalDep,
+async def findings(complaint_id: PathId, body: FindingsBody, session: SessionDep, temporal: TemporalDep,
                   principal: Annotated[Principal, require(Permission.COMPLAINTS_HANDLE)]):
     return await svc.act(session, temporal, complaint_id, "add_findings",
                       FindingsRequest(**body.model_dump(), actor=svc.actor_for(principal, body.department)))
 
 
 @complaint_router.post("/{complaint_id}/reply", response_model=ComplaintView, responses=_REFUSED)
-async def reply(complaint_id: str, body: ReplyBody, session: SessionDep, temporal: TemporalDep,
+async def reply(complaint_id: PathId, body: ReplyBody, session: SessionDep, temporal: TemporalDep,
                principal: Annotated[Principal, require(Permission.COMPLAINTS_HANDLE)]):
     return await svc.act(session, temporal, complaint_id, "reply",
                       ReplyRequest(**body.model_dump(), actor=svc.actor_for(principal, body.department)))
 
 
 @complaint_router.post("/{complaint_id}/acceptance", response_model=ComplaintView, responses=_REFUSED)
-async def acceptance(complaint_id: str, body: AcceptanceBody, session: SessionDep, temporal: TemporalDep,
+async def acceptance(complaint_id: PathId, body: AcceptanceBody, session: SessionDep, temporal: TemporalDep,
                     principal: Annotated[Principal, require(Permission.COMPLAINTS_HANDLE)]):
     return await svc.act(session, temporal, complaint_id, "customer_acceptance", AcceptanceRequest(**body.model_dump(), actor=principal.id))
 
 
 @complaint_router.post("/{complaint_id}/escalate", response_model=ComplaintView, responses=_REFUSED)
-async def escalate(complaint_id: str, body: EscalateBody, session: SessionDep, temporal: TemporalDep,
+async def escalate(complaint_id: PathId, body: EscalateBody, session: SessionDep, temporal: TemporalDep,
                   principal: Annotated[Principal, require(Permission.COMPLAINTS_ESCALATE)]):
     return await svc.act(session, temporal, complaint_id, "escalate", EscalateRequest(**body.model_dump(), actor=principal.id))
 
 
-def _check_repeat(session: Session, complaint_id: str, body: LevelBody) -> None:
+def _check_repeat(session: Session, complaint_id: PathId, body: LevelBody) -> None:
     """The same rule as at registration: same number, same type, received within the 30 days before."""
     earlier = session.get(Complaint, body.repeat_of)
     this = session.get(Complaint, complaint_id)
@@ -332,7 +331,7 @@ def _check_repeat(session: Session, complaint_id: str, body: LevelBody) -> None:
 
 
 @complaint_router.post("/{complaint_id}/level", response_model=ComplaintView, responses=_REFUSED)
-async def correct_level(complaint_id: str, body: LevelBody, session: SessionDep, temporal: TemporalDep,
+async def correct_level(complaint_id: PathId, body: LevelBody, session: SessionDep, temporal: TemporalDep,
                         principal: Annotated[Principal, require(Permission.COMPLAINTS_CORRECT_LEVEL)]):
     """A repeat or a VIP found late: the ticket reclassifies and recomputes its due time (recorded)."""
     if body.repeat_of is not None:
@@ -346,7 +345,7 @@ async def correct_level(complaint_id: str, body: LevelBody, session: SessionDep,
 
 @complaint_router.post("/{complaint_id}/documents", status_code=201, response_model=DocumentOut,
                        responses={404: {"description": "unknown complaint"}, 422: {"description": "empty or too large"}})
-async def attach_document(complaint_id: str, session: SessionDep,
+async def attach_document(complaint_id: PathId, session: SessionDep,
                           principal: Annotated[Principal, require(Permission.COMPLAINTS_HANDLE)],
                           file: UploadFile, note: Annotated[str, Form(max_length=2000)] = "") -> DocumentOut:
     """Archive a document with the ticket (the letter, the fax, a scanned form, the final reply): complaint procedure
@@ -358,13 +357,13 @@ async def attach_document(complaint_id: str, session: SessionDep,
 
 
 @complaint_router.get("/{complaint_id}/documents", response_model=list[DocumentOut])
-async def list_documents(complaint_id: str, session: SessionDep,
+async def list_documents(complaint_id: PathId, session: SessionDep,
                          principal: Annotated[Principal, require(Permission.COMPLAINTS_READ)]) -> list[DocumentOut]:
     return [DocumentOut.model_validate(d) for d in await run_db(session, special.documents, complaint_id)]
 
 
 @complaint_router.get("/{complaint_id}/documents/{document_id}", response_class=Response)
-async def download_document(complaint_id: str, document_id: int, session: SessionDep,
+async def download_document(complaint_id: PathId, document_id: RowId, session: SessionDep,
                             principal: Annotated[Principal, require(Permission.COMPLAINTS_READ)]):
     doc = await run_db(session, special.document, complaint_id, document_id)
     ascii_name = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in doc.name)
@@ -375,7 +374,7 @@ async def download_document(complaint_id: str, document_id: int, session: Sessio
                        responses={404: {"description": "unknown complaint"},
                                   409: {"description": "not a special-channel complaint"},
                                   422: {"description": "an element missing, or a transfer given as a measure"}})
-async def written_reply(complaint_id: str, body: WrittenReplyBody, session: SessionDep,
+async def written_reply(complaint_id: PathId, body: WrittenReplyBody, session: SessionDep,
                         principal: Annotated[Principal, require(Permission.COMPLAINTS_HANDLE)]) -> WrittenReplyOut:
     """The written reply of a special-channel complaint, with the process, the background, the measures and the
     customer's acceptance (complaint procedure 6.2.2.2). A later one supersedes; all are kept."""
@@ -386,7 +385,7 @@ async def written_reply(complaint_id: str, body: WrittenReplyBody, session: Sess
 
 
 @complaint_router.get("/{complaint_id}/written-reply", response_model=list[WrittenReplyOut])
-async def list_written_replies(complaint_id: str, session: SessionDep,
+async def list_written_replies(complaint_id: PathId, session: SessionDep,
                                principal: Annotated[Principal, require(Permission.COMPLAINTS_READ)]) -> list[WrittenReplyOut]:
     return [WrittenReplyOut.model_validate(r) for r in await run_db(session, special.written_replies, complaint_id)]
 
@@ -397,7 +396,7 @@ async def list_written_replies(complaint_id: str, session: SessionDep,
 @complaint_router.post("/{complaint_id}/fee-returns", status_code=201, response_model=FeeReturnOut,
              responses={404: {"description": "unknown complaint"}, 409: {"description": "an earlier return of the same kind"},
                         422: {"description": "not the ticket's number, or not a fee return as stated"}})
-async def request_fee_return(complaint_id: str, body: FeeReturnBody, response: Response, session: SessionDep,
+async def request_fee_return(complaint_id: PathId, body: FeeReturnBody, response: Response, session: SessionDep,
                              temporal: TemporalDep,
                              principal: Annotated[Principal, require(Permission.FEE_RETURNS_REQUEST)],
                              key: Annotated[str, Depends(idempotency_key)]) -> FeeReturnOut:
@@ -409,7 +408,7 @@ async def request_fee_return(complaint_id: str, body: FeeReturnBody, response: R
 
 
 @complaint_router.get("/{complaint_id}/fee-returns", dependencies=[require(Permission.COMPLAINTS_READ)], response_model=list[FeeReturnOut])
-def list_fee_returns(complaint_id: str, session: SessionDep) -> list[FeeReturnOut]:
+def list_fee_returns(complaint_id: PathId, session: SessionDep) -> list[FeeReturnOut]:
     return [FeeReturnOut.model_validate(r) for r in fees.list_for(session, complaint_id)]
 
 
@@ -425,7 +424,7 @@ async def _credit_if_approved(temporal: Client | None, row) -> None:
 @fee_router.post("/{fee_return_id}/approve", response_model=FeeReturnOut,
                  responses={403: {"description": "operator approving own return / tier above the role"},
                             409: {"description": "wrong status"}})
-async def approve(fee_return_id: str, session: SessionDep, temporal: TemporalDep,
+async def approve(fee_return_id: PathId, session: SessionDep, temporal: TemporalDep,
                   principal: Annotated[Principal, require(Permission.FEE_RETURNS_APPROVE)]) -> FeeReturnOut:
     row = await run_db(session, fees.approve, fee_return_id, principal.id, fees.approval_role(principal))
     await _credit_if_approved(temporal, row)
@@ -433,7 +432,7 @@ async def approve(fee_return_id: str, session: SessionDep, temporal: TemporalDep
 
 
 @fee_router.post("/{fee_return_id}/reject", response_model=FeeReturnOut)
-def reject(fee_return_id: str, body: RejectBody, session: SessionDep,
+def reject(fee_return_id: PathId, body: RejectBody, session: SessionDep,
            principal: Annotated[Principal, require(Permission.FEE_RETURNS_APPROVE)]) -> FeeReturnOut:
     return FeeReturnOut.model_validate(fees.reject(session, fee_return_id, principal.id, fees.approval_role(principal),
                                                    body.reason))
@@ -441,7 +440,7 @@ def reject(fee_return_id: str, body: RejectBody, session: SessionDep,
 
 @fee_router.post("/{fee_return_id}/audit", response_model=FeeReturnOut,
                  responses={403: {"description": "the operator is never the auditor"}})
-async def audit(fee_return_id: str, body: AuditBody, session: SessionDep, temporal: TemporalDep,
+async def audit(fee_return_id: PathId, body: AuditBody, session: SessionDep, temporal: TemporalDep,
                 principal: Annotated[Principal, require(Permission.FEE_RETURNS_AUDIT)]) -> FeeReturnOut:
     row = await run_db(session, fees.audit, fee_return_id, principal.id, FeeRole.AUDITOR, body.ok, body.note)
     await _credit_if_approved(temporal, row)
@@ -449,7 +448,7 @@ async def audit(fee_return_id: str, body: AuditBody, session: SessionDep, tempor
 
 
 @fee_router.post("/{fee_return_id}/verification", response_model=VerifyOut)
-async def verify_value_added(fee_return_id: str, body: VerifyBody, session: SessionDep, temporal: TemporalDep,
+async def verify_value_added(fee_return_id: PathId, body: VerifyBody, session: SessionDep, temporal: TemporalDep,
                              principal: Annotated[Principal, require(Permission.FEE_RETURNS_VERIFY)]) -> VerifyOut:
     original, added = await run_db(session, fees.verify_value_added, fee_return_id, principal.id, body.confirmed)
     if added is not None:
@@ -459,7 +458,7 @@ async def verify_value_added(fee_return_id: str, body: VerifyBody, session: Sess
 
 
 @fee_router.post("/{fee_return_id}/credit", dependencies=[require(Permission.FEE_RETURNS_CREDIT)], response_model=FeeReturnOut, responses={409: {"description": "not approved"}})
-async def credit(fee_return_id: str, session: SessionDep, temporal: TemporalDep) -> FeeReturnOut:
+async def credit(fee_return_id: PathId, session: SessionDep, temporal: TemporalDep) -> FeeReturnOut:
     """(Re)start the credit of an approved return, e.g. after Temporal was unreachable at approval."""
     row = await run_db(session, lambda s: s.get(FeeReturn, fee_return_id))
     if row is None:
@@ -472,7 +471,7 @@ async def credit(fee_return_id: str, session: SessionDep, temporal: TemporalDep)
 
 @fee_router.post("/{fee_return_id}/retry-credit", response_model=FeeReturnOut,
                  responses={409: {"description": "not a refused credit"}, 503: {"description": "Temporal unreachable: nothing changed"}})
-async def retry_credit(fee_return_id: str, body: CreditResolutionBody, session: SessionDep, temporal: TemporalDep,
+async def retry_credit(fee_return_id: PathId, body: CreditResolutionBody, session: SessionDep, temporal: TemporalDep,
                        principal: Annotated[Principal, require(Permission.FEE_RETURNS_CREDIT)]) -> FeeReturnOut:
     """A credit the billing system refused: ask again with the same credit id (the billing system never books it twice)."""
     row = await run_db(session, fees.check_credit_failed, fee_return_id)
@@ -482,7 +481,7 @@ async def retry_credit(fee_return_id: str, body: CreditResolutionBody, session: 
 
 @fee_router.post("/{fee_return_id}/cancel-credit", response_model=FeeReturnOut,
                  responses={409: {"description": "not a refused credit"}, 503: {"description": "Temporal unreachable: nothing changed"}})
-async def cancel_credit(fee_return_id: str, body: CreditResolutionBody, session: SessionDep, temporal: TemporalDep,
+async def cancel_credit(fee_return_id: PathId, body: CreditResolutionBody, session: SessionDep, temporal: TemporalDep,
                         principal: Annotated[Principal, require(Permission.FEE_RETURNS_CREDIT)]) -> FeeReturnOut:
     """Give up a credit the billing system refused; the reason is kept on the return (nothing was credited)."""
     row = await run_db(session, fees.check_credit_failed, fee_return_id)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from api.schemas import MONTH_PATTERN
+from api.schemas import MONTH_PATTERN, Instant
 from domain.complaints.complaint import ComplaintType, Customer, Department, Source
 from domain.complaints.fee_return import Category
 from workflows.complaints.contract import ComplaintView
@@ -25,7 +25,7 @@ class RegisterComplaint(BaseModel):
     receiving_department: Department
     text: str = Field(default="", max_length=5000)
     multi_department: bool = Field(default=False, description="needs several departments or regions")
-    received_at: AwareDatetime | None = Field(default=None, description="when the customer complained; default now")
+    received_at: Instant | None = Field(default=None, description="when the customer complained; default now")
     special_channel: bool = Field(default=False, description="a special channel the source does not say (complaint "
                                   "procedure 6.1: company leaders, assistance forms, supervision lines, group fax); the "
                                   "sources ministry/group/administration forwarded, consumer association, group "
@@ -139,7 +139,7 @@ class InboundSmsBody(BaseModel):
     message_id: str = Field(min_length=1, max_length=128)
     sender: str = Field(pattern=r"^1\d{10}$", alias="from")
     text: str = Field(max_length=1000)
-    received_at: AwareDatetime
+    received_at: Instant
 
 
 class InboundSmsOut(BaseModel):

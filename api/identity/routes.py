@@ -1,6 +1,5 @@
 """Signing in (the embedded issuer), who am I, and merchants' API keys."""
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -10,7 +9,7 @@ from sqlmodel import Session
 
 from api.deps import get_session, require, run_db
 from api.identity.schemas import ApiKeyOut, AuditEntryOut, MeOut, NewApiKeyOut, RefreshIn, TokenOut
-from api.schemas import Page
+from api.schemas import MAX_OFFSET, Page, PathId, Since
 from core.access import Permission, Principal
 from core.exports import CSV_MEDIA_TYPE, attachment, csv_bytes
 from services import identity as svc
@@ -44,7 +43,7 @@ def me(principal: Annotated[Principal, require(Permission.IDENTITY_READ)]) -> Me
 
 @router.post("/merchants/{merchant_id}/api-keys", status_code=201, response_model=NewApiKeyOut,
              responses={404: {"description": "unknown merchant"}})
-def create_api_key(merchant_id: str, session: Db,
+def create_api_key(merchant_id: PathId, session: Db,
                    principal: Annotated[Principal, require(Permission.API_KEYS_MANAGE)]) -> NewApiKeyOut:
     """A new key; the merchant's older keys stay valid until revoked, so keys rotate without downtime."""
     row, key = svc.create_api_key(session, merchant_id, principal.id)
@@ -53,20 +52,20 @@ def create_api_key(merchant_id: str, session: Db,
 
 @router.get("/merchants/{merchant_id}/api-keys", response_model=list[ApiKeyOut],
             dependencies=[require(Permission.API_KEYS_MANAGE)])
-def list_api_keys(merchant_id: str, session: Db) -> list[ApiKeyOut]:
+def list_api_keys(merchant_id: PathId, session: Db) -> list[ApiKeyOut]:
     return [ApiKeyOut.model_validate(k) for k in svc.api_keys(session, merchant_id)]
 
 
 @router.delete("/merchants/{merchant_id}/api-keys/{prefix}", response_model=ApiKeyOut,
                dependencies=[require(Permission.API_KEYS_MANAGE)], responses={404: {"description": "no such key"}})
-def revoke_api_key(merchant_id: str, prefix: str, session: Db) -> ApiKeyOut:
+def revoke_api_key(merchant_id: PathId, prefix: PathId, session: Db) -> ApiKeyOut:
     return ApiKeyOut.model_validate(svc.revoke_api_key(session, merchant_id, prefix))
 
 
 def _audit_filter(actor: str | None = None, action: str | None = Query(None, description='e.g. "refunds" or "POST"'),
                   target: str | None = Query(None, description='e.g. "refund_id=R1"'),
-                  outcome_from: int | None = Query(None, description="e.g. 400: refusals only"),
-                  since: datetime | None = None, until: datetime | None = None) -> svc.AuditFilter:
+                  outcome_from: int | None = Query(None, ge=100, le=599, description="e.g. 400: refusals only"),
+                  since: Since | None = None, until: Since | None = None) -> svc.AuditFilter:
     return svc.AuditFilter(actor=actor, action=action, target=target, outcome_from=outcome_from, since=since,
                            until=until)
 
@@ -76,7 +75,7 @@ AuditQuery = Annotated[svc.AuditFilter, Depends(_audit_filter)]
 
 @router.get("/audit", response_model=Page[AuditEntryOut], dependencies=[require(Permission.AUDIT_READ)])
 def audit_log(session: Db, f: AuditQuery, limit: Annotated[int, Query(ge=1, le=500)] = 50,
-              offset: Annotated[int, Query(ge=0)] = 0) -> Page[AuditEntryOut]:
+              offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> Page[AuditEntryOut]:
     """Who changed what, newest first: every state-changing request by a person or a merchant."""
     rows, total = svc.audit_entries(session, f, limit, offset)
     return Page[AuditEntryOut](items=[AuditEntryOut.model_validate(r) for r in rows], total=total, limit=limit,

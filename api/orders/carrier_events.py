@@ -10,8 +10,9 @@ from temporalio.client import Client
 from api import errors
 from api.deps import get_session, get_temporal_optional, require, verified_push
 from api.orders.schemas import BatchEventsOut, CarrierEventOut, SingleEventOut
-from api.schemas import Page
+from api.schemas import MAX_OFFSET, Page
 from core.access import Permission
+from core.limits import BATCH_BODY_MAX
 from db.orders import EventOutcome
 from domain.orders.carrier_events import ParsedLine, parse_csv, parse_json_lines, parse_one
 from services.orders import carrier_events as svc
@@ -23,10 +24,23 @@ NDJSON = "application/x-ndjson"
 CSV = "text/csv"
 
 
-async def _signed_body(request: Request, session: Session) -> tuple[str, bytes]:
+async def _signed_body(request: Request, session: Session, body: bytes | None = None) -> tuple[str, bytes]:
     """Raw body after the signature check (each carrier and the logistics provider sign with their own key),
     and the source the signature proves."""
-    return await verified_push(request, session, svc.SOURCES)
+    return await verified_push(request, session, svc.SOURCES, body)
+
+
+async def _batch_body(request: Request) -> bytes:
+    """The batch as it arrives, refused with 413 at the first line past the limit: a file too long is never held
+    whole nor parsed (the byte limit of the route bounds a file of few, long lines)."""
+    chunks: list[bytes] = []
+    lines = 0
+    async for chunk in request.stream():
+        lines += chunk.count(b"\n")
+        if lines > MAX_BATCH_LINES + 1:  # + 1: the CSV header
+            raise HTTPException(413, detail=f"at most {MAX_BATCH_LINES} events per batch")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _text(body: bytes) -> str:
@@ -81,7 +95,7 @@ async def push_one(
         **_SIGNED,
         207: {"description": "some lines were rejected (see results)", "model": BatchEventsOut},
         400: {"description": "the body cannot be parsed as a whole (e.g. unknown CSV columns)"},
-        413: {"description": f"more than {MAX_BATCH_LINES} lines"},
+        413: {"description": f"more than {MAX_BATCH_LINES} lines, or larger than {BATCH_BODY_MAX // 2**20} MiB"},
         415: {"description": f"Content-Type must be {NDJSON} or {CSV}"},
     },
     openapi_extra={
@@ -96,7 +110,7 @@ async def push_batch(
     session: Annotated[Session, Depends(get_session)],
     temporal: Annotated[Client | None, Depends(get_temporal_optional)],
 ):
-    source, body = await _signed_body(request, session)
+    source, body = await _signed_body(request, session, await _batch_body(request))
     media = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
     if media not in (NDJSON, CSV):
         raise HTTPException(415, detail=f"Content-Type must be {NDJSON} (JSON lines) or {CSV} (daily status file), not {media or 'missing'}")
@@ -130,7 +144,7 @@ def list_events(
     source: str | None = None,
     order_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Page[CarrierEventOut]:
     rows, total = svc.list_events(session, outcome, source, order_id, limit, offset)
     items = [CarrierEventOut.model_validate(r).model_copy(update={"raw": svc.masked_raw(r.raw)}) for r in rows]

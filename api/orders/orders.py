@@ -20,7 +20,7 @@ from api.deps import (
     start_process,
 )
 from api.orders.schemas import OrderDetail, OrderOut, PlaceOrderRequest
-from api.schemas import MONTH_PATTERN, Page
+from api.schemas import MAX_OFFSET, MONTH_PATTERN, Page, PathId
 from core.access import Permission, Principal
 from domain.orders.carriers import Carrier
 from domain.orders.order import FailureReason, OrderStatus
@@ -77,7 +77,7 @@ def list_orders(
     settlement_month: Annotated[str | None, Query(pattern=MONTH_PATTERN)] = None,
     failure_reason: FailureReason | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Page[OrderOut]:
     f = svc.OrderFilter(
         status=status.value if status else None,
@@ -92,7 +92,7 @@ def list_orders(
 
 @router.get("/{order_id}", response_model=OrderDetail, responses={404: {"description": "unknown order"}})
 async def get_order(
-    order_id: str,
+    order_id: PathId,
     session: Annotated[Session, Depends(get_session)],
     temporal: Annotated[Client | None, Depends(get_temporal_optional)],
     principal: Annotated[Principal, require(Permission.ORDERS_READ)],

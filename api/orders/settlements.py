@@ -8,7 +8,7 @@ from sqlmodel import Session
 
 from api.deps import get_session, own_agent, require
 from api.orders.schemas import BatchDetail, BatchOut, StatementOut
-from api.schemas import MONTH_PATTERN, Page
+from api.schemas import MAX_OFFSET, MONTH_PATTERN, Page, PathId
 from core.access import Permission, Principal
 from core.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, attachment
 from domain.orders.carriers import Carrier
@@ -28,14 +28,14 @@ def list_batches(
     carrier: Carrier | None = None,
     month: Annotated[str | None, Query(pattern=MONTH_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Page[BatchOut]:
     rows, total = svc.list_batches(session, carrier.value if carrier else None, month, limit, offset)
     return Page[BatchOut](items=[BatchOut.model_validate(b) for b in rows], total=total, limit=limit, offset=offset)
 
 
 @router.get("/{batch_id}", dependencies=[require(Permission.SETTLEMENTS_READ)], response_model=BatchDetail, responses={404: {"description": "unknown batch"}})
-def get_batch(batch_id: str, session: Annotated[Session, Depends(get_session)]) -> BatchDetail:
+def get_batch(batch_id: PathId, session: Annotated[Session, Depends(get_session)]) -> BatchDetail:
     found = svc.get_batch(session, batch_id)
     if found is None:
         raise HTTPException(404, detail=f"unknown settlement batch {batch_id}")
@@ -48,7 +48,7 @@ def get_batch(batch_id: str, session: Annotated[Session, Depends(get_session)]) 
 
 @agent_statements.get("/{agent_id}/statements", response_model=list[StatementOut], responses={404: _UNKNOWN_AGENT})
 def statements(
-    agent_id: str,
+    agent_id: PathId,
     session: Annotated[Session, Depends(get_session)],
     principal: Annotated[Principal, require(Permission.STATEMENTS_READ)],
     month: Annotated[str | None, Query(pattern=MONTH_PATTERN)] = None,
@@ -58,7 +58,7 @@ def statements(
     return [StatementOut.model_validate(s) for s in rows]
 
 
-def _rows(session: Session, agent_id: str, month: str) -> list[svc.StatementRow]:
+def _rows(session: Session, agent_id: PathId, month: str) -> list[svc.StatementRow]:
     return svc.statement_rows(session, agent_id, month)
 
 
@@ -67,7 +67,7 @@ def _rows(session: Session, agent_id: str, month: str) -> list[svc.StatementRow]
     response_class=Response,
     responses={200: {"content": {CSV_MEDIA_TYPE: {}}}, 404: _UNKNOWN_AGENT},
 )
-def statement_csv(agent_id: str, month: Month, session: Annotated[Session, Depends(get_session)],
+def statement_csv(agent_id: PathId, month: Month, session: Annotated[Session, Depends(get_session)],
                   principal: Annotated[Principal, require(Permission.STATEMENTS_READ)]) -> Response:
     """One row per commission line, one per failed order (with reason), and a total row."""
     own_agent(principal, agent_id)
@@ -82,7 +82,7 @@ def statement_csv(agent_id: str, month: Month, session: Annotated[Session, Depen
     response_class=Response,
     responses={200: {"content": {XLSX_MEDIA_TYPE: {}}}, 404: _UNKNOWN_AGENT},
 )
-def statement_xlsx(agent_id: str, month: Month, session: Annotated[Session, Depends(get_session)],
+def statement_xlsx(agent_id: PathId, month: Month, session: Annotated[Session, Depends(get_session)],
                    principal: Annotated[Principal, require(Permission.STATEMENTS_READ)]) -> Response:
     own_agent(principal, agent_id)
     rows = _rows(session, agent_id, month)

@@ -1,6 +1,5 @@
 """Refunds: payments as records, single and batch refund requests, queries, ops actions, channels, error table."""
 
-from datetime import datetime
 from typing import Annotated, Any
 
 import structlog
@@ -39,7 +38,7 @@ from api.refunds.schemas import (
     RefundOut,
     SerialOut,
 )
-from api.schemas import Page
+from api.schemas import MAX_OFFSET, Page, PathId, Since
 from core.access import Permission, Principal
 from core.errors import BusinessError, Forbidden, NotFound
 from core.http import PeerRejected, PeerUnavailable
@@ -102,7 +101,7 @@ async def record_payment(body: PaymentIn, response: Response, session: Db,
 
 
 @router.get("/payments/{payment_id}", response_model=PaymentOut, responses={404: {"description": "unknown payment"}})
-def get_payment(payment_id: str, session: Db, principal: Annotated[Principal, require(Permission.PAYMENTS_READ)]) -> PaymentOut:
+def get_payment(payment_id: PathId, session: Db, principal: Annotated[Principal, require(Permission.PAYMENTS_READ)]) -> PaymentOut:
     payment, _ = svc.payment_view(session, payment_id)
     if not sees_merchant(principal, payment.merchant_id):
         raise NotFound(f"unknown payment {payment_id}")
@@ -178,10 +177,10 @@ def list_refunds(
     payment_id: str | None = None,
     source: str | None = None,
     failure_code: str | None = None,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
+    created_from: Since | None = None,
+    created_to: Since | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Page[RefundOut]:
     for name, value in (("created_from", created_from), ("created_to", created_to)):
         if value is not None and value.tzinfo is None:
@@ -196,7 +195,7 @@ def list_refunds(
 
 
 @router.get("/refunds/{refund_id}", response_model=RefundDetailOut, responses={404: {"description": "unknown refund"}})
-async def get_refund(refund_id: str, session: Db,
+async def get_refund(refund_id: PathId, session: Db,
                      temporal: Annotated[Client | None, Depends(get_temporal_optional)],
                      principal: Annotated[Principal, require(Permission.REFUNDS_READ)]) -> RefundDetailOut:
     d = await run_db(session, svc.get_refund, refund_id)
@@ -216,7 +215,7 @@ async def get_refund(refund_id: str, session: Db,
                                               "prove it: a serial may still pay, the statement is not loaded or "
                                               "does not show success with the refund's amount"},
                         422: {"description": "missing statement reference"}})
-async def ops_action(refund_id: str, action: str, body: OpsActionIn, session: Db,
+async def ops_action(refund_id: PathId, action: PathId, body: OpsActionIn, session: Db,
                      temporal: Annotated[Client, Depends(get_temporal)],
                      principal: Annotated[Principal, require(Permission.REFUNDS_ACT)]) -> OpsActionOut:
     """approve, reject, mark_succeeded_offline (auditors); force_success, force_fail, retry_new_serial (ops):
@@ -248,7 +247,7 @@ def list_channels(session: Db) -> list[ChannelOut]:
 
 @router.put("/refund-channels/{channel_id}/auto-audit", response_model=ChannelOut,
             responses={404: {"description": "unknown channel"}})
-def switch_auto_audit(channel_id: str, body: ChannelSwitchIn, session: Db,
+def switch_auto_audit(channel_id: PathId, body: ChannelSwitchIn, session: Db,
                       principal: Annotated[Principal, require(Permission.CHANNELS_CONFIGURE)]) -> ChannelOut:
     """The emergency switch: automatic audit off (or back on) for one channel, with who and why."""
     return ChannelOut.model_validate(svc.set_channel(session, channel_id, "auto_audit", body.enabled, principal.id,
@@ -256,7 +255,7 @@ def switch_auto_audit(channel_id: str, body: ChannelSwitchIn, session: Db,
 
 
 @router.get("/refund-channels/{channel_id}/switches", dependencies=[require(Permission.CHANNELS_READ)], response_model=list[ChannelSwitchOut])
-def channel_switches(channel_id: str, session: Db) -> list[ChannelSwitchOut]:
+def channel_switches(channel_id: PathId, session: Db) -> list[ChannelSwitchOut]:
     return [ChannelSwitchOut.model_validate(s) for s in svc.channel_switches(session, channel_id)]
 
 
@@ -302,7 +301,7 @@ async def _reconcile(session: Session, gateway: PaymentChannelGateway, channel_i
 @router.get("/refund-channels/{channel_id}/statements/{day}/reconciliation", response_model=ReconciliationOut,
             dependencies=[require(Permission.RECONCILIATION_READ)], responses=STATEMENT_ERRORS)
 async def reconcile_statement(
-    channel_id: str, day: StatementDay, session: Db,
+    channel_id: PathId, day: StatementDay, session: Db,
     gateway: Annotated[PaymentChannelGateway, Depends(get_channel_gateway)],
 ) -> ReconciliationOut:
     """The channel's daily statement beside our serials; the lines that disagree (statement success, refund not
@@ -314,7 +313,7 @@ async def reconcile_statement(
 @router.post("/refund-channels/{channel_id}/statements/{day}", response_model=ReconciliationOut,
              responses=STATEMENT_ERRORS)
 async def load_statement(
-    channel_id: str, day: StatementDay, session: Db,
+    channel_id: PathId, day: StatementDay, session: Db,
     gateway: Annotated[PaymentChannelGateway, Depends(get_channel_gateway)],
     principal: Annotated[Principal, require(Permission.RECONCILIATION_READ)],
 ) -> ReconciliationOut:

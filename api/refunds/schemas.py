@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AliasChoices, AnyHttpUrl, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, AnyHttpUrl, BaseModel, ConfigDict, Field
 
+from api.schemas import ID_PATTERN, MAX_FEN, Instant
 from domain.refunds import ErrorAction, RefundSource
 from workflows.refunds.contract import RefundView
 
@@ -17,18 +18,18 @@ class _FromRow(BaseModel):
 class PaymentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(min_length=1, max_length=64, description="the acquiring system's payment id (idempotency key)")
+    id: str = Field(pattern=ID_PATTERN, description="the acquiring system's payment id (idempotency key)")
     merchant_id: str = Field(min_length=1, max_length=64)
     merchant_order_no: str = Field(min_length=1, max_length=64)
-    channel: str = Field(min_length=1, max_length=64)
+    channel: str = Field(pattern=ID_PATTERN, description="the payment channel: part of the URLs called there")
     product: str = Field(min_length=1, max_length=64, description="payment product, e.g. quick, wechat_mp")
-    paid_fen: int = Field(gt=0)
-    fee_fen: int = Field(ge=0)
-    channel_cost_fen: int = Field(default=0, ge=0)
+    paid_fen: int = Field(gt=0, le=MAX_FEN)
+    fee_fen: int = Field(ge=0, le=MAX_FEN)
+    channel_cost_fen: int = Field(default=0, ge=0, le=MAX_FEN)
     consumer_card_masked: str = Field(default="", max_length=32, pattern=r"^[0-9*]*$",
                                       description="masked card number only, e.g. 6222****1234")
     consumer_wallet_id: str | None = Field(default=None, max_length=64)
-    paid_at: AwareDatetime | None = None
+    paid_at: Instant | None = None
     callback_url: AnyHttpUrl | None = Field(default=None, description="where an automatic (exception) refund is reported")
 
 
@@ -57,8 +58,8 @@ class RefundIn(BaseModel):
 
     merchant_id: str = Field(min_length=1, max_length=64)
     merchant_refund_no: str = Field(min_length=1, max_length=64, description="the merchant's refund number: idempotency key")
-    payment_id: str = Field(min_length=1, max_length=64)
-    amount_fen: int = Field(gt=0)
+    payment_id: str = Field(pattern=ID_PATTERN)
+    amount_fen: int = Field(gt=0, le=MAX_FEN)
     reason: str = Field(min_length=1, max_length=300)
     callback_url: AnyHttpUrl | None = None
     source: RefundSource = Field(default=RefundSource.MERCHANT,

@@ -4,9 +4,11 @@ import csv
 import io
 import json
 from collections.abc import Iterator
+from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, Field, ValidationError, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, ValidationError, model_validator
 
+from core.limits import MAX_JSON_DEPTH, sane_year, too_deep
 from domain.orders.order import DeliveryStatus, EventKind, OrderEvent, SuspensionMode
 
 WIRE_FIELDS = (
@@ -30,7 +32,7 @@ class CarrierEventIn(BaseModel):
     event_id: str = Field(min_length=1, max_length=128)
     order_id: str = Field(min_length=1, max_length=64)
     kind: EventKind
-    occurred_at: AwareDatetime
+    occurred_at: Annotated[AwareDatetime, AfterValidator(sane_year)]
     tracking_no: str | None = None
     delivery_status: DeliveryStatus | None = None
     redelivery_date: str | None = None
@@ -74,6 +76,8 @@ def explain(err: ValidationError) -> str:
 
 
 def parse_one(raw: str, line: int = 1) -> ParsedLine:
+    if too_deep(raw):
+        return ParsedLine(line=line, raw=raw, error=f"event: nested deeper than {MAX_JSON_DEPTH} levels")
     try:
         return ParsedLine(line=line, raw=raw, event=CarrierEventIn.model_validate_json(raw))
     except ValidationError as err:

@@ -82,7 +82,7 @@ class Delivery:
 def _event_id_in(raw: str) -> str | None:
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # a rejected line may be anything, nested without end too
         return None
     value = data.get("event_id") if isinstance(data, dict) else None
     return str(value)[:128] if value not in (None, "") else None
@@ -91,7 +91,7 @@ def _event_id_in(raw: str) -> str | None:
 def _order_id_in(raw: str) -> str | None:
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # a rejected line may be anything, nested without end too
         return None
     value = data.get("order_id") if isinstance(data, dict) else None
     return str(value)[:64] if isinstance(value, str | int) and value != "" else None
@@ -304,7 +304,7 @@ def masked_raw(raw: str) -> str:
     """The stored raw text for display: phone numbers masked."""
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return _DIGITS.sub(lambda m: mask_msisdn(m.group()), raw)
     if isinstance(data, dict) and isinstance(data.get("to_msisdn"), str):
         data["to_msisdn"] = mask_msisdn(data["to_msisdn"])
