@@ -117,10 +117,13 @@ def follow_ups(session: SessionDep, open_only: Annotated[bool, Query(alias="open
 @router.get("/{cancellation_id}", response_model=CancellationDetail, responses={404: {"description": "unknown"}})
 async def get_cancellation(cancellation_id: PathId, session: SessionDep, temporal: TemporalDep,
                            principal: Annotated[Principal, require(Permission.CANCELLATIONS_READ)]) -> CancellationDetail:
-    # row and items from one snapshot, read before the transaction ends (no lock held while Temporal answers)
-    out = CancellationOut.model_validate(svc.get(session, cancellation_id, principal))
-    items = [TodoItemOut.model_validate(o) for o in svc.obstacles(session, cancellation_id)]
-    session.commit()
+    # row and items from one snapshot, read in a worker thread before the transaction ends (no lock held, and
+    # nothing blocking the event loop, while Temporal answers)
+    def read(s: Session) -> tuple[CancellationOut, list[TodoItemOut]]:
+        return (CancellationOut.model_validate(svc.get(s, cancellation_id, principal)),
+                [TodoItemOut.model_validate(o) for o in svc.obstacles(s, cancellation_id)])
+
+    out, items = await run_db(session, read)
     live, why = await svc.live_view(temporal, cancellation_id)
     return CancellationDetail(**out.model_dump(), obstacles=items,
                               todo=[i for i in items if i.cleared_at is None],
