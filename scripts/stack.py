@@ -133,6 +133,14 @@ class Stack:
         return proc
 
     def start(self) -> "Stack":
+        """Every process up and answering; if one does not come up, the ones started are stopped again."""
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> "Stack":
         self.var.mkdir(parents=True, exist_ok=True)
         self.migrate()
         temporal = [str(BIN / "temporal"), "server", "start-dev", "--db-filename", str(self.var / "temporal.db"),
