@@ -12,7 +12,7 @@ only writes that down for the levels and the report.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import structlog
@@ -24,7 +24,7 @@ from core.db import utcnow
 from core.errors import Conflict, Refused
 from core.settings import get_settings
 from db.fulfilment import StockAlert, StockImport, StockNumber
-from db.orders import Product
+from db.orders import Order, Product
 from domain.clock import SHANGHAI
 from domain.msisdn import mask_msisdn
 from domain.orders.stock import NumberPattern, NumberState, StockLevel, is_low, number_after, parse_import
@@ -105,7 +105,7 @@ class NumberFilter:
     product_id: str | None = None
     carrier: str | None = None
     state: NumberState | None = None  # None: what may be chosen now
-    pattern: NumberPattern = NumberPattern()
+    pattern: NumberPattern = field(default_factory=NumberPattern)
 
 
 def list_numbers(session: Session, f: NumberFilter, limit: int, offset: int,
@@ -178,8 +178,9 @@ def confirm(session: Session, order_id: str, now: datetime) -> bool:
     order's (also on a retry: already assigned to it, or lapsed while nobody took it); False when it is lost.
     An order whose product has no stock number for it (numbers assigned by the carrier) is confirmed as it is."""
     row = session.exec(select(StockNumber).where(col(StockNumber.order_id) == order_id)).first()
-    if row is None:
-        return True
+    if row is None:  # never reserved from the stock, or the reservation lapsed and another order took the number
+        product_id = session.exec(select(Order.product_id).where(col(Order.id) == order_id)).first()
+        return product_id is not None and not stocked(session, product_id)
     n = session.exec(update(StockNumber).where(
         col(StockNumber.id) == row.id, col(StockNumber.order_id) == order_id,
         # reserved or assigned to it, or lapsed and written down by the sweep while nobody took it
