@@ -23,7 +23,6 @@ from db.fulfilment import OrderCustomer, OrderPayment, OrderSubmission
 from db.orders import Order
 from domain.orders.customer import Address, Customer, RealName, Recipient
 from domain.orders.order import FailureReason
-from domain.refunds import RefundSource
 from services import refunds
 
 log = structlog.get_logger(__name__)
@@ -144,7 +143,7 @@ def request_order_refund(session: Session, order_id: str, status: str, failure_r
     merchant = get_settings().order_merchant_id
     refund, _ = refunds.request_refund(session, refunds.NewRefund(
         merchant_id=merchant, merchant_refund_no=f"ORDER-{order_id}", payment_id=row.payment_id,
-        amount_fen=row.amount_fen, reason=why, requested_by="system:order", source=RefundSource.ORDER_UNFULFILLED))
+        amount_fen=row.amount_fen, reason=why, requested_by="system:order", source=refunds.RefundSource.ORDER_UNFULFILLED))
     row = session.get(OrderPayment, order_id)
     assert row is not None
     row.refund_id, row.refund_reason = refund.id, why
