@@ -28,6 +28,7 @@ from activities.cancellations import CancellationActivities
 from activities.complaints.complaint import ComplaintActivities
 from activities.complaints.fee_return import FeeReturnActivities
 from activities.orders.carrier import CarrierActivities
+from activities.orders.fulfilment import FulfilmentActivities
 from activities.orders.order import OrderActivities
 from activities.orders.repair import OrderRepairActivities
 from activities.orders.settlement import SettlementActivities
@@ -103,7 +104,7 @@ BUSINESSES: tuple[Business, ...] = (
         (OrderSettlementWorkflow, CarrierSettlementWorkflow, SettlementKickoffWorkflow, OrderRepairWorkflow),
         lambda p: (OrderActivities(p.engine), CarrierActivities(p.carrier),
                    SettlementActivities(p.engine, p.client, p.carrier), SuspensionCaseActivities(p.client),
-                   OrderRepairActivities(p.engine, p.client)),
+                   OrderRepairActivities(p.engine, p.client), FulfilmentActivities(p.engine, p.carrier)),
         orders.SEARCH_ATTRIBUTES, orders.__name__,
     ),
     Business(

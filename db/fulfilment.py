@@ -59,6 +59,7 @@ class OrderCustomer(SQLModel, table=True):
     __tablename__ = "order_customer"
 
     order_id: str = Field(primary_key=True, foreign_key="orders.id")
+    msisdn: str = Sealed()  # the order's number in full, for the carrier (the order row has it masked only)
     recipient_name: str = Sealed()
     recipient_phone: str = Sealed()
     recipient_phone_fingerprint: str = Field(index=True)

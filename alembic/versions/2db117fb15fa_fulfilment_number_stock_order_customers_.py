@@ -70,6 +70,7 @@ def upgrade() -> None:
 
     op.create_table('order_customer',
     sa.Column('order_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('msisdn', core.db.SealedText(), nullable=False),
     sa.Column('recipient_name', core.db.SealedText(), nullable=False),
     sa.Column('recipient_phone', core.db.SealedText(), nullable=False),
     sa.Column('recipient_phone_fingerprint', sqlmodel.sql.sqltypes.AutoString(), nullable=False),

@@ -31,17 +31,22 @@ log = structlog.get_logger(__name__)
 # ---- the customer ----------------------------------------------------------------------------------------------
 
 
-def store_customer(session: Session, order_id: str, customer: Customer | None) -> None:
+def store_customer(session: Session, order_id: str, msisdn: str, customer: Customer | None) -> None:
     """In the placement's transaction. Orders placed without one (clients before the customer data) keep none:
     the carrier refuses them as incomplete."""
     if customer is None:
         return
     r, h, a = customer.recipient, customer.real_name, customer.recipient.address
     session.add(OrderCustomer(
-        order_id=order_id, recipient_name=r.name, recipient_phone=r.phone,
+        order_id=order_id, msisdn=msisdn, recipient_name=r.name, recipient_phone=r.phone,
         recipient_phone_fingerprint=crypto.fingerprint(r.phone), province=a.province, city=a.city,
         district=a.district, street=a.street, postcode=a.postcode or "", holder_name=h.name, id_number=h.id_number,
         id_fingerprint=crypto.fingerprint(h.id_number)))
+
+
+def number_of(session: Session, order_id: str) -> str | None:
+    row = session.get(OrderCustomer, order_id)
+    return row.msisdn if row is not None else None
 
 
 def customer_of(session: Session, order_id: str) -> Customer | None:

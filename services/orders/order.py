@@ -164,7 +164,7 @@ def place_order(session: Session, key: str, req: NewOrder, now: datetime | None 
             session.flush()  # the order row first: the stock and customer rows point to it
             if stock.stocked(session, product.id):
                 stock.reserve(session, product.id, req.msisdn, order.id, at)
-            fulfilment.store_customer(session, order.id, req.customer)
+            fulfilment.store_customer(session, order.id, req.msisdn, req.customer)
             fulfilment.store_payment(session, order, req.payment, payment_id, at)
             session.commit()
         except stock.NumberUnavailable:

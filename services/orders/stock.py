@@ -209,9 +209,9 @@ def release(session: Session, order_id: str, status: str, failure_reason: str | 
     return None
 
 
-def quarantine_number(session: Session, msisdn_fingerprints: list[str], order_id: str | None, since: datetime,
-                      until: datetime) -> bool:
-    """A cancelled number of our stock (account cancellation 1.8) rests in quarantine until `until`."""
+def quarantine_number(session: Session, order_id: str | None, since: datetime, until: datetime) -> bool:
+    """A cancelled number of our stock (account cancellation 1.8), found by the order that sold it, rests in
+    quarantine until `until` (in the caller's transaction)."""
     if not order_id:
         return False
     n = session.exec(update(StockNumber).where(col(StockNumber.order_id) == order_id,
@@ -274,3 +274,9 @@ REPORT_COLUMNS = ("product_id", "carrier", "available", "reserved", "assigned", 
 def report_rows(session: Session, now: datetime | None = None) -> list[tuple]:
     return [(lv.product_id, lv.carrier, lv.available, lv.reserved, lv.assigned, lv.quarantined, lv.retired,
              "yes" if lv.low else "") for lv in levels(session, now)]
+
+
+def number_of(session: Session, order_id: str) -> str | None:
+    """The stock number the order holds (for the carrier submission); None for a number the carrier assigns."""
+    return session.exec(select(StockNumber.msisdn).where(col(StockNumber.order_id) == order_id,
+                                                          col(StockNumber.state) == S.ASSIGNED.value)).first()
