@@ -32,6 +32,7 @@ from core.temporal import connect
 from domain.clock import SHANGHAI, month_bounds, previous_month
 from scripts.demo.order_stories import life, scenario
 from scripts.demo.orders import PRODUCTS, seed_catalogue
+from scripts.demo.people import CUSTOMER
 from scripts.stack import Ports, Stack
 from services.orders.order import terms_of
 from workflows.orders import contract as orders
@@ -59,7 +60,8 @@ async def run_ours(stack: Stack, n: int) -> dict:
             product = PRODUCTS[i % len(PRODUCTS)]
             msisdn = f"139{i:08d}"
             r = await api.post("/orders", headers={"Idempotency-Key": f"bench-{run}-{i}"},
-                               json={"agent_id": ["A002", "A003"][i % 2], "product_id": product.id, "msisdn": msisdn})
+                               json={"agent_id": ["A002", "A003"][i % 2], "product_id": product.id, "msisdn": msisdn,
+                                     **CUSTOMER})
             r.raise_for_status()
             oid = r.json()["id"]
             events = life(oid, msisdn, terms_of(product), start + timedelta(minutes=i % 600))

@@ -9,7 +9,7 @@ import pytest
 
 from core.http import PeerUnavailable
 from gateways.carrier import CarrierGateway
-from tests.orders.people import CUSTOMER
+from scripts.demo.people import CUSTOMER
 from tests.orders.test_carrier_simulator import SETTINGS, Receiver, ServerThread, scenario, start_sim, wait_for
 
 pytestmark = pytest.mark.asyncio

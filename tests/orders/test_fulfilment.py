@@ -14,11 +14,11 @@ from db.fulfilment import OrderPayment, OrderSubmission, StockNumber
 from db.refunds import Payment, Refund, RefundChannel
 from domain.orders.order import FailureReason, OrderFacts, OrderStatus, evaluate
 from gateways.carrier import SubmissionAnswer
+from scripts.demo.people import CUSTOMER, REAL_NAME
 from services.orders import order as orders
 from services.orders import stock
 from services.orders.fulfilment import PaidWith
 from tests.fixtures_db import AGENT, PRODUCT, bearer
-from tests.orders.people import CUSTOMER, REAL_NAME
 from workflows.orders.contract import OrderProgress, OrderRefundRequest, SubmitRequest
 
 pytestmark = pytest.mark.asyncio

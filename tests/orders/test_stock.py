@@ -15,10 +15,10 @@ from sqlmodel import Session, select
 from db.fulfilment import OrderCustomer, StockAlert, StockNumber
 from domain.orders.customer import RealName, id_number_problem, mask_id_number
 from domain.orders.stock import NumberPattern, NumberState, number_after, parse_import
+from scripts.demo.people import CUSTOMER, REAL_NAME, RECIPIENT, id_number
 from services.orders import order as orders
 from services.orders import stock
 from tests.fixtures_db import AGENT, CHILD, PRODUCT, PRODUCT_CU, bearer
-from tests.orders.people import CUSTOMER, REAL_NAME, RECIPIENT, id_number
 
 OPS = bearer("ops", user="ops-1")
 AGENT_A = bearer("agent", user="agent-a001", agent_id=AGENT)

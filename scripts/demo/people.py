@@ -1,5 +1,5 @@
 """A customer of an order as clients send it: a valid identity card number (GB 11643 check digit), a mobile
-number, an address. Shared by the tests, the demo and the benchmark's bodies."""
+number, an address. Shared by the demo, the benchmark and the tests (a made-up person: the check digit is real)."""
 
 from domain.orders.customer import id_check_character
 
