@@ -55,6 +55,11 @@ async def run_ours(stack: Stack, n: int) -> dict:
     t0 = time.monotonic()
     async with httpx.AsyncClient(base_url=stack.api_url, headers=await asyncio.to_thread(stack.staff_headers), timeout=120) as api, \
             httpx.AsyncClient(base_url=stack.simulator_url, timeout=120) as sim:
+        # every order's number comes from the stock (docs/fulfilment.md): one import of the N numbers first
+        numbers = "".join(f"139{i:08d},{PRODUCTS[i % len(PRODUCTS)].id}\n" for i in range(n))
+        (await api.post("/stock/imports", content=f"msisdn,product_id\n{numbers}".encode(),
+                        headers={"Content-Type": "text/csv"})).raise_for_status()
+        print(f"  imported {n} stock numbers in {time.monotonic() - t0:.1f}s", flush=True)
 
         async def place(i: int) -> dict:
             product = PRODUCTS[i % len(PRODUCTS)]

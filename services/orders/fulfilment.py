@@ -22,7 +22,7 @@ from core.settings import get_settings
 from db.fulfilment import OrderCustomer, OrderPayment, OrderSubmission
 from db.orders import Order
 from domain.orders.customer import Address, Customer, RealName, Recipient
-from domain.orders.order import FailureReason
+from domain.orders.payment import refund_due
 from services import refunds
 
 log = structlog.get_logger(__name__)
@@ -121,19 +121,6 @@ def payment_view(session: Session, order_id: str) -> PaymentView | None:
     return PaymentView(amount_fen=row.amount_fen, channel=row.channel, voucher=row.voucher, payment_id=row.payment_id,
                        paid_at=row.paid_at, refund_id=row.refund_id, refund_reason=row.refund_reason,
                        refund_status=status, refunded_fen=refunded)
-
-
-# Failures after which the customer paid for nothing (docs/fulfilment.md): cancelled before shipment, a delivery
-# that finally failed, and the carrier's refusal of the order (nothing was ever shipped).
-REFUND_REASONS = frozenset({FailureReason.ORDER_CANCELLED.value, FailureReason.DELIVERY_FAILED.value,
-                            FailureReason.REAL_NAME_CHECK_FAILED.value, FailureReason.OUTSIDE_COVERAGE.value,
-                            FailureReason.NUMBER_UNAVAILABLE.value, FailureReason.CARRIER_REFUSED.value,
-                            FailureReason.INCOMPLETE_ORDER_DATA.value})
-REFUND_STATUSES = frozenset({"delivery_failed", "cancelled"})
-
-
-def refund_due(status: str, failure_reason: str | None) -> bool:
-    return status in REFUND_STATUSES or (status == "failed" and failure_reason in REFUND_REASONS)
 
 
 def request_order_refund(session: Session, order_id: str, status: str, failure_reason: str | None) -> str | None:
