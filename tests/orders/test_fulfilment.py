@@ -157,3 +157,15 @@ async def test_an_unknown_payment_channel_refuses_the_order(seeded, api_client):
     assert r.status_code == 422 and r.json()["type"] == "payment_refused"
     with Session(seeded) as s:
         assert s.exec(select(OrderSubmission)).all() == []
+
+
+async def test_a_cancelled_account_of_our_stock_rests_in_quarantine_as_the_cancellation_says(seeded):
+    stock_of(seeded, "13800000008")
+    order = place(seeded, "13800000008", "k1")
+    now = datetime.now(UTC)
+    with Session(seeded) as s:
+        stock.confirm(s, order.id, now)
+        assert stock.quarantine_number(s, order.id, now, now + timedelta(days=90))
+        s.commit()
+    n = number(seeded, "13800000008")
+    assert n.state == "quarantined" and n.quarantined_until == now + timedelta(days=90)
