@@ -20,7 +20,8 @@ from scripts.users import staff_headers
 from services.orders import stock
 from services.orders.order import terms_of
 
-# numbers per product: Broadnet gets few, so its low-stock alert shows
+# numbers per product: Broadnet gets few, so its low-stock alert shows. Orders by A001 and A003: the agents demo
+# suspends A002 and the orders demo A004, and a suspended agent places no orders
 STOCK = {"cm-39": ("1390000", 40), "cu-29": ("1300000", 30), "ct-59": ("1330000", 30), "cb-19": ("1920000", 6)}
 
 
@@ -60,7 +61,7 @@ async def load_fulfilment_demo_once(api: str, simulator: str, engine: Engine | N
         # 1. a chosen number "ends in 8": accepted by the carrier, shipped, signed, activated
         shipped = await _choose(http, api, "cm-39", "8")
         (await http.post(f"{simulator}/sim/orders", json=[{"msisdn": shipped, "outcome": "accept"}])).raise_for_status()
-        oid = await _place(http, api, "demo-stock-1", "A002", "cm-39", shipped)
+        oid = await _place(http, api, "demo-stock-1", "A001", "cm-39", shipped)
         events = life(oid, shipped, terms_of(by_id["cm-39"]), now - timedelta(hours=20), until="activated")
         (await http.post(f"{simulator}/sim/scenarios",
                          json={**scenario(oid, "china_mobile", shipped, events), "after_acceptance": True})).raise_for_status()
@@ -74,12 +75,12 @@ async def load_fulfilment_demo_once(api: str, simulator: str, engine: Engine | N
         paid = await _choose(http, api, "ct-59", "8")
         (await http.post(f"{simulator}/sim/orders", json=[{
             "msisdn": paid, "outcome": "accept_then_cancel", "detail": "warehouse out of SIM cards"}])).raise_for_status()
-        await _place(http, api, "demo-stock-3", "A002", "ct-59", paid,
+        await _place(http, api, "demo-stock-3", "A001", "ct-59", paid,
                      payment={"amount_fen": 5900, "channel": "unionpay", "voucher": "UP202612020001"})
         # 4. a slow carrier: the first answer comes after our timeout; the retry gets it
         slow = await _choose(http, api, "cm-39", "9")
         (await http.post(f"{simulator}/sim/orders", json=[{"msisdn": slow, "latency_ms": 12_000}])).raise_for_status()
-        await _place(http, api, "demo-stock-4", "A004", "cm-39", slow)
+        await _place(http, api, "demo-stock-4", "A003", "cm-39", slow)
     with Session(engine) as s:
         swept = stock.sweep(s)  # the repair pass does it every few minutes; the demo shows the alert at once
     mark_loaded("fulfilment")
