@@ -9,11 +9,12 @@ import worker
 from workflows.agents import contract as agents
 from workflows.cancellations import contract as cancellations
 from workflows.complaints import contract as complaints
+from workflows.finance import contract as finance
 from workflows.orders import contract as orders
 from workflows.refunds import contract as refunds
 
 CONTRACTS = {"orders": orders, "refunds": refunds, "complaints": complaints, "agents": agents,
-             "cancellations": cancellations}
+             "cancellations": cancellations, "finance": finance}
 # Activity-name constants of each contract (the names workflows call activities by)
 NOT_ACTIVITIES = {"TASK_QUEUE", "SEARCH_ATTRIBUTES", "OPS_ACTIONS", "VIEW", "PROGRESS",
                   "CHECKLIST", "CARRIER_EVENT", "AUDIT_RESULT", "SWEEP_ANSWER", "RECOMPUTE_DUE", "RESOLVE_CREDIT",

@@ -8,8 +8,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from temporalio import activity
 
-from db.agents import Agent, AgentStatus
 from core.settings import get_settings
+from db.agents import Agent, AgentStatus
 from db.orders import AuditRow, CommissionLineRecord, LineStatus, Order, RescueTask
 from domain.finance.reconciliation import paid_figure, policy_for
 from domain.orders.commission import commission_lines

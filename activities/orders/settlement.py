@@ -17,6 +17,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.http import PeerRejected, PeerUnavailable
+from db.finance import PayoutException, PayoutExceptionStep
 from db.orders import (
     AgentStatement,
     AuditRow,
@@ -26,9 +27,15 @@ from db.orders import (
     Order,
     SettlementBatch,
 )
-from db.finance import PayoutException, PayoutExceptionStep
-from domain.finance.payouts import CLOSED_STATES, UNAVAILABLE_ATTEMPTS, BankReason, ExceptionCause, ExceptionState, bank_reason
-from domain.orders.order import AUDIT_REJECTIONS, AuditResult, FailureReason, OrderStatus
+from domain.finance.payouts import (
+    CLOSED_STATES,
+    UNAVAILABLE_ATTEMPTS,
+    BankReason,
+    ExceptionCause,
+    ExceptionState,
+    bank_reason,
+)
+from domain.orders.order import ABSENT_FROM_AUDIT, AUDIT_REJECTIONS, AuditResult, FailureReason, OrderStatus
 from gateways.carrier import CarrierGateway
 from workflows.orders import contract
 from workflows.orders.contract import AuditPageOutcome, AuditPageRequest, BatchRef, order_workflow_id
@@ -144,7 +151,7 @@ class SettlementActivities:
         missing = await asyncio.to_thread(find)
         await self._signal_all([(o, AuditResult(approved=False, month=ref.month,
                                                 reason=FailureReason.CARRIER_SYSTEM_ERROR,
-                                                detail="absent from the carrier's final audit")) for o in missing])
+                                                detail=ABSENT_FROM_AUDIT)) for o in missing])
         return len(missing)
 
     @activity.defn(name=contract.WAIT_FOR_AUDITED_ORDERS)

@@ -6,19 +6,19 @@ Revises: b7e1c2d3f4a5
 Create Date: 2026-12-02 06:45:14.653642
 
 """
-from typing import Sequence, Union
+from collections.abc import Sequence
 
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel  # noqa: F401
-import core.db  # noqa: F401  (column types)
 
+import core.db  # noqa: F401  (column types)
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = 'b3be4f37eea8'
-down_revision: Union[str, Sequence[str], None] = 'b7e1c2d3f4a5'
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+down_revision: str | Sequence[str] | None = 'b7e1c2d3f4a5'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
