@@ -62,12 +62,12 @@ def test_the_former_shared_queue_keeps_every_business_that_ran_there():
     # executions started before the split stay on "orders": its worker runs their workflows and activities too
     served = worker.queues_of(["orders"])
     assert [b.name for b in served["orders"]] == ["orders", "refunds", "complaints"]
-    assert set(worker.queues_of(None)) == {"orders", "refunds", "complaints", "agents", "cancellations"}
+    assert set(worker.queues_of(None)) == {"orders", "refunds", "complaints", "agents", "cancellations", "finance"}
 
 
 def test_an_unknown_business_is_refused_by_name():
-    with pytest.raises(KeyError, match="no business 'finance'"):
-        worker.queues_of(["finance"])
+    with pytest.raises(KeyError, match="no business 'fulfilment'"):
+        worker.queues_of(["fulfilment"])
 
 
 def test_the_sandbox_passes_every_contract_through():

@@ -266,6 +266,17 @@ class SettlementActivities:
         log.warning("payout exception: the batch pays the others", payout_id=payout_id, agent_id=agent_id,
                     carrier=ref.carrier, reason=reason.value, amount_fen=amount)
 
+    def _mark_paid(self, statement_id: str, line_ids: list[int], amount: int, reference: str) -> None:
+        with Session(self.engine) as s:
+            s.exec(update(CommissionLineRecord).where(CommissionLineRecord.id.in_(line_ids))  # type: ignore[union-attr]
+                   .values(status=LineStatus.PAID))
+            st = s.get(AgentStatement, statement_id)
+            assert st is not None
+            st.paid_fen += amount
+            st.payout_ref = reference
+            s.add(st)
+            s.commit()
+
     @activity.defn(name=contract.CLOSE_BATCH)
     def close_batch(self, ref: BatchRef) -> dict:
         with Session(self.engine) as s:
