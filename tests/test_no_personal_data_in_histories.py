@@ -26,6 +26,7 @@ from tests.histories import (
     record_agents,
     record_cancellations,
     record_complaints,
+    record_finance,
     record_refunds,
     record_repairs,
 )
@@ -95,11 +96,12 @@ async def histories() -> dict[str, dict]:
     out: dict[str, dict] = {}
     recorders = (record.histories, record_complaints.histories, record_complaints.credit_failures_and_notices,
                  record_refunds.histories, record_agents.histories, record_cancellations.histories,
-                 record_repairs.histories)
+                 record_repairs.histories, record_finance.histories)
     for recorded in recorders:  # each on a server of its own, as when recorded
         env = await start_time_skipping()
         try:
-            out.update(await recorded(env))
+            async with record_finance.finance_worker(env.client):  # a settlement batch reconciles on finance's queue
+                out.update(await recorded(env))
         finally:
             await env.shutdown()
     env = await start_time_skipping()
