@@ -12,7 +12,7 @@ from temporalio.common import SearchAttributeKey
 
 from domain.money import yuan
 from domain.orders.carriers import carrier_name
-from domain.orders.order import AuditResult, OrderFacts, ProductTerms, Verdict
+from domain.orders.order import AuditResult, OrderEvent, OrderFacts, ProductTerms, Verdict
 
 
 class OrderInput(BaseModel):
@@ -23,6 +23,13 @@ class OrderInput(BaseModel):
     msisdn_masked: str
     msisdn_fingerprint: str
     placed_at: AwareDatetime
+
+
+class OrderEvents(BaseModel):
+    """One push's events for one order, in the order the push carried them: one signal per order per push
+    instead of one per event (each event keeps its identity; the workflow folds and dedupes them one by one)."""
+
+    events: list[OrderEvent]
 
 
 class OrderProgress(BaseModel):
@@ -132,7 +139,8 @@ def settlement_schedule_id(carrier: str) -> str:
 
 
 # Order workflow handlers
-CARRIER_EVENT = "carrier_event"
+CARRIER_EVENT = "carrier_event"  # one event a signal: what the API sent before CARRIER_EVENTS; kept for those histories
+CARRIER_EVENTS = "carrier_events"  # an OrderEvents: the order's events of one push
 AUDIT_RESULT = "audit_result"
 CHECKLIST = "checklist"
 # Settlement batch handler
@@ -163,6 +171,7 @@ AGENT_ID = SearchAttributeKey.for_keyword("AgentId")
 SETTLEMENT_MONTH = SearchAttributeKey.for_keyword("SettlementMonth")
 FAILURE_REASON = SearchAttributeKey.for_keyword("FailureReason")
 SEARCH_ATTRIBUTES = (ORDER_STATUS, CARRIER, AGENT_ID, SETTLEMENT_MONTH, FAILURE_REASON)
+FILTERED = (ORDER_STATUS, SETTLEMENT_MONTH, FAILURE_REASON)  # what the order workflow itself keeps up to date
 
 
 # The repair pass (services/orders/repair.py): a Schedule runs it; its result counts what it healed
