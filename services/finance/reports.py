@@ -22,13 +22,16 @@ from db.agents import Agent
 from db.finance import PayoutException
 from db.orders import AgentStatement, CommissionLineRecord, Order, SettlementBatch
 from domain.clock import shanghai_text
+from domain.finance.payouts import CLOSED_STATES
 from domain.finance.reconciliation import Totals, policy_for
 from domain.orders.carriers import carrier_name
 from domain.orders.order import OrderStatus
+from services.agents import AgentNotFound
 from services.finance.reconciliation import (
     batch_lines,
     batch_totals,
     differences,
+    line_state,
     totals_of,
     waiting_line_ids,
 )
@@ -129,8 +132,6 @@ FAILED_COLUMNS = ("order_id", "carrier", "failure_reason", "failure_detail")
 
 
 def statement_report(session: Session, agent_id: str, month: str) -> Report:
-    from services.agents import AgentNotFound
-
     agent = session.get(Agent, agent_id)
     if agent is None:
         raise AgentNotFound(agent_id)
@@ -149,8 +150,6 @@ def statement_report(session: Session, agent_id: str, month: str) -> Report:
         ("report", "agent statement"), ("agent", agent.id), ("agent name", agent.name), ("month", month),
         ("agent status", agent.status.value), ("generated at", _now()),
         ("carriers", ", ".join(sorted({carrier_name(ln.carrier) for ln in lines})) or "-"), *_subtotals(totals)]
-    from services.finance.reconciliation import line_state
-
     return Report(header, [
         Sheet("commission lines", LINE_COLUMNS,
               [[ln.order_id, ln.carrier, ln.role, line_state(ln, waiting), ln.amount_fen, yuan_number(ln.amount_fen)]
@@ -175,7 +174,7 @@ def month_end(session: Session, month: str) -> tuple[Report, list[dict]]:
     for b in batches:
         t = batch_totals(session, b.id, b.carrier)
         open_exc = len([e for e in session.exec(select(PayoutException).where(PayoutException.batch_id == b.id))
-                        if e.state in ("open", "retrying")])
+                        if e.state not in CLOSED_STATES])
         diffs = len(differences(session, b.id))
         item = dict(carrier=b.carrier, batch_id=b.id, status=b.status.value, orders_settled=b.orders_settled,
                     orders_failed=b.orders_failed, commission_fen=t.lines_fen, paid_fen=t.paid_fen,
