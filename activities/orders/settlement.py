@@ -210,7 +210,7 @@ class SettlementActivities:
         def payable() -> list[tuple[str, str, list[int], int]]:
             with Session(self.engine) as s:
                 waiting = set()
-                for (ids,) in s.exec(select(PayoutException.line_ids).where(  # type: ignore[call-overload]
+                for ids in s.exec(select(PayoutException.line_ids).where(  # type: ignore[call-overload]
                         PayoutException.carrier == ref.carrier,
                         PayoutException.state.not_in([st.value for st in CLOSED_STATES]))).all():  # type: ignore[attr-defined]
                     waiting.update(json.loads(ids))
