@@ -29,6 +29,7 @@ from activities.complaints.complaint import ComplaintActivities
 from activities.complaints.fee_return import FeeReturnActivities
 from activities.finance import FinanceActivities
 from activities.orders.carrier import CarrierActivities
+from activities.orders.fulfilment import FulfilmentActivities
 from activities.orders.order import OrderActivities
 from activities.orders.repair import OrderRepairActivities
 from activities.orders.settlement import SettlementActivities
@@ -108,7 +109,7 @@ BUSINESSES: tuple[Business, ...] = (
         (OrderSettlementWorkflow, CarrierSettlementWorkflow, SettlementKickoffWorkflow, OrderRepairWorkflow),
         lambda p: (OrderActivities(p.engine), CarrierActivities(p.carrier),
                    SettlementActivities(p.engine, p.client, p.carrier), SuspensionCaseActivities(p.client),
-                   OrderRepairActivities(p.engine, p.client)),
+                   OrderRepairActivities(p.engine, p.client), FulfilmentActivities(p.engine, p.carrier)),
         orders.SEARCH_ATTRIBUTES, orders.__name__,
     ),
     Business(

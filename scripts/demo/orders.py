@@ -18,6 +18,7 @@ from db.agents import Agent
 from db.orders import Order, Product
 from domain.clock import SHANGHAI, month_bounds, previous_month
 from scripts.demo.order_stories import life, scenario, wire
+from scripts.demo.people import CUSTOMER
 from scripts.demo.state import already_loaded, mark_loaded
 from scripts.users import staff_headers
 from services.orders.order import terms_of
@@ -51,7 +52,7 @@ def seed_catalogue(engine: Engine, agents=AGENTS, products=PRODUCTS) -> None:
 
 async def place(http: httpx.AsyncClient, api: str, key: str, agent: str, product: str, msisdn: str) -> str:
     r = await http.post(f"{api}/orders", headers={"Idempotency-Key": key},
-                        json={"agent_id": agent, "product_id": product, "msisdn": msisdn})
+                        json={"agent_id": agent, "product_id": product, "msisdn": msisdn, **CUSTOMER})
     r.raise_for_status()
     return r.json()["id"]
 
