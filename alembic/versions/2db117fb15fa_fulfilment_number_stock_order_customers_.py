@@ -1,7 +1,7 @@
 """fulfilment: number stock, order customers, submissions, payments
 
 Revision ID: 2db117fb15fa
-Revises: b7e1c2d3f4a5
+Revises: b3be4f37eea8
 Create Date: 2026-12-02 06:46:12.118985
 
 """
@@ -15,7 +15,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = '2db117fb15fa'
-down_revision: str | Sequence[str] | None = 'b7e1c2d3f4a5'
+down_revision: str | Sequence[str] | None = 'b3be4f37eea8'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
