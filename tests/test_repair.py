@@ -130,7 +130,8 @@ async def test_a_crash_between_a_row_and_its_workflow_heals(stack):
         s.commit()
     healed = await client.execute_workflow(orders.REPAIR_WORKFLOW, id="repair-test", task_queue=orders.TASK_QUEUE,
                                            result_type=dict)
-    assert healed == {"processes_started": 0, "events_delivered": 1, "events_for_closed_orders": 0, "failed": 0}
+    assert healed == {"processes_started": 0, "events_delivered": 1, "events_for_closed_orders": 0, "failed": 0,
+                      "reservations_lapsed": 0, "back_from_quarantine": 0, "low_stock_alerts": 0}
     with Session(engine) as s:
         event = s.exec(select(CarrierEventRecord).where(CarrierEventRecord.event_id == "lost-1")).one()
         assert event.signalled_at is not None
