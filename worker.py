@@ -15,13 +15,14 @@ import subprocess
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import structlog
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey, VersioningBehavior, WorkerDeploymentVersion
-from temporalio.worker import Worker, WorkerDeploymentConfig
+from temporalio.worker import PollerBehaviorSimpleMaximum, Worker, WorkerDeploymentConfig
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.agents import AgentActivities
@@ -36,7 +37,7 @@ from activities.orders.suspension import SuspensionCaseActivities
 from activities.refunds import RefundActivities
 from core import logs, telemetry
 from core.db import get_engine
-from core.settings import check_secrets, get_settings
+from core.settings import Settings, check_secrets, get_settings
 from core.temporal import connect
 from gateways.agents import AgentWebhookGateway, agent_webhooks_from_settings
 from gateways.billing import BillingGateway, billing_gateway_from_settings
@@ -223,6 +224,16 @@ def deployment_config() -> WorkerDeploymentConfig | None:
                                   default_versioning_behavior=VersioningBehavior.AUTO_UPGRADE)
 
 
+def tuning(s: Settings) -> dict:
+    """The workflow-task options of every worker (docs/performance.md, "Worker tuning"), 0 leaving the SDK's."""
+    options: dict = {"sticky_queue_schedule_to_start_timeout": timedelta(seconds=s.worker_sticky_timeout_s)}
+    if s.worker_workflow_tasks:
+        options["max_concurrent_workflow_tasks"] = s.worker_workflow_tasks
+    if s.worker_workflow_pollers:
+        options["workflow_task_poller_behavior"] = PollerBehaviorSimpleMaximum(maximum=s.worker_workflow_pollers)
+    return options
+
+
 def build_workers(peers: Peers, names: Sequence[str] | None = None,
                   executor: ThreadPoolExecutor | None = None) -> list[Worker]:
     s = get_settings()
@@ -242,6 +253,7 @@ def build_workers(peers: Peers, names: Sequence[str] | None = None,
             # Every open order is a cached workflow; an evicted one is replayed from its whole history on its
             # next event, so the cache holds all of them (a few KB each) rather than the SDK's default 1000.
             max_cached_workflows=s.max_cached_workflows,
+            **tuning(s),
             max_concurrent_activities=64,
             max_concurrent_local_activities=64,
             deployment_config=versioning,
