@@ -38,12 +38,14 @@ from temporalio.worker import Worker
 from bench.bare import BareOrderWorkflow, SameShapeWorkflow, Shape, nothing, shape_of
 from bench.common import gather_limited, print_cpu, total, wait_until
 from core.db import make_engine
+from core.settings import get_settings
 from core.temporal import connect
 from domain.clock import SHANGHAI, month_bounds, previous_month
 from scripts.demo.order_stories import life, scenario
 from scripts.demo.orders import PRODUCTS, seed_catalogue
 from scripts.stack import Ports, Stack
 from services.orders.order import terms_of
+from worker import tuning
 from workflows.orders import contract as orders
 from workflows.orders.contract import SettlementInput
 
@@ -154,8 +156,10 @@ async def run_same_shape(stack: Stack, client, shapes: list[Shape], start_offset
     tq = f"same-shape-{uuid.uuid4().hex[:6]}"
     gate = asyncio.Semaphore(CONCURRENCY)
     cpu_before, own_before = _cpu(stack), time.process_time()
+    s = get_settings()  # the same worker options as ours: the baseline differs by the business code only
     async with Worker(client, task_queue=tq, workflows=[SameShapeWorkflow], activities=[nothing],
-                      activity_executor=ThreadPoolExecutor(4)):
+                      activity_executor=ThreadPoolExecutor(4), max_cached_workflows=s.max_cached_workflows,
+                      **tuning(s)):
         t0 = time.monotonic()
 
         async def at(offset: float) -> None:
