@@ -58,7 +58,7 @@ SUSPENSION_CASES = "suspension-cases"
 # changes, its row for the API when its status or what it waits for changes, and no memo (the Web UI's current
 # details and the search attributes say it). A step it passes through inside one task (checking in network on the
 # way to awaiting audit) is not published. It implies the two patches above: an order with this marker was started
-# after both, so it never asks for them (four history events less). Orders started before it keep their old
+# after both, so it never asks for them (two history events less, four for a suspended order). Orders started before it keep their old
 # publishing for the rest of their run. docs/performance.md has the figures.
 PUBLISH_AT_REST = "publish-at-rest"
 LOCAL = dict(start_to_close_timeout=timedelta(seconds=30), retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=5)))
