@@ -29,7 +29,9 @@ from activities.agents import AgentActivities
 from activities.cancellations import CancellationActivities
 from activities.complaints.complaint import ComplaintActivities
 from activities.complaints.fee_return import FeeReturnActivities
+from activities.finance import FinanceActivities
 from activities.orders.carrier import CarrierActivities
+from activities.orders.fulfilment import FulfilmentActivities
 from activities.orders.order import OrderActivities
 from activities.orders.repair import OrderRepairActivities
 from activities.orders.settlement import SettlementActivities
@@ -42,6 +44,7 @@ from core.temporal import connect
 from gateways.agents import AgentWebhookGateway, agent_webhooks_from_settings
 from gateways.billing import BillingGateway, billing_gateway_from_settings
 from gateways.carrier import CarrierGateway
+from gateways.mail import SmtpMailer
 from gateways.payment_channel import PaymentChannelGateway
 from gateways.sms import SmsGateway, sms_gateway_from_settings
 from workflows.agents import contract as agents
@@ -54,6 +57,9 @@ from workflows.complaints import contract as complaints
 from workflows.complaints.complaint import CalendarCheckWorkflow, ComplaintWorkflow
 from workflows.complaints.fee_return import FeeReturnCreditWorkflow
 from workflows.complaints.notice import NoticeDeliveryWorkflow
+from workflows.finance import contract as finance
+from workflows.finance.invoice import InvoiceMailWorkflow
+from workflows.finance.payout import PayoutRetryWorkflow
 from workflows.orders import contract as orders
 from workflows.orders.order import OrderSettlementWorkflow
 from workflows.orders.repair import OrderRepairWorkflow
@@ -105,7 +111,7 @@ BUSINESSES: tuple[Business, ...] = (
         (OrderSettlementWorkflow, CarrierSettlementWorkflow, SettlementKickoffWorkflow, OrderRepairWorkflow),
         lambda p: (OrderActivities(p.engine), CarrierActivities(p.carrier),
                    SettlementActivities(p.engine, p.client, p.carrier), SuspensionCaseActivities(p.client),
-                   OrderRepairActivities(p.engine, p.client)),
+                   OrderRepairActivities(p.engine, p.client), FulfilmentActivities(p.engine, p.carrier)),
         orders.SEARCH_ATTRIBUTES, orders.__name__,
     ),
     Business(
@@ -131,6 +137,12 @@ BUSINESSES: tuple[Business, ...] = (
         (CancellationWorkflow,),
         lambda p: (CancellationActivities(p.engine, p.carrier, p.sms),),
         cancellations.SEARCH_ATTRIBUTES, cancellations.__name__,
+    ),
+    Business(
+        "finance", finance.TASK_QUEUE,
+        (PayoutRetryWorkflow, InvoiceMailWorkflow),
+        lambda p: (FinanceActivities(p.engine, p.carrier, SmtpMailer.finance(get_settings())),),
+        finance.SEARCH_ATTRIBUTES, finance.__name__,
     ),
 )
 

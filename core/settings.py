@@ -60,6 +60,20 @@ class Settings(BaseSettings):
     # Settlement: the Schedule starts each carrier's batch on this day of the month after month end
     settlement_schedule_day: int = 3
 
+    # Finance (docs/finance.md). Which commission is paid when the carrier's audit differs from the product's figure,
+    # per carrier: "audited" (default), "expected" or "lower" (domain/finance/reconciliation.py)
+    finance_paid_figure: dict[str, str] = {}
+    # Invoices are mailed as PDF through this SMTP server (make run and the tests start a local sink on 8025)
+    finance_smtp_host: str = "127.0.0.1"
+    finance_smtp_port: int = 8025
+    finance_smtp_starttls: bool = False  # production: true (port 587), with the user and password below
+    finance_smtp_user: str = ""
+    finance_smtp_password: str = ""
+    finance_smtp_timeout_s: float = 20.0
+    finance_mail_sender: str = "finance@simbo.local"
+    finance_invoice_seller: str = "Simbo SIM Distribution Co., Ltd."  # the issuer named on every invoice
+    finance_invoice_seller_tax_number: str = "91440300MA5SIMBO01"
+
     # Complaint desk: SMS gateway and billing system (one simulator serves both by default)
     sms_base_url: str = "http://localhost:8200"
     sms_api_secret: str = "dev-sms-secret"  # HMAC key of our calls to the SMS gateway
@@ -153,6 +167,12 @@ class Settings(BaseSettings):
     tracing: str = "off"
     otlp_endpoint: str = "http://localhost:4318/v1/traces"
     service_name: str = ""  # empty: simbo-api / simbo-worker
+
+    # Fulfilment (docs/fulfilment.md): the number stock and paid orders
+    stock_reservation_minutes: int = 30  # placing an order reserves its number; not confirmed by then, it lapses
+    stock_quarantine_days: int = 30  # a number back from a failed order rests this long before it is sold again
+    stock_low_level: int = 20  # fewer available numbers of a product than this: ops get a low-stock alert
+    order_merchant_id: str = "simbo-shop"  # the platform's own shop, whose payments the customers' order payments are
 
     # Worker Versioning: workers announce a deployment and a build; a workflow stays on the build it started on
     # (pinned) unless its type says it may move (auto-upgrade). Empty build id: the git commit of the checkout.

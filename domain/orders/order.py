@@ -62,6 +62,11 @@ class FailureReason(StrEnum):
     CARRIER_SYSTEM_ERROR = "carrier_system_error"
     POLICY_CHANGE = "policy_change"
     AGENT_VIOLATION = "agent_violation"
+    # the carrier refused the order at submission (docs/fulfilment.md)
+    REAL_NAME_CHECK_FAILED = "real_name_check_failed"
+    OUTSIDE_COVERAGE = "outside_coverage"
+    NUMBER_UNAVAILABLE = "number_unavailable"
+    CARRIER_REFUSED = "carrier_refused"  # a refusal the carrier names with a reason of no code of ours
 
 
 class EventKind(StrEnum):
@@ -112,6 +117,8 @@ ACTIVATION_FAILURES = {
     "technical_failure": FailureReason.ACTIVATION_TECHNICAL_FAILURE,
 }
 
+# The failure detail of an order the carrier's final audit never named (finance lists it as a partial audit).
+ABSENT_FROM_AUDIT = "absent from the carrier's final audit"
 # Audit rejections carriers send, mapped onto our codes.
 AUDIT_REJECTIONS = {
     "incomplete_order_data": FailureReason.INCOMPLETE_ORDER_DATA,
@@ -207,8 +214,19 @@ class AuditResult(BaseModel):
     detail: str = ""
 
 
+class Submission(BaseModel):
+    """The carrier's answer to the order (docs/fulfilment.md): its own order number, or a refusal with its reason."""
+
+    accepted: bool
+    at: AwareDatetime
+    carrier_order_no: str = ""
+    reason: FailureReason | None = None
+    detail: str = ""
+
+
 class OrderFacts(BaseModel):
     seen_event_ids: list[str] = []
+    submission: Submission | None = None  # none in orders placed before the carrier submission
     shipped: Fact | None = None
     tracking_no: str | None = None
     signed: Fact | None = None
@@ -373,6 +391,10 @@ def evaluate(terms: ProductTerms, facts: OrderFacts, now: datetime) -> Verdict:
         }
 
     # 1. ordered and shipped
+    if facts.submission is not None and not facts.submission.accepted:
+        sub = facts.submission
+        reason = sub.reason or FailureReason.CARRIER_REFUSED
+        return fail(0, reason, f"refused by the carrier: {sub.detail or reason.value}", sub.at)
     if facts.order_cancelled and not facts.signed:
         return fail(0, FailureReason.ORDER_CANCELLED, "order withdrawn before delivery", facts.order_cancelled.at)
     if not facts.shipped:

@@ -23,10 +23,12 @@ with workflow.unsafe.imports_passed_through():
         OrderEvent,
         OrderFacts,
         OrderStatus,
+        Submission,
         Verdict,
         describe,
         evaluate,
     )
+    from domain.orders.payment import refund_due
     from workflows.agents.contract import (
         CaseNews,
         CaseOrderDecided,
@@ -40,8 +42,10 @@ with workflow.unsafe.imports_passed_through():
         OrderEvents,
         OrderInput,
         OrderProgress,
+        OrderRefundRequest,
         OrderView,
         RescueRequest,
+        SubmitRequest,
     )
 
 RESCUE_REMINDER_EVERY = timedelta(hours=24)
@@ -58,9 +62,17 @@ SUSPENSION_CASES = "suspension-cases"
 # changes, its row for the API when its status or what it waits for changes, and no memo (the Web UI's current
 # details and the search attributes say it). A step it passes through inside one task (checking in network on the
 # way to awaiting audit) is not published. It implies the two patches above: an order with this marker was started
-# after both, so it never asks for them (two history events less, four for a suspended order). Orders started before it keep their old
-# publishing for the rest of their run. docs/performance.md has the figures.
+# after both, so it never asks for them (two history events less, four for a suspended order). Orders started
+# before it keep their old publishing for the rest of their run. docs/performance.md has the figures.
 PUBLISH_AT_REST = "publish-at-rest"
+# Since this patch the order's first step is its submission to the carrier (docs/fulfilment.md): the number is
+# confirmed from the stock and the carrier answers with its order number or a refusal, which fails the order with
+# the carrier's reason. Orders started before it were never submitted (the carrier learned of them otherwise).
+CARRIER_SUBMISSION = "carrier-submission"
+# Since this patch an order that ends before the customer had the card (cancelled before shipment, a failed
+# delivery, refused by the carrier) asks the refund engine for its payment back; the activity knows whether the
+# order was paid at all.
+ORDER_REFUND = "order-refund"
 LOCAL = dict(start_to_close_timeout=timedelta(seconds=30), retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=5)))
 
 
@@ -85,6 +97,9 @@ class OrderSettlementWorkflow:
         if at_rest:
             self._visible = {k.name: v for k, v in ((k, workflow.info().typed_search_attributes.get(k))
                                                     for k in contract.FILTERED) if v is not None}
+        if workflow.patched(CARRIER_SUBMISSION):
+            self._facts.submission = await self._submit()
+            self._changes += 1
         recorded: tuple | None = None
         while True:
             verdict = evaluate(order.terms, self._facts, workflow.now())
@@ -105,6 +120,9 @@ class OrderSettlementWorkflow:
             if verdict.status in TERMINAL:
                 if at_rest:
                     await self._publish_changes(verdict)
+                reason = verdict.failure_reason.value if verdict.failure_reason else None
+                if refund_due(verdict.status.value, reason) and workflow.patched(ORDER_REFUND):
+                    await self._refund(verdict.status.value, reason)
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 return verdict
             if verdict.status == OrderStatus.DELIVERY_EXCEPTION:
@@ -156,6 +174,27 @@ class OrderSettlementWorkflow:
             verdict=self._verdict or evaluate(self._input.terms, self._facts, workflow.now()),
             facts=self._facts,
             events_seen=len(self._facts.seen_event_ids),
+        )
+
+    async def _submit(self) -> Submission:
+        """Tell the carrier of the order; retried while the carrier is unreachable (it dedupes by the order id)."""
+        order = self._input
+        workflow.set_current_details(f"submitting the order to {carrier_name(order.carrier)}")
+        return await workflow.execute_activity(
+            contract.SUBMIT_ORDER, SubmitRequest(order_id=order.order_id, carrier=order.carrier),
+            result_type=Submission, start_to_close_timeout=timedelta(seconds=60),
+            retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=5)),
+            summary=f"submit the order to {carrier_name(order.carrier)}",
+        )
+
+    async def _refund(self, status: str, reason: str | None) -> None:
+        """A paid order's payment back through the refund engine (nothing when the order was not paid)."""
+        order = self._input
+        await workflow.execute_activity(
+            contract.REFUND_ORDER, OrderRefundRequest(order_id=order.order_id, status=status, failure_reason=reason),
+            result_type=str, start_to_close_timeout=timedelta(seconds=60),
+            retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=5)),
+            summary=f"refund the customer's payment if any: {reason or status}",
         )
 
     async def _ask_in_network(self) -> InNetworkAnswer:
