@@ -38,10 +38,13 @@ from core.temporal import connect
 from db.orders import Order
 from domain.clock import SHANGHAI, month_bounds, previous_month
 from domain.orders.carrier_events import CarrierEventIn
+from domain.orders.customer import Customer
 from domain.orders.order import OrderStatus
 from scripts.demo.order_stories import life, scenario
 from scripts.demo.orders import PRODUCTS, seed_catalogue
+from scripts.demo.people import CUSTOMER
 from scripts.stack import Ports, Stack
+from services.orders import stock
 from services.orders.carrier_events import order_event_of
 from services.orders.order import NewOrder, order_input, place_order, terms_of
 from workflows.orders import contract as orders
@@ -55,12 +58,17 @@ ORDER_SAMPLE = 200  # order histories read for the longest one (every order has 
 def _place(engine, carrier: str, n: int, run: str) -> list[tuple]:
     """The order rows, as `POST /orders` writes them; each order's workflow input, product and number."""
     products = [p for p in PRODUCTS if p.carrier == carrier]
+    customer = Customer.model_validate(CUSTOMER)
     placed = []
     with Session(engine) as s:
+        # every order's number comes from the stock (docs/fulfilment.md): one import of the N numbers first
+        stock.import_numbers(s, "msisdn,product_id\n" + "".join(
+            f"137{i:08d},{products[i % len(products)].id}\n" for i in range(n)), actor="bench")
         for i in range(n):
             product = products[i % len(products)]
             p = place_order(s, f"bench-settlement-{run}-{i}",
-                            NewOrder(agent_id=["A002", "A003"][i % 2], product_id=product.id, msisdn=f"137{i:08d}"))
+                            NewOrder(agent_id=["A002", "A003"][i % 2], product_id=product.id, msisdn=f"137{i:08d}",
+                                     customer=customer))
             placed.append((order_input(p.order, terms_of(product)), product, f"137{i:08d}"))
     return placed
 
