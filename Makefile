@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint setup migrate bench bench-complaints bench-refunds bench-api compose-check clean
+.PHONY: run test lint setup migrate bench bench-complaints bench-refunds bench-api bench-settlement compose-check clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -35,6 +35,9 @@ bench-complaints: $(STAMP)  ## N complaints (default 5000) transferred and repli
 
 bench-refunds: $(STAMP)  ## a flash-sale burst of N refunds (default 1000) against the channel simulator; last line JSON
 	$(BIN)/python -m bench.refunds $(if $(N),--n $(N),)
+
+bench-settlement: $(STAMP)  ## one carrier's month of ORDERS orders (default 50000) settled; last line JSON
+	$(BIN)/python -m bench.settlement $(if $(ORDERS),--orders $(ORDERS),)
 
 bench-api: $(STAMP)  ## the API under a mixed read/write load at RATE requests/s (default 50) for SECONDS (60); last line JSON
 	$(BIN)/python -m bench.api_load $(if $(RATE),--rate $(RATE),) $(if $(SECONDS),--seconds $(SECONDS),)

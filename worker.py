@@ -15,12 +15,14 @@ import subprocess
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
 
 import structlog
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey, VersioningBehavior, WorkerDeploymentVersion
-from temporalio.worker import Worker, WorkerDeploymentConfig
+from temporalio.worker import PollerBehaviorSimpleMaximum, Worker, WorkerDeploymentConfig
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.agents import AgentActivities
@@ -37,7 +39,7 @@ from activities.orders.suspension import SuspensionCaseActivities
 from activities.refunds import RefundActivities
 from core import logs, telemetry
 from core.db import get_engine
-from core.settings import check_secrets, get_settings
+from core.settings import Settings, check_secrets, get_settings
 from core.temporal import connect
 from gateways.agents import AgentWebhookGateway, agent_webhooks_from_settings
 from gateways.billing import BillingGateway, billing_gateway_from_settings
@@ -148,9 +150,35 @@ WORKFLOWS = [w for b in BUSINESSES for w in b.workflows]
 SEARCH_ATTRIBUTES = tuple(k for b in BUSINESSES for k in b.search_attributes)
 
 # Pure, deterministic modules (and the libraries they use) are loaded once, not re-imported into each
-# workflow's sandbox: that re-import is most of a workflow start's CPU.
+# workflow's sandbox: that re-import is most of a workflow start's CPU. Only the workflow modules themselves
+# are executed again per run, as the sandbox intends (tests/test_sandbox.py: I/O is still refused).
 PASSTHROUGH = ("pydantic", "pydantic_core", "annotated_types", "chinese_calendar", "domain", "opentelemetry",
                *(b.contract for b in BUSINESSES))
+
+
+def sandbox_runner() -> SandboxedWorkflowRunner:
+    """The sandbox every workflow runs in: the default restrictions, with PASSTHROUGH loaded once."""
+    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH))
+
+
+def compile_workflow_modules() -> None:
+    """Bytecode for the workflow modules, which the sandbox executes again for every new run and every replay.
+    Without it (PYTHONDONTWRITEBYTECODE, as in our image and on the development machines) each run compiles their
+    source again: half of a workflow instance's CPU, measured (docs/performance.md, "The sandbox")."""
+    import compileall
+
+    # the workflow modules and their packages, wherever they live (compile_file reports an unwritable cache and
+    # goes on: the runs then compile their source, slower but the same)
+    sources: set[Path] = set()
+    for w in WORKFLOWS:
+        module = Path(inspect.getsourcefile(w) or "")
+        sources.add(module)
+        package = module.parent
+        while (package / "__init__.py").exists():
+            sources.add(package / "__init__.py")
+            package = package.parent
+    for source in sorted(s for s in sources if s.suffix == ".py"):
+        compileall.compile_file(str(source), quiet=2)
 
 
 def business(name: str) -> Business:
@@ -208,12 +236,23 @@ def deployment_config() -> WorkerDeploymentConfig | None:
                                   default_versioning_behavior=VersioningBehavior.AUTO_UPGRADE)
 
 
+def tuning(s: Settings) -> dict:
+    """The workflow-task options of every worker (docs/performance.md, "Worker tuning"), 0 leaving the SDK's."""
+    options: dict = {"sticky_queue_schedule_to_start_timeout": timedelta(seconds=s.worker_sticky_timeout_s)}
+    if s.worker_workflow_tasks:
+        options["max_concurrent_workflow_tasks"] = s.worker_workflow_tasks
+    if s.worker_workflow_pollers:
+        options["workflow_task_poller_behavior"] = PollerBehaviorSimpleMaximum(maximum=s.worker_workflow_pollers)
+    return options
+
+
 def build_workers(peers: Peers, names: Sequence[str] | None = None,
                   executor: ThreadPoolExecutor | None = None) -> list[Worker]:
     s = get_settings()
     versioning = deployment_config()
     executor = executor or ThreadPoolExecutor(max_workers=64)
-    runner = SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH))
+    compile_workflow_modules()
+    runner = sandbox_runner()
     workers = []
     for queue, served in queues_of(names).items():
         workers.append(Worker(
@@ -226,6 +265,7 @@ def build_workers(peers: Peers, names: Sequence[str] | None = None,
             # Every open order is a cached workflow; an evicted one is replayed from its whole history on its
             # next event, so the cache holds all of them (a few KB each) rather than the SDK's default 1000.
             max_cached_workflows=s.max_cached_workflows,
+            **tuning(s),
             max_concurrent_activities=64,
             max_concurrent_local_activities=64,
             deployment_config=versioning,

@@ -1,8 +1,10 @@
-"""What every benchmark shares: bounded concurrency and the CPU split of the stack's processes."""
+"""What every benchmark shares: bounded concurrency, the CPU split and the peak memory of the stack's processes."""
 
 import asyncio
+import resource
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
 from typing import TypeVar
 
 from scripts.stack import Stack
@@ -46,3 +48,18 @@ def print_cpu(stack: Stack) -> None:
     """CPU seconds each process of the stack used so far: where the time went."""
     cpu = stack.cpu_seconds()
     print("  CPU seconds by process: " + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items()), flush=True)
+
+
+def peak_memory_mb(stack: Stack) -> dict[str, float]:
+    """The peak resident memory (VmHWM) of each process of the stack so far, and of this benchmark, in MB."""
+    out = {}
+    for p in stack.procs:
+        try:
+            status = Path(f"/proc/{p.pid}/status").read_text()
+        except OSError:
+            continue
+        kb = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), 0)
+        name = Path(str(p.args[0])).name + ":" + " ".join(str(a) for a in p.args[1:3])
+        out[name] = round(kb / 1024, 1)
+    out["bench"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return out

@@ -20,6 +20,10 @@ class Settings(BaseSettings):
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
     max_cached_workflows: int = 20_000
+    # Worker tuning, set from measurements on two cores (docs/performance.md, "Worker tuning"); 0: the SDK's default
+    worker_workflow_tasks: int = 10  # workflow tasks one worker runs at once (SDK: 100)
+    worker_workflow_pollers: int = 2  # concurrent polls of a workflow task queue (SDK: 5)
+    worker_sticky_timeout_s: float = 30.0  # a task waits this long for the worker that caches its workflow (SDK: 10)
     temporal_ui_port: int = 8233
     # A production cluster or Temporal Cloud: mTLS (client certificate and key, the server's CA) and/or an API key
     temporal_tls: bool = False

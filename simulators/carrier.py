@@ -230,6 +230,11 @@ class State(BaseModel):
     stats: dict[str, int] = {}
 
 
+# What grows with use: a save appends the entries that changed (O(changes)); what is in flight (outbox, held events,
+# pending daily events, counters) is saved whole with each save.
+JOURNALED = ("scenarios", "accounts", "payouts", "submitted", "order_scripts")
+
+
 # -- the simulator -----------------------------------------------------------------------------
 
 
@@ -254,8 +259,7 @@ class CarrierSimulator:
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
         self.rng = random.Random(seed)
-        # scenarios, accounts and payouts grow with use: a save appends the ones that changed (O(changes))
-        self.store = JsonState(state_path, State, save_delay, journaled=("scenarios", "accounts", "payouts"))
+        self.store = JsonState(state_path, State, save_delay, journaled=JOURNALED)
         if self.store.loaded:
             log.info(
                 "sim.state_loaded",
@@ -368,6 +372,7 @@ class CarrierSimulator:
         known = {"order_id": order.order_id, **answer, "carrier": carrier.value, "msisdn": mask_msisdn(order.msisdn),
                  "answered_at": datetime.now(UTC).isoformat()}
         self.state.submitted[order.order_id] = known
+        self.store.changed("submitted", order.order_id)
         self.store.count("orders_accepted" if answer["accepted"] else "orders_refused")
         held = self.state.held.pop(order.order_id, [])
         sc = self.state.scenarios.get(order.order_id)
@@ -594,6 +599,7 @@ def create_app(
     async def post_orders(scripts: list[OrderScript]) -> dict:
         for sc in scripts:
             sim.state.order_scripts[sc.msisdn] = sc
+            sim.store.changed("order_scripts", sc.msisdn)
             log.info("sim.order_script", msisdn=mask_msisdn(sc.msisdn), outcome=sc.outcome, reason=sc.reason)
         sim.store.mark_dirty()
         return {"accepted": len(scripts)}

@@ -79,12 +79,22 @@ async def histories(env) -> dict[str, object]:
     old = FakeWorld()
     async with old.worker(env.client, f"old-{uid}", **started_before(PUBLISH_AT_REST)):
         await _settled(env, f"old-{uid}", "order_started_before_publish_at_rest", out)
+        # such an order suspended after "suspension-cases" was deprecated: its marker says deprecated
+        now = await env.get_current_time()
+        order = new_order(now)
+        h = await _start(env, order, f"old-{uid}")
+        s = Script(order.order_id, now)
+        await h.signal(OrderSettlementWorkflow.carrier_events, s.push(*s.happy(), s.ev("suspended", timedelta(days=10),
+                                                                                      mode="one_way")))
+        old.answers[order.order_id] = InNetworkAnswer(in_network=False, asked_at=now, mode="one_way")
+        await h.result()
+        out["order_started_before_publish_at_rest_suspended"] = (await h.fetch_history()).to_json_dict()
     return out
 
 
 # each history's next version beside the ones recorded before
 VERSIONS = {"order_settled": "v4", "order_recharge_missing": "v4", "order_suspension_cases": "v3",
-            "order_started_before_publish_at_rest": "v1"}
+            "order_started_before_publish_at_rest": "v1", "order_started_before_publish_at_rest_suspended": "v1"}
 
 
 async def record() -> None:

@@ -404,10 +404,10 @@ async def _stats_when(admin: httpx.AsyncClient, cond) -> dict | None:
 
 
 def _state(path, **kw):
-    from simulators.carrier import State
+    from simulators.carrier import JOURNALED, State
     from simulators.scaffold import JsonState
 
-    return JsonState(path, State, journaled=("scenarios", "accounts", "payouts"), **kw)
+    return JsonState(path, State, journaled=JOURNALED, **kw)
 
 
 def _add(store, order_id: str) -> None:

@@ -53,16 +53,17 @@ RESCUE_REMINDER_EVERY = timedelta(hours=24)
 # patch the workflow does not publish that same state again (one activity and two events less per order).
 PLACED_PUBLISHED_AT_START = "placed-published-at-start"
 # Since this patch each suspension the carrier reports opens a case `suspension-<order>-<n>` (suspension rules
-# 1.7), a restore closes the open ones, and the end of the order closes what is left. Orders that learned of a
-# suspension before the patch keep their old behaviour (no case) for the rest of their run.
+# 1.7), a restore closes the open ones, and the end of the order closes what is left. Deprecated (the old branch,
+# a suspension without a case, is gone): no recorded history took it, and `python -m scripts.patches` decides it for
+# a namespace (docs/performance.md, "Retiring a patch"). The call goes once no order started before this build runs.
 SUSPENSION_CASES = "suspension-cases"
 # Since this patch the order publishes only where it comes to rest (about to wait, or at its end), and only what
 # changed: the search attributes ops filter on (OrderStatus, SettlementMonth, FailureReason) when one of them
 # changes, its row for the API when its status or what it waits for changes, and no memo (the Web UI's current
 # details and the search attributes say it). A step it passes through inside one task (checking in network on the
 # way to awaiting audit) is not published. It implies the two patches above: an order with this marker was started
-# after both, so it never asks for them (four history events less). Orders started before it keep their old
-# publishing for the rest of their run. docs/performance.md has the figures.
+# after both, so it never asks for them (two history events less, four for a suspended order). Orders started
+# before it keep their old publishing for the rest of their run. docs/performance.md has the figures.
 PUBLISH_AT_REST = "publish-at-rest"
 # Since this patch the order's first step is its submission to the carrier (docs/fulfilment.md): the number is
 # confirmed from the stock and the carrier answers with its order number or a refusal, which fails the order with
@@ -112,7 +113,9 @@ class OrderSettlementWorkflow:
                             and workflow.patched(PLACED_PUBLISHED_AT_START)):
                         await self._publish(verdict)
                     recorded = key
-            if self._facts.suspensions and (at_rest or workflow.patched(SUSPENSION_CASES)):
+            if self._facts.suspensions:
+                if not at_rest:  # retired: no order that took the old branch (no cases) can still be replayed
+                    workflow.deprecate_patch(SUSPENSION_CASES)
                 await self._track_suspensions(verdict)
             if verdict.status in TERMINAL:
                 if at_rest:
