@@ -54,7 +54,8 @@ async def place_order(
     key: Annotated[str, Depends(idempotency_key)],
 ) -> OrderOut:
     own_agent(principal, body.agent_id)
-    req = svc.NewOrder(agent_id=body.agent_id, product_id=body.product_id, msisdn=body.msisdn, customer_name=body.customer_name)
+    req = svc.NewOrder(agent_id=body.agent_id, product_id=body.product_id, msisdn=body.msisdn, customer_name=body.customer_name,
+                       recipient_phone=body.recipient_phone)
     placed = await run_db(session, svc.place_order, key, req)
     order = placed.order
     out = OrderOut.model_validate(order)

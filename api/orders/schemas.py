@@ -27,6 +27,10 @@ class PlaceOrderRequest(BaseModel):
     customer_name: str | None = Field(
         default=None, max_length=100, description="for the courier; never stored in workflow payloads"
     )
+    recipient_phone: str | None = Field(
+        default=None, pattern=r"^1\d{10}$", examples=["13900001111"],
+        description="the customer's contact phone: the tracking number and the arrival reminder are texted to it "
+                    "(sealed at rest, never in workflow payloads)")
 
 
 class OrderOut(FromRow):

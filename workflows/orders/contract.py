@@ -12,7 +12,43 @@ from temporalio.common import SearchAttributeKey
 
 from domain.money import yuan
 from domain.orders.carriers import carrier_name
+from domain.orders.delivery import DeliveryTerms, StaleReason
 from domain.orders.order import AuditResult, OrderFacts, ProductTerms, Verdict
+
+
+class RescueState(BaseModel):
+    """The delivery rescue of the open exception, as the workflow keeps it (carried across continue-as-new)."""
+
+    exception_event_id: str
+    kind: str
+    opened_at: AwareDatetime
+    give_up_at: AwareDatetime
+    reminders: int = 0
+    next_reminder_at: AwareDatetime
+    closed: str = ""  # the agent's resolution, once closed through the API
+
+
+class FollowUpState(BaseModel):
+    """The delivery follow-up already done: the SMS sent and reminders given, so a new run repeats none."""
+
+    tracking_sms_sent: bool = False
+    arrival_reminded: list[str] = []  # ISO dates of the expected arrivals already reminded
+    stale_reason: StaleReason | None = None
+    stale_since: AwareDatetime | None = None
+    rescues_done: list[str] = []  # exception event ids whose rescue ended
+
+
+class OrderCarry(BaseModel):
+    """Everything a run knows that its next run must know (continue-as-new): the facts with every seen event id,
+    the open rescue, the follow-up done, the published state and the suspension cases."""
+
+    facts: OrderFacts
+    rescue: RescueState | None = None
+    follow_up: FollowUpState = FollowUpState()
+    published: tuple[str, str, str] | None = None  # (status, waiting for, failure reason) last published
+    cases: list[str] = []
+    cases_closed: list[str] = []
+    runs: int = 1
 
 
 class OrderInput(BaseModel):
@@ -23,6 +59,11 @@ class OrderInput(BaseModel):
     msisdn_masked: str
     msisdn_fingerprint: str
     placed_at: AwareDatetime
+    # The delivery clocks (stale windows, rescue give-up), from the settings at order time; orders started
+    # before them get the defaults when their workflow reads them.
+    delivery: DeliveryTerms = DeliveryTerms()
+    # What a run that continued as new hands on (None on the first run): docs/architecture.md, "The order process".
+    carried: OrderCarry | None = None
 
 
 class OrderProgress(BaseModel):
@@ -34,6 +75,8 @@ class OrderProgress(BaseModel):
     carrier: str = ""
     commission_fen: int | None = None
     parent_override_bp: int = 0
+    tracking_no: str | None = None  # the courier's, for the tracking table (None from runs before it)
+    carrier_accepted_at: AwareDatetime | None = None
 
 
 class OrderView(BaseModel):
@@ -56,6 +99,39 @@ class RescueRequest(BaseModel):
     agent_id: str
     exception_event_id: str
     kind: str
+    msisdn_masked: str = ""  # the fields below come from runs since the delivery rescue (none before)
+    give_up_at: AwareDatetime | None = None
+
+
+class RescueReminder(BaseModel):
+    order_id: str
+    agent_id: str
+    exception_event_id: str
+    n: int  # the n-th reminder of this task: the notice's key
+    text: str
+
+
+class RescueClosed(BaseModel):
+    """The agent closed a rescue task through the API (signal `rescue_closed`)."""
+
+    exception_event_id: str
+    resolution: str  # domain.orders.delivery.RescueResolution
+    by: str
+
+
+class DeliverySmsRequest(BaseModel):
+    message_id: str  # also the gateway's idempotency key: a retry texts once
+    order_id: str
+    kind: str  # tracking / arrival
+    text: str
+
+
+class StaleFlag(BaseModel):
+    order_id: str
+    agent_id: str
+    msisdn_masked: str
+    reason: StaleReason | None  # None: the order has news again
+    since: AwareDatetime | None = None
 
 
 class SettlementInput(BaseModel):
@@ -133,6 +209,7 @@ def settlement_schedule_id(carrier: str) -> str:
 CARRIER_EVENT = "carrier_event"
 AUDIT_RESULT = "audit_result"
 CHECKLIST = "checklist"
+RESCUE_CLOSED = "rescue_closed"
 # Settlement batch handler
 PROGRESS = "progress"
 
@@ -145,6 +222,11 @@ RESOLVE_RESCUE = "resolve_rescue"
 # Number suspension cases live in the agents business (its contract has the payloads); the order opens and tells them
 OPEN_SUSPENSION_CASE = "open_suspension_case"
 TELL_SUSPENSION_CASES = "tell_suspension_cases"
+# Delivery follow-up (settlement rules 1.8, 1.9; patch `delivery-follow-up` of the order workflow)
+SEND_DELIVERY_SMS = "send_delivery_sms"
+NOTIFY_AGENT_OF_ORDER = "notify_agent_of_order"
+REMIND_RESCUE_TASK = "remind_rescue_task"
+RECORD_STALENESS = "record_staleness"
 
 OPEN_BATCH = "open_batch"
 SETTLE_AUDIT_PAGE = "settle_audit_page"
@@ -160,7 +242,9 @@ CARRIER = SearchAttributeKey.for_keyword("Carrier")
 AGENT_ID = SearchAttributeKey.for_keyword("AgentId")
 SETTLEMENT_MONTH = SearchAttributeKey.for_keyword("SettlementMonth")
 FAILURE_REASON = SearchAttributeKey.for_keyword("FailureReason")
-SEARCH_ATTRIBUTES = (ORDER_STATUS, CARRIER, AGENT_ID, SETTLEMENT_MONTH, FAILURE_REASON)
+# True while the order has had no news within a delivery window (a Bool: the Keyword slots are full)
+ORDER_STALE = SearchAttributeKey.for_bool("OrderStale")
+SEARCH_ATTRIBUTES = (ORDER_STATUS, CARRIER, AGENT_ID, SETTLEMENT_MONTH, FAILURE_REASON, ORDER_STALE)
 
 
 # The repair pass (services/orders/repair.py): a Schedule runs it; its result counts what it healed
