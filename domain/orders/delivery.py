@@ -165,16 +165,6 @@ def day_slot(at: datetime) -> DaySlot:
 # ---- the agent's monthly delivery figures ---------------------------------------------------------------
 
 
-class LinkTimes(BaseModel):
-    """One order's links as the tracking table shows them (None: not reached yet)."""
-
-    placed_at: AwareDatetime
-    shipped_at: AwareDatetime | None = None
-    signed_at: AwareDatetime | None = None
-    activated_at: AwareDatetime | None = None
-    status: str = ""
-
-
 class AgentKpis(BaseModel):
     """An agent's figures for the orders it placed in one month (Shanghai): each rate over the orders that reached
     the step before, so a month still in progress shows what it has so far (`None`: nothing to divide by)."""
@@ -195,14 +185,3 @@ class AgentKpis(BaseModel):
 def rate(part: int, whole: int) -> float | None:
     """A share to 4 decimals (0.8571 = 85.71 %), rounded half to even by `round`; None when nothing to divide."""
     return round(part / whole, 4) if whole else None
-
-
-def agent_kpis(agent_id: str, month: str, orders: list[LinkTimes]) -> AgentKpis:
-    shipped = sum(1 for o in orders if o.shipped_at)
-    signed = sum(1 for o in orders if o.signed_at)
-    activated = sum(1 for o in orders if o.activated_at)
-    settled = sum(1 for o in orders if o.status == "settled")
-    failed = sum(1 for o in orders if o.status == "failed")
-    return AgentKpis(agent_id=agent_id, month=month, placed=len(orders), shipped=shipped, signed=signed,
-                     activated=activated, settled=settled, failed=failed, sign_for_rate=rate(signed, shipped),
-                     activation_rate=rate(activated, signed), settlement_rate=rate(settled, activated))
