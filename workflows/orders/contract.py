@@ -26,6 +26,7 @@ class RescueState(BaseModel):
     reminders: int = 0
     next_reminder_at: AwareDatetime
     closed: str = ""  # the agent's resolution, once closed through the API
+    tasks: list[str] = []  # the exception event ids with a task in this rescue (a new exception: a new task)
 
 
 class FollowUpState(BaseModel):
