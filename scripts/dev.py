@@ -24,6 +24,7 @@ async def after_start(stack: Stack) -> None:
     from scripts.demo.agents import load_agent_demo_once
     from scripts.demo.cancellations import load_cancellation_demo_once
     from scripts.demo.complaints import load_complaint_demo_once
+    from scripts.demo.delivery import load_delivery_demo_once
     from scripts.demo.orders import load_order_demo_once
     from scripts.demo.refunds import load_refund_demo_once
     from scripts.setup import set_up
@@ -38,6 +39,7 @@ async def after_start(stack: Stack) -> None:
     await load_order_demo_once(client, stack.api_url, stack.simulator_url)
     with Session(get_engine()) as session:  # the demo agent's user, now that its agent exists
         ensure_demo_users(session)
+    await load_delivery_demo_once(client, stack.api_url)  # as demo-agent, before the agents demo suspends A002
     await load_agent_demo_once(stack.api_url)  # suspensions, appeals and cases on the orders demo's agents
     await load_cancellation_demo_once(client, stack.api_url, stack.simulator_url)
 

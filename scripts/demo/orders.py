@@ -49,9 +49,12 @@ def seed_catalogue(engine: Engine, agents=AGENTS, products=PRODUCTS) -> None:
         s.commit()
 
 
-async def place(http: httpx.AsyncClient, api: str, key: str, agent: str, product: str, msisdn: str) -> str:
-    r = await http.post(f"{api}/orders", headers={"Idempotency-Key": key},
-                        json={"agent_id": agent, "product_id": product, "msisdn": msisdn})
+async def place(http: httpx.AsyncClient, api: str, key: str, agent: str, product: str, msisdn: str,
+                recipient_phone: str | None = None) -> str:
+    body = {"agent_id": agent, "product_id": product, "msisdn": msisdn}
+    if recipient_phone:  # the delivery SMS go there (the SMS simulator shows them)
+        body["recipient_phone"] = recipient_phone
+    r = await http.post(f"{api}/orders", headers={"Idempotency-Key": key}, json=body)
     r.raise_for_status()
     return r.json()["id"]
 
@@ -95,7 +98,13 @@ def _story(order_id: str, msisdn: str, p: dict) -> dict:
         return scenario(order_id, carrier, msisdn, life(order_id, msisdn, t, start), **ok)
     if story == "awaiting_check_point":
         return scenario(order_id, carrier, msisdn, life(order_id, msisdn, t, start))
-    if story in ("recharge_wait", "activation_wait", "shipped", "placed"):
+    if story == "shipped":  # the courier expects it tomorrow: the agent and the customer are reminded
+        events = life(order_id, msisdn, t, start, until="shipped")
+        tomorrow = (datetime.now(SHANGHAI) + timedelta(days=1)).date().isoformat()
+        events.append(wire(order_id, 8, "delivery", start + timedelta(hours=20), delivery_status="in_transit",
+                           expected_arrival=tomorrow))
+        return scenario(order_id, carrier, msisdn, events)
+    if story in ("recharge_wait", "activation_wait", "placed"):
         until = {"recharge_wait": "activated", "activation_wait": "signed"}.get(story, story)
         return scenario(order_id, carrier, msisdn, life(order_id, msisdn, t, start, until=until))
     if story == "delivery_exception":
@@ -145,7 +154,8 @@ async def load_order_demo_once(client: Client, api: str, simulator: str, engine:
         stories = []
         for p in plans:
             msisdn = f"1380013{p['n']:04d}"
-            order_id = await place(http, api, f"demo-{p['n']}", p["agent"], p["product"].id, msisdn)
+            order_id = await place(http, api, f"demo-{p['n']}", p["agent"], p["product"].id, msisdn,
+                                   recipient_phone=f"1390013{p['n']:04d}")
             stories.append(_story(order_id, msisdn, p))
         (await http.post(f"{simulator}/sim/scenarios/batch", json=stories)).raise_for_status()
         # one event for an order we never placed: ops find it under unknown_order
