@@ -12,9 +12,17 @@ from temporalio.worker import Worker
 
 from core.crypto import fingerprint as msisdn_fingerprint
 from domain.orders.order import InNetworkAnswer, OrderEvent, ProductTerms
-from workflows.agents.contract import CaseNews, CaseStart, suspension_case_workflow_id
+from workflows.agents.contract import CaseNews, CaseStart, Notice, suspension_case_workflow_id
 from workflows.orders import contract
-from workflows.orders.contract import InNetworkRequest, OrderInput, OrderProgress, RescueRequest
+from workflows.orders.contract import (
+    DeliverySmsRequest,
+    InNetworkRequest,
+    OrderInput,
+    OrderProgress,
+    RescueReminder,
+    RescueRequest,
+    StaleFlag,
+)
 from workflows.orders.order import OrderSettlementWorkflow
 from workflows.orders.settlement import CarrierSettlementWorkflow, SettlementKickoffWorkflow
 
@@ -42,6 +50,11 @@ class FakeWorld:
     asked: list[str] = field(default_factory=list)
     cases_opened: list = field(default_factory=list)
     case_news: list = field(default_factory=list)
+    # the delivery follow-up (workflows/orders/delivery.py): each with the workflow time it happened at
+    sms: list[tuple[datetime, DeliverySmsRequest]] = field(default_factory=list)
+    notices: list[tuple[datetime, Notice]] = field(default_factory=list)
+    rescue_reminders: list[tuple[datetime, RescueReminder]] = field(default_factory=list)
+    stale: list[tuple[datetime, StaleFlag]] = field(default_factory=list)
 
     def activities(self):
         @activity.defn(name=contract.RECORD_ORDER_PROGRESS)
@@ -75,7 +88,27 @@ class FakeWorld:
         async def tell_cases(news: CaseNews) -> None:
             self.case_news.append(news)
 
-        return [record, ask, open_rescue, remind, resolve, open_case, tell_cases]
+        def at() -> datetime:
+            return activity.info().current_attempt_scheduled_time
+
+        @activity.defn(name=contract.SEND_DELIVERY_SMS)
+        async def sms(req: DeliverySmsRequest) -> str:
+            self.sms.append((at(), req))
+            return "sent"
+
+        @activity.defn(name=contract.NOTIFY_AGENT_OF_ORDER)
+        async def notify(notice: Notice) -> None:
+            self.notices.append((at(), notice))
+
+        @activity.defn(name=contract.REMIND_RESCUE_TASK)
+        async def remind_task(r: RescueReminder) -> None:
+            self.rescue_reminders.append((at(), r))
+
+        @activity.defn(name=contract.RECORD_STALENESS)
+        async def stale(flag: StaleFlag) -> None:
+            self.stale.append((at(), flag))
+
+        return [record, ask, open_rescue, remind, resolve, open_case, tell_cases, sms, notify, remind_task, stale]
 
     def worker(self, client: Client, task_queue: str, extra_activities=()) -> Worker:
         return Worker(
