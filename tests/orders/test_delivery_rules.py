@@ -17,8 +17,8 @@ from domain.orders.delivery import (
 from domain.orders.order import (
     DeliveryStatus,
     EventKind,
-    FailureReason,
     Fact,
+    FailureReason,
     OrderEvent,
     OrderFacts,
     OrderStatus,

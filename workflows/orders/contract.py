@@ -7,7 +7,7 @@ histories: renaming one breaks every running order.
 
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel
+from pydantic import AwareDatetime, BaseModel, Field
 from temporalio.common import SearchAttributeKey
 
 from domain.money import yuan
@@ -46,7 +46,7 @@ class OrderCarry(BaseModel):
     facts: OrderFacts
     rescue: RescueState | None = None
     follow_up: FollowUpState = FollowUpState()
-    published: tuple[str, str, str] | None = None  # (status, waiting for, failure reason) last published
+    published: tuple[str, str, str | None] | None = None  # (status, waiting for, failure reason) the row last said
     cases: list[str] = []
     cases_closed: list[str] = []
     runs: int = 1
@@ -63,8 +63,9 @@ class OrderInput(BaseModel):
     # The delivery clocks (stale windows, rescue give-up), from the settings at order time; orders started
     # before them get the defaults when their workflow reads them.
     delivery: DeliveryTerms = DeliveryTerms()
-    # What a run that continued as new hands on (None on the first run): docs/architecture.md, "The order process".
+    # What a run that continued as new hands on (None on the first run): docs/delivery.md, "Continue-as-new".
     carried: OrderCarry | None = None
+    history_limit: int = Field(default=1000, ge=40, le=40_000)  # continue as new past this many history events
 
 
 class OrderProgress(BaseModel):
