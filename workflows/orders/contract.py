@@ -88,6 +88,8 @@ class OrderView(BaseModel):
     verdict: Verdict
     facts: OrderFacts
     events_seen: int
+    rescue: RescueState | None = None  # the open delivery rescue (orders since the delivery follow-up)
+    follow_up: FollowUpState | None = None
 
 
 class InNetworkRequest(BaseModel):
