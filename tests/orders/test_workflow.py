@@ -188,7 +188,8 @@ async def test_delivery_exception_opens_a_rescue_task_reminded_daily_until_signe
         await time_env.sleep(timedelta(hours=1))
         await handle.terminate("test done")
     assert [r.kind for r in world.rescue_opened] == ["unreachable"]
-    assert len(world.reminders) == 2
+    assert [r.n for _, r in world.rescue_reminders] == [1, 2]  # since the delivery follow-up: by task, numbered
+    assert world.reminders == []
     assert world.resolved == [(order.order_id, "signed")]
 
 
