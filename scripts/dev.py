@@ -100,6 +100,9 @@ Ready.
   Orders            http://localhost:8000/orders?limit=20
   One order         http://localhost:8000/orders/<id>   (live five-condition checklist)
   Settlements       http://localhost:8000/settlements
+  Delivery          http://localhost:8000/orders/tracking?limit=20   (.csv / .xlsx: each link's time)
+                    /orders/kpis?month=<yyyymm>   /orders/stale   /rescue-tasks?state=open (as demo-agent: contacts,
+                    POST /rescue-tasks/<id>/close)   reminders: /agents/A002/inbox   Web UI filter: OrderStale = true
   Agent accounts    http://localhost:8000/agents/A002   (suspended, open appeal; timeline, appeals, held commission)
                     /appeals?state=open   /agents/A002/inbox   /maintenance-windows   (A003: lifted by arrears paid)
   Suspension cases  http://localhost:8000/suspension-cases?state=overdue   (steps, recovery window; on /orders/<id>)
