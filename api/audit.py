@@ -14,7 +14,7 @@ import structlog
 from fastapi import FastAPI
 from sqlmodel import Session
 
-from api.deps import get_db_engine
+from api.deps import database_seats, get_db_engine
 from db.identity import AuditEntry
 from services import identity
 
@@ -59,7 +59,8 @@ class AuditLog:
                                target=state.get("audit_target") or " ".join(f"{k}={v}" for k, v in params.items()),
                                outcome=outcome, client=client[0] if client else "",
                                request_id=request_id)
-            await anyio.to_thread.run_sync(_write, scope["app"], entry)
+            async with database_seats(scope["app"]):
+                await anyio.to_thread.run_sync(_write, scope["app"], entry)
 
 
 def _write(app: FastAPI, entry: AuditEntry) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, TypeVar
 
 import anyio
@@ -19,7 +19,7 @@ from sqlmodel import Session
 from temporalio.client import Client
 
 from core.access import Permission, Principal, Role
-from core.db import get_engine, reading
+from core.db import POOL_CAPACITY, POOL_RESERVE, get_engine, reading
 from core.errors import Conflict, Forbidden, Invalid, TemporalUnavailable, Unauthenticated
 from core.logs import redact
 from core.settings import get_settings
@@ -50,10 +50,32 @@ def get_db_engine() -> Engine:
     return get_engine()
 
 
-def get_session(request: Request, engine: Annotated[Engine, Depends(get_db_engine)]) -> Iterator[Session]:
-    """A reading request's session takes no write lock (core/db.py `reading`): a GET never changes a row."""
-    with Session(reading(engine) if request.method in READ_METHODS else engine) as session:
-        yield session
+# A request's session is one seat at the database. Were more requests let in than the pool has connections, their
+# threads would wait for a connection while the requests holding the connections wait for a thread to finish
+# (FastAPI validates a sync route's answer and ends its session in the same thread pool): every thread blocked
+# until the pool's timeout. So requests queue here, on the event loop, for one of the pool's connections.
+DB_SEATS = POOL_CAPACITY - POOL_RESERVE
+
+
+def database_seats(app) -> anyio.Semaphore:
+    """The app's seats at the database, made in the event loop that serves it (one per loop: a test's app may
+    be served by several in turn)."""
+    loop = asyncio.get_running_loop()
+    seats = getattr(app.state, "database_seats", None)
+    if seats is None or seats[0] is not loop:
+        seats = app.state.database_seats = (loop, anyio.Semaphore(DB_SEATS))
+    return seats[1]
+
+
+async def get_session(request: Request, engine: Annotated[Engine, Depends(get_db_engine)]) -> AsyncIterator[Session]:
+    """A reading request's session takes no write lock (core/db.py `reading`): a GET never changes a row.
+    Opening one touches no connection; the connection a route used goes back to the pool in a thread."""
+    async with database_seats(request.app):
+        session = Session(reading(engine) if request.method in READ_METHODS else engine)
+        try:
+            yield session
+        finally:
+            await anyio.to_thread.run_sync(session.close)
 
 
 async def run_db(session: Session, fn: Callable[..., T], *args) -> T:

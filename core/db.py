@@ -11,12 +11,17 @@ from sqlmodel import AutoString, Field, create_engine
 from core import crypto
 from core.settings import get_settings
 
+# Connections per process. The API lets at most POOL_CAPACITY - POOL_RESERVE requests at the database at once
+# (api/deps.py), so a request's thread never waits for the pool; the reserve is for the API's own passes.
+POOL_SIZE, POOL_OVERFLOW = 20, 30
+POOL_CAPACITY = POOL_SIZE + POOL_OVERFLOW
+POOL_RESERVE = 4
+
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        # as many connections as the API's worker threads (anyio's 40), so a thread never waits for the pool
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=20,
-                               max_overflow=30)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=POOL_SIZE,
+                               max_overflow=POOL_OVERFLOW)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _):
@@ -35,7 +40,7 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_size=20, max_overflow=30, pool_pre_ping=True)
+    return create_engine(url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, pool_pre_ping=True)
 
 
 READ_ONLY = "simbo_read_only"

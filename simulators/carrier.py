@@ -219,7 +219,8 @@ class CarrierSimulator:
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
         self.rng = random.Random(seed)
-        self.store = JsonState(state_path, State, save_delay)
+        # scenarios, accounts and payouts grow with use: a save appends the ones that changed (O(changes))
+        self.store = JsonState(state_path, State, save_delay, journaled=("scenarios", "accounts", "payouts"))
         if self.store.loaded:
             log.info(
                 "sim.state_loaded",
@@ -266,6 +267,7 @@ class CarrierSimulator:
         for sc in scenarios:
             replaced = sc.order_id in self.state.scenarios
             self.state.scenarios[sc.order_id] = sc
+            self.store.changed("scenarios", sc.order_id)
             wire = [e.model_dump(mode="json") for e in sc.events]
             if sc.push == "now":
                 self._queue_now(sc.carrier, wire)
@@ -509,6 +511,7 @@ def create_app(
     async def post_accounts(scripts: list[AccountScript]) -> dict:
         for sc in scripts:
             sim.state.accounts[sc.msisdn] = sc
+            sim.store.changed("accounts", sc.msisdn)
             log.info("sim.account", carrier=sc.carrier.value, msisdn=mask_msisdn(sc.msisdn))
         sim.store.mark_dirty()
         return {"accepted": len(scripts)}
@@ -583,6 +586,7 @@ def create_app(
         sc = sim.state.accounts.get(msisdn)
         if sc is None:  # nobody scripted it: a clean account of this carrier
             sc = sim.state.accounts[msisdn] = AccountScript(msisdn=msisdn, carrier=c)
+            sim.store.changed("accounts", msisdn)
         if sc.carrier != c:
             raise HTTPException(404, detail="number not on this carrier")
         return sc
@@ -596,7 +600,7 @@ def create_app(
         if sc.prechecks == 2:
             sc.facts = _merged(sc.facts, sc.on_recheck)
         sim.store.count("precheck_requests")
-        sim.store.mark_dirty()
+        sim.store.changed("accounts", q.msisdn)
         log.info("sim.precheck", carrier=c.value, msisdn=mask_msisdn(q.msisdn), round=sc.prechecks)
         return {"cancellation_id": q.cancellation_id, "facts": sc.facts.model_dump(mode="json")}
 
@@ -613,7 +617,7 @@ def create_app(
         sc.facts = _without(sc.facts, q.item_id)
         sc.cleared[key] = f"CLR-{secrets.token_hex(4)}"
         sim.store.count("clear_requests")
-        sim.store.mark_dirty()
+        sim.store.changed("accounts", q.msisdn)
         log.info("sim.clear", carrier=c.value, msisdn=mask_msisdn(q.msisdn), item_id=q.item_id, action=q.action.value)
         return {"cancellation_id": q.cancellation_id, "done": True, "reference": sc.cleared[key]}
 
@@ -628,7 +632,7 @@ def create_app(
             return {"cancellation_id": q.cancellation_id, "done": False, "reason": sc.refuse_cancel}
         sc.cancelled[q.cancellation_id] = f"CXL-{secrets.token_hex(4)}"
         sim.store.count("cancel_requests")
-        sim.store.mark_dirty()
+        sim.store.changed("accounts", q.msisdn)
         log.info("sim.cancel", carrier=c.value, msisdn=mask_msisdn(q.msisdn), cancellation_id=q.cancellation_id)
         return {"cancellation_id": q.cancellation_id, "done": True, "reference": sc.cancelled[q.cancellation_id]}
 
@@ -651,7 +655,7 @@ def create_app(
                 "paid_at": datetime.now(UTC).isoformat(),
             }
             sim.state.payouts[req.payout_id] = known
-            sim.store.mark_dirty()
+            sim.store.changed("payouts", req.payout_id)
             log.info("sim.payout", payout_id=req.payout_id, agent_id=req.agent_id, amount_fen=req.amount_fen)
         return JSONResponse({"payout_id": req.payout_id, "status": "paid", "reference": known["reference"]})
 

@@ -6,6 +6,7 @@ all of them lives here.
 
 import argparse
 import asyncio
+import json
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -33,29 +34,96 @@ M = TypeVar("M", bound=BaseModel)
 class JsonState(Generic[S]):
     """A pydantic model kept in memory and in one JSON file (no path: memory only).
 
-    `save_now()` writes at once; `mark_dirty()` leaves it to the saver task started by `start()`, which writes
-    once per burst of changes instead of once per change.
+    `save_now()` writes the whole model at once; `mark_dirty()` leaves it to the saver task started by `start()`,
+    which saves once per burst of changes instead of once per change.
+
+    `journaled` names dict fields of the model that grow with use (the carrier simulator's scenarios): a save does
+    not rewrite them but appends the entries named by `changed(field, key)` since the last save to
+    `<file>.journal`, one JSON line each, with one line holding the other fields (what is in flight: outboxes,
+    counters). A save then costs what changed, not the whole state; the journal is folded into the file (one full
+    write) once it outgrows the file, so the full writes stay a bounded share of the writing. Loading reads the file,
+    then replays the journal in order; a line cut short by a crash is the last one and is skipped.
     """
 
-    def __init__(self, path: str | Path | None, model: type[S], save_delay: float = 0.2) -> None:
+    def __init__(self, path: str | Path | None, model: type[S], save_delay: float = 0.2,
+                 journaled: tuple[str, ...] = ()) -> None:
         self.path = Path(path) if path else None
         self.model = model
         self.save_delay = save_delay
+        self.journaled = journaled
+        self.journal = self.path.with_name(self.path.name + ".journal") if self.path else None
         self.loaded = bool(self.path and self.path.exists())
-        self.value: S = model.model_validate_json(self.path.read_text(encoding="utf-8")) if self.loaded else model()
+        self.value: S = self._load() if self.loaded else model()
         self._dirty = asyncio.Event()
+        self._changed: dict[tuple[str, str], None] = {}  # (field, key) in the order they changed
+        self._journal_bytes = self.journal.stat().st_size if self.journal and self.journal.exists() else 0
+        self._file_bytes = self.path.stat().st_size if self.loaded and self.path else 0
         self._saver: asyncio.Task | None = None
+        self.full_saves = 0  # how often the whole model was written (the journal folded in); /sim/stats-able
+
+    def _load(self) -> S:
+        assert self.path is not None
+        data = json.loads(self.path.read_text(encoding="utf-8"))
+        if self.journal and self.journal.exists():
+            for line in self.journal.read_text(encoding="utf-8").splitlines():
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    log.warning("sim.journal_line_skipped", path=str(self.journal))  # cut short by a crash
+                    continue
+                if "rest" in entry:
+                    data.update(entry["rest"])
+                else:
+                    name, key, value = entry["set"]
+                    data.setdefault(name, {})[key] = value
+        return self.model.model_validate(data)
 
     def save_now(self) -> None:
+        """The whole model in one write; the journal is then folded in and emptied."""
         if not self.path:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # A crash mid-write must leave the previous file whole, never half of the new one.
         tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(self.value.model_dump_json(), encoding="utf-8")
+        text = self.value.model_dump_json()
+        tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, self.path)
+        if self.journal is not None and self.journal.exists():
+            self.journal.unlink()  # after the replace: a crash between the two replays a journal already folded in
+        self._changed.clear()
+        self._journal_bytes, self._file_bytes = 0, len(text)
+        self.full_saves += 1
+
+    def save_changes(self) -> None:
+        """What changed since the last save: appended to the journal, or the whole model when that is due."""
+        if not self.path or not self.journaled or not self.path.exists() \
+                or self._journal_bytes > max(self._file_bytes, 1 << 20):
+            self.save_now()
+            return
+        assert self.journal is not None
+        changed, self._changed = list(self._changed), {}
+        lines = []
+        for name, key in changed:
+            value = getattr(self.value, name).get(key)
+            if value is not None:
+                lines.append(json.dumps({"set": [name, key, _jsonable(value)]}, ensure_ascii=False))
+        rest = self.value.model_dump(mode="json", exclude=set(self.journaled))
+        lines.append(json.dumps({"rest": rest}, ensure_ascii=False))
+        text = "\n".join(lines) + "\n"
+        try:
+            with self.journal.open("a", encoding="utf-8") as f:
+                f.write(text)
+        except OSError:
+            self._changed = dict.fromkeys(changed) | self._changed  # not saved: the next save tries them again
+            raise
+        self._journal_bytes += len(text.encode())
 
     def mark_dirty(self) -> None:
+        self._dirty.set()
+
+    def changed(self, name: str, key: str) -> None:
+        """Entry `key` of the journaled dict field `name` was added or changed: the next save appends it."""
+        self._changed[(name, key)] = None
         self._dirty.set()
 
     def count(self, name: str, n: int = 1) -> None:
@@ -65,7 +133,7 @@ class JsonState(Generic[S]):
 
     def reset(self) -> None:
         self.value = self.model()
-        self.mark_dirty()
+        self.save_now()
 
     def start(self) -> None:
         self._saver = asyncio.create_task(self._save_loop(), name="sim-saver")
@@ -82,9 +150,13 @@ class JsonState(Generic[S]):
             await asyncio.sleep(self.save_delay)
             self._dirty.clear()
             try:
-                self.save_now()
+                self.save_changes()
             except OSError as err:  # a full disk must not stop the simulator; the next change tries again
                 log.error("sim.state_save_failed", path=str(self.path), error=str(err))
+
+
+def _jsonable(value: object) -> object:
+    return value.model_dump(mode="json") if isinstance(value, BaseModel) else value
 
 
 # -- the app -----------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 import db as _every_table  # noqa: F401  (registers the tables)
 from alembic import command
-from core.db import make_engine
+from core.db import POOL_OVERFLOW, POOL_SIZE, make_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("SIMBO_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -63,7 +63,8 @@ def db_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     with admin.connect() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     engine = create_engine(
-        PG_URL, connect_args={"options": f"-csearch_path={schema}"}, pool_size=20, max_overflow=30, pool_pre_ping=True
+        PG_URL, connect_args={"options": f"-csearch_path={schema}"}, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW,
+        pool_pre_ping=True
     )
     try:
         migrate(engine)

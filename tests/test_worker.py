@@ -16,7 +16,7 @@ CONTRACTS = {"orders": orders, "refunds": refunds, "complaints": complaints, "ag
              "cancellations": cancellations}
 # Activity-name constants of each contract (the names workflows call activities by)
 NOT_ACTIVITIES = {"TASK_QUEUE", "SEARCH_ATTRIBUTES", "OPS_ACTIONS", "VIEW", "PROGRESS",
-                  "CHECKLIST", "CARRIER_EVENT", "AUDIT_RESULT", "SWEEP_ANSWER", "RECOMPUTE_DUE", "RESOLVE_CREDIT",
+                  "CHECKLIST", "CARRIER_EVENT", "CARRIER_EVENTS", "AUDIT_RESULT", "SWEEP_ANSWER", "RECOMPUTE_DUE", "RESOLVE_CREDIT",
                   "ACKNOWLEDGED", "ACCOUNT_EVENT", "ACCOUNT_VIEW", "MAINTENANCE_CHANGE", "CASE_RESTORED",
                   "CASE_ORDER_DECIDED", "CASE_TRIGGER", "CASE_VIEW", "RESCUE_CLOSED"}
 

@@ -194,7 +194,9 @@ def order_input(order: Order, terms: ProductTerms) -> OrderInput:
 
 
 def summary(order: Order) -> str:
-    return f"{order.carrier} {order.product_id} agent {order.agent_id} {order.msisdn_masked}: {order.status}"
+    """The memo the order starts with: what it is. Where it stands is its OrderStatus search attribute and its current
+    details; the workflow no longer rewrites the memo at each step (patch "publish-at-rest")."""
+    return f"{order.carrier} {order.product_id} agent {order.agent_id} {order.msisdn_masked}"
 
 
 async def ensure_workflow(client: Client, order: Order, terms: ProductTerms) -> None:

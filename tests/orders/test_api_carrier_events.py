@@ -57,6 +57,15 @@ def ndjson(*events) -> bytes:
     return ("\n".join(e if isinstance(e, str) else json.dumps(e) for e in events) + "\n").encode()
 
 
+def sent(fake) -> list[tuple[str, OrderEvent]]:
+    """Every event signalled, with its workflow id, in the order sent (one signal carries an order's events of a push)."""
+    out = []
+    for wid, name, arg in fake.signals:
+        assert name == "carrier_events"
+        out += [(wid, e) for e in arg.events]
+    return out
+
+
 def records(engine) -> list[CarrierEventRecord]:
     with Session(engine) as s:
         return list(s.exec(select(CarrierEventRecord).order_by(CarrierEventRecord.id)).all())
@@ -74,8 +83,9 @@ def test_accepted_event_is_stored_and_signalled(seeded, api_client, fake_tempora
     r = push(api_client, shipped("E1", order_id))
     assert r.status_code == 202, r.text
     assert r.json() == {"event_id": "E1", "order_id": order_id, "outcome": "accepted", "error": ""}
-    [(wid, name, arg)] = fake_temporal.signals
-    assert wid == f"order-{order_id}" and name == "carrier_event"
+    [(wid, name, push_)] = fake_temporal.signals
+    assert wid == f"order-{order_id}" and name == "carrier_events"
+    [arg] = push_.events
     assert isinstance(arg, OrderEvent)
     assert arg.event_id == "E1" and arg.kind == EventKind.SHIPPED and arg.tracking_no == "SF123"
     rec = record(seeded, "E1")
@@ -88,7 +98,7 @@ def test_recharge_signal_carries_a_fingerprint_and_listing_masks_the_number(seed
     ev = {"event_id": "R1", "order_id": order_id, "kind": "recharged", "occurred_at": T0, "amount_fen": 5000,
           "to_msisdn": "13812345678"}
     assert push(api_client, ev).status_code == 202
-    [(_, _, arg)] = fake_temporal.signals
+    [(_, arg)] = sent(fake_temporal)
     assert arg.to_msisdn_fingerprint == msisdn_fingerprint("13812345678") and arg.to_msisdn_matches is True
     assert "13812345678" not in arg.model_dump_json()
     listing = api_client.get("/carrier-events", params={"order_id": order_id})
@@ -96,7 +106,7 @@ def test_recharge_signal_carries_a_fingerprint_and_listing_masks_the_number(seed
     assert "13812345678" not in listing.text and "138****5678" in listing.json()["items"][0]["raw"]
     other = {**ev, "event_id": "R2", "to_msisdn": "13900000000"}
     assert push(api_client, other).status_code == 202
-    assert fake_temporal.signals[-1][2].to_msisdn_matches is False
+    assert sent(fake_temporal)[-1][1].to_msisdn_matches is False
     assert "13812345678" in record(seeded, "R1").raw  # the raw text itself is kept as received
 
 
@@ -119,7 +129,7 @@ def test_unsignalled_duplicate_is_signalled_again(seeded, api_client, fake_tempo
         s.commit()
     r = push(api_client, shipped("E1", order_id))
     assert r.status_code == 200 and r.json()["outcome"] == "duplicate"
-    assert [s[2].event_id for s in fake_temporal.signals] == ["E1", "E1"]
+    assert [e.event_id for _, e in sent(fake_temporal)] == ["E1", "E1"]
     assert record(seeded, "E1").signalled_at is not None
     push(api_client, shipped("E1", order_id))
     assert len(fake_temporal.signals) == 2  # now signalled: a further copy is a plain duplicate
@@ -274,7 +284,7 @@ def test_the_same_event_id_from_a_carrier_and_logistics_both_count(seeded, api_c
     assert push(api_client, body).json()["outcome"] == "accepted"
     assert push(api_client, {**body, "kind": "delivery", "delivery_status": "signed"},
                 source="logistics").json()["outcome"] == "accepted"
-    sources = [(sig[2].source, sig[2].event_id) for sig in fake_temporal.signals]
+    sources = [(e.source, e.event_id) for _, e in sent(fake_temporal)]
     assert sources == [("china_mobile", "SAME-1"), ("logistics", "SAME-1")]
 
 
@@ -307,7 +317,7 @@ def test_ndjson_batch_with_every_outcome(seeded, api_client, fake_temporal, orde
         (6, "B3", "unknown_order"), (7, "B4", "rejected"), (8, None, "rejected"), (9, "B5", "order_closed"),
     ]
     assert "a recharged event needs amount_fen" in out["results"][5]["error"]
-    assert {s[2].event_id for s in fake_temporal.signals} == {"OLD", "B1", "B2"}
+    assert {e.event_id for _, e in sent(fake_temporal)} == {"OLD", "B1", "B2"}
     by_outcome = {}
     for rec in records(seeded):
         by_outcome.setdefault(rec.outcome.value, []).append(rec.event_id)
@@ -324,6 +334,18 @@ def test_ndjson_batch_all_good_is_200_and_signals_concurrently(seeded, api_clien
     assert r.json()["accepted"] == 120 and r.json()["rejected"] == 0
     assert len(fake_temporal.signals) == 120
     assert fake_temporal.max_in_flight > 1 and fake_temporal.max_in_flight <= 50  # concurrent, and bounded
+    assert all(rec.signalled_at is not None for rec in records(seeded))
+
+
+def test_a_push_signals_each_order_once_with_its_events_in_the_push_order(seeded, api_client, fake_temporal, order_id):
+    other = make_order(seeded, "O0000000000D1")
+    delivery = {"event_id": "D2", "order_id": order_id, "kind": "delivery", "occurred_at": T0, "delivery_status": "signed"}
+    body = ndjson(shipped("D1", order_id), shipped("X1", other), shipped("D1", order_id), delivery,
+                  {**delivery, "event_id": "X2", "order_id": other})
+    assert push_batch(api_client, body, "application/x-ndjson").status_code == 200
+    by_order = {wid: [e.event_id for e in arg.events] for wid, _, arg in fake_temporal.signals}
+    assert len(fake_temporal.signals) == 2  # one per order, not one per event
+    assert by_order == {f"order-{order_id}": ["D1", "D2"], f"order-{other}": ["X1", "X2"]}  # repeats left out
     assert all(rec.signalled_at is not None for rec in records(seeded))
 
 
@@ -350,7 +372,7 @@ def test_csv_daily_status_file(seeded, api_client, fake_temporal, order_id):
     assert [(x["line"], x["event_id"], x["outcome"]) for x in out["results"]] == [
         (2, "C1", "accepted"), (3, "C2", "accepted"), (4, "C3", "rejected")]
     assert "a suspended event needs mode" in out["results"][2]["error"]
-    recharge = next(s[2] for s in fake_temporal.signals if s[2].event_id == "C2")
+    recharge = next(e for _, e in sent(fake_temporal) if e.event_id == "C2")
     assert recharge.amount_fen == 5000 and recharge.to_msisdn_fingerprint == msisdn_fingerprint("13812345678")
     ok = push_batch(api_client, csv_body(rows[:1], fields=("order_id", "event_id", "kind", "occurred_at")), "text/csv")
     assert ok.status_code == 200 and ok.json()["duplicate"] == 1
@@ -409,6 +431,6 @@ def test_a_recharge_for_an_order_still_holding_the_old_unkeyed_fingerprint_is_ju
     base = {"order_id": order_id, "kind": "recharged", "occurred_at": T0, "amount_fen": 5000}
     assert push(api_client, {**base, "event_id": "L1", "to_msisdn": "13812345678"}).status_code == 202
     assert push(api_client, {**base, "event_id": "L2", "to_msisdn": "13900000000"}).status_code == 202
-    right, wrong = (s[2] for s in fake_temporal.signals[-2:])
+    right, wrong = (e for _, e in sent(fake_temporal)[-2:])
     assert right.to_msisdn_matches is True and wrong.to_msisdn_matches is False
     assert legacy_fingerprint("13812345678") not in right.model_dump_json()  # never sent on

@@ -398,3 +398,63 @@ async def test_pending_pushes_survive_api_down_and_restart(tmp_path):
 async def _stats_when(admin: httpx.AsyncClient, cond) -> dict | None:
     stats = (await admin.get("/sim/stats")).json()
     return stats if cond(stats) else None
+
+
+# -- the state file: a save costs what changed ---------------------------------------------------
+
+
+def _state(path, **kw):
+    from simulators.carrier import State
+    from simulators.scaffold import JsonState
+
+    return JsonState(path, State, journaled=("scenarios", "accounts", "payouts"), **kw)
+
+
+def _add(store, order_id: str) -> None:
+    from simulators.carrier import Scenario
+
+    store.value.scenarios[order_id] = Scenario.model_validate(scenario(order_id))
+    store.changed("scenarios", order_id)
+
+
+def test_a_save_appends_only_what_changed_and_a_restart_replays_it(tmp_path):
+    path = tmp_path / "sim-state.json"
+    store = _state(path)
+    for n in range(50):
+        _add(store, f"S-{n}")
+    store.save_changes()  # no file yet: the whole state once
+    assert store.full_saves == 1 and not store.journal.exists()
+    before = path.read_text()
+
+    _add(store, "S-new")
+    store.value.payouts["P1"] = {"agent_id": "A1", "amount_fen": 100, "reference": "PAY-1", "paid_at": "x"}
+    store.changed("payouts", "P1")
+    store.value.outbox = []  # the rest (in flight: outbox, counters) goes with every save
+    store.count("pushes_sent", 3)
+    store.save_changes()
+    assert path.read_text() == before and store.full_saves == 1  # the 50 scenarios were not written again
+    lines = [json.loads(x) for x in store.journal.read_text().splitlines()]
+    assert [x["set"][:2] for x in lines if "set" in x] == [["scenarios", "S-new"], ["payouts", "P1"]]
+    assert lines[-1]["rest"]["stats"] == {"pushes_sent": 3}
+
+    with store.journal.open("a") as f:
+        f.write('{"set": ["scenarios", "S-torn", {"order')  # a crash in the middle of a line
+    again = _state(path)
+    assert sorted(again.value.scenarios) == sorted([f"S-{n}" for n in range(50)] + ["S-new"])
+    assert again.value.payouts["P1"]["reference"] == "PAY-1" and again.value.stats == {"pushes_sent": 3}
+
+
+def test_the_journal_is_folded_into_the_file_once_it_outgrows_it(tmp_path):
+    path = tmp_path / "sim-state.json"
+    store = _state(path)
+    _add(store, "S-0")
+    store.save_changes()
+    saves = 0
+    while store.full_saves == 1:  # a journal larger than the file (at least 1 MiB) is folded in
+        for k in range(20):
+            _add(store, f"S-{saves}-{k}")
+        store.save_changes()
+        saves += 1
+        assert saves < 2000
+    assert not store.journal.exists() and len(_state(path).value.scenarios) == len(store.value.scenarios)
+    assert saves > 20  # the full write is the exception: about 1 MiB of appends (20 scenarios each) first

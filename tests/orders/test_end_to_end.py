@@ -22,6 +22,7 @@ from scripts.schedules.orders import ensure_settlement_schedules
 from scripts.stack import Ports, Stack
 from services.orders.order import terms_of
 from tests.polling import poll
+from workflows.orders import contract as orders
 from workflows.orders.contract import settlement_schedule_id as schedule_id
 
 
@@ -73,7 +74,8 @@ async def test_order_to_commission_through_every_process(stack_dir):
 
         assert f"order-{order_id}" in await poll(listed, lambda ids: f"order-{order_id}" in ids, "Web UI filter")
         desc = await client.get_workflow_handle(f"order-{order_id}").describe()
-        assert "awaiting_audit" in (await desc.memo_value("summary"))
+        assert desc.typed_search_attributes.get(orders.ORDER_STATUS) == "awaiting_audit"
+        assert (await desc.memo_value("summary")).endswith("138****8123")  # what the order is, written at start
         # what the Web UI receives: the order's input, its signals and its memo encrypted, the number nowhere
         history = json.dumps((await client.get_workflow_handle(f"order-{order_id}").fetch_history()).to_json_dict())
         assert "13800138123" not in history and base64.b64encode(ENCODING).decode() in history

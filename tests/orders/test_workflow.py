@@ -219,3 +219,82 @@ async def test_each_suspension_opens_a_case_a_restore_and_the_order_end_close_th
     assert [(n.workflow_ids, n.restored.restored_at) for n in restores] == [([first_id], restored.occurred_at)]
     decided = [n for n in world.case_news if n.decided]
     assert [(n.workflow_ids, n.decided.order_status) for n in decided] == [([second_id], "failed")]
+
+
+# ---- one signal per push; publishing where the order rests (patch "publish-at-rest") ---------------------------
+
+
+async def test_one_push_folds_its_events_in_order_each_with_its_identity(own_time_env, world):
+    time_env = own_time_env
+    async with world.worker(time_env.client, world.tq):
+        now = await time_env.get_current_time()
+        order = new_order(now)
+        handle = await _start(time_env, world, order)
+        s = Script(order.order_id, now)
+        shipped, signed, activated, recharged = (e.model_copy(update={"source": "china_mobile"}) for e in s.happy())
+        logistics = signed.model_copy(update={"source": "logistics"})  # the same id from another source: another event
+        await handle.signal(OrderSettlementWorkflow.carrier_events, s.push(shipped, signed, shipped, logistics))
+        await handle.signal(OrderSettlementWorkflow.carrier_event, activated)  # one event a signal still counts
+        await handle.signal(OrderSettlementWorkflow.carrier_events, s.push(recharged, activated))
+        view = await _query_until(handle, lambda v: v.verdict.status == OrderStatus.AWAITING_CHECK_POINT)
+        await handle.terminate("test done")
+    assert view.facts.seen_event_ids == [f"{e.source}/{e.event_id}" for e in (shipped, signed, logistics, activated, recharged)]
+    assert view.verdict.checklist[3].at == recharged.occurred_at
+
+
+def _events(history, kind):
+    return [e for e in history.events if e.event_type == kind]
+
+
+async def test_the_order_publishes_where_it_rests_and_only_what_changed(own_time_env, world):
+    from temporalio.api.enums.v1 import EventType
+    from temporalio.common import SearchAttributePair, TypedSearchAttributes
+
+    from workflows.orders import contract
+
+    time_env = own_time_env
+    async with world.worker(time_env.client, world.tq):
+        now = await time_env.get_current_time()
+        order = new_order(now)
+        handle = await time_env.client.start_workflow(  # as the API starts it: the placed order's attributes
+            OrderSettlementWorkflow.run, order, id=order_workflow_id(order.order_id), task_queue=world.tq,
+            search_attributes=TypedSearchAttributes([SearchAttributePair(contract.ORDER_STATUS, "placed")]))
+        s = Script(order.order_id, now)
+        await handle.signal(OrderSettlementWorkflow.carrier_events, s.push(*s.happy()))
+        await _query_until(handle, lambda v: v.verdict.status == OrderStatus.AWAITING_CHECK_POINT)
+        await time_env.sleep(timedelta(days=70))  # the check point passes: asked, then awaiting the audit
+        view = await _query_until(handle, lambda v: v.verdict.status == OrderStatus.AWAITING_AUDIT)
+        await handle.signal(OrderSettlementWorkflow.audit_result,
+                            AuditResult(approved=True, month=view.verdict.settlement_month, commission_fen=12000))
+        await handle.result()
+        history = await handle.fetch_history()
+        described = await handle.describe()
+    # the row: each state the order rested in, once; "checking in network" was passed inside one task
+    assert [p.verdict.status for p in world.progress] == [OrderStatus.AWAITING_CHECK_POINT, OrderStatus.AWAITING_AUDIT,
+                                                          OrderStatus.SETTLED]
+    assert _events(history, EventType.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED) == []  # no memo: current details say it
+    assert len(_events(history, EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED)) == 2  # one push, one audit
+    # patch marker's own upsert, then one per state ops can filter on
+    assert len(_events(history, EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES)) == 1 + 3
+    sa = described.typed_search_attributes
+    assert sa.get(contract.ORDER_STATUS) == "settled" and sa.get(contract.SETTLEMENT_MONTH) == view.verdict.settlement_month
+    assert sa.get(contract.FAILURE_REASON) is None
+
+
+async def test_an_order_started_before_the_patch_keeps_its_publishing_and_takes_pushes(time_env, world):
+    from temporalio.api.enums.v1 import EventType
+
+    from tests.orders.world import started_before
+    from workflows.orders.order import PUBLISH_AT_REST
+
+    async with world.worker(time_env.client, world.tq, **started_before(PUBLISH_AT_REST)):
+        now = await time_env.get_current_time()
+        order = new_order(now)
+        handle = await _start(time_env, world, order)
+        s = Script(order.order_id, now)
+        await handle.signal(OrderSettlementWorkflow.carrier_events, s.push(*s.happy()[:3]))
+        verdict = await handle.result()
+        history = await handle.fetch_history()
+    assert verdict.failure_reason == FailureReason.RECHARGE_MISSING
+    assert _events(history, EventType.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED) != []  # the memo, as before the patch
+    assert [p.verdict.status for p in world.progress] == [OrderStatus.ACTIVATED, OrderStatus.FAILED]

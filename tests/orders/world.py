@@ -17,6 +17,7 @@ from workflows.orders import contract
 from workflows.orders.contract import (
     DeliverySmsRequest,
     InNetworkRequest,
+    OrderEvents,
     OrderInput,
     OrderProgress,
     RescueReminder,
@@ -110,14 +111,21 @@ class FakeWorld:
 
         return [record, ask, open_rescue, remind, resolve, open_case, tell_cases, sms, notify, remind_task, stale]
 
-    def worker(self, client: Client, task_queue: str, extra_activities=()) -> Worker:
+    def worker(self, client: Client, task_queue: str, extra_activities=(), **options) -> Worker:
         return Worker(
             client,
             task_queue=task_queue,
             workflows=[OrderSettlementWorkflow, CarrierSettlementWorkflow, SettlementKickoffWorkflow],
             activities=[*self.activities(), *extra_activities],
             activity_executor=ThreadPoolExecutor(4),
+            **options,
         )
+
+
+def started_before(patch_id: str):
+    """A worker option: workflows behave as if started before `patch_id` shipped (their old branch), as a running
+    order that predates the patch does under today's code."""
+    return {"patch_activation_callback": lambda i: i.patch_id != patch_id}
 
 
 _ids = itertools.count(1)
@@ -145,6 +153,10 @@ class Script:
         self._n += 1
         return OrderEvent(event_id=f"{self.order_id}-e{self._n}", order_id=self.order_id, kind=kind,
                           occurred_at=self.start + after, **kw)
+
+    def push(self, *events: OrderEvent) -> OrderEvents:
+        """Events as one carrier push brings them to the order: one signal."""
+        return OrderEvents(events=list(events))
 
     def happy(self, recharge_fen: int = 5000) -> list[OrderEvent]:
         return [

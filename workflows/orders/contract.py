@@ -13,7 +13,7 @@ from temporalio.common import SearchAttributeKey
 from domain.money import yuan
 from domain.orders.carriers import carrier_name
 from domain.orders.delivery import DeliveryTerms, StaleReason
-from domain.orders.order import AuditResult, OrderFacts, ProductTerms, Verdict
+from domain.orders.order import AuditResult, OrderEvent, OrderFacts, ProductTerms, Verdict
 
 
 class RescueState(BaseModel):
@@ -66,6 +66,13 @@ class OrderInput(BaseModel):
     # What a run that continued as new hands on (None on the first run): docs/delivery.md, "Continue-as-new".
     carried: OrderCarry | None = None
     history_limit: int = Field(default=1000, ge=40, le=40_000)  # continue as new past this many history events
+
+
+class OrderEvents(BaseModel):
+    """One push's events for one order, in the order the push carried them: one signal per order per push
+    instead of one per event (each event keeps its identity; the workflow folds and dedupes them one by one)."""
+
+    events: list[OrderEvent]
 
 
 class OrderProgress(BaseModel):
@@ -210,7 +217,8 @@ def settlement_schedule_id(carrier: str) -> str:
 
 
 # Order workflow handlers
-CARRIER_EVENT = "carrier_event"
+CARRIER_EVENT = "carrier_event"  # one event a signal: what the API sent before CARRIER_EVENTS; kept for those histories
+CARRIER_EVENTS = "carrier_events"  # an OrderEvents: the order's events of one push
 AUDIT_RESULT = "audit_result"
 CHECKLIST = "checklist"
 RESCUE_CLOSED = "rescue_closed"
@@ -249,6 +257,7 @@ FAILURE_REASON = SearchAttributeKey.for_keyword("FailureReason")
 # True while the order has had no news within a delivery window (a Bool: the Keyword slots are full)
 ORDER_STALE = SearchAttributeKey.for_bool("OrderStale")
 SEARCH_ATTRIBUTES = (ORDER_STATUS, CARRIER, AGENT_ID, SETTLEMENT_MONTH, FAILURE_REASON, ORDER_STALE)
+FILTERED = (ORDER_STATUS, SETTLEMENT_MONTH, FAILURE_REASON)  # what the order workflow itself keeps up to date
 
 
 # The repair pass (services/orders/repair.py): a Schedule runs it; its result counts what it healed

@@ -35,7 +35,14 @@ with workflow.unsafe.imports_passed_through():
         suspension_case_workflow_id,
     )
     from workflows.orders import contract
-    from workflows.orders.contract import InNetworkRequest, OrderInput, OrderProgress, OrderView, RescueRequest
+    from workflows.orders.contract import (
+        InNetworkRequest,
+        OrderEvents,
+        OrderInput,
+        OrderProgress,
+        OrderView,
+        RescueRequest,
+    )
 
 RESCUE_REMINDER_EVERY = timedelta(hours=24)
 # The API writes the "placed" row, search attributes and memo when it starts the workflow; since this
@@ -45,6 +52,14 @@ PLACED_PUBLISHED_AT_START = "placed-published-at-start"
 # 1.7), a restore closes the open ones, and the end of the order closes what is left. Orders that learned of a
 # suspension before the patch keep their old behaviour (no case) for the rest of their run.
 SUSPENSION_CASES = "suspension-cases"
+# Since this patch the order publishes only where it comes to rest (about to wait, or at its end), and only what
+# changed: the search attributes ops filter on (OrderStatus, SettlementMonth, FailureReason) when one of them
+# changes, its row for the API when its status or what it waits for changes, and no memo (the Web UI's current
+# details and the search attributes say it). A step it passes through inside one task (checking in network on the
+# way to awaiting audit) is not published. It implies the two patches above: an order with this marker was started
+# after both, so it never asks for them (four history events less). Orders started before it keep their old
+# publishing for the rest of their run. docs/performance.md has the figures.
+PUBLISH_AT_REST = "publish-at-rest"
 LOCAL = dict(start_to_close_timeout=timedelta(seconds=30), retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=5)))
 
 
@@ -59,23 +74,34 @@ class OrderSettlementWorkflow:
         self._rescue: asyncio.Task | None = None
         self._cases: list[str] = []  # workflow ids of the cases opened, the n-th suspension's at index n-1
         self._cases_closed: set[str] = set()
+        # since PUBLISH_AT_REST: what visibility and the order's row say now (the API set the first at start)
+        self._visible: dict[str, str] = {}
+        self._row: tuple | None = None
 
     @workflow.run
     async def run(self, order: OrderInput) -> Verdict:
+        at_rest = workflow.patched(PUBLISH_AT_REST)
+        if at_rest:
+            self._visible = {k.name: v for k, v in ((k, workflow.info().typed_search_attributes.get(k))
+                                                    for k in contract.FILTERED) if v is not None}
         recorded: tuple | None = None
         while True:
             verdict = evaluate(order.terms, self._facts, workflow.now())
             self._verdict = verdict
             workflow.set_current_details(describe(verdict))  # the Web UI's "current details"; no history event
-            key = (verdict.status, verdict.waiting_for, verdict.failure_reason)
-            if key != recorded:
-                if not (recorded is None and verdict.status == OrderStatus.PLACED
-                        and workflow.patched(PLACED_PUBLISHED_AT_START)):
-                    await self._publish(verdict)
-                recorded = key
-            if self._facts.suspensions and workflow.patched(SUSPENSION_CASES):
+            evaluated = self._changes  # a change from here on is evaluated again before the order rests
+            if not at_rest:
+                key = (verdict.status, verdict.waiting_for, verdict.failure_reason)
+                if key != recorded:
+                    if not (recorded is None and verdict.status == OrderStatus.PLACED
+                            and workflow.patched(PLACED_PUBLISHED_AT_START)):
+                        await self._publish(verdict)
+                    recorded = key
+            if self._facts.suspensions and (at_rest or workflow.patched(SUSPENSION_CASES)):
                 await self._track_suspensions(verdict)
             if verdict.status in TERMINAL:
+                if at_rest:
+                    await self._publish_changes(verdict)
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 return verdict
             if verdict.status == OrderStatus.DELIVERY_EXCEPTION:
@@ -83,18 +109,34 @@ class OrderSettlementWorkflow:
             if verdict.action == Action.ASK_IN_NETWORK:
                 self._facts.in_network = await self._ask_in_network()
                 continue
-            seen = self._changes
+            seen = evaluated if at_rest else self._changes
             timeout = (verdict.wake_at - workflow.now()) if verdict.wake_at else None
             if timeout is not None and timeout <= timedelta(0):
                 continue
+            if at_rest:
+                await self._publish_changes(verdict)
+                if verdict.wake_at:  # the row's write took a moment: wake at the deadline itself
+                    timeout = verdict.wake_at - workflow.now()
+                    if timeout <= timedelta(0):
+                        continue
             try:
                 await workflow.wait_condition(lambda: self._changes != seen, timeout=timeout,  # noqa: B023 - awaited in this iteration
                                               timeout_summary=_timer_summary(verdict))
             except TimeoutError:
                 pass
 
+    @workflow.signal(name=contract.CARRIER_EVENTS)
+    def carrier_events(self, push: OrderEvents) -> None:
+        """One push's events for this order, folded in the order the push carried them."""
+        for event in push.events:
+            self._fold(event)
+
     @workflow.signal(name=contract.CARRIER_EVENT)
     def carrier_event(self, event: OrderEvent) -> None:
+        """One event a signal, as the API sent them before `carrier_events` (recorded histories, a resend)."""
+        self._fold(event)
+
+    def _fold(self, event: OrderEvent) -> None:
         if self._facts.record(event, workflow.now(), self._input.msisdn_fingerprint):
             self._changes += 1
 
@@ -148,6 +190,31 @@ class OrderSettlementWorkflow:
                 commission_fen=order.terms.commission_fen if settled else None,
                 parent_override_bp=order.terms.parent_override_bp,
             ),
+            **LOCAL,
+        )
+
+    async def _publish_changes(self, verdict: Verdict) -> None:
+        """Where the order rests (PUBLISH_AT_REST): the search attributes that changed, the row if it changed."""
+        order = self._input
+        values = {contract.ORDER_STATUS: verdict.status.value, contract.SETTLEMENT_MONTH: verdict.settlement_month,
+                  contract.FAILURE_REASON: verdict.failure_reason.value if verdict.failure_reason else None}
+        updates = [k.value_set(v) for k, v in values.items() if v is not None and self._visible.get(k.name) != v]
+        if updates:
+            workflow.upsert_search_attributes(updates)
+            self._visible.update({k.name: v for k, v in values.items() if v is not None})
+        row = (verdict.status, verdict.waiting_for, verdict.failure_reason)
+        if self._row is None and verdict.status == OrderStatus.PLACED:
+            self._row = row  # the API wrote the placed row when it started the workflow
+        if row == self._row:
+            return
+        self._row = row
+        settled = verdict.status == OrderStatus.SETTLED
+        await workflow.execute_local_activity(
+            contract.RECORD_ORDER_PROGRESS,
+            OrderProgress(order_id=order.order_id, verdict=verdict, agent_id=order.agent_id, carrier=order.carrier,
+                          commission_fen=order.terms.commission_fen if settled else None,
+                          parent_override_bp=order.terms.parent_override_bp),
+            summary=f"record the order's row: {verdict.status.value}",
             **LOCAL,
         )
 
