@@ -21,6 +21,7 @@ from domain.clock import SHANGHAI
 from gateways.carrier import CarrierGateway
 from simulators.carrier import create_app as carrier_sim
 from tests.fixtures_db import bearer
+from tests.polling import poll
 from workflows.cancellations import contract
 from workflows.cancellations.cancellation import CancellationWorkflow
 
@@ -48,7 +49,7 @@ def time_env(own_time_env):
 async def hall(db, time_env):
     """(http client, carrier simulator client, sms, engine): the API on the test DB and Temporal, a worker with
     the real activities, the carrier simulator behind the signed gateway."""
-    from api.deps import get_session
+    from api.deps import get_db_engine
     from api.main import create_app
 
     settings = get_settings()
@@ -58,11 +59,7 @@ async def hall(db, time_env):
     sms = FakeSms()
     app = create_app(temporal_client=time_env.client)
 
-    def session_override():
-        with Session(db) as s:
-            yield s
-
-    app.dependency_overrides[get_session] = session_override
+    app.dependency_overrides[get_db_engine] = lambda: db  # the audit log's writes too
     acts = CancellationActivities(db, carrier, sms)
     from worker import activity_methods
     worker = Worker(time_env.client, task_queue=contract.TASK_QUEUE, workflows=[CancellationWorkflow],
@@ -86,13 +83,13 @@ async def _start(http, msisdn=MSISDN, key=None, headers=None, **over):
                                                                  **(headers or {})})
 
 
-async def _until(http, cid, predicate, headers=None, attempts=150):
-    for _ in range(attempts):
+async def _until(http, cid, predicate, headers=None):
+    """The case once `predicate` holds; the worker's activities get 30 s (a loaded machine runs them late)."""
+    async def fetch():
         r = await http.get(f"/cancellations/{cid}", headers=headers or {})
-        if r.status_code == 200 and predicate(r.json()):
-            return r.json()
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"never reached: {r.json()}")
+        return r.json() if r.status_code == 200 else {"status": r.status_code}
+
+    return await poll(fetch, lambda d: "id" in d and predicate(d), f"cancellation {cid}", attempts=600, every=0.05)
 
 
 async def test_todo_list_recheck_cooling_off_cancelled_timeline_and_report(hall, time_env):

@@ -565,7 +565,8 @@ async def test_customer_data_is_masked_by_default_revealed_only_to_roles_allowed
     full = (await http.get(f"/complaints/{cid}", params={"reveal": "true"}, headers=bearer("ops", user="ops:wang"))).json()
     assert full["msisdn"] == MSISDN and CALLBACK in full["text"] and ID_NUMBER in texts(full)
     with Session(engine) as s:
-        reads = [(e.actor, e.action, e.outcome, e.target) for e in s.exec(select(AuditEntry)) if e.action.startswith("GET")]
+        reads = [(e.actor, e.action, e.outcome, e.target) for e in s.exec(select(AuditEntry).order_by(AuditEntry.id))
+                 if e.action.startswith("GET")]
         assert reads == [("viewer", "GET /complaints/{complaint_id} (reveal)", 403, f"complaint_id={cid}"),
                          ("ops:wang", "GET /complaints/{complaint_id} (reveal)", 200, f"complaint_id={cid}")]
         # at rest: the number, the customer's words and the handler's findings are sealed
