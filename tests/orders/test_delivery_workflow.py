@@ -7,6 +7,7 @@ import uuid
 from datetime import date, datetime, time, timedelta
 
 import pytest
+from temporalio.api.sdk.v1 import WorkflowMetadata
 
 from domain.clock import SHANGHAI
 from domain.orders.delivery import StaleReason
@@ -120,6 +121,8 @@ async def test_a_rescue_without_resolution_fails_the_delivery_after_its_days(own
         [opened] = world.rescue_opened
         started = await env.get_current_time()
         assert opened.kind == "unreachable" and opened.give_up_at is not None
+        details = (await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)).current_details
+        assert "rescue open (unreachable): 0 reminder(s)" in details and "delivery fails" in details
         # a second exception during the rescue: its own task, the same clock
         await env.sleep(2 * D + H)
         await handle.signal(OrderSettlementWorkflow.carrier_event, s.ev("delivery", 2 * D, delivery_status="refused"))

@@ -17,7 +17,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from domain.clock import customer_sms_time
+    from domain.clock import customer_sms_time, shanghai_text
     from domain.orders import delivery as rules
     from domain.orders.delivery import RescueResolution
     from domain.orders.order import TERMINAL, Fact, OrderFacts, Verdict
@@ -61,6 +61,18 @@ class DeliveryFollowUp:
             now = workflow.now()
             self.facts.delivery_given_up = Fact(at=now, learned_at=now, event_id=f"rescue-given-up-by-{closed.by}")
         return True
+
+    def details(self) -> str:
+        """Lines for the Web UI's current details: the open rescue and the stale flag (masked data only)."""
+        lines = []
+        r = self.rescue
+        if r is not None and not r.closed:
+            lines.append(f"🚚 rescue open ({r.kind.replace('_', ' ')}): {r.reminders} reminder(s), next "
+                         f"{shanghai_text(r.next_reminder_at)}, delivery fails {shanghai_text(r.give_up_at)}")
+        if self.state.stale_reason is not None and self.state.stale_since is not None:
+            lines.append(f"⚠️ stale since {shanghai_text(self.state.stale_since)}: "
+                         f"{rules.STALE_WORDS[self.state.stale_reason]}")
+        return "\n\n" + "\n".join(lines) if lines else ""
 
     # ---- the clock -----------------------------------------------------------------------------------------
 

@@ -108,7 +108,8 @@ class OrderSettlementWorkflow:
         while True:
             verdict = evaluate(order.terms, self._facts, workflow.now())
             self._verdict = verdict
-            workflow.set_current_details(describe(verdict))  # the Web UI's "current details"; no history event
+            details = describe(verdict) + (self._follow.details() if self._follow else "")
+            workflow.set_current_details(details)  # the Web UI's "current details"; no history event
             evaluated = self._changes  # a change from here on is evaluated again before the order rests
             if not at_rest:
                 key = (verdict.status, verdict.waiting_for, verdict.failure_reason)
@@ -129,6 +130,7 @@ class OrderSettlementWorkflow:
             if self._follow is not None:
                 if await self._follow.step(verdict):
                     continue  # the rescue gave up: the verdict changes
+                workflow.set_current_details(describe(verdict) + self._follow.details())  # what the step opened
             elif verdict.status == OrderStatus.DELIVERY_EXCEPTION:
                 self._start_rescue()
             if verdict.action == Action.ASK_IN_NETWORK:
