@@ -27,6 +27,7 @@ from activities.agents import AgentActivities
 from activities.cancellations import CancellationActivities
 from activities.complaints.complaint import ComplaintActivities
 from activities.complaints.fee_return import FeeReturnActivities
+from activities.finance import FinanceActivities
 from activities.orders.carrier import CarrierActivities
 from activities.orders.delivery import DeliveryActivities
 from activities.orders.order import OrderActivities
@@ -41,6 +42,7 @@ from core.temporal import connect
 from gateways.agents import AgentWebhookGateway, agent_webhooks_from_settings
 from gateways.billing import BillingGateway, billing_gateway_from_settings
 from gateways.carrier import CarrierGateway
+from gateways.mail import SmtpMailer
 from gateways.payment_channel import PaymentChannelGateway
 from gateways.sms import SmsGateway, sms_gateway_from_settings
 from workflows.agents import contract as agents
@@ -53,6 +55,9 @@ from workflows.complaints import contract as complaints
 from workflows.complaints.complaint import CalendarCheckWorkflow, ComplaintWorkflow
 from workflows.complaints.fee_return import FeeReturnCreditWorkflow
 from workflows.complaints.notice import NoticeDeliveryWorkflow
+from workflows.finance import contract as finance
+from workflows.finance.invoice import InvoiceMailWorkflow
+from workflows.finance.payout import PayoutRetryWorkflow
 from workflows.orders import contract as orders
 from workflows.orders.order import OrderSettlementWorkflow
 from workflows.orders.repair import OrderRepairWorkflow
@@ -130,6 +135,12 @@ BUSINESSES: tuple[Business, ...] = (
         (CancellationWorkflow,),
         lambda p: (CancellationActivities(p.engine, p.carrier, p.sms),),
         cancellations.SEARCH_ATTRIBUTES, cancellations.__name__,
+    ),
+    Business(
+        "finance", finance.TASK_QUEUE,
+        (PayoutRetryWorkflow, InvoiceMailWorkflow),
+        lambda p: (FinanceActivities(p.engine, p.carrier, SmtpMailer.finance(get_settings())),),
+        finance.SEARCH_ATTRIBUTES, finance.__name__,
     ),
 )
 

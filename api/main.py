@@ -20,6 +20,7 @@ from api.agents import routes as agents
 from api.cancellations import routes as cancellations
 from api.complaints import routes as complaints
 from api.deps import get_session, get_temporal_optional
+from api.finance import routes as finance
 from api.identity import routes as identity
 from api.orders import routes as orders
 from api.refunds import routes as refunds
@@ -97,7 +98,7 @@ def create_app(temporal_client: Any | None = None) -> FastAPI:
     metrics.install(app)
     docs.install(app)
     texts.install(app)
-    for business in (identity, orders, agents, complaints, refunds, cancellations):
+    for business in (identity, orders, agents, complaints, refunds, cancellations, finance):
         app.include_router(business.router)
 
     @app.get("/healthz", response_model=Health, tags=["ops"], responses={503: {"model": Health}})

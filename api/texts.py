@@ -235,6 +235,42 @@ ROUTE_TEXTS: T = {
                                "courier delivers again), or given up (the delivery fails at once). The order's process "
                                "is told; the same close again answers the task as it is."),
 
+    # finance (docs/finance.md)
+    ("GET", "/payout-exceptions"): ("List payout exceptions", "Payouts the bank refused or never answered, by state, "
+                                                              "carrier, month or agent; the batch paid the others."),
+    ("GET", "/payout-exceptions/{payout_id}"): ("One payout exception", "The payout with every step finance and the "
+                                                                        "bank took, who and when."),
+    ("POST", "/payout-exceptions/{payout_id}/retry"): ("Retry a payout", "Pay again under the same payout id (the "
+                                                                         "bank pays it at most once), optionally to "
+                                                                         "the agent's new bank account."),
+    ("POST", "/payout-exceptions/{payout_id}/manual-payment"): ("Record a manual payment", ""),
+    ("GET", "/settlements/{batch_id}/reconciliation"): ("Reconcile a batch with the carrier's audit",
+                                                        "Each order whose audited commission differs from ours, with "
+                                                        "its cause (rate change, rejected, partial audit, unknown "
+                                                        "order), the figure paid, and the totals to the fen."),
+    ("GET", "/settlements/{batch_id}/report.csv"): ("Export a batch report (CSV)",
+                                                    "Header block and subtotals, orders, statements, differences, "
+                                                    "payout exceptions and failures by reason."),
+    ("GET", "/settlements/{batch_id}/report.xlsx"): ("Export a batch report (Excel)",
+                                                     "The CSV report's tables, one sheet each, numbers as numbers."),
+    ("GET", "/finance/month-end/{month}"): ("Month-end summary", "Per carrier: the batch, commission, paid, held, "
+                                                                 "exceptions, payable, differences, and whether it "
+                                                                 "balances to the fen."),
+    ("GET", "/finance/month-end/{month}.csv"): ("Export the month-end summary (CSV)",
+                                                "Header block and subtotals, then one row per carrier."),
+    ("GET", "/finance/month-end/{month}.xlsx"): ("Export the month-end summary (Excel)",
+                                                 "The CSV summary as a workbook, numbers as numbers."),
+    ("POST", "/statements/{statement_id}/invoice"): ("Request an invoice", ""),
+    ("GET", "/invoices"): ("List invoices", "Invoices by state, month or agent; an agent sees its own."),
+    ("GET", "/invoices/{invoice_id}"): ("One invoice", "Its state, number, amounts, who decided, and whether the "
+                                                      "mail reached the agent."),
+    ("GET", "/invoices/{invoice_id}.pdf"): ("An invoice's PDF", ""),
+    ("POST", "/invoices/{invoice_id}/issue"): ("Issue an invoice", "Finance gives it a number, the date and the tax; "
+                                                                   "the PDF is mailed to the agent."),
+    ("POST", "/invoices/{invoice_id}/refuse"): ("Refuse an invoice request", "With a reason, mailed to the agent; the "
+                                                                             "agent may ask again."),
+    ("POST", "/invoices/{invoice_id}/reissue"): ("Re-issue an invoice", ""),
+    ("POST", "/invoices/{invoice_id}/mail"): ("Mail an invoice decision again", ""),
 }
 
 ERRORS = ("\n\nErrors answer `{\"status\", \"type\", \"reason\"}`: `type` is stable for programs, `reason` is for "

@@ -47,6 +47,10 @@ class Permission(StrEnum):
     CANCELLATIONS_REQUEST = "cancellations.request"  # start, appointment, confirm, withdraw, clear through the carrier
     CANCELLATIONS_READ = "cancellations.read"
     CANCELLATIONS_HANDLE = "cancellations.handle"  # a clerk: review documents, clear with evidence, follow-up calls
+    PAYOUTS_RESOLVE = "payouts.resolve"  # finance: retry a payout exception, record a manual payment
+    INVOICES_REQUEST = "invoices.request"  # an agent, for its own settled statements
+    INVOICES_READ = "invoices.read"
+    INVOICES_ISSUE = "invoices.issue"  # finance: issue, refuse, re-issue, mail again
     AUDIT_READ = "audit.read"
     API_KEYS_MANAGE = "api_keys.manage"
     IDENTITY_READ = "identity.read"  # /me
@@ -73,7 +77,7 @@ class Role(StrEnum):
 P = Permission
 _READ_BACK_OFFICE = {P.ORDERS_READ, P.CARRIER_EVENTS_READ, P.SETTLEMENTS_READ, P.STATEMENTS_READ, P.AGENTS_READ,
                      P.COMPLAINTS_READ, P.PAYMENTS_READ, P.REFUNDS_READ, P.CHANNELS_READ, P.IDENTITY_READ,
-                     P.CANCELLATIONS_READ}
+                     P.CANCELLATIONS_READ, P.INVOICES_READ}
 # the desk calls and texts the customer back, so it reads the number and what the customer said
 _COMPLAINT_DESK = {P.COMPLAINTS_REGISTER, P.COMPLAINTS_READ, P.COMPLAINTS_HANDLE, P.FEE_RETURNS_REQUEST,
                    P.IDENTITY_READ, P.CUSTOMER_DATA_READ}
@@ -88,15 +92,16 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.AUDITOR: frozenset(_READ_BACK_OFFICE | {
         P.REFUNDS_ACT, P.REFUNDS_AUDIT, P.FEE_RETURNS_AUDIT, P.RECONCILIATION_READ, P.AUDIT_READ}),
     Role.FINANCE: frozenset({P.SETTLEMENTS_READ, P.STATEMENTS_READ, P.AGENTS_READ, P.PAYMENTS_READ, P.REFUNDS_READ,
-                             P.CHANNELS_READ, P.RECONCILIATION_READ, P.IDENTITY_READ, P.AGENTS_ARREARS}),
+                             P.CHANNELS_READ, P.RECONCILIATION_READ, P.IDENTITY_READ, P.AGENTS_ARREARS,
+                             P.PAYOUTS_RESOLVE, P.INVOICES_READ, P.INVOICES_ISSUE}),
     Role.COMPLAINT_HANDLER: frozenset(_COMPLAINT_DESK),
     Role.TEAM_LEAD: frozenset(_COMPLAINT_DESK | {P.COMPLAINTS_ESCALATE, P.COMPLAINTS_CORRECT_LEVEL,
                                                  P.FEE_RETURNS_APPROVE, P.FEE_RETURNS_VERIFY}),
     Role.MANAGER: frozenset(_COMPLAINT_DESK | {P.COMPLAINTS_ESCALATE, P.COMPLAINTS_CORRECT_LEVEL,
                                                P.FEE_RETURNS_APPROVE, P.FEE_RETURNS_VERIFY}),
     Role.READ_ONLY: frozenset(_READ_BACK_OFFICE),
-    Role.AGENT: frozenset({P.ORDERS_PLACE, P.ORDERS_READ, P.ORDERS_RESCUE, P.STATEMENTS_READ, P.AGENTS_READ, P.AGENTS_APPEAL,
-                           P.IDENTITY_READ}),
+    Role.AGENT: frozenset({P.ORDERS_PLACE, P.ORDERS_READ, P.ORDERS_RESCUE, P.STATEMENTS_READ, P.AGENTS_READ,
+                           P.AGENTS_APPEAL, P.IDENTITY_READ, P.INVOICES_REQUEST, P.INVOICES_READ}),
     # payments are recorded by the acquiring side (ops, a service account), never by the merchant who refunds them
     Role.MERCHANT: frozenset({P.PAYMENTS_READ, P.REFUNDS_REQUEST, P.REFUNDS_READ, P.IDENTITY_READ}),
     Role.SERVICE_CLERK: frozenset({P.CANCELLATIONS_REQUEST, P.CANCELLATIONS_READ, P.CANCELLATIONS_HANDLE,

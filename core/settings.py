@@ -56,6 +56,20 @@ class Settings(BaseSettings):
     # Settlement: the Schedule starts each carrier's batch on this day of the month after month end
     settlement_schedule_day: int = 3
 
+    # Finance (docs/finance.md). Which commission is paid when the carrier's audit differs from the product's figure,
+    # per carrier: "audited" (default), "expected" or "lower" (domain/finance/reconciliation.py)
+    finance_paid_figure: dict[str, str] = {}
+    # Invoices are mailed as PDF through this SMTP server (make run and the tests start a local sink on 8025)
+    finance_smtp_host: str = "127.0.0.1"
+    finance_smtp_port: int = 8025
+    finance_smtp_starttls: bool = False  # production: true (port 587), with the user and password below
+    finance_smtp_user: str = ""
+    finance_smtp_password: str = ""
+    finance_smtp_timeout_s: float = 20.0
+    finance_mail_sender: str = "finance@simbo.local"
+    finance_invoice_seller: str = "Simbo SIM Distribution Co., Ltd."  # the issuer named on every invoice
+    finance_invoice_seller_tax_number: str = "91440300MA5SIMBO01"
+
     # Complaint desk: SMS gateway and billing system (one simulator serves both by default)
     sms_base_url: str = "http://localhost:8200"
     sms_api_secret: str = "dev-sms-secret"  # HMAC key of our calls to the SMS gateway

@@ -30,6 +30,7 @@ class Agent(SQLModel, table=True):
     suspension_category: str = ""
     violation_kind: str = ""
     suspended_until: datetime | None = _optional_time()  # a maintenance suspension's end
+    email: str = ""  # where finance sends the agent's invoices (docs/finance.md)
 
 
 class AgentStatusChange(SQLModel, table=True):

@@ -164,6 +164,7 @@ class AuditRow(SQLModel, table=True):
     order_id: str = Field(index=True)
     approved: bool
     reason: str = ""
+    commission_fen: int | None = None  # the carrier's audited figure (None: the row gave none)
     applied_at: datetime = Aware(nullable=False, default=utcnow)
 
 
@@ -183,6 +184,8 @@ class SettlementBatch(SQLModel, table=True):
     commission_fen: int = 0
     paid_fen: int = 0
     held_fen: int = 0
+    exceptions: int = 0  # payouts of this batch the bank refused or never answered (db/finance.py)
+    exceptions_fen: int = 0
     started_at: datetime = Aware(nullable=False, default=utcnow)
     closed_at: datetime | None = Aware(nullable=True)
 

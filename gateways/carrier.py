@@ -128,9 +128,12 @@ class CarrierGateway(SignedJsonClient):
             raise PeerRejected(200, f"answer is about {answer.cancellation_id!r}, asked about {cancellation_id!r}")
         return answer
 
-    async def payout(self, payout_id: str, agent_id: str, amount_fen: int) -> dict:
-        """Pay an agent. Idempotent by payout_id at the bank: a repeat returns the first reference."""
-        body = {"payout_id": payout_id, "agent_id": agent_id, "amount_fen": amount_fen}
+    async def payout(self, payout_id: str, agent_id: str, amount_fen: int, account: str = "") -> dict:
+        """Pay an agent. Idempotent by payout_id at the bank: a repeat returns the first reference. `account`: the
+        agent's new bank details finance gave with a retry (empty: the account the bank has on file)."""
+        body: dict[str, str | int] = {"payout_id": payout_id, "agent_id": agent_id, "amount_fen": amount_fen}
+        if account:
+            body["account"] = account
         data = await self._call("POST", f"{self.payout_base_url}/payouts", body)
         paid = parse(_Payout, data)
         if paid.payout_id != payout_id:

@@ -25,6 +25,7 @@ async def after_start(stack: Stack) -> None:
     from scripts.demo.cancellations import load_cancellation_demo_once
     from scripts.demo.complaints import load_complaint_demo_once
     from scripts.demo.delivery import load_delivery_demo_once
+    from scripts.demo.finance import load_finance_demo_once
     from scripts.demo.orders import load_order_demo_once
     from scripts.demo.refunds import load_refund_demo_once
     from scripts.setup import set_up
@@ -42,6 +43,7 @@ async def after_start(stack: Stack) -> None:
     await load_delivery_demo_once(client, stack.api_url)  # as demo-agent, before the agents demo suspends A002
     await load_agent_demo_once(stack.api_url)  # suspensions, appeals and cases on the orders demo's agents
     await load_cancellation_demo_once(client, stack.api_url, stack.simulator_url)
+    await load_finance_demo_once(stack.api_url)  # invoices, once last month's batches have closed
 
 
 def filters_text() -> str:
@@ -115,6 +117,10 @@ Ready.
   Cancellations     http://localhost:8000/cancellations?state=todo   (one: /cancellations/<id>, /timeline)
                     Web UI filter: CancellationState="cooling_off", CancellationState="todo" AND Carrier="china_unicom"
                     report: /cancellations/report?month=<yyyymm> (.csv / .xlsx); sign in as demo-clerk or demo-app
+  Finance           http://localhost:8000/payout-exceptions?state=open   (A003's account refused; POST .../retry
+                    {{"new_account": "6222020200112233445"}} as demo-finance)   /finance/month-end/<yyyymm> (.csv/.xlsx)
+                    /settlements/<batch>/reconciliation   /settlements/<batch>/report.xlsx   /invoices (PDF: /invoices/<id>.pdf)
+                    mailed invoices: var/mail/*.eml (the local SMTP sink on :8025)
   Refunds           http://localhost:8000/refunds?status=manual_review   (one: /refunds/<id>, with history)
   Refund ops        POST /refunds/<id>/{{approve,reject,force_success,force_fail,mark_succeeded_offline,retry_new_serial}}
   Error table       http://localhost:8000/refund-error-mappings   channels: /refund-channels

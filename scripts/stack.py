@@ -43,6 +43,7 @@ class Ports:
     channel: int = 8300  # payment-channel simulator (refunds)
     codec: int = 8400  # the codec server the Web UI asks to decode payloads (with the UI only)
     worker_metrics: int = 9464  # the worker's Temporal SDK metrics (Prometheus)
+    mail: int = 8025  # the local SMTP sink invoices are mailed to (simulators/mail_sink.py; messages in var/mail)
 
     @classmethod
     def free(cls) -> "Ports":
@@ -79,6 +80,8 @@ class Stack:
             "SIMBO_AGENT_WEBHOOKS": json.dumps({"A002": f"{self.sms_billing_url}/agents/notices"}),
             "SIMBO_CODEC_CORS_ORIGINS": f"http://localhost:{self.ports.ui},http://127.0.0.1:{self.ports.ui}",
             "SIMBO_WORKER_METRICS_ADDRESS": f"127.0.0.1:{self.ports.worker_metrics}",
+            "SIMBO_FINANCE_SMTP_HOST": "127.0.0.1",
+            "SIMBO_FINANCE_SMTP_PORT": str(self.ports.mail),
         }
 
     @property
@@ -168,6 +171,8 @@ class Stack:
         self.spawn("payment-channel simulator", [PY, "-m", "simulators.payment_channel", "--host", "127.0.0.1",
                                                  "--port", str(self.ports.channel),
                                                  "--state", str(self.var / "channel-sim.json")], "channel-sim.log")
+        self.spawn("mail sink", [PY, "-m", "simulators.mail_sink", "--port", str(self.ports.mail),
+                                 "--dir", str(self.var / "mail")], "mail-sink.log")
         self.spawn("worker", [PY, "worker.py"], "worker.log")
         self.spawn("API", [PY, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(self.ports.api),
                            "--log-level", "warning"], "api.log")

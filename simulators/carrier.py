@@ -21,7 +21,7 @@ The carrier API (signed with our API key; 401 with a reason otherwise):
     POST /carriers/{carrier}/accounts/clear     {"cancellation_id","msisdn","item_id","action"} (idempotent)
     POST /carriers/{carrier}/accounts/cancel    {"cancellation_id","msisdn"} (idempotent)
 Admin (unsigned): POST /sim/scenarios, /sim/scenarios/batch, /sim/accounts, /sim/behaviour, /sim/push-daily,
-/sim/reset, /sim/requeue-rejected; GET /sim/stats, /sim/behaviour.
+/sim/reset, /sim/requeue-rejected; GET /sim/stats, /sim/behaviour, /sim/payouts.
 
 Account cancellation cases are scripted per number (POST /sim/accounts): the obstacles the first pre-check
 finds, the ones a re-check finds on top (a service that renewed itself meanwhile), the items the carrier
@@ -104,6 +104,9 @@ class Behaviour(BaseModel):
     error_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     audit_pending_until: dict[str, AwareDatetime] = {}  # "<carrier>-<yyyymm>" -> ready=false until then
     audit_page_size_cap: int | None = Field(default=None, ge=1)
+    # the payout bank refuses payouts to these agents' accounts on file with the reason given ("account_closed",
+    # ...); a payout naming a new account is paid
+    payout_bad_accounts: dict[str, str] = {}
 
     @field_validator("audit_pending_until")
     @classmethod
@@ -129,6 +132,7 @@ class Payout(BaseModel):
     payout_id: str = Field(min_length=1, max_length=128)
     agent_id: str = Field(min_length=1, max_length=128)
     amount_fen: int = Field(gt=0)
+    account: str = Field(default="", max_length=64)
 
 
 class NumberStatusQuery(BaseModel):
@@ -486,6 +490,11 @@ def create_app(
     async def post_scenarios(scenarios: list[Scenario]) -> dict:
         return sim.add_scenarios(scenarios)
 
+    @app.get("/sim/payouts")
+    async def payouts() -> dict:
+        """Every payout the bank made, by payout id (a repeat of an id returns the first and adds none)."""
+        return sim.state.payouts
+
     @app.get("/sim/behaviour")
     async def get_behaviour() -> Behaviour:
         return sim.state.behaviour
@@ -643,6 +652,11 @@ def create_app(
         req = parse_or_422(Payout, body, explain)
         sim.store.count("payout_requests")
         known = sim.state.payouts.get(req.payout_id)
+        refusal = sim.state.behaviour.payout_bad_accounts.get(req.agent_id)
+        if known is None and refusal and not req.account:
+            sim.store.count("payout_refusals")
+            log.info("sim.payout_refused", payout_id=req.payout_id, agent_id=req.agent_id, reason=refusal)
+            raise HTTPException(422, detail=refusal)
         if known is not None:
             if (known["agent_id"], known["amount_fen"]) != (req.agent_id, req.amount_fen):
                 raise HTTPException(409, detail="payout_id already used with another agent or amount")

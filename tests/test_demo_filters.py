@@ -47,3 +47,18 @@ async def test_every_filter_the_banner_prints_matches_a_workflow(fresh_stack):
         await asyncio.sleep(1)
     assert set(filters) >= wanted, f"no demo data for {wanted - set(filters)}"
     assert all(counts.values()), {name: (filters[name], n) for name, n in counts.items() if not n}
+    # finance's demo (scripts/demo/finance.py): an invoice in every state, mailed to the sink; A003's payout refused;
+    # China Unicom's audit differs from our figures
+    from sqlmodel import select
+
+    from db.finance import Invoice, PayoutException, ReconciliationLine
+
+    with Session(core_db.get_engine()) as session:
+        assert {i.state for i in session.exec(select(Invoice))} == {"requested", "issued", "voided", "refused"}
+        assert session.exec(select(PayoutException).where(PayoutException.agent_id == "A003")).first() is not None
+        assert session.exec(select(ReconciliationLine).where(ReconciliationLine.cause == "rate_change")).first()
+    for _ in range(60):  # the mails go out from their workflows a moment after the decisions
+        if len(list((fresh_stack.var / "mail").glob("*.eml"))) >= 3:
+            break
+        await asyncio.sleep(1)
+    assert len(list((fresh_stack.var / "mail").glob("*.eml"))) >= 3  # issued, re-issued, refused

@@ -9,11 +9,12 @@ import worker
 from workflows.agents import contract as agents
 from workflows.cancellations import contract as cancellations
 from workflows.complaints import contract as complaints
+from workflows.finance import contract as finance
 from workflows.orders import contract as orders
 from workflows.refunds import contract as refunds
 
 CONTRACTS = {"orders": orders, "refunds": refunds, "complaints": complaints, "agents": agents,
-             "cancellations": cancellations}
+             "cancellations": cancellations, "finance": finance}
 # Activity-name constants of each contract (the names workflows call activities by)
 NOT_ACTIVITIES = {"TASK_QUEUE", "SEARCH_ATTRIBUTES", "OPS_ACTIONS", "VIEW", "PROGRESS",
                   "CHECKLIST", "CARRIER_EVENT", "CARRIER_EVENTS", "AUDIT_RESULT", "SWEEP_ANSWER", "RECOMPUTE_DUE", "RESOLVE_CREDIT",
@@ -61,12 +62,12 @@ def test_the_former_shared_queue_keeps_every_business_that_ran_there():
     # executions started before the split stay on "orders": its worker runs their workflows and activities too
     served = worker.queues_of(["orders"])
     assert [b.name for b in served["orders"]] == ["orders", "refunds", "complaints"]
-    assert set(worker.queues_of(None)) == {"orders", "refunds", "complaints", "agents", "cancellations"}
+    assert set(worker.queues_of(None)) == {"orders", "refunds", "complaints", "agents", "cancellations", "finance"}
 
 
 def test_an_unknown_business_is_refused_by_name():
-    with pytest.raises(KeyError, match="no business 'finance'"):
-        worker.queues_of(["finance"])
+    with pytest.raises(KeyError, match="no business 'fulfilment'"):
+        worker.queues_of(["fulfilment"])
 
 
 def test_the_sandbox_passes_every_contract_through():

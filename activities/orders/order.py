@@ -11,8 +11,10 @@ from sqlmodel import Session, select
 from temporalio import activity
 
 from activities.agents import deliver_notice
+from core.settings import get_settings
 from db.agents import Agent, AgentStatus
-from db.orders import CommissionLineRecord, LineStatus, Order, RescueTask
+from db.orders import AuditRow, CommissionLineRecord, LineStatus, Order, RescueTask
+from domain.finance.reconciliation import paid_figure, policy_for
 from domain.orders import delivery
 from domain.orders.commission import commission_lines
 from domain.orders.order import ConditionState, OrderStatus
@@ -68,14 +70,22 @@ class OrderActivities:
         existing = set(s.exec(select(CommissionLineRecord.role).where(CommissionLineRecord.order_id == progress.order_id)))
         agent = s.get(Agent, progress.agent_id)
         parent_id = agent.parent_id if agent else None
-        for line in commission_lines(progress.order_id, progress.agent_id, parent_id, progress.commission_fen or 0,
+        month = progress.verdict.settlement_month or ""
+        # Which figure is paid, the product's or the carrier's audited one, is finance's policy per carrier
+        # (domain/finance/reconciliation.py); the override share follows the figure paid.
+        audited = s.exec(select(AuditRow.commission_fen).where(
+            AuditRow.carrier == progress.carrier, AuditRow.month == month,
+            AuditRow.order_id == progress.order_id)).first()
+        figure = paid_figure(policy_for(progress.carrier, get_settings().finance_paid_figure),
+                             progress.commission_fen or 0, audited)
+        for line in commission_lines(progress.order_id, progress.agent_id, parent_id, figure,
                                      progress.parent_override_bp):
             if line.role.value in existing:
                 continue  # a retried activity
             beneficiary = s.get(Agent, line.agent_id)
             held = beneficiary is not None and beneficiary.status == AgentStatus.SUSPENDED
             s.add(CommissionLineRecord(order_id=line.order_id, agent_id=line.agent_id, role=line.role.value,
-                                       carrier=progress.carrier, month=progress.verdict.settlement_month or "",
+                                       carrier=progress.carrier, month=month,
                                        amount_fen=line.amount_fen, status=LineStatus.HELD if held else LineStatus.PAYABLE))
 
     @activity.defn(name=contract.OPEN_RESCUE_TASK)

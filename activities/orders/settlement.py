@@ -2,6 +2,7 @@
 
 import asyncio
 import hashlib
+import json
 from collections import defaultdict
 from datetime import UTC, datetime
 
@@ -16,6 +17,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.http import PeerRejected, PeerUnavailable
+from db.finance import PayoutException, PayoutExceptionStep
 from db.orders import (
     AgentStatement,
     AuditRow,
@@ -25,7 +27,15 @@ from db.orders import (
     Order,
     SettlementBatch,
 )
-from domain.orders.order import AUDIT_REJECTIONS, AuditResult, FailureReason, OrderStatus
+from domain.finance.payouts import (
+    CLOSED_STATES,
+    UNAVAILABLE_ATTEMPTS,
+    BankReason,
+    ExceptionCause,
+    ExceptionState,
+    bank_reason,
+)
+from domain.orders.order import ABSENT_FROM_AUDIT, AUDIT_REJECTIONS, AuditResult, FailureReason, OrderStatus
 from gateways.carrier import CarrierGateway
 from workflows.orders import contract
 from workflows.orders.contract import AuditPageOutcome, AuditPageRequest, BatchRef, order_workflow_id
@@ -34,6 +44,11 @@ log = structlog.get_logger()
 SIGNAL_CONCURRENCY = 50
 # Orders still on their way through the chain when the batch closes: the carrier's audit is final.
 OPEN_STATUSES = (OrderStatus.AWAITING_AUDIT, OrderStatus.CHECKING_IN_NETWORK, OrderStatus.AWAITING_CHECK_POINT)
+
+
+def payout_id_of(statement_id: str, line_ids: list[int]) -> str:
+    """The payout's idempotency key at the bank: the statement and the exact lines it pays."""
+    return f"{statement_id}-{hashlib.sha256(repr(sorted(line_ids)).encode()).hexdigest()[:12]}"
 
 
 class SettlementActivities:
@@ -86,13 +101,16 @@ class SettlementActivities:
                 AuditRow.carrier == req.carrier, AuditRow.month == req.month, AuditRow.order_id.in_(ids))))  # type: ignore[attr-defined]
             for row in rows:
                 order = orders.get(row["order_id"])
+                if row["order_id"] not in known_rows:
+                    # kept for an order we do not know too: finance's reconciliation lists it (unknown order)
+                    s.add(AuditRow(carrier=req.carrier, month=req.month, order_id=row["order_id"],
+                                   approved=bool(row["approved"]), reason=row.get("reason") or "",
+                                   commission_fen=row.get("commission_fen")))
+                    known_rows.add(row["order_id"])
                 if order is None:
                     log.warning("carrier audit names an order we do not know", carrier=req.carrier,
                                 order_id=row["order_id"])
                     continue
-                if row["order_id"] not in known_rows:
-                    s.add(AuditRow(carrier=req.carrier, month=req.month, order_id=order.id,
-                                   approved=bool(row["approved"]), reason=row.get("reason") or ""))
                 if row["approved"]:
                     out.append((order.id, AuditResult(approved=True, month=req.month,
                                                       commission_fen=int(row.get("commission_fen") or 0))))
@@ -133,7 +151,7 @@ class SettlementActivities:
         missing = await asyncio.to_thread(find)
         await self._signal_all([(o, AuditResult(approved=False, month=ref.month,
                                                 reason=FailureReason.CARRIER_SYSTEM_ERROR,
-                                                detail="absent from the carrier's final audit")) for o in missing])
+                                                detail=ABSENT_FROM_AUDIT)) for o in missing])
         return len(missing)
 
     @activity.defn(name=contract.WAIT_FOR_AUDITED_ORDERS)
@@ -182,32 +200,71 @@ class SettlementActivities:
     async def pay_agents(self, ref: BatchRef) -> int:
         """Pay every statement of this carrier with payable lines: this batch's, and lines released since an
         earlier batch by an agent's reinstatement. The payout id names the exact lines, so a retry after a
-        crash between paying and recording pays nothing twice."""
+        crash between paying and recording pays nothing twice.
+
+        One agent's payout never stops the others: a payout the bank refuses becomes a payout exception at once,
+        one it does not answer is tried again with the whole step (the paid ones are skipped) and becomes an
+        exception after `UNAVAILABLE_ATTEMPTS` attempts. An exception's lines wait for finance (db/finance.py)
+        and no later payout takes them."""
 
         def payable() -> list[tuple[str, str, list[int], int]]:
             with Session(self.engine) as s:
+                waiting = set()
+                for ids in s.exec(select(PayoutException.line_ids).where(  # type: ignore[call-overload]
+                        PayoutException.carrier == ref.carrier,
+                        PayoutException.state.not_in([st.value for st in CLOSED_STATES]))).all():  # type: ignore[attr-defined]
+                    waiting.update(json.loads(ids))
                 lines = s.exec(select(CommissionLineRecord).where(
                     CommissionLineRecord.carrier == ref.carrier, CommissionLineRecord.status == LineStatus.PAYABLE,
                     CommissionLineRecord.statement_id.is_not(None))).all()  # type: ignore[union-attr]
                 grouped: dict[tuple[str, str], list[CommissionLineRecord]] = defaultdict(list)
                 for ln in lines:
-                    grouped[(ln.statement_id, ln.agent_id)].append(ln)  # type: ignore[index]
+                    if ln.id not in waiting:
+                        grouped[(ln.statement_id, ln.agent_id)].append(ln)  # type: ignore[index]
                 return [(sid, aid, sorted(ln.id for ln in lns), sum(ln.amount_fen for ln in lns))  # type: ignore[misc]
                         for (sid, aid), lns in sorted(grouped.items())]
 
-        paid = 0
+        paid, unanswered = 0, []
+        last_attempt = activity.info().attempt >= UNAVAILABLE_ATTEMPTS
         for sid, agent_id, line_ids, amount in await asyncio.to_thread(payable):
-            payout_id = f"{sid}-{hashlib.sha256(repr(line_ids).encode()).hexdigest()[:12]}"
+            payout_id = payout_id_of(sid, line_ids)
             try:
                 receipt = await self.gateway.payout(payout_id, agent_id, amount)
             except PeerUnavailable as err:
-                raise ApplicationError(str(err), type="PayoutUnavailable") from err
+                if last_attempt:
+                    await asyncio.to_thread(self._raise_exception, ref, sid, agent_id, payout_id, line_ids, amount,
+                                            ExceptionCause.UNAVAILABLE, BankReason.BANK_UNAVAILABLE, str(err))
+                else:
+                    unanswered.append(payout_id)
+                continue
             except PeerRejected as err:
-                raise ApplicationError(str(err), type="PayoutRejected", non_retryable=True) from err
+                await asyncio.to_thread(self._raise_exception, ref, sid, agent_id, payout_id, line_ids, amount,
+                                        ExceptionCause.REJECTED, bank_reason(err.reason), err.reason)
+                continue
             await asyncio.to_thread(self._mark_paid, sid, line_ids, amount, receipt.get("reference", ""))
             paid += amount
             activity.heartbeat(sid)
+        if unanswered:  # the step again: the paid ones are paid, the unanswered asked again under their own ids
+            raise ApplicationError(f"the bank did not answer {len(unanswered)} payouts: {', '.join(unanswered[:5])}",
+                                   type="PayoutUnavailable")
         return paid
+
+    def _raise_exception(self, ref: BatchRef, statement_id: str, agent_id: str, payout_id: str, line_ids: list[int],
+                         amount: int, cause: ExceptionCause, reason: BankReason, detail: str) -> None:
+        """Keep the refused payout for finance; recorded once per payout id (a retried step finds it)."""
+        with Session(self.engine) as s:
+            if s.get(PayoutException, payout_id) is not None:
+                return
+            st = s.get(AgentStatement, statement_id)
+            s.add(PayoutException(id=payout_id, batch_id=ref.batch_id, statement_id=statement_id, agent_id=agent_id,
+                                  carrier=ref.carrier, month=st.month if st else ref.month, amount_fen=amount,
+                                  line_ids=json.dumps(line_ids), cause=cause.value, reason=reason.value,
+                                  detail=detail[:500], state=ExceptionState.OPEN.value, new_account=""))
+            s.add(PayoutExceptionStep(payout_id=payout_id, key="raised", action="raised", actor="system:settlement",
+                                      detail=f"{cause.value}: {reason.value} ({detail[:200]})"))
+            s.commit()
+        log.warning("payout exception: the batch pays the others", payout_id=payout_id, agent_id=agent_id,
+                    carrier=ref.carrier, reason=reason.value, amount_fen=amount)
 
     def _mark_paid(self, statement_id: str, line_ids: list[int], amount: int, reference: str) -> None:
         with Session(self.engine) as s:
@@ -231,8 +288,12 @@ class SettlementActivities:
             batch.commission_fen = sum(st.amount_fen for st in stmts)
             batch.paid_fen = sum(st.paid_fen for st in stmts)
             batch.held_fen = sum(st.held_fen for st in stmts)
+            raised = s.exec(select(PayoutException).where(PayoutException.batch_id == ref.batch_id)).all()
+            batch.exceptions = len(raised)
+            batch.exceptions_fen = sum(e.amount_fen for e in raised)
             batch.status = BatchStatus.CLOSED
             batch.closed_at = datetime.now(UTC)
             s.add(batch)
             s.commit()
-            return {"paid_fen": batch.paid_fen, "held_fen": batch.held_fen, "statements": len(stmts)}
+            return {"paid_fen": batch.paid_fen, "held_fen": batch.held_fen, "statements": len(stmts),
+                    "exceptions": batch.exceptions, "exceptions_fen": batch.exceptions_fen}

@@ -116,6 +116,8 @@ class BatchOut(FromRow):
     commission_fen: int
     paid_fen: int
     held_fen: int
+    exceptions: int = 0  # payouts refused or unanswered: GET /payout-exceptions?batch... (finance)
+    exceptions_fen: int = 0
     started_at: datetime
     closed_at: datetime | None
 

@@ -10,8 +10,9 @@ from api.deps import get_session, own_agent, require
 from api.orders.schemas import BatchDetail, BatchOut, StatementOut
 from api.schemas import MAX_OFFSET, MONTH_PATTERN, Page, PathId
 from core.access import Permission, Principal
-from core.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, attachment
+from core.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, attachment, report_csv, report_xlsx
 from domain.orders.carriers import Carrier
+from services.finance.reports import statement_report
 from services.orders import statements as svc
 
 router = APIRouter(prefix="/settlements", tags=["settlement"])
@@ -58,10 +59,6 @@ def statements(
     return [StatementOut.model_validate(s) for s in rows]
 
 
-def _rows(session: Session, agent_id: PathId, month: str) -> list[svc.StatementRow]:
-    return svc.statement_rows(session, agent_id, month)
-
-
 @agent_statements.get(
     "/{agent_id}/statements/{month}.csv",
     response_class=Response,
@@ -69,12 +66,11 @@ def _rows(session: Session, agent_id: PathId, month: str) -> list[svc.StatementR
 )
 def statement_csv(agent_id: PathId, month: Month, session: Annotated[Session, Depends(get_session)],
                   principal: Annotated[Principal, require(Permission.STATEMENTS_READ)]) -> Response:
-    """One row per commission line, one per failed order (with reason), and a total row."""
+    """The header block (agent, month, generated at, subtotals), the commission lines, the failed orders with
+    their reasons, and the failures by reason (finance's statement report, services/finance/reports.py)."""
     own_agent(principal, agent_id)
-    rows = _rows(session, agent_id, month)
-    return Response(
-        svc.to_csv(rows), media_type=CSV_MEDIA_TYPE, headers=attachment(svc.export_filename(agent_id, month, "csv"))
-    )
+    return Response(report_csv(statement_report(session, agent_id, month)), media_type=CSV_MEDIA_TYPE,
+                    headers=attachment(svc.export_filename(agent_id, month, "csv")))
 
 
 @agent_statements.get(
@@ -85,9 +81,5 @@ def statement_csv(agent_id: PathId, month: Month, session: Annotated[Session, De
 def statement_xlsx(agent_id: PathId, month: Month, session: Annotated[Session, Depends(get_session)],
                    principal: Annotated[Principal, require(Permission.STATEMENTS_READ)]) -> Response:
     own_agent(principal, agent_id)
-    rows = _rows(session, agent_id, month)
-    return Response(
-        svc.to_xlsx(rows, title=f"{month}"),
-        media_type=XLSX_MEDIA_TYPE,
-        headers=attachment(svc.export_filename(agent_id, month, "xlsx")),
-    )
+    return Response(report_xlsx(statement_report(session, agent_id, month)), media_type=XLSX_MEDIA_TYPE,
+                    headers=attachment(svc.export_filename(agent_id, month, "xlsx")))

@@ -113,6 +113,8 @@ ACTIVATION_FAILURES = {
     "technical_failure": FailureReason.ACTIVATION_TECHNICAL_FAILURE,
 }
 
+# The failure detail of an order the carrier's final audit never named (finance lists it as a partial audit).
+ABSENT_FROM_AUDIT = "absent from the carrier's final audit"
 # Audit rejections carriers send, mapped onto our codes.
 AUDIT_REJECTIONS = {
     "incomplete_order_data": FailureReason.INCOMPLETE_ORDER_DATA,

@@ -76,6 +76,7 @@ def _plan(now: datetime) -> list[dict]:
         ("identity_failed", now - timedelta(days=8)), ("risk_control_at_check_point", early_two_back),
         ("audit_rejected", early_two_back), ("returned", now - timedelta(days=6)), ("cancelled_number", early_two_back),
         ("daily_file", now - timedelta(days=2)),
+        ("settled_at_new_rate", early_two_back + timedelta(days=1)),  # last: the other stories keep their agents
     ]
     agents = ["A002", "A003", "A004", "A001"]
     n = 0
@@ -83,6 +84,8 @@ def _plan(now: datetime) -> list[dict]:
         for j, (story, start) in enumerate(stories):
             if product.carrier == "china_broadnet" and story not in ("settled", "placed", "audit_rejected"):
                 continue  # keep Broadnet small: its audit for last month is late in the demo
+            if story == "settled_at_new_rate" and product.carrier != "china_unicom":
+                continue  # one audit difference (a rate change) is enough: Unicom's
             n += 1
             plans.append({"n": n, "agent": agents[(i + j) % len(agents)], "product": product, "story": story,
                           "start": start, "month": last_month})
@@ -96,6 +99,9 @@ def _story(order_id: str, msisdn: str, p: dict) -> dict:
     ok = dict(audit_month=month, commission_fen=product.commission_fen)
     if story in ("settled",):
         return scenario(order_id, carrier, msisdn, life(order_id, msisdn, t, start), **ok)
+    if story == "settled_at_new_rate":  # the carrier audits another figure: finance's reconciliation lists it
+        return scenario(order_id, carrier, msisdn, life(order_id, msisdn, t, start), audit_month=month,
+                        commission_fen=product.commission_fen - 1000)
     if story == "awaiting_check_point":
         return scenario(order_id, carrier, msisdn, life(order_id, msisdn, t, start))
     if story == "shipped":  # the courier expects it tomorrow: the agent and the customer are reminded
@@ -158,12 +164,19 @@ async def load_order_demo_once(client: Client, api: str, simulator: str, engine:
                                    recipient_phone=f"1390013{p['n']:04d}")
             stories.append(_story(order_id, msisdn, p))
         (await http.post(f"{simulator}/sim/scenarios/batch", json=stories)).raise_for_status()
+        # the carrier's audit names an order we never had (finance: unknown order), and the payout bank refuses
+        # A003's account on file (finance: a payout exception to retry with new bank details)
+        (await http.post(f"{simulator}/sim/scenarios", json=scenario(
+            "O-UNKNOWN-AUDIT", "china_mobile", "13800000001", [], audit_month=plans[0]["month"],
+            commission_fen=12000))).raise_for_status()
+        (await http.post(f"{simulator}/sim/behaviour",
+                         json={"payout_bad_accounts": {"A003": "account_closed"}})).raise_for_status()
         # one event for an order we never placed: ops find it under unknown_order
         stray = scenario("O-UNKNOWN-1", "china_mobile", "13800000000",
                          [wire("O-UNKNOWN-1", 1, "activated", now - timedelta(days=1))])
         (await http.post(f"{simulator}/sim/scenarios", json=stray)).raise_for_status()
         (await http.post(f"{simulator}/sim/push-daily")).raise_for_status()
-        expected = sum(1 for p in plans if p["story"] in ("settled", "audit_rejected"))
+        expected = sum(1 for p in plans if p["story"] in ("settled", "settled_at_new_rate", "audit_rejected"))
         await _wait_for(http, api, "awaiting_audit", expected)
         # A004 is suspended for fake promotion: its commissions this month are held
         await http.post(f"{api}/agents/A004/suspend", json={"reason": "fake promotion reported"})

@@ -1,35 +1,15 @@
-"""Settlement batches, agent statements and their CSV / XLSX export.
-
-An export covers one agent and one settlement month: one row per commission line, one row per
-failed order of that month with its failure reason, and a total row. Amounts appear twice: exact
-yuan text (domain.money.yuan) and integer fen.
-"""
+"""Settlement batches and agent statements. Their CSV / XLSX exports are finance's reports
+(services/finance/reports.py): header block, numbers as numbers, subtotals, failures by reason."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from core.exports import csv_bytes, safe_filename_part, xlsx_bytes
+from core.exports import safe_filename_part
 from db.agents import Agent
-from db.orders import AgentStatement, CommissionLineRecord, Order, SettlementBatch
-from domain.money import yuan
-from domain.orders.order import OrderStatus
+from db.orders import AgentStatement, CommissionLineRecord, SettlementBatch
 from services.agents import AgentNotFound
-
-COLUMNS = (
-    "kind",
-    "order_id",
-    "carrier",
-    "role",
-    "line_status",
-    "amount_yuan",
-    "amount_fen",
-    "failure_reason",
-    "failure_detail",
-)
 
 
 def list_batches(
@@ -70,90 +50,8 @@ def agent_statements(session: Session, agent_id: str, month: str | None) -> list
     return list(session.exec(q.order_by(col(AgentStatement.month).desc(), col(AgentStatement.carrier))).all())
 
 
-@dataclass
-class StatementRow:
-    kind: str  # "commission" | "failed" | "total"
-    order_id: str = ""
-    carrier: str = ""
-    role: str = ""
-    line_status: str = ""
-    amount_fen: int | None = None
-    failure_reason: str = ""
-    failure_detail: str = ""
-
-    def cells(self) -> list[str | int]:
-        amount_yuan = yuan(self.amount_fen) if self.amount_fen is not None else ""
-        amount_fen: str | int = self.amount_fen if self.amount_fen is not None else ""
-        return [
-            self.kind,
-            _safe(self.order_id),
-            _safe(self.carrier),
-            _safe(self.role),
-            _safe(self.line_status),
-            amount_yuan,
-            amount_fen,
-            _safe(self.failure_reason),
-            _safe(self.failure_detail),
-        ]
-
-
-def _safe(text: str) -> str:
-    """Spreadsheet formula injection guard for text that may come from outside (carrier details)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def statement_rows(session: Session, agent_id: str, month: str) -> list[StatementRow]:
-    if session.get(Agent, agent_id) is None:
-        raise AgentNotFound(agent_id)
-    lines = session.exec(
-        select(CommissionLineRecord)
-        .where(CommissionLineRecord.agent_id == agent_id, CommissionLineRecord.month == month)
-        .order_by(col(CommissionLineRecord.carrier), col(CommissionLineRecord.order_id), col(CommissionLineRecord.role))
-    ).all()
-    failed = session.exec(
-        select(Order)
-        .where(
-            Order.agent_id == agent_id,
-            Order.settlement_month == month,
-            Order.status == OrderStatus.FAILED.value,
-        )
-        .order_by(col(Order.carrier), col(Order.id))
-    ).all()
-    rows = [
-        StatementRow(
-            kind="commission",
-            order_id=ln.order_id,
-            carrier=ln.carrier,
-            role=ln.role,
-            line_status=ln.status.value,
-            amount_fen=ln.amount_fen,
-        )
-        for ln in lines
-    ]
-    rows += [
-        StatementRow(
-            kind="failed",
-            order_id=o.id,
-            carrier=o.carrier,
-            failure_reason=o.failure_reason or "",
-            failure_detail=o.failure_detail,
-        )
-        for o in failed
-    ]
-    rows.append(StatementRow(kind="total", amount_fen=sum(ln.amount_fen for ln in lines)))
-    return rows
-
-
 def export_filename(agent_id: str, month: str, ext: str) -> str:
     return f"statement-{safe_filename_part(agent_id)}-{month}.{ext}"
-
-
-def to_csv(rows: list[StatementRow]) -> bytes:
-    return csv_bytes(COLUMNS, (r.cells() for r in rows))
-
-
-def to_xlsx(rows: list[StatementRow], title: str) -> bytes:
-    return xlsx_bytes(title, COLUMNS, (r.cells() for r in rows), text_columns=["amount_yuan"], total_row=True)
 
 
 def commission_lines_by_status(session: Session) -> dict[str, tuple[int, int]]:

@@ -122,9 +122,13 @@ async def histories(env) -> dict[str, object]:
 
 
 async def record() -> None:
+    from tests.histories.record_finance import finance_worker  # the batch reconciles on finance's queue
+
     env = await start_time_skipping()
     try:
-        write_histories(await histories(env), VERSION)
+        async with finance_worker(env.client):
+            out = await histories(env)
+        write_histories(out, VERSION)
     finally:
         await env.shutdown()
 

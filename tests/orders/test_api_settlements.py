@@ -9,7 +9,6 @@ from openpyxl import load_workbook
 from sqlmodel import Session
 
 from db.orders import AgentStatement, BatchStatus, CommissionLineRecord, LineStatus, Order, SettlementBatch
-from services.orders.statements import COLUMNS
 from tests.fixtures_db import AGENT, CHILD, PRODUCT, PRODUCT_CU
 
 MONTH = "202604"
@@ -79,14 +78,17 @@ def test_agent_statements(settled, api_client):
     assert api_client.get("/agents/NOPE/statements").status_code == 404
 
 
-EXPECTED = [
-    list(COLUMNS),
-    ["commission", "O1", "china_mobile", "agent", "paid", "120.00", "12000", "", ""],
-    ["commission", "O2", "china_mobile", "parent_override", "held", "12.05", "1205", "", ""],
-    ["failed", "O3", "china_mobile", "", "", "", "", "recharge_insufficient", "first recharge 3000 fen < 5000 fen"],
-    ["failed", "O4", "china_unicom", "", "", "", "", "agent_violation", "'=HYPERLINK(\"x\")"],
-    ["total", "", "", "", "", "132.05", "13205", "", ""],
-]
+def _sections(text: str) -> dict[str, list[list[str]]]:
+    """The CSV report: the header block under "", then each [sheet] with its rows (column names first)."""
+    out: dict[str, list[list[str]]] = {"": []}
+    name = ""
+    for row in csv.reader(io.StringIO(text)):
+        if row and row[0].startswith("[") and row[0].endswith("]"):
+            name = row[0][1:-1]
+            out[name] = []
+        elif row:
+            out[name].append(row)
+    return out
 
 
 def test_statement_csv(settled, api_client):
@@ -95,7 +97,18 @@ def test_statement_csv(settled, api_client):
     assert r.headers["content-type"] == "text/csv; charset=utf-8"
     assert r.headers["content-disposition"] == f'attachment; filename="statement-{AGENT}-{MONTH}.csv"'
     assert r.content.startswith(b"\xef\xbb\xbf")
-    assert list(csv.reader(io.StringIO(r.content.decode("utf-8-sig")))) == EXPECTED
+    parts = _sections(r.content.decode("utf-8-sig"))
+    head = dict(parts[""])
+    assert head["agent"] == AGENT and head["month"] == MONTH and head["generated at"]
+    assert (head["commission (fen)"], head["paid (fen)"], head["held (fen)"]) == ("13205", "12000", "1205")
+    assert parts["commission lines"] == [
+        ["order_id", "carrier", "role", "state", "amount_fen", "amount_yuan"],
+        ["O1", "china_mobile", "agent", "paid", "12000", "120.00"],
+        ["O2", "china_mobile", "parent_override", "held", "1205", "12.05"]]
+    assert parts["failed orders"][1:] == [
+        ["O3", "china_mobile", "recharge_insufficient", "first recharge 3000 fen < 5000 fen"],
+        ["O4", "china_unicom", "agent_violation", "'=HYPERLINK(\"x\")"]]  # formula injection guard
+    assert ["order failed", "agent_violation", "1", "", ""] in parts["failures by reason"]
 
 
 def test_statement_xlsx(settled, api_client):
@@ -103,20 +116,21 @@ def test_statement_xlsx(settled, api_client):
     assert r.status_code == 200
     assert r.headers["content-type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     assert r.headers["content-disposition"] == f'attachment; filename="statement-{AGENT}-{MONTH}.xlsx"'
-    ws = load_workbook(io.BytesIO(r.content)).active
-    cells = [[c if c is not None else "" for c in row] for row in ws.iter_rows(values_only=True)]
-    expected = [[int(v) if i == COLUMNS.index("amount_fen") and v.isdigit() else v for i, v in enumerate(row)]
-                for row in EXPECTED]
-    assert cells == expected
-    assert ws["F2"].value == "120.00" and isinstance(ws["F2"].value, str)  # exact yuan text, never a float
-    assert ws["G2"].value == 12000 and isinstance(ws["G2"].value, int)
-    assert ws["A6"].value == "total" and ws["G6"].value == 13205
+    wb = load_workbook(io.BytesIO(r.content))
+    assert wb.sheetnames == ["commission lines", "failed orders", "failures by reason"]
+    rows = list(wb["commission lines"].iter_rows(values_only=True))
+    head = {row[0]: row[1] for row in rows[:rows.index((None, None, None, None, None, None))]}
+    table = rows[rows.index(("order_id", "carrier", "role", "state", "amount_fen", "amount_yuan")) + 1:]
+    assert all(isinstance(r[4], int) and isinstance(r[5], int | float) for r in table)  # numbers, never text
+    assert sum(r[4] for r in table) == head["commission (fen)"] == 13205
+    assert round(sum(r[5] for r in table), 2) == head["commission (yuan)"] == 132.05
 
 
 def test_statement_of_a_month_without_lines(settled, api_client):
     r = api_client.get(f"/agents/{CHILD}/statements/202601.csv")
-    assert list(csv.reader(io.StringIO(r.content.decode("utf-8-sig")))) == [
-        list(COLUMNS), ["total", "", "", "", "", "0.00", "0", "", ""]]
+    parts = _sections(r.content.decode("utf-8-sig"))
+    assert dict(parts[""])["commission (fen)"] == "0" and parts["commission lines"] == [
+        ["order_id", "carrier", "role", "state", "amount_fen", "amount_yuan"]]
 
 
 @pytest.mark.parametrize("path", [f"/agents/NOPE/statements/{MONTH}.csv", f"/agents/NOPE/statements/{MONTH}.xlsx"])

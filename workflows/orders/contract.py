@@ -187,6 +187,8 @@ class BatchSummary(BaseModel):
     statements: int
     paid_fen: int
     held_fen: int
+    exceptions: int = 0  # payouts the bank refused or never answered: finance's (workflows/finance)
+    exceptions_fen: int = 0
 
 
 __all__ = ["AuditResult"]

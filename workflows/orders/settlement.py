@@ -16,6 +16,7 @@ from temporalio.workflow import ParentClosePolicy
 with workflow.unsafe.imports_passed_through():
     from domain.clock import previous_month, shanghai_text
     from domain.orders.carriers import carrier_name
+    from workflows.finance import contract as finance
     from workflows.orders import contract
     from workflows.orders.contract import AuditPageOutcome, AuditPageRequest, BatchRef, BatchSummary, SettlementInput
 
@@ -77,14 +78,24 @@ class CarrierSettlementWorkflow:
             )
         except ActivityError:
             workflow.logger.warning("some audited orders had not settled in time; their lines join a later payout")
+        if workflow.patched("finance-reconciliation"):
+            # Finance reconciles the carrier's audit with our figures (differences by cause), on its own queue
+            self._set_progress("reconciling the carrier's audit with our figures")
+            await workflow.execute_activity(
+                finance.RECONCILE_BATCH, finance.ReconcileRequest(carrier=inp.carrier, month=inp.month),
+                result_type=finance.ReconcileOutcome, task_queue=finance.TASK_QUEUE,
+                summary=finance.reconcile_summary(inp.carrier, inp.month), **DB)
         self._set_progress("building agent statements")
         statements = await workflow.execute_activity(contract.BUILD_STATEMENTS, ref, result_type=int, **DB)
         self._set_progress("paying agents")
         paid = await workflow.execute_activity(contract.PAY_AGENTS, ref, result_type=int, **CARRIER)
         closed = await workflow.execute_activity(contract.CLOSE_BATCH, ref, result_type=dict, **DB)
-        self._set_progress(f"closed: {settled} settled, {failed + unaudited} failed, paid {paid} fen")
+        exceptions = closed.get("exceptions", 0)
+        self._set_progress(f"closed: {settled} settled, {failed + unaudited} failed, paid {paid} fen"
+                           + (f", {exceptions} payout exceptions for finance" if exceptions else ""))
         return BatchSummary(batch_id=ref.batch_id, pages=pages, settled=settled, failed=failed + unaudited,
-                            unaudited=unaudited, statements=statements, paid_fen=paid, held_fen=closed["held_fen"])
+                            unaudited=unaudited, statements=statements, paid_fen=paid, held_fen=closed["held_fen"],
+                            exceptions=exceptions, exceptions_fen=closed.get("exceptions_fen", 0))
 
     @workflow.query(name=contract.PROGRESS)
     def progress(self) -> str:
