@@ -2,7 +2,7 @@
 rescue task's close and give-up time, contact attempts, delivery SMS
 
 Revision ID: 5aa7a23c89fa
-Revises: b7e1c2d3f4a5
+Revises: b3be4f37eea8
 Create Date: 2026-12-02 06:44:22
 
 Rows of orders placed before it have no link times: the workflow fills them at its next report.
@@ -16,7 +16,7 @@ import core.db  # noqa: F401  (column types)
 from alembic import op
 
 revision: str = '5aa7a23c89fa'
-down_revision: str | Sequence[str] | None = 'b7e1c2d3f4a5'
+down_revision: str | Sequence[str] | None = 'b3be4f37eea8'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
