@@ -30,6 +30,7 @@ from activities.complaints.fee_return import FeeReturnActivities
 from activities.finance import FinanceActivities
 from activities.orders.carrier import CarrierActivities
 from activities.orders.delivery import DeliveryActivities
+from activities.orders.fulfilment import FulfilmentActivities
 from activities.orders.order import OrderActivities
 from activities.orders.repair import OrderRepairActivities
 from activities.orders.settlement import SettlementActivities
@@ -109,7 +110,8 @@ BUSINESSES: tuple[Business, ...] = (
         (OrderSettlementWorkflow, CarrierSettlementWorkflow, SettlementKickoffWorkflow, OrderRepairWorkflow),
         lambda p: (OrderActivities(p.engine, p.agent_webhooks), CarrierActivities(p.carrier),
                    SettlementActivities(p.engine, p.client, p.carrier), SuspensionCaseActivities(p.client),
-                   OrderRepairActivities(p.engine, p.client), DeliveryActivities(p.engine, p.sms, p.agent_webhooks)),
+                   OrderRepairActivities(p.engine, p.client), FulfilmentActivities(p.engine, p.carrier),
+                   DeliveryActivities(p.engine, p.sms, p.agent_webhooks)),
         orders.SEARCH_ATTRIBUTES, orders.__name__,
     ),
     Business(

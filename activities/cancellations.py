@@ -23,6 +23,7 @@ from db.cancellations import (
 from domain.cancellations import FINAL, QUARANTINE
 from gateways.carrier import CarrierGateway
 from gateways.sms import SmsGateway
+from services.orders import stock
 from workflows.cancellations import contract
 from workflows.cancellations.contract import (
     CancelAtCarrier,
@@ -177,6 +178,8 @@ class CancellationActivities:
                 s.add(NumberQuarantine(cancellation_id=row.id, msisdn_fingerprint=row.msisdn_fingerprint,
                                        msisdn_masked=row.msisdn_masked, stock_order_id=row.stock_order_id,
                                        since=req.since, until=req.since + QUARANTINE))
+                # the stock's own row of the number follows (settlement rules 1.11): sold again only after it
+                stock.quarantine_number(s, row.stock_order_id, req.since, req.since + QUARANTINE)
                 s.commit()
             masked = row.msisdn_masked
         log.info("number back in quarantine", cancellation_id=req.cancellation_id, to=masked)

@@ -19,6 +19,7 @@ from core.limits import BATCH_BODY_MAX, CODEC_BODY_MAX, JSON_BODY_MAX, UPLOAD_BO
 # (method, route path) -> bytes; any other route: JSON_BODY_MAX
 ROUTE_BODY_MAX = {
     ("POST", "/carrier-events/batch"): BATCH_BODY_MAX,
+    ("POST", "/stock/imports"): BATCH_BODY_MAX,  # 50,000 numbers
     ("POST", "/agents/{agent_id}/attachments"): UPLOAD_BODY_MAX,
     ("POST", "/complaints/{complaint_id}/documents"): UPLOAD_BODY_MAX,
     ("POST", "/decode"): CODEC_BODY_MAX,

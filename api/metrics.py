@@ -30,7 +30,7 @@ from core.settings import get_settings
 from services import identity, refunds
 from services.complaints import complaint as complaints
 from services.orders import order as orders
-from services.orders import statements
+from services.orders import statements, stock
 
 UNMATCHED = "unmatched"  # a path no route serves: one label, so scanners cannot blow up the series count
 
@@ -98,6 +98,12 @@ class BusinessGauges(Collector):
         for action, n in sorted(identity.repairs_done(s).items()):
             done.add_metric([action.removeprefix("repair: ")], n)
         yield done
+        numbers = GaugeMetricFamily("simbo_stock_numbers", "Numbers of the stock by product and state, as of now "
+                                    "(docs/fulfilment.md)", labels=["product", "state"])
+        for lv in stock.levels(s):
+            for state in ("available", "reserved", "assigned", "quarantined", "retired"):
+                numbers.add_metric([lv.product_id, state], getattr(lv, state))
+        yield numbers
 
 
 def _allowed(request: Request) -> None:

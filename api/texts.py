@@ -36,7 +36,24 @@ ROUTE_TEXTS: T = {
     ("GET", "/orders/{order_id}"): ("One order and its checklist",
                                     "The order with its live five-condition checklist (a time per link), what it "
                                     "waits for and until when, or why it failed; from the database row when the "
-                                    "process does not answer."),
+                                    "process does not answer. With the recipient and real-name holder (masked "
+                                    "unless revealed), the carrier's answer to the order and a paid order's payment "
+                                    "with its refund."),
+    ("POST", "/stock/imports"): ("Import numbers into the stock",
+                                 "A CSV file `msisdn,product_id` (ops). All or nothing: a malformed number, an unknown "
+                                 "product, a number twice in the file or already in the stock refuses the file, "
+                                 "each bad line named with its line number."),
+    ("GET", "/stock/numbers"): ("Numbers one may choose",
+                                "Available numbers of a product, with simple pattern filters (starts with, ends "
+                                "with, contains, without a digit). Placing an order with one reserves it; staff may "
+                                "list any state."),
+    ("GET", "/stock/levels"): ("Stock levels per product",
+                               "Numbers per product in each state, as of now, and whether the product is below its "
+                               "low-stock level."),
+    ("GET", "/stock/alerts"): ("Low-stock alerts",
+                               "One alert per product and day when fewer numbers are available than the low-stock "
+                               "level, newest first."),
+    ("GET", "/stock/report.{fmt}"): ("Stock report", "Stock levels per product and state as a CSV or XLSX file."),
     ("POST", "/carrier-events"): ("Carrier or courier pushes one event",
                                   "Shipment, delivery, activation, recharge, suspension or cancellation of one order, "
                                   "signed with the sender's shared key. Stored first; a duplicate, an unknown order or "

@@ -32,6 +32,7 @@ from core.temporal import connect
 from domain.clock import SHANGHAI, month_bounds, previous_month
 from scripts.demo.order_stories import life, scenario
 from scripts.demo.orders import PRODUCTS, seed_catalogue
+from scripts.demo.people import CUSTOMER
 from scripts.stack import Ports, Stack
 from services.orders.order import terms_of
 from workflows.orders import contract as orders
@@ -54,12 +55,18 @@ async def run_ours(stack: Stack, n: int) -> dict:
     t0 = time.monotonic()
     async with httpx.AsyncClient(base_url=stack.api_url, headers=await asyncio.to_thread(stack.staff_headers), timeout=120) as api, \
             httpx.AsyncClient(base_url=stack.simulator_url, timeout=120) as sim:
+        # every order's number comes from the stock (docs/fulfilment.md): one import of the N numbers first
+        numbers = "".join(f"139{i:08d},{PRODUCTS[i % len(PRODUCTS)].id}\n" for i in range(n))
+        (await api.post("/stock/imports", content=f"msisdn,product_id\n{numbers}".encode(),
+                        headers={"Content-Type": "text/csv"})).raise_for_status()
+        print(f"  imported {n} stock numbers in {time.monotonic() - t0:.1f}s", flush=True)
 
         async def place(i: int) -> dict:
             product = PRODUCTS[i % len(PRODUCTS)]
             msisdn = f"139{i:08d}"
             r = await api.post("/orders", headers={"Idempotency-Key": f"bench-{run}-{i}"},
-                               json={"agent_id": ["A002", "A003"][i % 2], "product_id": product.id, "msisdn": msisdn})
+                               json={"agent_id": ["A002", "A003"][i % 2], "product_id": product.id, "msisdn": msisdn,
+                                     **CUSTOMER})
             r.raise_for_status()
             oid = r.json()["id"]
             events = life(oid, msisdn, terms_of(product), start + timedelta(minutes=i % 600))

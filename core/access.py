@@ -54,6 +54,8 @@ class Permission(StrEnum):
     AUDIT_READ = "audit.read"
     API_KEYS_MANAGE = "api_keys.manage"
     IDENTITY_READ = "identity.read"  # /me
+    STOCK_READ = "stock.read"  # the numbers one may choose, stock levels
+    STOCK_MANAGE = "stock.manage"  # import numbers, low-stock alerts, the stock report
     # Full numbers, names, ID numbers, addresses and typed free text: revealed in API answers and decoded for the
     # Temporal Web UI (the codec server), each time on the audit log. Without it a person sees masked values.
     CUSTOMER_DATA_READ = "customer_data.read"
@@ -77,7 +79,7 @@ class Role(StrEnum):
 P = Permission
 _READ_BACK_OFFICE = {P.ORDERS_READ, P.CARRIER_EVENTS_READ, P.SETTLEMENTS_READ, P.STATEMENTS_READ, P.AGENTS_READ,
                      P.COMPLAINTS_READ, P.PAYMENTS_READ, P.REFUNDS_READ, P.CHANNELS_READ, P.IDENTITY_READ,
-                     P.CANCELLATIONS_READ, P.INVOICES_READ}
+                     P.CANCELLATIONS_READ, P.INVOICES_READ, P.STOCK_READ}
 # the desk calls and texts the customer back, so it reads the number and what the customer said
 _COMPLAINT_DESK = {P.COMPLAINTS_REGISTER, P.COMPLAINTS_READ, P.COMPLAINTS_HANDLE, P.FEE_RETURNS_REQUEST,
                    P.IDENTITY_READ, P.CUSTOMER_DATA_READ}
@@ -88,7 +90,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         P.ORDERS_PLACE, P.ORDERS_RESCUE, P.AGENTS_MANAGE, P.AGENTS_APPEAL, P.COMPLAINTS_REGISTER, P.COMPLAINTS_ESCALATE,
         P.CALENDAR_MANAGE, P.FEE_RETURNS_CREDIT, P.REFUNDS_REQUEST, P.REFUNDS_ACT,
         P.REFUNDS_OVERRIDE, P.CHANNELS_CONFIGURE, P.RECONCILIATION_READ,
-        P.CUSTOMER_DATA_READ}),  # merchants' keys: admin only
+        P.CUSTOMER_DATA_READ, P.STOCK_MANAGE}),  # merchants' keys: admin only
     Role.AUDITOR: frozenset(_READ_BACK_OFFICE | {
         P.REFUNDS_ACT, P.REFUNDS_AUDIT, P.FEE_RETURNS_AUDIT, P.RECONCILIATION_READ, P.AUDIT_READ}),
     Role.FINANCE: frozenset({P.SETTLEMENTS_READ, P.STATEMENTS_READ, P.AGENTS_READ, P.PAYMENTS_READ, P.REFUNDS_READ,
@@ -101,7 +103,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
                                                P.FEE_RETURNS_APPROVE, P.FEE_RETURNS_VERIFY}),
     Role.READ_ONLY: frozenset(_READ_BACK_OFFICE),
     Role.AGENT: frozenset({P.ORDERS_PLACE, P.ORDERS_READ, P.ORDERS_RESCUE, P.STATEMENTS_READ, P.AGENTS_READ,
-                           P.AGENTS_APPEAL, P.IDENTITY_READ, P.INVOICES_REQUEST, P.INVOICES_READ}),
+                           P.AGENTS_APPEAL, P.IDENTITY_READ, P.INVOICES_REQUEST, P.INVOICES_READ, P.STOCK_READ}),
     # payments are recorded by the acquiring side (ops, a service account), never by the merchant who refunds them
     Role.MERCHANT: frozenset({P.PAYMENTS_READ, P.REFUNDS_REQUEST, P.REFUNDS_READ, P.IDENTITY_READ}),
     Role.SERVICE_CLERK: frozenset({P.CANCELLATIONS_REQUEST, P.CANCELLATIONS_READ, P.CANCELLATIONS_HANDLE,

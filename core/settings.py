@@ -173,6 +173,12 @@ class Settings(BaseSettings):
     otlp_endpoint: str = "http://localhost:4318/v1/traces"
     service_name: str = ""  # empty: simbo-api / simbo-worker
 
+    # Fulfilment (docs/fulfilment.md): the number stock and paid orders
+    stock_reservation_minutes: int = 30  # placing an order reserves its number; not confirmed by then, it lapses
+    stock_quarantine_days: int = 30  # a number back from a failed order rests this long before it is sold again
+    stock_low_level: int = 20  # fewer available numbers of a product than this: ops get a low-stock alert
+    order_merchant_id: str = "simbo-shop"  # the platform's own shop, whose payments the customers' order payments are
+
     # Worker Versioning: workers announce a deployment and a build; a workflow stays on the build it started on
     # (pinned) unless its type says it may move (auto-upgrade). Empty build id: the git commit of the checkout.
     worker_versioning: bool = False

@@ -1,3 +1,3 @@
 """Business tables, one module per business. Importing the package registers every table (Alembic, tests)."""
 
-from db import agents, cancellations, complaints, finance, identity, orders, refunds  # noqa: F401
+from db import agents, cancellations, complaints, finance, fulfilment, identity, orders, refunds  # noqa: F401

@@ -43,8 +43,6 @@ class Order(SQLModel, table=True):
     updated_at: datetime = Aware(nullable=False, default=utcnow)
     # set once its workflow is known to run; null after a crash between storing the order and starting it
     process_started_at: datetime | None = Aware(nullable=True, index=True)
-    # The customer's contact phone for the courier and the delivery SMS (sealed; the card's number is `msisdn_*`).
-    recipient_phone: str | None = Sealed(nullable=True)
     # Each link of the chain as the workflow last reported it (the agent's order-tracking table): carrier times.
     carrier_accepted_at: datetime | None = Aware(nullable=True)
     tracking_no: str | None = None

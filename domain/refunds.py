@@ -147,6 +147,7 @@ class RefundSource(StrEnum):
     RISK = "risk"
     DUPLICATE_PAYMENT = "exception_duplicate_payment"
     BELOW_FEE = "exception_below_fee"
+    ORDER_UNFULFILLED = "order_unfulfilled"  # a SIM order the customer paid for ended before the card was theirs
 
 
 EXCEPTION_SOURCES = frozenset({RefundSource.DUPLICATE_PAYMENT, RefundSource.BELOW_FEE})  # the platform's own
@@ -190,8 +191,10 @@ STALE_PAYMENT = timedelta(days=180)
 def audit_reasons(policy: ChannelPolicy, amount_fen: Fen, paid_at: datetime, now: datetime,
                   source: RefundSource) -> list[str]:
     """Why this refund needs a human auditor; empty: it is audited automatically."""
-    if source in EXCEPTION_SOURCES:
-        return []  # exception orders refund automatically (duplicate payment, paid below the fee)
+    if source in EXCEPTION_SOURCES or source == RefundSource.ORDER_UNFULFILLED:
+        # exception orders refund automatically (duplicate payment, paid below the fee), and so does the payment of
+        # an order that ended before the customer had the card: the platform decided it, nobody asked for it
+        return []
     reasons = []
     if source in PEOPLES_SOURCES:
         reasons.append(f"asked by {source.value}, not by the merchant: a second person audits it")

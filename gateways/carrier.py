@@ -1,4 +1,5 @@
-"""Our signed HTTP client to the carriers (number status, monthly audit, account cancellation) and the payout bank.
+"""Our signed HTTP client to the carriers (order submission, number status, monthly audit, account cancellation) and the
+payout bank.
 
 Every request is signed with `carrier_api_secret` (a GET signs the empty body); failures split as in
 core.http: `PeerUnavailable` is retried, `PeerRejected` is not.
@@ -59,6 +60,17 @@ class AccountAnswer(BaseModel):
     reason: str = ""
 
 
+class SubmissionAnswer(BaseModel):
+    """The carrier's answer to an order: accepted with its own order number, or refused with its reason code
+    (`real_name_check_failed`, `outside_coverage`, `number_unavailable`, `incomplete_order_data`, or its own)."""
+
+    order_id: str
+    accepted: bool
+    carrier_order_no: str = ""
+    reason: str = ""
+    detail: str = ""
+
+
 class CarrierGateway(SignedJsonClient):
     """One client for all four carriers (`{base}/carriers/{segment(carrier)}/...`) and the payout bank."""
 
@@ -72,6 +84,17 @@ class CarrierGateway(SignedJsonClient):
         return cls(settings.carrier_base_url, settings.carrier_api_secret, settings.payout_base_url, client=client)
 
     # -- calls -------------------------------------------------------------------------------
+
+    async def submit_order(self, carrier: str, order: dict) -> SubmissionAnswer:
+        """Tell the carrier of an order: the chosen number, the recipient, the real-name holder. Idempotent at the
+        carrier by the order id (`order["order_id"]`): a retried call gets the first answer, never a second order."""
+        data = await self._call("POST", f"{self.base_url}/carriers/{segment(carrier)}/orders", order)
+        answer = parse(SubmissionAnswer, data)
+        if answer.order_id != order["order_id"]:
+            raise PeerRejected(200, f"answer is about order {answer.order_id!r}, sent {order['order_id']!r}")
+        if answer.accepted and not answer.carrier_order_no:
+            raise PeerRejected(200, "accepted without a carrier order number")
+        return answer
 
     async def number_status(self, carrier: str, order_id: str) -> InNetworkAnswer:
         """The number's status now (asked at the check point)."""

@@ -26,6 +26,7 @@ async def after_start(stack: Stack) -> None:
     from scripts.demo.complaints import load_complaint_demo_once
     from scripts.demo.delivery import load_delivery_demo_once
     from scripts.demo.finance import load_finance_demo_once
+    from scripts.demo.fulfilment import load_fulfilment_demo_once
     from scripts.demo.orders import load_order_demo_once
     from scripts.demo.refunds import load_refund_demo_once
     from scripts.setup import set_up
@@ -44,6 +45,7 @@ async def after_start(stack: Stack) -> None:
     await load_agent_demo_once(stack.api_url)  # suspensions, appeals and cases on the orders demo's agents
     await load_cancellation_demo_once(client, stack.api_url, stack.simulator_url)
     await load_finance_demo_once(stack.api_url)  # invoices, once last month's batches have closed
+    await load_fulfilment_demo_once(stack.api_url, stack.simulator_url)
 
 
 def filters_text() -> str:

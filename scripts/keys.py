@@ -21,7 +21,9 @@ from core import crypto
 from core.db import get_engine
 
 SEALED = [("complaint", "id", ("msisdn", "text")), ("complaintevent", "id", ("detail",)),
-          ("inboundsms", "message_id", ("text",)), ("carriereventrecord", "id", ("raw",))]
+          ("inboundsms", "message_id", ("text",)), ("carriereventrecord", "id", ("raw",)),
+          ("order_customer", "order_id", ("msisdn", "recipient_name", "recipient_phone", "district", "street",
+                                          "holder_name", "id_number"))]
 FINGERPRINTED = ["orders", "complaint", "feereturn", "inboundsms"]
 
 
@@ -63,6 +65,11 @@ def reseal(session: Session) -> int:
             moved[old] = new
             session.exec(text("UPDATE complaint SET msisdn_fingerprint = :fp WHERE id = :id"), params={"fp": new, "id": cid})  # type: ignore[call-overload]
             changed += 1
+    for oid, phone, id_number in session.exec(text(  # type: ignore[call-overload]
+            "SELECT order_id, recipient_phone, id_number FROM order_customer")).all():
+        session.exec(text("UPDATE order_customer SET recipient_phone_fingerprint = :p, id_fingerprint = :i "  # type: ignore[call-overload]
+                          "WHERE order_id = :o"), params={"p": ring.fingerprint(ring.unseal(phone)),
+                                                         "i": ring.fingerprint(ring.unseal(id_number)), "o": oid})
     session.exec(text("UPDATE feereturn SET msisdn_fingerprint = (SELECT c.msisdn_fingerprint FROM complaint c "  # type: ignore[call-overload]
                       "WHERE c.id = feereturn.complaint_id)"))
     for old, new in moved.items():

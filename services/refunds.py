@@ -111,6 +111,17 @@ class RecordedPayment:
     auto_refund: Refund | None = None
 
 
+def ensure_merchant(session: Session, merchant_id: str, name: str) -> None:
+    """The platform's own shop as a merchant (the customers' SIM-order payments): created on first use. It gets no
+    callbacks (its refunds are read back by the orders business), so its notify secret is a random one."""
+    if session.get(Merchant, merchant_id) is None:
+        session.add(Merchant(id=merchant_id, name=name, notify_secret=uuid.uuid4().hex))
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+
+
 def record_payment(session: Session, p: NewPayment, now: datetime | None = None) -> RecordedPayment:
     """Store a payment (idempotent on its id). A duplicate payment of the same merchant order, or a payment
     below its own fee, is an exception order: a full refund is requested for it at once."""

@@ -14,14 +14,23 @@ exponential backoff: nothing is dropped. A 4xx answer (our API refuses the file)
 `rejected` (kept, visible in /sim/stats, re-queued by POST /sim/requeue-rejected).
 
 The carrier API (signed with our API key; 401 with a reason otherwise):
+    POST /carriers/{carrier}/orders             {"order_id","product_id","msisdn","recipient","real_name"} ->
+                                                accepted with the carrier's order number, or refused with a reason
+                                                (idempotent by order_id: a repeat gets the first answer)
     POST /carriers/{carrier}/number-status      {"order_id"} -> final status of the scenario
     GET  /carriers/{carrier}/audits/{month}     ?page_token=&page_size= -> one page of audit lines
     POST /payouts                               {"payout_id","agent_id","amount_fen"} (idempotent)
     POST /carriers/{carrier}/accounts/precheck  {"cancellation_id","msisdn"} -> the account's obstacles
     POST /carriers/{carrier}/accounts/clear     {"cancellation_id","msisdn","item_id","action"} (idempotent)
     POST /carriers/{carrier}/accounts/cancel    {"cancellation_id","msisdn"} (idempotent)
-Admin (unsigned): POST /sim/scenarios, /sim/scenarios/batch, /sim/accounts, /sim/behaviour, /sim/push-daily,
+Admin (unsigned): POST /sim/scenarios, /sim/scenarios/batch, /sim/orders, /sim/accounts, /sim/behaviour, /sim/push-daily,
 /sim/reset, /sim/requeue-rejected; GET /sim/stats, /sim/behaviour, /sim/payouts.
+
+Order submissions are scripted per number (POST /sim/orders, before the order is placed): accept (the default),
+refuse with a reason, accept then cancel (an `order_cancelled` event is pushed after the acceptance), each with an
+optional latency of the first answer (a slow carrier: our retry gets the stored answer). An order without recipient
+or real-name data is refused as `incomplete_order_data`. A scenario posted with `after_acceptance: true` holds its
+events until the order is accepted (then they are queued as its `push` says); a refused order's are dropped.
 
 Account cancellation cases are scripted per number (POST /sim/accounts): the obstacles the first pre-check
 finds, the ones a re-check finds on top (a service that renewed itself meanwhile), the items the carrier
@@ -90,6 +99,7 @@ class Scenario(BaseModel):
     final_status: FinalStatus = FinalStatus()
     audit: AuditLine | None = None
     push: Literal["now", "daily"] = "daily"
+    after_acceptance: bool = False  # hold the events until the carrier accepted the order
 
     @model_validator(mode="after")
     def _events_are_this_orders(self):
@@ -137,6 +147,24 @@ class Payout(BaseModel):
 
 class NumberStatusQuery(BaseModel):
     order_id: str = Field(min_length=1)
+
+
+class OrderScript(BaseModel):
+    """How the carrier answers the order for this number."""
+
+    msisdn: str = Field(pattern=r"^\+?\d{5,20}$")
+    outcome: Literal["accept", "refuse", "accept_then_cancel"] = "accept"
+    reason: str = Field(default="", max_length=64)  # refuse: real_name_check_failed, outside_coverage, ...
+    detail: str = Field(default="", max_length=300)
+    latency_ms: int = Field(default=0, ge=0, le=120_000)  # the first answer comes this late
+
+
+class OrderSubmission(BaseModel):
+    order_id: str = Field(min_length=1, max_length=64)
+    product_id: str = Field(min_length=1, max_length=64)
+    msisdn: str = Field(pattern=r"^\+?\d{5,20}$")
+    recipient: dict | None = None
+    real_name: dict | None = None
 
 
 class AccountScript(BaseModel):
@@ -195,6 +223,9 @@ class State(BaseModel):
     rejected: list[OutboxItem] = []
     payouts: dict[str, dict] = {}  # payout_id -> {"agent_id","amount_fen","reference","paid_at"}
     accounts: dict[str, AccountScript] = {}  # msisdn -> its scripted cancellation case
+    order_scripts: dict[str, OrderScript] = {}  # msisdn -> how its order is answered
+    submitted: dict[str, dict] = {}  # order_id -> the first answer (and the carrier, the masked number)
+    held: dict[str, list[dict]] = {}  # order_id -> wire events waiting for the order's acceptance
     behaviour: Behaviour = Behaviour()
     stats: dict[str, int] = {}
 
@@ -273,6 +304,12 @@ class CarrierSimulator:
             self.state.scenarios[sc.order_id] = sc
             self.store.changed("scenarios", sc.order_id)
             wire = [e.model_dump(mode="json") for e in sc.events]
+            answer = self.state.submitted.get(sc.order_id)
+            if sc.after_acceptance and answer is None:
+                self.state.held[sc.order_id] = wire
+                wire = []
+            elif sc.after_acceptance and not answer["accepted"]:
+                wire = []  # a refused order ships nothing
             if sc.push == "now":
                 self._queue_now(sc.carrier, wire)
                 now_events += len(wire)
@@ -313,6 +350,42 @@ class CarrierSimulator:
 
     def _item(self, carrier: Carrier, fmt: Literal["ndjson", "csv"], wire: list[dict]) -> OutboxItem:
         return OutboxItem(id=uuid.uuid4().hex[:12], carrier=carrier, format=fmt, events=wire, queued_at=datetime.now(UTC))
+
+    def submit(self, carrier: Carrier, order: OrderSubmission) -> tuple[dict, int]:
+        """The carrier's answer to an order (the first one again for a repeat) and how late to give it (ms)."""
+        known = self.state.submitted.get(order.order_id)
+        if known is not None:
+            self.store.count("order_resubmissions")
+            return known, 0
+        script = self.state.order_scripts.get(order.msisdn) or OrderScript(msisdn=order.msisdn)
+        if not order.recipient or not order.real_name:
+            answer = {"accepted": False, "reason": "incomplete_order_data",
+                      "detail": "recipient and real-name data are required"}
+        elif script.outcome == "refuse":
+            answer = {"accepted": False, "reason": script.reason or "carrier_refused", "detail": script.detail}
+        else:
+            answer = {"accepted": True, "carrier_order_no": f"{''.join(w[0] for w in carrier.value.split('_')).upper()}-{secrets.token_hex(5).upper()}"}
+        known = {"order_id": order.order_id, **answer, "carrier": carrier.value, "msisdn": mask_msisdn(order.msisdn),
+                 "answered_at": datetime.now(UTC).isoformat()}
+        self.state.submitted[order.order_id] = known
+        self.store.count("orders_accepted" if answer["accepted"] else "orders_refused")
+        held = self.state.held.pop(order.order_id, [])
+        sc = self.state.scenarios.get(order.order_id)
+        if answer["accepted"]:
+            if held:
+                if sc is not None and sc.push == "daily":
+                    self.state.daily_pending.setdefault(carrier.value, []).extend(held)
+                else:
+                    self._queue_now(carrier, held)
+            if script.outcome == "accept_then_cancel":
+                self._queue_now(carrier, [{"event_id": f"{order.order_id}-carrier-cancel", "order_id": order.order_id,
+                                           "kind": "order_cancelled", "occurred_at": datetime.now(UTC).isoformat(),
+                                           "reason": script.detail or "cancelled by the carrier"}])
+            self._wake.set()
+        self.store.mark_dirty()
+        log.info("sim.order", carrier=carrier.value, order_id=order.order_id, msisdn=mask_msisdn(order.msisdn),
+                 accepted=answer["accepted"], reason=answer.get("reason", ""), outcome=script.outcome)
+        return known, script.latency_ms
 
     def cut_daily_files(self) -> dict[str, int]:
         """Turn every carrier's pending daily events into one CSV status file in the outbox."""
@@ -404,7 +477,8 @@ class CarrierSimulator:
 
     def stats(self) -> dict:
         s = dict(self.state.stats)
-        for name in ("pushes_sent", "push_failures", "push_rejected", "events_pushed", "payouts"):
+        for name in ("pushes_sent", "push_failures", "push_rejected", "events_pushed", "payouts", "orders_accepted",
+                     "orders_refused"):
             s.setdefault(name, 0)
         s.update(
             scenarios=len(self.state.scenarios),
@@ -516,6 +590,21 @@ def create_app(
     async def requeue_rejected() -> dict:
         return {"requeued": sim.requeue_rejected()}
 
+    @app.post("/sim/orders")
+    async def post_orders(scripts: list[OrderScript]) -> dict:
+        for sc in scripts:
+            sim.state.order_scripts[sc.msisdn] = sc
+            log.info("sim.order_script", msisdn=mask_msisdn(sc.msisdn), outcome=sc.outcome, reason=sc.reason)
+        sim.store.mark_dirty()
+        return {"accepted": len(scripts)}
+
+    @app.get("/sim/orders/{order_id}")
+    async def get_order(order_id: str) -> dict:
+        known = sim.state.submitted.get(order_id)
+        if known is None:
+            raise HTTPException(404, detail="order never submitted")
+        return known
+
     @app.post("/sim/accounts")
     async def post_accounts(scripts: list[AccountScript]) -> dict:
         for sc in scripts:
@@ -532,6 +621,17 @@ def create_app(
         return sim.stats()
 
     # carrier API
+
+    @app.post("/carriers/{carrier}/orders")
+    async def submit_order(carrier: str, body: Signed) -> dict:
+        c = carrier_of(carrier)
+        order = parse_or_422(OrderSubmission, body, explain)
+        known, latency_ms = sim.submit(c, order)
+        if known["carrier"] != c.value:
+            raise HTTPException(409, detail=f"order {order.order_id} was submitted to {known['carrier']}")
+        if latency_ms:
+            await asyncio.sleep(latency_ms / 1000)  # a slow carrier: the answer is stored, a retry gets it at once
+        return {k: known[k] for k in ("order_id", "accepted", "carrier_order_no", "reason", "detail") if k in known}
 
     @app.post("/carriers/{carrier}/number-status")
     async def number_status(carrier: str, body: Signed) -> dict:

@@ -28,6 +28,7 @@ from tests.histories import (
     record_cancellations,
     record_complaints,
     record_finance,
+    record_fulfilment,
     record_refunds,
     record_repairs,
 )
@@ -97,7 +98,8 @@ async def histories() -> dict[str, dict]:
     out: dict[str, dict] = {}
     recorders = (record.histories, record_complaints.histories, record_complaints.credit_failures_and_notices,
                  record_refunds.histories, record_agents.histories, record_cancellations.histories,
-                 record_repairs.histories, record_finance.histories)
+                 record_repairs.histories, record_finance.histories,
+                 record_fulfilment.histories)
     for recorded in recorders:  # each on a server of its own, as when recorded
         env = await start_time_skipping()
         try:

@@ -17,6 +17,7 @@ from core.temporal import connect
 from db.orders import CarrierEventRecord, Order
 from db.refunds import Payment, Refund
 from scripts.demo.orders import PRODUCTS, seed_catalogue
+from scripts.demo.people import CUSTOMER
 from scripts.demo.refunds import seed_refund_catalogue
 from scripts.stack import PY, Ports, Stack
 from tests.polling import poll
@@ -82,7 +83,7 @@ async def test_a_crash_between_a_row_and_its_workflow_heals(stack):
     merchant = await asyncio.to_thread(stack.merchant_headers)
     async with httpx.AsyncClient(base_url=stack.api_url, timeout=30) as api:
         await asyncio.to_thread(_restart_api, stack, "order")
-        await _dies(api.post("/orders", json={"agent_id": "A002", "product_id": PRODUCTS[0].id, "msisdn": "13800138777"},
+        await _dies(api.post("/orders", json={"agent_id": "A002", "product_id": PRODUCTS[0].id, "msisdn": "13800138777", **CUSTOMER},
                              headers={**staff, "Idempotency-Key": "crash-1"}))
         with Session(engine) as s:
             [order] = s.exec(select(Order).where(Order.idempotency_key == "crash-1")).all()

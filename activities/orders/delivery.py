@@ -1,5 +1,5 @@
 """Delivery follow-up side effects of the order workflow: the customer's SMS (tracking number, arrival tomorrow)
-with the contact phone read from the order's sealed column here (never from the workflow), the agent's notices
+with the recipient's phone read from the order's sealed customer row here (never from the workflow), the agent's notices
 (inbox and webhook, `activities.agents.deliver_notice`), and the stale flag on the order row with its ops alert."""
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from activities.agents import deliver_notice
 from activities.quiet_hours import hold_in_quiet_hours
 from core.http import PeerRejected
 from db.complaints import OpsAlert
+from db.fulfilment import OrderCustomer
 from db.orders import DeliverySms, Order
 from domain.msisdn import mask_msisdn
 from domain.orders import delivery
@@ -46,8 +47,8 @@ class DeliveryActivities:
             with Session(self.engine) as s:
                 if (done := s.get(DeliverySms, req.message_id)) is not None:
                     return done.status, None
-                order = s.get(Order, req.order_id)
-                return None, order.recipient_phone if order else None
+                customer = s.get(OrderCustomer, req.order_id)  # the recipient (docs/fulfilment.md), sealed
+                return None, customer.recipient_phone if customer else None
 
         status, phone = await asyncio.to_thread(read)
         if status is not None:

@@ -19,6 +19,7 @@ from domain.orders import delivery
 from domain.orders.commission import commission_lines
 from domain.orders.order import ConditionState, OrderStatus
 from gateways.agents import AgentWebhookGateway
+from services.orders import stock
 from workflows.agents.contract import Notice
 from workflows.orders import contract
 from workflows.orders.contract import OrderProgress, RescueReminder, RescueRequest
@@ -61,6 +62,9 @@ class OrderActivities:
             s.exec(update(Order).where(Order.id == progress.order_id).values(**values))
             if v.status == OrderStatus.SETTLED and progress.commission_fen is not None:
                 self._write_commission_lines(s, progress)
+            # the number release hook: keyed on the status alone, so every ending that frees a number (whichever
+            # part of the process produced it) sends it to quarantine or back to the pool in this same transaction
+            stock.release(s, progress.order_id, v.status.value, values["failure_reason"], values["updated_at"])
             s.commit()
         log.info("order progress", order_id=progress.order_id, status=v.status.value,
                  failure_reason=values["failure_reason"])

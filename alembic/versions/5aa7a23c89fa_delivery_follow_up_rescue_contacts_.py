@@ -1,8 +1,8 @@
-"""delivery: the links of the order-tracking table and the stale flag on orders, the recipient's sealed phone, the
+"""delivery: the links of the order-tracking table and the stale flag on orders, the
 rescue task's close and give-up time, contact attempts, delivery SMS
 
 Revision ID: 5aa7a23c89fa
-Revises: b3be4f37eea8
+Revises: 2db117fb15fa
 Create Date: 2026-12-02 06:44:22
 
 Rows of orders placed before it have no link times: the workflow fills them at its next report.
@@ -16,7 +16,7 @@ import core.db  # noqa: F401  (column types)
 from alembic import op
 
 revision: str = '5aa7a23c89fa'
-down_revision: str | Sequence[str] | None = 'b3be4f37eea8'
+down_revision: str | Sequence[str] | None = '2db117fb15fa'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -51,7 +51,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_rescuecontact_task_id'), ['task_id'], unique=False)
 
     with op.batch_alter_table('orders', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('recipient_phone', core.db.SealedText(), nullable=True))
         batch_op.add_column(sa.Column('carrier_accepted_at', core.db.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('tracking_no', sqlmodel.sql.sqltypes.AutoString(), nullable=True))
         batch_op.add_column(sa.Column('shipped_at', core.db.UTCDateTime(timezone=True), nullable=True))
@@ -93,7 +92,6 @@ def downgrade() -> None:
         batch_op.drop_column('shipped_at')
         batch_op.drop_column('tracking_no')
         batch_op.drop_column('carrier_accepted_at')
-        batch_op.drop_column('recipient_phone')
 
     with op.batch_alter_table('rescuecontact', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_rescuecontact_task_id'))

@@ -3,10 +3,10 @@ agent statements."""
 
 from fastapi import APIRouter
 
-from api.orders import carrier_events, delivery, orders, settlements
+from api.orders import carrier_events, delivery, orders, settlements, stock
 
 router = APIRouter()
 # delivery first: its /orders/tracking, /orders/kpis, /orders/stale come before /orders/{order_id}
 for part in (delivery.router, delivery.tasks, orders.router, carrier_events.router, settlements.router,
-             settlements.agent_statements):
+             settlements.agent_statements, stock.router):
     router.include_router(part)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from api.schemas import FromRow, Instant
+from api.schemas import MAX_FEN, FromRow, Instant
 from db.orders import BatchStatus, EventOutcome
 from domain.agents.suspension_case import CaseFacts
+from domain.orders.customer import Customer, RealName, Recipient
 from domain.orders.delivery import ContactChannel, ContactOutcome, RescueResolution
 from workflows.orders.contract import OrderView
 
@@ -26,12 +27,34 @@ class PlaceOrderRequest(BaseModel):
         examples=["13812345678"],
     )
     customer_name: str | None = Field(
-        default=None, max_length=100, description="for the courier; never stored in workflow payloads"
+        default=None, max_length=100, description="legacy, before `recipient`: not stored"
     )
-    recipient_phone: str | None = Field(
-        default=None, pattern=r"^1\d{10}$", examples=["13900001111"],
-        description="the customer's contact phone: the tracking number and the arrival reminder are texted to it "
-                    "(sealed at rest, never in workflow payloads)")
+    recipient: Recipient | None = Field(
+        default=None, description="who the courier delivers to; sealed at rest, masked in answers. The carrier "
+                                  "refuses an order without recipient and real-name data (incomplete_order_data)")
+    real_name: RealName | None = Field(
+        default=None, description="the holder the number is registered to (real-name registration): name and "
+                                  "identity card number (GB 11643 check digit); sealed at rest, masked in answers")
+    payment: OrderPaymentIn | None = Field(default=None, description="a paid product: what the customer paid")
+
+    def customer(self) -> Customer | None:
+        if self.recipient is None or self.real_name is None:
+            return None
+        return Customer(recipient=self.recipient, real_name=self.real_name)
+
+    @model_validator(mode="after")
+    def _both_or_neither(self):
+        if (self.recipient is None) != (self.real_name is None):
+            raise ValueError("recipient and real_name come together")
+        return self
+
+
+class OrderPaymentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount_fen: int = Field(gt=0, le=MAX_FEN, description="what the customer paid, in fen")
+    channel: str = Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$", description="the payment channel (unionpay, wechat, ...)")
+    voucher: str = Field(pattern=r"^[A-Za-z0-9_.:-]{4,64}$", description="the channel's payment voucher number")
 
 
 class OrderOut(FromRow):
@@ -54,6 +77,33 @@ class OrderOut(FromRow):
     updated_at: datetime
 
 
+class CustomerOut(BaseModel):
+    recipient: Recipient
+    real_name: RealName
+    revealed: bool = Field(description="false: names, phone, street and identity number are masked")
+
+
+class SubmissionOut(FromRow):
+    carrier: str
+    accepted: bool
+    carrier_order_no: str
+    reason: str | None
+    detail: str
+    at: datetime
+
+
+class OrderPaymentOut(BaseModel):
+    amount_fen: int
+    channel: str
+    voucher: str
+    payment_id: str
+    paid_at: datetime
+    refund_id: str | None = Field(description="the refund the order asked for when it ended unfulfilled")
+    refund_reason: str
+    refund_status: str | None = Field(description="the refund's status in the refund engine, read now")
+    refunded_fen: int
+
+
 class OrderDetail(OrderOut):
     live: OrderView | None = Field(
         default=None, description="the workflow's live five-condition checklist; null when Temporal is unreachable"
@@ -61,6 +111,36 @@ class OrderDetail(OrderOut):
     live_error: str = ""
     suspension_cases: list[CaseFacts] = Field(
         default=[], description="the number's suspension cases (suspension rules 1.7), with their recovery window")
+    customer: CustomerOut | None = Field(default=None, description="recipient and real-name holder, masked unless "
+                                                                   "?reveal=true (customer_data.read, audited)")
+    submission: SubmissionOut | None = Field(default=None, description="the carrier's answer to the order")
+    payment: OrderPaymentOut | None = Field(default=None, description="a paid order's payment and its refund")
+
+
+# ---- number stock -------------------------------------------------------------------------------
+
+
+class StockNumberOut(FromRow):
+    msisdn: str
+    product_id: str
+    carrier: str
+    state: str = Field(description="as recorded; a lapsed reservation or ended quarantine is listed as available")
+    state_since: datetime
+
+
+class StockImportOut(BaseModel):
+    import_id: str
+    numbers: int
+    by_product: dict[str, int]
+
+
+class StockAlertOut(FromRow):
+    id: int
+    product_id: str
+    available: int
+    low_level: int
+    message: str
+    at: datetime
 
 
 # ---- carrier events -----------------------------------------------------------------------------

@@ -62,6 +62,11 @@ class FailureReason(StrEnum):
     CARRIER_SYSTEM_ERROR = "carrier_system_error"
     POLICY_CHANGE = "policy_change"
     AGENT_VIOLATION = "agent_violation"
+    # the carrier refused the order at submission (docs/fulfilment.md)
+    REAL_NAME_CHECK_FAILED = "real_name_check_failed"
+    OUTSIDE_COVERAGE = "outside_coverage"
+    NUMBER_UNAVAILABLE = "number_unavailable"
+    CARRIER_REFUSED = "carrier_refused"  # a refusal the carrier names with a reason of no code of ours
 
 
 class EventKind(StrEnum):
@@ -211,8 +216,19 @@ class AuditResult(BaseModel):
     detail: str = ""
 
 
+class Submission(BaseModel):
+    """The carrier's answer to the order (docs/fulfilment.md): its own order number, or a refusal with its reason."""
+
+    accepted: bool
+    at: AwareDatetime
+    carrier_order_no: str = ""
+    reason: FailureReason | None = None
+    detail: str = ""
+
+
 class OrderFacts(BaseModel):
     seen_event_ids: list[str] = []
+    submission: Submission | None = None  # none in orders placed before the carrier submission
     shipped: Fact | None = None
     tracking_no: str | None = None
     signed: Fact | None = None
@@ -229,17 +245,15 @@ class OrderFacts(BaseModel):
     number_cancelled: StatusFact | None = None
     in_network: InNetworkAnswer | None = None
     audit: AuditResult | None = None
-    # The carrier accepted the order (its order number): the stale window "no carrier acceptance" ends here. Set by
-    # the carrier submission when it lands; a shipment implies it (`accepted_at`).
-    carrier_accepted: Fact | None = None
     expected_arrival: date | None = None  # the courier's latest word on when the parcel arrives
     logistics_news_learned_at: AwareDatetime | None = None  # when we last heard from the courier after shipment
     delivery_given_up: Fact | None = None  # the rescue found no resolution in time, or the agent gave up
 
     def accepted_at(self) -> datetime | None:
-        """When we learned the carrier accepted the order; a shipment we heard of says so too."""
-        if self.carrier_accepted is not None:
-            return self.carrier_accepted.learned_at
+        """When we learned the carrier accepted the order; a shipment we heard of says so too (orders submitted before
+        the carrier submission, or by a carrier that ships without answering)."""
+        if self.submission is not None and self.submission.accepted:
+            return self.submission.at  # the carrier's order number (docs/fulfilment.md): the acceptance window ends
         return self.shipped.learned_at if self.shipped is not None else None
 
     def record(self, event: OrderEvent, learned_at: datetime, msisdn_fp: str) -> bool:
@@ -403,6 +417,10 @@ def evaluate(terms: ProductTerms, facts: OrderFacts, now: datetime) -> Verdict:
         }
 
     # 1. ordered and shipped
+    if facts.submission is not None and not facts.submission.accepted:
+        sub = facts.submission
+        reason = sub.reason or FailureReason.CARRIER_REFUSED
+        return fail(0, reason, f"refused by the carrier: {sub.detail or reason.value}", sub.at)
     if facts.order_cancelled and not facts.signed:
         return fail(0, FailureReason.ORDER_CANCELLED, "order withdrawn before delivery", facts.order_cancelled.at)
     if not facts.shipped:

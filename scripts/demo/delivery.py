@@ -14,6 +14,8 @@ from temporalio.client import Client
 
 from core.db import get_engine
 from db.orders import RescueContact
+from domain.orders.customer import Customer
+from scripts.demo.people import CUSTOMER
 from scripts.demo.state import already_loaded, mark_loaded
 from scripts.users import staff_headers
 from services.orders import order as orders
@@ -54,10 +56,11 @@ async def _open_task(http: httpx.AsyncClient, api: str, seconds: float = 60) -> 
 
 
 async def _stale_order(client: Client, engine: Engine) -> None:
-    """An order placed two days back that no carrier has taken: past its 24-hour acceptance window at once. Placed
-    through the service (the API stamps the present), started like the API starts it."""
+    """An order placed two days back: past its 24-hour acceptance window until the carrier's answer comes (since the
+    carrier submission the carrier answers at once, and the order is stale again after 72 h without shipment).
+    Placed through the service (the API stamps the present), started like the API starts it."""
     req = orders.NewOrder(agent_id=DEMO_AGENT, product_id="cu-29", msisdn="13800139999",
-                          recipient_phone="13900139999")
+                          customer=Customer.model_validate(CUSTOMER))
 
     def place() -> orders.Placement:
         with Session(engine) as s:

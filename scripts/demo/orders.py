@@ -18,6 +18,7 @@ from db.agents import Agent
 from db.orders import Order, Product
 from domain.clock import SHANGHAI, month_bounds, previous_month
 from scripts.demo.order_stories import life, scenario, wire
+from scripts.demo.people import CUSTOMER
 from scripts.demo.state import already_loaded, mark_loaded
 from scripts.users import staff_headers
 from services.orders.order import terms_of
@@ -49,12 +50,9 @@ def seed_catalogue(engine: Engine, agents=AGENTS, products=PRODUCTS) -> None:
         s.commit()
 
 
-async def place(http: httpx.AsyncClient, api: str, key: str, agent: str, product: str, msisdn: str,
-                recipient_phone: str | None = None) -> str:
-    body = {"agent_id": agent, "product_id": product, "msisdn": msisdn}
-    if recipient_phone:  # the delivery SMS go there (the SMS simulator shows them)
-        body["recipient_phone"] = recipient_phone
-    r = await http.post(f"{api}/orders", headers={"Idempotency-Key": key}, json=body)
+async def place(http: httpx.AsyncClient, api: str, key: str, agent: str, product: str, msisdn: str) -> str:
+    r = await http.post(f"{api}/orders", headers={"Idempotency-Key": key},
+                        json={"agent_id": agent, "product_id": product, "msisdn": msisdn, **CUSTOMER})
     r.raise_for_status()
     return r.json()["id"]
 
@@ -160,8 +158,7 @@ async def load_order_demo_once(client: Client, api: str, simulator: str, engine:
         stories = []
         for p in plans:
             msisdn = f"1380013{p['n']:04d}"
-            order_id = await place(http, api, f"demo-{p['n']}", p["agent"], p["product"].id, msisdn,
-                                   recipient_phone=f"1390013{p['n']:04d}")
+            order_id = await place(http, api, f"demo-{p['n']}", p["agent"], p["product"].id, msisdn)
             stories.append(_story(order_id, msisdn, p))
         (await http.post(f"{simulator}/sim/scenarios/batch", json=stories)).raise_for_status()
         # the carrier's audit names an order we never had (finance: unknown order), and the payout bank refuses

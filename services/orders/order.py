@@ -32,9 +32,12 @@ from core.temporal import QUERY_TIMEOUT_S, live_query
 from db.agents import Agent, AgentStatus
 from db.orders import Order, Product
 from domain.msisdn import mask_msisdn
+from domain.orders.customer import Customer
 from domain.orders.delivery import DeliveryTerms
 from domain.orders.order import OrderStatus, ProductTerms
 from services import agents
+from services.orders import fulfilment, stock
+from services.orders.fulfilment import PaidWith
 from workflows.orders import contract
 from workflows.orders.contract import OrderInput, OrderView, order_workflow_id
 
@@ -59,8 +62,9 @@ class NewOrder:
     agent_id: str
     product_id: str
     msisdn: str
-    customer_name: str | None = None  # never stored in workflow payloads (nor in the order row)
-    recipient_phone: str | None = None  # the customer's contact phone (delivery SMS): sealed in the row only
+    customer_name: str | None = None  # legacy: the recipient's name before `customer`; never stored
+    customer: Customer | None = None  # sealed in `order_customer`, never in workflow payloads
+    payment: PaidWith | None = None  # a paid product: what the customer paid
 
 
 @dataclass
@@ -139,6 +143,10 @@ def place_order(session: Session, key: str, req: NewOrder, now: datetime | None 
     if window is not None:
         raise OrderingPaused(f"ordering is paused for platform maintenance until {window.ends_at.isoformat()}: "
                              f"{window.message}")
+    payment_id = None
+    if req.payment is not None:  # recorded first, under an id the same key gives again (a retry finds it)
+        payment_id = fulfilment.payment_id_for(agent.id, key)
+        fulfilment.record_customer_payment(session, payment_id, product.id, req.payment, at)
     for _ in range(3):
         order = Order(
             id=new_order_id(),
@@ -152,11 +160,18 @@ def place_order(session: Session, key: str, req: NewOrder, now: datetime | None 
             status=OrderStatus.PLACED.value,
             waiting_for="shipment with a tracking number",
             updated_at=at,
-            recipient_phone=req.recipient_phone,
         )
         session.add(order)
         try:
+            session.flush()  # the order row first: the stock and customer rows point to it
+            if stock.stocked(session, product.id):
+                stock.reserve(session, product.id, req.msisdn, order.id, at)
+            fulfilment.store_customer(session, order.id, req.msisdn, req.customer)
+            fulfilment.store_payment(session, order, req.payment, payment_id, at)
             session.commit()
+        except stock.NumberUnavailable:
+            session.rollback()
+            raise
         except IntegrityError:
             session.rollback()
             # A concurrent request with the same key won the race: answer with its order.

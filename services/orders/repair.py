@@ -23,6 +23,7 @@ from core.db import utcnow
 from db.orders import CarrierEventRecord, EventOutcome, Order, Product
 from domain.orders.carrier_events import parse_one
 from services.identity import record_repairs
+from services.orders import stock
 from services.orders.carrier_events import Pending, deliver, mark_delivered, order_event_of
 from services.orders.order import ensure_workflow, mark_started, terms_of
 
@@ -36,6 +37,10 @@ class OrderRepairReport(BaseModel):
     events_delivered: int = 0
     events_for_closed_orders: int = 0
     failed: int = 0
+    # the stock sweep rides along (docs/fulfilment.md): lapsed reservations, ended quarantines, low-stock alerts
+    reservations_lapsed: int = 0
+    back_from_quarantine: int = 0
+    low_stock_alerts: int = 0
 
 
 def _unstarted(session: Session, before: datetime, limit: int) -> list[tuple[Order, Product]]:
@@ -109,6 +114,14 @@ async def repair_orders(engine: Engine, client: Client, grace: timedelta, now: d
     report.events_delivered = len(delivery.signalled)
     report.events_for_closed_orders = len(delivery.closed)
     report.failed += len(delivery.failed)
+
+    def sweep_stock() -> stock.SweepReport:
+        with Session(engine) as s:
+            return stock.sweep(s, now)
+
+    swept = await anyio.to_thread.run_sync(sweep_stock)
+    report.reservations_lapsed, report.back_from_quarantine = swept.lapsed, swept.back_from_quarantine
+    report.low_stock_alerts = swept.alerts
     if report.processes_started or report.events_delivered or report.failed:
         log.warning("order repair pass", **report.model_dump())
     return report

@@ -12,6 +12,7 @@ from core.db import make_engine
 from scripts.demo.agents import load_agent_demo
 from scripts.demo.order_stories import life, scenario
 from scripts.demo.orders import PRODUCTS, seed_catalogue
+from scripts.demo.people import CUSTOMER
 from scripts.stack import Ports, Stack
 from scripts.users import ensure_demo_users, staff_headers
 from services.orders.order import terms_of
@@ -33,7 +34,7 @@ async def test_demo_accounts_and_suspension_cases_through_every_process(tmp_path
             ids = []
             for n in range(3):  # three orders waiting for their check point
                 msisdn = f"1380013{n:04d}"
-                r = await api.post("/orders", json={"agent_id": "A001", "product_id": product.id, "msisdn": msisdn},
+                r = await api.post("/orders", json={"agent_id": "A001", "product_id": product.id, "msisdn": msisdn, **CUSTOMER},
                                    headers={"Idempotency-Key": f"e2e-agents-{n}"})
                 order_id = r.json()["id"]
                 ids.append(order_id)

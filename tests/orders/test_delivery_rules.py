@@ -23,6 +23,7 @@ from domain.orders.order import (
     OrderFacts,
     OrderStatus,
     ProductTerms,
+    Submission,
     evaluate,
 )
 
@@ -94,8 +95,10 @@ def test_courier_news_sets_the_expected_arrival_and_is_no_exception():
     f.record(ev(3, EventKind.DELIVERY, T0 + 7 * H, delivery_status=DeliveryStatus.REDELIVERY,
                 redelivery_date="2026-03-14"), T0 + 8 * H, "fp")
     assert f.expected_arrival == date(2026, 3, 14) and len(f.delivery_exceptions) == 1
-    accepted = Fact(at=T0, learned_at=T0 + 2 * H, event_id="carrier-accept")
-    assert OrderFacts(carrier_accepted=accepted).accepted_at() == T0 + 2 * H
+    accepted = Submission(accepted=True, at=T0 + 2 * H, carrier_order_no="CM1")
+    assert OrderFacts(submission=accepted).accepted_at() == T0 + 2 * H
+    refused = Submission(accepted=False, at=T0 + 2 * H, reason=FailureReason.OUTSIDE_COVERAGE)
+    assert OrderFacts(submission=refused).accepted_at() is None
 
 
 def test_a_rescue_given_up_fails_the_delivery():

@@ -18,6 +18,7 @@ from core.temporal import connect
 from domain.clock import SHANGHAI, month_bounds, previous_month
 from scripts.demo.order_stories import life, scenario
 from scripts.demo.orders import PRODUCTS, seed_catalogue
+from scripts.demo.people import CUSTOMER
 from scripts.schedules.orders import ensure_settlement_schedules
 from scripts.stack import Ports, Stack
 from services.orders.order import terms_of
@@ -44,7 +45,7 @@ async def test_order_to_commission_through_every_process(stack_dir):
         start = month_bounds(previous_month(month_bounds(month)[0]))[0] + timedelta(days=3)
 
         async with httpx.AsyncClient(base_url=stack.api_url, headers=await asyncio.to_thread(stack.staff_headers), timeout=30) as api:
-            body = {"agent_id": "A002", "product_id": product.id, "msisdn": "13800138123"}
+            body = {"agent_id": "A002", "product_id": product.id, "msisdn": "13800138123", **CUSTOMER}
             first = await api.post("/orders", json=body, headers={"Idempotency-Key": "e2e-1"})
             again = await api.post("/orders", json=body, headers={"Idempotency-Key": "e2e-1"})
             assert first.status_code == 201 and again.status_code == 200

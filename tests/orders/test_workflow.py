@@ -9,7 +9,7 @@ import pytest
 
 from core.crypto import fingerprint as msisdn_fingerprint
 from domain.clock import settlement_check_point
-from domain.orders.order import AuditResult, FailureReason, InNetworkAnswer, OrderStatus
+from domain.orders.order import AuditResult, FailureReason, InNetworkAnswer, OrderStatus, Submission
 from tests.orders.world import FakeWorld, Script, new_order
 from workflows.orders.contract import order_workflow_id
 from workflows.orders.order import OrderSettlementWorkflow
@@ -114,6 +114,9 @@ AUDIT_REJECTS = {
     "policy_change": FailureReason.POLICY_CHANGE,
     "agent_violation": FailureReason.AGENT_VIOLATION,
 }
+# the carrier refuses the order at its submission (docs/fulfilment.md)
+AT_SUBMISSION = {r: FailureReason(r) for r in ("real_name_check_failed", "outside_coverage", "number_unavailable",
+                                               "carrier_refused")}
 EXPECTED = {
     "activation_late": FailureReason.ACTIVATION_TIMEOUT,
 }
@@ -121,7 +124,7 @@ CASES = [
     "order_cancelled", "delivery_failed", "activation_timeout", "activation_late", "activation_remote_rejected",
     "identity_verification_failed", "activation_technical_failure", "recharge_missing", "recharge_late",
     "recharge_insufficient", "recharge_wrong_number", "suspended_after_recharge", "cancelled_long_non_use",
-    *AT_CHECK_POINT, *AUDIT_REJECTS,
+    *AT_CHECK_POINT, *AUDIT_REJECTS, *AT_SUBMISSION,
 ]
 
 
@@ -137,8 +140,10 @@ async def test_each_failure_reason(time_env, world, case):
         order = new_order(now)
         if case in AT_CHECK_POINT:
             world.answers[order.order_id] = AT_CHECK_POINT[case]
+        if case in AT_SUBMISSION:
+            world.submissions[order.order_id] = Submission(accepted=False, at=now, reason=AT_SUBMISSION[case])
         handle = await _start(time_env, world, order)
-        for ev in _case_events(Script(order.order_id, now), case):
+        for ev in ([] if case in AT_SUBMISSION else _case_events(Script(order.order_id, now), case)):
             await handle.signal(OrderSettlementWorkflow.carrier_event, ev)
         if case in AUDIT_REJECTS:
             await handle.signal(OrderSettlementWorkflow.audit_result,
@@ -274,8 +279,9 @@ async def test_the_order_publishes_where_it_rests_and_only_what_changed(own_time
                                                           OrderStatus.SETTLED]
     assert _events(history, EventType.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED) == []  # no memo: current details say it
     assert len(_events(history, EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED)) == 2  # one push, one audit
-    # the patch markers' own upserts (publish-at-rest, delivery-follow-up), then one per state ops can filter on
-    assert len(_events(history, EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES)) == 2 + 3
+    # the patch markers' own upserts (publish-at-rest, delivery-follow-up, carrier-submission), then one per state ops
+    # can filter on
+    assert len(_events(history, EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES)) == 3 + 3
     sa = described.typed_search_attributes
     assert sa.get(contract.ORDER_STATUS) == "settled" and sa.get(contract.SETTLEMENT_MONTH) == view.verdict.settlement_month
     assert sa.get(contract.FAILURE_REASON) is None

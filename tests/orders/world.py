@@ -4,14 +4,14 @@ import itertools
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from core.crypto import fingerprint as msisdn_fingerprint
-from domain.orders.order import InNetworkAnswer, OrderEvent, ProductTerms
+from domain.orders.order import InNetworkAnswer, OrderEvent, ProductTerms, Submission
 from workflows.agents.contract import CaseNews, CaseStart, Notice, suspension_case_workflow_id
 from workflows.orders import contract
 from workflows.orders.contract import (
@@ -20,9 +20,11 @@ from workflows.orders.contract import (
     OrderEvents,
     OrderInput,
     OrderProgress,
+    OrderRefundRequest,
     RescueReminder,
     RescueRequest,
     StaleFlag,
+    SubmitRequest,
 )
 from workflows.orders.order import OrderSettlementWorkflow
 from workflows.orders.settlement import CarrierSettlementWorkflow, SettlementKickoffWorkflow
@@ -56,6 +58,9 @@ class FakeWorld:
     notices: list[tuple[datetime, Notice]] = field(default_factory=list)
     rescue_reminders: list[tuple[datetime, RescueReminder]] = field(default_factory=list)
     stale: list[tuple[datetime, StaleFlag]] = field(default_factory=list)
+    submissions: dict[str, Submission] = field(default_factory=dict)  # order id -> the carrier's answer (default: accepted)
+    submitted: list[str] = field(default_factory=list)
+    refunds: list[tuple[str, str, str | None]] = field(default_factory=list)
 
     def activities(self):
         @activity.defn(name=contract.RECORD_ORDER_PROGRESS)
@@ -89,6 +94,17 @@ class FakeWorld:
         async def tell_cases(news: CaseNews) -> None:
             self.case_news.append(news)
 
+        @activity.defn(name=contract.SUBMIT_ORDER)
+        async def submit(req: SubmitRequest) -> Submission:
+            self.submitted.append(req.order_id)
+            return self.submissions.get(req.order_id) or Submission(
+                accepted=True, at=datetime.now(UTC), carrier_order_no=f"CM-{req.order_id}")
+
+        @activity.defn(name=contract.REFUND_ORDER)
+        async def refund(req: OrderRefundRequest) -> str:
+            self.refunds.append((req.order_id, req.status, req.failure_reason))
+            return f"RF-{req.order_id}"
+
         def at() -> datetime:
             return activity.info().current_attempt_scheduled_time
 
@@ -109,7 +125,8 @@ class FakeWorld:
         async def stale(flag: StaleFlag) -> None:
             self.stale.append((at(), flag))
 
-        return [record, ask, open_rescue, remind, resolve, open_case, tell_cases, sms, notify, remind_task, stale]
+        return [record, ask, open_rescue, remind, resolve, open_case, tell_cases, submit, refund, sms, notify,
+                remind_task, stale]
 
     def worker(self, client: Client, task_queue: str, extra_activities=(), **options) -> Worker:
         return Worker(

@@ -99,6 +99,21 @@ class OrderView(BaseModel):
     follow_up: FollowUpState | None = None
 
 
+class SubmitRequest(BaseModel):
+    """Submit the order to its carrier (docs/fulfilment.md); the activity reads the customer from the database."""
+
+    order_id: str
+    carrier: str
+
+
+class OrderRefundRequest(BaseModel):
+    """The order ended before the customer had the card: its payment, if any, goes back (refund engine)."""
+
+    order_id: str
+    status: str
+    failure_reason: str | None = None
+
+
 class InNetworkRequest(BaseModel):
     carrier: str
     order_id: str
@@ -233,6 +248,8 @@ ASK_IN_NETWORK = "ask_in_network"
 OPEN_RESCUE_TASK = "open_rescue_task"
 REMIND_RESCUE = "remind_rescue"
 RESOLVE_RESCUE = "resolve_rescue"
+SUBMIT_ORDER = "submit_order"
+REFUND_ORDER = "refund_order"
 # Number suspension cases live in the agents business (its contract has the payloads); the order opens and tells them
 OPEN_SUSPENSION_CASE = "open_suspension_case"
 TELL_SUSPENSION_CASES = "tell_suspension_cases"

@@ -25,10 +25,12 @@ with workflow.unsafe.imports_passed_through():
         OrderEvent,
         OrderFacts,
         OrderStatus,
+        Submission,
         Verdict,
         describe,
         evaluate,
     )
+    from domain.orders.payment import refund_due
     from workflows.agents.contract import (
         CaseNews,
         CaseOrderDecided,
@@ -43,9 +45,11 @@ with workflow.unsafe.imports_passed_through():
         OrderEvents,
         OrderInput,
         OrderProgress,
+        OrderRefundRequest,
         OrderView,
         RescueClosed,
         RescueRequest,
+        SubmitRequest,
     )
 
 RESCUE_REMINDER_EVERY = timedelta(hours=24)
@@ -69,6 +73,14 @@ PUBLISH_AT_REST = "publish-at-rest"
 # N days (delivery_failed), the stale flag; and the order continues as new with everything it knows. Orders started
 # before it keep the old rescue loop (a daily reminder, no give-up) for the rest of their run.
 DELIVERY_FOLLOW_UP = "delivery-follow-up"
+# Since this patch the order's first step is its submission to the carrier (docs/fulfilment.md): the number is
+# confirmed from the stock and the carrier answers with its order number or a refusal, which fails the order with
+# the carrier's reason. Orders started before it were never submitted (the carrier learned of them otherwise).
+CARRIER_SUBMISSION = "carrier-submission"
+# Since this patch an order that ends before the customer had the card (cancelled before shipment, a failed
+# delivery, refused by the carrier) asks the refund engine for its payment back; the activity knows whether the
+# order was paid at all.
+ORDER_REFUND = "order-refund"
 LOCAL = dict(start_to_close_timeout=timedelta(seconds=30), retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=5)))
 
 
@@ -104,6 +116,9 @@ class OrderSettlementWorkflow:
         if at_rest:
             self._visible = {k.name: v for k, v in ((k, workflow.info().typed_search_attributes.get(k))
                                                     for k in contract.FILTERED) if v is not None}
+        if order.carried is None and workflow.patched(CARRIER_SUBMISSION):  # a continued run was submitted before
+            self._facts.submission = await self._submit()
+            self._changes += 1
         recorded: tuple | None = None
         while True:
             verdict = evaluate(order.terms, self._facts, workflow.now())
@@ -125,6 +140,9 @@ class OrderSettlementWorkflow:
                     await self._follow.finish(verdict)
                 if at_rest:
                     await self._publish_changes(verdict)
+                reason = verdict.failure_reason.value if verdict.failure_reason else None
+                if refund_due(verdict.status.value, reason) and workflow.patched(ORDER_REFUND):
+                    await self._refund(verdict.status.value, reason)
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 return verdict
             if self._follow is not None:
@@ -188,7 +206,7 @@ class OrderSettlementWorkflow:
     def _links(self) -> dict:
         """What the order's row shows beside the checklist's times: the tracking number, the carrier's acceptance."""
         f = self._facts
-        return {"tracking_no": f.tracking_no, "carrier_accepted_at": f.carrier_accepted.at if f.carrier_accepted else None}
+        return {"tracking_no": f.tracking_no, "carrier_accepted_at": f.submission.at if f.submission and f.submission.accepted else None}
 
     def _wake_at(self, verdict: Verdict):
         """The verdict's own deadline, or the follow-up's next step when that comes first."""
@@ -220,6 +238,27 @@ class OrderSettlementWorkflow:
             events_seen=len(self._facts.seen_event_ids),
             rescue=self._follow.rescue if self._follow else None,
             follow_up=self._follow.state if self._follow else None,
+        )
+
+    async def _submit(self) -> Submission:
+        """Tell the carrier of the order; retried while the carrier is unreachable (it dedupes by the order id)."""
+        order = self._input
+        workflow.set_current_details(f"submitting the order to {carrier_name(order.carrier)}")
+        return await workflow.execute_activity(
+            contract.SUBMIT_ORDER, SubmitRequest(order_id=order.order_id, carrier=order.carrier),
+            result_type=Submission, start_to_close_timeout=timedelta(seconds=60),
+            retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=5)),
+            summary=f"submit the order to {carrier_name(order.carrier)}",
+        )
+
+    async def _refund(self, status: str, reason: str | None) -> None:
+        """A paid order's payment back through the refund engine (nothing when the order was not paid)."""
+        order = self._input
+        await workflow.execute_activity(
+            contract.REFUND_ORDER, OrderRefundRequest(order_id=order.order_id, status=status, failure_reason=reason),
+            result_type=str, start_to_close_timeout=timedelta(seconds=60),
+            retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=5)),
+            summary=f"refund the customer's payment if any: {reason or status}",
         )
 
     async def _ask_in_network(self) -> InNetworkAnswer:
