@@ -16,6 +16,7 @@ from activities.orders.order import OrderActivities
 from core.signing import verify
 from db.agents import AgentNotice
 from db.complaints import OpsAlert
+from db.fulfilment import OrderCustomer
 from db.orders import DeliverySms, Order, RescueTask
 from domain.orders.delivery import StaleReason
 from gateways.agents import AgentWebhookGateway
@@ -50,8 +51,13 @@ def _agent_system():
 def _order(engine, oid="O1", phone: str | None = PHONE) -> None:
     with Session(engine) as s:
         s.add(Order(id=oid, idempotency_key=f"k-{oid}", agent_id=AGENT, product_id=PRODUCT, carrier="china_mobile",
-                    msisdn_masked="138****0001", msisdn_fingerprint="fp", placed_at=T0, status="shipped",
-                    recipient_phone=phone))
+                    msisdn_masked="138****0001", msisdn_fingerprint="fp", placed_at=T0, status="shipped"))
+        s.flush()
+        if phone:  # the order's customer (docs/fulfilment.md): the recipient's phone, sealed
+            s.add(OrderCustomer(order_id=oid, msisdn="13800000001", recipient_name="张三", recipient_phone=phone,
+                                recipient_phone_fingerprint="fp-r", province="上海市", city="上海市", district="闵行区",
+                                street="莘松路 100 号", holder_name="张三", id_number="110105199003071234",
+                                id_fingerprint="fp-id"))
         s.commit()
 
 
@@ -66,7 +72,7 @@ async def test_the_tracking_sms_goes_to_the_sealed_contact_phone_once(seeded):
     with Session(seeded) as s:
         row = s.get(DeliverySms, "O1-tracking")
         assert row.to_masked == "139****1111" and row.status == "sent"
-        raw = s.connection().exec_driver_sql("SELECT recipient_phone FROM orders WHERE id = 'O1'").scalar()
+        raw = s.connection().exec_driver_sql("SELECT recipient_phone FROM order_customer WHERE order_id = 'O1'").scalar()
         assert PHONE not in raw  # sealed at rest
 
 

@@ -174,22 +174,24 @@ async def test_stale_flags_come_and_go_with_the_news(own_time_env, world):
     async with world.worker(env.client, world.tq):
         now = await env.get_current_time()
         order = new_order(now)
-        handle = await _start(env, world, order)
-        await env.sleep(D + H)
+        handle = await _start(env, world, order)  # the carrier accepts at once (the fake submission)
+        await _until(lambda: world.submitted, "the submission")
+        await env.sleep(3 * D + H)
         await _until(lambda: world.stale, "the stale flag")
         at, flag = world.stale[0]
-        assert flag.reason == StaleReason.NO_CARRIER_ACCEPTANCE and flag.since == now + D
+        accepted = (await handle.query(OrderSettlementWorkflow.checklist)).facts.submission.at
+        assert flag.reason == StaleReason.NO_SHIPMENT and flag.since == accepted + 3 * D
         desc = await handle.describe()
         assert desc.typed_search_attributes.get(contract.ORDER_STALE) is True
         s = Script(order.order_id, now)
-        await handle.signal(OrderSettlementWorkflow.carrier_event, s.ev("shipped", D, tracking_no="SF2"))
+        await handle.signal(OrderSettlementWorkflow.carrier_event, s.ev("shipped", 3 * D, tracking_no="SF2"))
         await _until(lambda: len(world.stale) == 2, "the flag lifted")
         assert world.stale[1][1].reason is None
         assert (await handle.describe()).typed_search_attributes.get(contract.ORDER_STALE) is False
         await env.sleep(3 * D + H)  # shipped, then no courier news for 72 h
         await _until(lambda: len(world.stale) == 3, "stale again")
         assert world.stale[2][1].reason == StaleReason.NO_LOGISTICS_UPDATE
-        await handle.signal(OrderSettlementWorkflow.carrier_event, s.ev("delivery", 5 * D, delivery_status="signed"))
+        await handle.signal(OrderSettlementWorkflow.carrier_event, s.ev("delivery", 7 * D, delivery_status="signed"))
         await _until(lambda: len(world.stale) == 4, "signed: never stale again")
         await handle.terminate("test done")
 
