@@ -31,6 +31,7 @@ from activities.complaints.complaint import ComplaintActivities
 from activities.complaints.fee_return import FeeReturnActivities
 from activities.finance import FinanceActivities
 from activities.orders.carrier import CarrierActivities
+from activities.orders.delivery import DeliveryActivities
 from activities.orders.fulfilment import FulfilmentActivities
 from activities.orders.order import OrderActivities
 from activities.orders.repair import OrderRepairActivities
@@ -109,9 +110,10 @@ BUSINESSES: tuple[Business, ...] = (
     Business(
         "orders", orders.TASK_QUEUE,
         (OrderSettlementWorkflow, CarrierSettlementWorkflow, SettlementKickoffWorkflow, OrderRepairWorkflow),
-        lambda p: (OrderActivities(p.engine), CarrierActivities(p.carrier),
+        lambda p: (OrderActivities(p.engine, p.agent_webhooks), CarrierActivities(p.carrier),
                    SettlementActivities(p.engine, p.client, p.carrier), SuspensionCaseActivities(p.client),
-                   OrderRepairActivities(p.engine, p.client), FulfilmentActivities(p.engine, p.carrier)),
+                   OrderRepairActivities(p.engine, p.client), FulfilmentActivities(p.engine, p.carrier),
+                   DeliveryActivities(p.engine, p.sms, p.agent_webhooks)),
         orders.SEARCH_ATTRIBUTES, orders.__name__,
     ),
     Business(

@@ -47,28 +47,7 @@ class AgentActivities:
 
     @activity.defn(name=contract.NOTIFY_AGENT)
     async def notify_agent(self, notice: Notice) -> None:
-        """Into the agent's inbox (once, by the notice's key), then to the agent's own system by its signed webhook
-        where it has one. An unreachable webhook fails the activity, retried with the same key; a webhook that
-        refuses the notice is logged and left to the inbox."""
-        def inbox() -> None:
-            with Session(self.engine) as s:
-                svc.notify(s, notice.key, notice.agent_id, notice.kind, notice.text)
-
-        await asyncio.to_thread(inbox)
-        if self.webhooks is None:
-            return
-        unreachable = []
-        for agent_id, url in self.webhooks.recipients(notice.agent_id).items():
-            body = {"key": notice.key, "agent_id": agent_id, "kind": notice.kind, "text": notice.text}
-            try:
-                await self.webhooks.deliver(url, body)
-                log.info("agent notice delivered by webhook", agent_id=agent_id, key=notice.key, kind=notice.kind)
-            except PeerRejected as err:
-                log.error("agent webhook refused the notice", agent_id=agent_id, key=notice.key, error=str(err))
-            except PeerUnavailable as err:
-                unreachable.append(f"{agent_id}: {err}")
-        if unreachable:  # the delivered ones get it again with the same key: their receivers recognise it
-            raise ApplicationError("agent webhook unreachable: " + "; ".join(unreachable), type="WebhookUnavailable")
+        await deliver_notice(self.engine, self.webhooks, notice)
 
     @activity.defn(name=contract.RECORD_MAINTENANCE_STATE)
     def record_maintenance_state(self, state: MaintenanceState) -> None:
@@ -94,3 +73,29 @@ class AgentActivities:
             s.commit()
         log.info("suspension case", case_id=c.case_id, order_id=c.order_id, agent_id=c.agent_id, step=rec.event,
                  state=c.state.value)
+
+
+async def deliver_notice(engine: Engine, webhooks: AgentWebhookGateway | None, notice: Notice) -> None:
+    """Into the agent's inbox (once, by the notice's key), then to the agent's own system by its signed webhook
+    where it has one. An unreachable webhook fails the activity, retried with the same key; a webhook that refuses
+    the notice is logged and left to the inbox. The one way an agent is told anything (the order's delivery
+    reminders come through here too)."""
+    def inbox() -> None:
+        with Session(engine) as s:
+            svc.notify(s, notice.key, notice.agent_id, notice.kind, notice.text)
+
+    await asyncio.to_thread(inbox)
+    if webhooks is None:
+        return
+    unreachable = []
+    for agent_id, url in webhooks.recipients(notice.agent_id).items():
+        body = {"key": notice.key, "agent_id": agent_id, "kind": notice.kind, "text": notice.text}
+        try:
+            await webhooks.deliver(url, body)
+            log.info("agent notice delivered by webhook", agent_id=agent_id, key=notice.key, kind=notice.kind)
+        except PeerRejected as err:
+            log.error("agent webhook refused the notice", agent_id=agent_id, key=notice.key, error=str(err))
+        except PeerUnavailable as err:
+            unreachable.append(f"{agent_id}: {err}")
+    if unreachable:  # the delivered ones get it again with the same key: their receivers recognise it
+        raise ApplicationError("agent webhook unreachable: " + "; ".join(unreachable), type="WebhookUnavailable")

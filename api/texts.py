@@ -220,6 +220,37 @@ ROUTE_TEXTS: T = {
     ("POST", "/cancellations/{cancellation_id}/confirm"): ("Confirm the cancellation", ""),
     ("POST", "/cancellations/{cancellation_id}/withdraw"): ("Withdraw the cancellation", ""),
     ("POST", "/cancellations/{cancellation_id}/follow-up"): ("Record the follow-up call", ""),
+    # delivery: the order-tracking table, the agents' figures, stale orders, rescue tasks
+    ("GET", "/orders/tracking"): ("The order-tracking table",
+                                  "Every order with each link's time: placed, accepted by the carrier, shipped (with "
+                                  "the tracking number), signed, activated, first recharge, the check point and its "
+                                  "answer, the carrier's audit; filter by agent, carrier, product, status, failure "
+                                  "reason, month placed, stale. Agents see their own orders."),
+    ("GET", "/orders/tracking.csv"): ("Export the order-tracking table (CSV)", "The same filters as the table."),
+    ("GET", "/orders/tracking.xlsx"): ("Export the order-tracking table (Excel)",
+                                       "The same rows as the CSV export; times in Shanghai wall-clock time."),
+    ("GET", "/orders/kpis"): ("Agents' delivery figures of a month",
+                              "Per agent, over the orders placed in the month (Shanghai): sign-for rate (signed / "
+                              "shipped), activation rate (activated / signed), settlement rate (settled / activated), "
+                              "with the counts. Agents see their own."),
+    ("GET", "/orders/kpis.csv"): ("Export the agents' figures (CSV)", "The same rows as the agents' figures."),
+    ("GET", "/orders/kpis.xlsx"): ("Export the agents' figures (Excel)", "The same rows as the agents' figures."),
+    ("GET", "/orders/stale"): ("Stale orders",
+                               "Orders with no news within a delivery window: no carrier acceptance, no shipment, or no "
+                               "courier update while the parcel is out; the longest silent first."),
+    ("GET", "/rescue-tasks"): ("Delivery rescue tasks",
+                               "The tasks a delivery exception opened, with every contact attempt and its outcome, "
+                               "the channels and times of day tried, and when the delivery fails without a "
+                               "resolution. Agents see their own."),
+    ("GET", "/rescue-tasks/{task_id}"): ("One delivery rescue task",
+                                         "The task with its contact attempts, reminders, give-up time and close."),
+    ("POST", "/rescue-tasks/{task_id}/contacts"): (
+        "Record a contact attempt", "One attempt to reach the customer: when, by which channel (phone, SMS, WeChat), "
+                                    "and its outcome."),
+    ("POST", "/rescue-tasks/{task_id}/close"): (
+        "Close a rescue task", "With its resolution: redelivery arranged or contact corrected (reminders stop; the "
+                               "courier delivers again), or given up (the delivery fails at once). The order's process "
+                               "is told; the same close again answers the task as it is."),
 
     # finance (docs/finance.md)
     ("GET", "/payout-exceptions"): ("List payout exceptions", "Payouts the bank refused or never answered, by state, "

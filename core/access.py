@@ -13,6 +13,7 @@ from enum import StrEnum
 class Permission(StrEnum):
     ORDERS_PLACE = "orders.place"
     ORDERS_READ = "orders.read"
+    ORDERS_RESCUE = "orders.rescue"  # work a delivery rescue task: record contact attempts, close it
     CARRIER_EVENTS_READ = "carrier_events.read"
     SETTLEMENTS_READ = "settlements.read"
     STATEMENTS_READ = "statements.read"
@@ -86,7 +87,7 @@ _COMPLAINT_DESK = {P.COMPLAINTS_REGISTER, P.COMPLAINTS_READ, P.COMPLAINTS_HANDLE
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
     Role.OPS: frozenset(_READ_BACK_OFFICE | {
-        P.ORDERS_PLACE, P.AGENTS_MANAGE, P.AGENTS_APPEAL, P.COMPLAINTS_REGISTER, P.COMPLAINTS_ESCALATE,
+        P.ORDERS_PLACE, P.ORDERS_RESCUE, P.AGENTS_MANAGE, P.AGENTS_APPEAL, P.COMPLAINTS_REGISTER, P.COMPLAINTS_ESCALATE,
         P.CALENDAR_MANAGE, P.FEE_RETURNS_CREDIT, P.REFUNDS_REQUEST, P.REFUNDS_ACT,
         P.REFUNDS_OVERRIDE, P.CHANNELS_CONFIGURE, P.RECONCILIATION_READ,
         P.CUSTOMER_DATA_READ, P.STOCK_MANAGE}),  # merchants' keys: admin only
@@ -101,8 +102,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.MANAGER: frozenset(_COMPLAINT_DESK | {P.COMPLAINTS_ESCALATE, P.COMPLAINTS_CORRECT_LEVEL,
                                                P.FEE_RETURNS_APPROVE, P.FEE_RETURNS_VERIFY}),
     Role.READ_ONLY: frozenset(_READ_BACK_OFFICE),
-    Role.AGENT: frozenset({P.ORDERS_PLACE, P.ORDERS_READ, P.STATEMENTS_READ, P.AGENTS_READ, P.AGENTS_APPEAL,
-                           P.IDENTITY_READ, P.INVOICES_REQUEST, P.INVOICES_READ, P.STOCK_READ}),
+    Role.AGENT: frozenset({P.ORDERS_PLACE, P.ORDERS_READ, P.ORDERS_RESCUE, P.STATEMENTS_READ, P.AGENTS_READ,
+                           P.AGENTS_APPEAL, P.IDENTITY_READ, P.INVOICES_REQUEST, P.INVOICES_READ, P.STOCK_READ}),
     # payments are recorded by the acquiring side (ops, a service account), never by the merchant who refunds them
     Role.MERCHANT: frozenset({P.PAYMENTS_READ, P.REFUNDS_REQUEST, P.REFUNDS_READ, P.IDENTITY_READ}),
     Role.SERVICE_CLERK: frozenset({P.CANCELLATIONS_REQUEST, P.CANCELLATIONS_READ, P.CANCELLATIONS_HANDLE,

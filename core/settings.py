@@ -122,6 +122,15 @@ class Settings(BaseSettings):
     agent_attachments_dir: str = str(VAR / "attachments")
     agent_attachment_max_bytes: int = 5 * 1024 * 1024
 
+    # Delivery (settlement rules 1.8, 1.9): an order with no news this long is stale (placed -> carrier accepted,
+    # accepted -> shipped, shipped -> any courier news); an open rescue reminds the agent this often and, with no
+    # resolution after its days, ends the order as delivery_failed. Copied into each order at placement.
+    order_acceptance_window_hours: int = 24
+    order_shipment_window_hours: int = 72
+    order_logistics_window_hours: int = 72
+    order_rescue_reminder_hours: int = 24
+    order_rescue_give_up_days: int = 7
+
     # Identity. "embedded": the API is its own issuer (users in the database, /auth/token); "oidc": tokens of an
     # OpenID Connect provider (Keycloak in production), checked against its JWKS.
     auth_mode: str = "embedded"

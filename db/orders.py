@@ -43,6 +43,17 @@ class Order(SQLModel, table=True):
     updated_at: datetime = Aware(nullable=False, default=utcnow)
     # set once its workflow is known to run; null after a crash between storing the order and starting it
     process_started_at: datetime | None = Aware(nullable=True, index=True)
+    # Each link of the chain as the workflow last reported it (the agent's order-tracking table): carrier times.
+    carrier_accepted_at: datetime | None = Aware(nullable=True)
+    tracking_no: str | None = None
+    shipped_at: datetime | None = Aware(nullable=True)
+    signed_at: datetime | None = Aware(nullable=True)
+    activated_at: datetime | None = Aware(nullable=True)
+    recharged_at: datetime | None = Aware(nullable=True)
+    in_network_at: datetime | None = Aware(nullable=True)  # the check point's answer: in network
+    # No news within a delivery window (domain.orders.delivery.staleness): why and since when; null when not stale
+    stale_reason: str | None = Field(default=None, index=True)
+    stale_since: datetime | None = Aware(nullable=True)
 
 
 class EventOutcome(StrEnum):
@@ -72,7 +83,7 @@ class CarrierEventRecord(SQLModel, table=True):
 
 
 class RescueTask(SQLModel, table=True):
-    """A delivery exception the agent must act on; reminded until delivery or final failure."""
+    """A delivery exception the agent must act on; reminded until delivery, the agent's close, or final failure."""
 
     id: int | None = Field(default=None, primary_key=True)
     order_id: str = Field(index=True)
@@ -82,8 +93,40 @@ class RescueTask(SQLModel, table=True):
     opened_at: datetime = Aware(nullable=False, default=utcnow)
     reminders_sent: int = 0
     last_reminded_at: datetime | None = Aware(nullable=True)
+    last_reminder_key: str = ""  # the reminder counted last (a retried reminder counts once)
     resolved_at: datetime | None = Aware(nullable=True)
-    resolution: str = ""
+    resolution: str = ""  # signed / returned / closed (the order ended) / delivery_failed, or the agent's close
+    msisdn_masked: str = ""
+    give_up_at: datetime | None = Aware(nullable=True)  # no resolution by then: the delivery fails
+    closed_by: str = ""  # who closed it through the API (empty: the parcel's news or the clock closed it)
+    close_note: str = Sealed(default="")  # the agent's words: may name the customer
+    # the agent's close reached the order workflow; null after a failure between the commit and the signal
+    close_signalled_at: datetime | None = Aware(nullable=True)
+
+
+class RescueContact(SQLModel, table=True):
+    """One attempt to reach the customer on a rescue task (settlement rules 1.9: several channels and times)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(foreign_key="rescuetask.id", index=True)
+    at: datetime = Aware(nullable=False)
+    channel: str
+    outcome: str
+    note: str = Sealed(default="")
+    by: str
+    recorded_at: datetime = Aware(nullable=False, default=utcnow)
+
+
+class DeliverySms(SQLModel, table=True):
+    """Every delivery SMS to a customer (tracking number, arrival tomorrow); the id is the gateway's idempotency key."""
+
+    message_id: str = Field(primary_key=True)
+    order_id: str = Field(index=True)
+    kind: str
+    to_masked: str
+    text: str
+    status: str  # sent / no_contact_number / refused
+    sent_at: datetime = Aware(nullable=False, default=utcnow)
 
 
 class LineStatus(StrEnum):

@@ -24,6 +24,7 @@ async def after_start(stack: Stack) -> None:
     from scripts.demo.agents import load_agent_demo_once
     from scripts.demo.cancellations import load_cancellation_demo_once
     from scripts.demo.complaints import load_complaint_demo_once
+    from scripts.demo.delivery import load_delivery_demo_once
     from scripts.demo.finance import load_finance_demo_once
     from scripts.demo.fulfilment import load_fulfilment_demo_once
     from scripts.demo.orders import load_order_demo_once
@@ -40,6 +41,7 @@ async def after_start(stack: Stack) -> None:
     await load_order_demo_once(client, stack.api_url, stack.simulator_url)
     with Session(get_engine()) as session:  # the demo agent's user, now that its agent exists
         ensure_demo_users(session)
+    await load_delivery_demo_once(client, stack.api_url)  # as demo-agent, before the agents demo suspends A002
     await load_agent_demo_once(stack.api_url)  # suspensions, appeals and cases on the orders demo's agents
     await load_cancellation_demo_once(client, stack.api_url, stack.simulator_url)
     await load_finance_demo_once(stack.api_url)  # invoices, once last month's batches have closed
@@ -102,6 +104,9 @@ Ready.
   Orders            http://localhost:8000/orders?limit=20
   One order         http://localhost:8000/orders/<id>   (live five-condition checklist)
   Settlements       http://localhost:8000/settlements
+  Delivery          http://localhost:8000/orders/tracking?limit=20   (.csv / .xlsx: each link's time)
+                    /orders/kpis?month=<yyyymm>   /orders/stale   /rescue-tasks?state=open (as demo-agent: contacts,
+                    POST /rescue-tasks/<id>/close)   reminders: /agents/A002/inbox   Web UI filter: OrderStale = true
   Agent accounts    http://localhost:8000/agents/A002   (suspended, open appeal; timeline, appeals, held commission)
                     /appeals?state=open   /agents/A002/inbox   /maintenance-windows   (A003: lifted by arrears paid)
   Suspension cases  http://localhost:8000/suspension-cases?state=overdue   (steps, recovery window; on /orders/<id>)

@@ -170,6 +170,7 @@ SEARCH_ATTRIBUTE_VALUES = {
     "ComplaintLevel": r"[1-4]|regulator", "Department": r"[a-z_]+", "ComplaintState": r"[a-z_]+",
     "DueAt": r"\d{4}-\d\d-\d\dT[\d:.]+(Z|[+-]\d\d:\d\d)",
     "CancellationState": r"[a-z_]+",
+    "OrderStale": r"True|False",
     "TemporalChangeVersion": r"[a-z0-9-]+",  # patch ids, written by the SDK
 }
 

@@ -19,7 +19,7 @@ CONTRACTS = {"orders": orders, "refunds": refunds, "complaints": complaints, "ag
 NOT_ACTIVITIES = {"TASK_QUEUE", "SEARCH_ATTRIBUTES", "OPS_ACTIONS", "VIEW", "PROGRESS",
                   "CHECKLIST", "CARRIER_EVENT", "CARRIER_EVENTS", "AUDIT_RESULT", "SWEEP_ANSWER", "RECOMPUTE_DUE", "RESOLVE_CREDIT",
                   "ACKNOWLEDGED", "ACCOUNT_EVENT", "ACCOUNT_VIEW", "MAINTENANCE_CHANGE", "CASE_RESTORED",
-                  "CASE_ORDER_DECIDED", "CASE_TRIGGER", "CASE_VIEW"}
+                  "CASE_ORDER_DECIDED", "CASE_TRIGGER", "CASE_VIEW", "RESCUE_CLOSED"}
 
 
 def _peers():

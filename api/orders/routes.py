@@ -3,8 +3,10 @@ agent statements."""
 
 from fastapi import APIRouter
 
-from api.orders import carrier_events, orders, settlements, stock
+from api.orders import carrier_events, delivery, orders, settlements, stock
 
 router = APIRouter()
-for part in (orders.router, carrier_events.router, settlements.router, settlements.agent_statements, stock.router):
+# delivery first: its /orders/tracking, /orders/kpis, /orders/stale come before /orders/{order_id}
+for part in (delivery.router, delivery.tasks, orders.router, carrier_events.router, settlements.router,
+             settlements.agent_statements, stock.router):
     router.include_router(part)

@@ -6,10 +6,11 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from api.schemas import MAX_FEN, FromRow
+from api.schemas import MAX_FEN, FromRow, Instant
 from db.orders import BatchStatus, EventOutcome
 from domain.agents.suspension_case import CaseFacts
 from domain.orders.customer import Customer, RealName, Recipient
+from domain.orders.delivery import ContactChannel, ContactOutcome, RescueResolution
 from workflows.orders.contract import OrderView
 
 # ---- orders -------------------------------------------------------------------------------------
@@ -218,3 +219,106 @@ class StatementOut(FromRow):
 
 class BatchDetail(BatchOut):
     statements: list[StatementOut]
+
+
+# ---- delivery: the tracking table, KPIs, stale orders, rescue tasks -------------------------------------------
+
+
+class TrackingRowOut(BaseModel):
+    """One order with each link's time (carrier times; null: not reached yet)."""
+
+    order_id: str
+    agent_id: str
+    carrier: str
+    product_id: str
+    msisdn_masked: str
+    status: str
+    failure_reason: str | None
+    placed_at: datetime
+    accepted_at: datetime | None = Field(description="the carrier accepted the order (a shipment implies it)")
+    shipped_at: datetime | None
+    tracking_no: str | None
+    signed_at: datetime | None
+    activated_at: datetime | None
+    recharged_at: datetime | None = Field(description="the first recharge that counts")
+    check_point: datetime | None = Field(description="when condition 5 is checked (end of the next month)")
+    in_network_at: datetime | None = Field(description="the carrier answered: in network at the check point")
+    audited_at: datetime | None = Field(description="the carrier's audit of the order reached us")
+    settlement_month: str | None
+    stale_reason: str | None
+    commission_fen: int | None
+
+
+class AgentKpisOut(BaseModel):
+    agent_id: str
+    month: str
+    placed: int
+    shipped: int
+    signed: int
+    activated: int
+    settled: int
+    failed: int
+    sign_for_rate: float | None = Field(description="signed / shipped, 4 decimals; null when none shipped")
+    activation_rate: float | None = Field(description="activated / signed")
+    settlement_rate: float | None = Field(description="settled / activated")
+
+
+class StaleOrderOut(FromRow):
+    id: str
+    agent_id: str
+    carrier: str
+    product_id: str
+    msisdn_masked: str
+    status: str
+    placed_at: datetime
+    carrier_accepted_at: datetime | None
+    shipped_at: datetime | None
+    stale_reason: str
+    stale_since: datetime
+
+
+class ContactRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    at: Instant = Field(description="when the attempt was made (with its offset)")
+    channel: ContactChannel
+    outcome: ContactOutcome
+    note: str = Field(default="", max_length=1000, description="what was said or agreed; sealed at rest")
+
+
+class CloseRescueRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    resolution: RescueResolution
+    note: str = Field(default="", max_length=1000)
+
+
+class ContactOut(BaseModel):
+    id: int
+    at: datetime
+    channel: str
+    outcome: str
+    note: str = Field(description="masked unless revealed (customer_data.read)")
+    by: str
+
+
+class RescueTaskOut(BaseModel):
+    id: int
+    order_id: str
+    agent_id: str
+    msisdn_masked: str
+    kind: str
+    exception_event_id: str
+    opened_at: datetime
+    give_up_at: datetime | None = Field(description="no resolution by then: the delivery fails")
+    reminders_sent: int
+    last_reminded_at: datetime | None
+    open: bool
+    resolved_at: datetime | None
+    resolution: str
+    closed_by: str
+    close_note: str
+    close_signalled: bool = Field(description="the order's process has heard of the agent's close")
+    channels_tried: list[str]
+    day_slots_tried: list[str] = Field(description="morning / afternoon / evening (Shanghai): the rules ask for several")
+    contacts: list[ContactOut]

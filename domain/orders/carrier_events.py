@@ -4,6 +4,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator
+from datetime import date
 from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, ValidationError, model_validator
@@ -23,6 +24,7 @@ WIRE_FIELDS = (
     "to_msisdn",
     "reason",
     "mode",
+    "expected_arrival",
 )
 
 
@@ -40,6 +42,8 @@ class CarrierEventIn(BaseModel):
     to_msisdn: str | None = Field(default=None, pattern=r"^\+?\d{5,20}$")
     reason: str | None = None
     mode: SuspensionMode | None = None
+    expected_arrival: Annotated[date, AfterValidator(sane_year)] | None = Field(
+        default=None, description="the courier's expected arrival date (yyyy-mm-dd, Shanghai)")
 
     @model_validator(mode="after")
     def _kind_needs(self):

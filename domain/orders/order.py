@@ -8,7 +8,7 @@ same state.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, Field
@@ -90,6 +90,7 @@ class DeliveryStatus(StrEnum):
     COURIER_FAULT = "courier_fault"
     REDELIVERY = "redelivery"
     RETURNED = "returned"  # final: parcel back to sender
+    IN_TRANSIT = "in_transit"  # courier news with no exception (e.g. the expected arrival date)
 
 
 
@@ -177,6 +178,7 @@ class OrderEvent(BaseModel):
     to_msisdn_matches: bool | None = None
     reason: str | None = None  # activation failure reason, or status cause
     mode: SuspensionMode | None = None
+    expected_arrival: date | None = None  # the courier's expected arrival date (shipment or delivery news)
 
 
 class Fact(BaseModel):
@@ -243,6 +245,16 @@ class OrderFacts(BaseModel):
     number_cancelled: StatusFact | None = None
     in_network: InNetworkAnswer | None = None
     audit: AuditResult | None = None
+    expected_arrival: date | None = None  # the courier's latest word on when the parcel arrives
+    logistics_news_learned_at: AwareDatetime | None = None  # when we last heard from the courier after shipment
+    delivery_given_up: Fact | None = None  # the rescue found no resolution in time, or the agent gave up
+
+    def accepted_at(self) -> datetime | None:
+        """When we learned the carrier accepted the order; a shipment we heard of says so too (orders submitted before
+        the carrier submission, or by a carrier that ships without answering)."""
+        if self.submission is not None and self.submission.accepted:
+            return self.submission.at  # the carrier's order number (docs/fulfilment.md): the acceptance window ends
+        return self.shipped.learned_at if self.shipped is not None else None
 
     def record(self, event: OrderEvent, learned_at: datetime, msisdn_fp: str) -> bool:
         """Fold one event in. False when it is a duplicate (same source and event id) and nothing changes.
@@ -255,12 +267,19 @@ class OrderFacts(BaseModel):
         self.seen_event_ids.append(key)
         fact = Fact(at=event.occurred_at, learned_at=learned_at, event_id=event.event_id)
         k = event.kind
+        if k in (EventKind.SHIPPED, EventKind.DELIVERY):
+            arrival = event.expected_arrival or _date(event.redelivery_date)
+            if arrival is not None:
+                self.expected_arrival = arrival
+            self.logistics_news_learned_at = max(learned_at, self.logistics_news_learned_at or learned_at)
         if k == EventKind.SHIPPED:
             self.shipped = _earliest(self.shipped, fact)
             self.tracking_no = self.tracking_no or event.tracking_no
         elif k == EventKind.DELIVERY:
             status = event.delivery_status
-            if status == DeliveryStatus.SIGNED:
+            if status == DeliveryStatus.IN_TRANSIT:
+                pass  # news, not an exception: the expected arrival and the courier's last word, above
+            elif status == DeliveryStatus.SIGNED:
                 self.signed = _earliest(self.signed, fact)
             elif status == DeliveryStatus.RETURNED:
                 self.returned = _earliest(self.returned, fact)
@@ -299,6 +318,13 @@ class OrderFacts(BaseModel):
         if self.signed or self.returned or not self.delivery_exceptions:
             return None
         return max(self.delivery_exceptions, key=lambda f: f.at)
+
+
+def _date(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
 
 
 def _earliest(current: Fact | None, new: Fact) -> Fact:
@@ -405,6 +431,9 @@ def evaluate(terms: ProductTerms, facts: OrderFacts, now: datetime) -> Verdict:
     if not facts.signed:
         if facts.returned:
             return fail(1, FailureReason.DELIVERY_FAILED, "parcel returned to sender", facts.returned.at)
+        if facts.delivery_given_up:
+            return fail(1, FailureReason.DELIVERY_FAILED, "delivery rescue ended without a resolution",
+                        facts.delivery_given_up.at)
         exc = facts.open_delivery_exception()
         if exc:
             kind = facts.delivery_exception_kinds[facts.delivery_exceptions.index(exc)]

@@ -102,7 +102,13 @@ def _story(order_id: str, msisdn: str, p: dict) -> dict:
                         commission_fen=product.commission_fen - 1000)
     if story == "awaiting_check_point":
         return scenario(order_id, carrier, msisdn, life(order_id, msisdn, t, start))
-    if story in ("recharge_wait", "activation_wait", "shipped", "placed"):
+    if story == "shipped":  # the courier expects it tomorrow: the agent and the customer are reminded
+        events = life(order_id, msisdn, t, start, until="shipped")
+        tomorrow = (datetime.now(SHANGHAI) + timedelta(days=1)).date().isoformat()
+        events.append(wire(order_id, 8, "delivery", start + timedelta(hours=20), delivery_status="in_transit",
+                           expected_arrival=tomorrow))
+        return scenario(order_id, carrier, msisdn, events)
+    if story in ("recharge_wait", "activation_wait", "placed"):
         until = {"recharge_wait": "activated", "activation_wait": "signed"}.get(story, story)
         return scenario(order_id, carrier, msisdn, life(order_id, msisdn, t, start, until=until))
     if story == "delivery_exception":

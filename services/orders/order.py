@@ -27,11 +27,13 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from core import crypto
 from core.db import utcnow
 from core.errors import Forbidden, IdempotencyConflict, Refused
+from core.settings import get_settings
 from core.temporal import QUERY_TIMEOUT_S, live_query
 from db.agents import Agent, AgentStatus
 from db.orders import Order, Product
 from domain.msisdn import mask_msisdn
 from domain.orders.customer import Customer
+from domain.orders.delivery import DeliveryTerms
 from domain.orders.order import OrderStatus, ProductTerms
 from services import agents
 from services.orders import fulfilment, stock
@@ -183,6 +185,16 @@ def place_order(session: Session, key: str, req: NewOrder, now: datetime | None 
     raise RuntimeError("could not allocate an order id")
 
 
+def delivery_terms() -> DeliveryTerms:
+    """The delivery clocks a new order takes from the settings."""
+    s = get_settings()
+    return DeliveryTerms(acceptance_window_h=s.order_acceptance_window_hours,
+                         shipment_window_h=s.order_shipment_window_hours,
+                         logistics_window_h=s.order_logistics_window_hours,
+                         rescue_give_up_days=s.order_rescue_give_up_days,
+                         rescue_reminder_h=s.order_rescue_reminder_hours)
+
+
 def order_input(order: Order, terms: ProductTerms) -> OrderInput:
     return OrderInput(
         order_id=order.id,
@@ -192,6 +204,7 @@ def order_input(order: Order, terms: ProductTerms) -> OrderInput:
         msisdn_masked=order.msisdn_masked,
         msisdn_fingerprint=order.msisdn_fingerprint,
         placed_at=order.placed_at,
+        delivery=delivery_terms(),
     )
 
 

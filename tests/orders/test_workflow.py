@@ -193,7 +193,8 @@ async def test_delivery_exception_opens_a_rescue_task_reminded_daily_until_signe
         await time_env.sleep(timedelta(hours=1))
         await handle.terminate("test done")
     assert [r.kind for r in world.rescue_opened] == ["unreachable"]
-    assert len(world.reminders) == 2
+    assert [r.n for _, r in world.rescue_reminders] == [1, 2]  # since the delivery follow-up: by task, numbered
+    assert world.reminders == []
     assert world.resolved == [(order.order_id, "signed")]
 
 
@@ -278,8 +279,9 @@ async def test_the_order_publishes_where_it_rests_and_only_what_changed(own_time
                                                           OrderStatus.SETTLED]
     assert _events(history, EventType.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED) == []  # no memo: current details say it
     assert len(_events(history, EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED)) == 2  # one push, one audit
-    # the patch markers' own upserts (publish-at-rest, carrier-submission), then one per state ops can filter on
-    assert len(_events(history, EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES)) == 2 + 3
+    # the patch markers' own upserts (publish-at-rest, delivery-follow-up, carrier-submission), then one per state ops
+    # can filter on
+    assert len(_events(history, EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES)) == 3 + 3
     sa = described.typed_search_attributes
     assert sa.get(contract.ORDER_STATUS) == "settled" and sa.get(contract.SETTLEMENT_MONTH) == view.verdict.settlement_month
     assert sa.get(contract.FAILURE_REASON) is None

@@ -12,15 +12,18 @@ from temporalio.worker import Worker
 
 from core.crypto import fingerprint as msisdn_fingerprint
 from domain.orders.order import InNetworkAnswer, OrderEvent, ProductTerms, Submission
-from workflows.agents.contract import CaseNews, CaseStart, suspension_case_workflow_id
+from workflows.agents.contract import CaseNews, CaseStart, Notice, suspension_case_workflow_id
 from workflows.orders import contract
 from workflows.orders.contract import (
+    DeliverySmsRequest,
     InNetworkRequest,
     OrderEvents,
     OrderInput,
     OrderProgress,
     OrderRefundRequest,
+    RescueReminder,
     RescueRequest,
+    StaleFlag,
     SubmitRequest,
 )
 from workflows.orders.order import OrderSettlementWorkflow
@@ -50,6 +53,11 @@ class FakeWorld:
     asked: list[str] = field(default_factory=list)
     cases_opened: list = field(default_factory=list)
     case_news: list = field(default_factory=list)
+    # the delivery follow-up (workflows/orders/delivery.py): each with the workflow time it happened at
+    sms: list[tuple[datetime, DeliverySmsRequest]] = field(default_factory=list)
+    notices: list[tuple[datetime, Notice]] = field(default_factory=list)
+    rescue_reminders: list[tuple[datetime, RescueReminder]] = field(default_factory=list)
+    stale: list[tuple[datetime, StaleFlag]] = field(default_factory=list)
     submissions: dict[str, Submission] = field(default_factory=dict)  # order id -> the carrier's answer (default: accepted)
     submitted: list[str] = field(default_factory=list)
     refunds: list[tuple[str, str, str | None]] = field(default_factory=list)
@@ -97,7 +105,28 @@ class FakeWorld:
             self.refunds.append((req.order_id, req.status, req.failure_reason))
             return f"RF-{req.order_id}"
 
-        return [record, ask, open_rescue, remind, resolve, open_case, tell_cases, submit, refund]
+        def at() -> datetime:
+            return activity.info().current_attempt_scheduled_time
+
+        @activity.defn(name=contract.SEND_DELIVERY_SMS)
+        async def sms(req: DeliverySmsRequest) -> str:
+            self.sms.append((at(), req))
+            return "sent"
+
+        @activity.defn(name=contract.NOTIFY_AGENT_OF_ORDER)
+        async def notify(notice: Notice) -> None:
+            self.notices.append((at(), notice))
+
+        @activity.defn(name=contract.REMIND_RESCUE_TASK)
+        async def remind_task(r: RescueReminder) -> None:
+            self.rescue_reminders.append((at(), r))
+
+        @activity.defn(name=contract.RECORD_STALENESS)
+        async def stale(flag: StaleFlag) -> None:
+            self.stale.append((at(), flag))
+
+        return [record, ask, open_rescue, remind, resolve, open_case, tell_cases, submit, refund, sms, notify,
+                remind_task, stale]
 
     def worker(self, client: Client, task_queue: str, extra_activities=(), **options) -> Worker:
         return Worker(

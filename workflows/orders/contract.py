@@ -7,12 +7,49 @@ histories: renaming one breaks every running order.
 
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel
+from pydantic import AwareDatetime, BaseModel, Field
 from temporalio.common import SearchAttributeKey
 
 from domain.money import yuan
 from domain.orders.carriers import carrier_name
+from domain.orders.delivery import DeliveryTerms, StaleReason
 from domain.orders.order import AuditResult, OrderEvent, OrderFacts, ProductTerms, Verdict
+
+
+class RescueState(BaseModel):
+    """The delivery rescue of the open exception, as the workflow keeps it (carried across continue-as-new)."""
+
+    exception_event_id: str
+    kind: str
+    opened_at: AwareDatetime
+    give_up_at: AwareDatetime
+    reminders: int = 0
+    next_reminder_at: AwareDatetime
+    closed: str = ""  # the agent's resolution, once closed through the API
+    tasks: list[str] = []  # the exception event ids with a task in this rescue (a new exception: a new task)
+
+
+class FollowUpState(BaseModel):
+    """The delivery follow-up already done: the SMS sent and reminders given, so a new run repeats none."""
+
+    tracking_sms_sent: bool = False
+    arrival_reminded: list[str] = []  # ISO dates of the expected arrivals already reminded
+    stale_reason: StaleReason | None = None
+    stale_since: AwareDatetime | None = None
+    rescues_done: list[str] = []  # exception event ids whose rescue ended
+
+
+class OrderCarry(BaseModel):
+    """Everything a run knows that its next run must know (continue-as-new): the facts with every seen event id,
+    the open rescue, the follow-up done, the published state and the suspension cases."""
+
+    facts: OrderFacts
+    rescue: RescueState | None = None
+    follow_up: FollowUpState = FollowUpState()
+    published: tuple[str, str, str | None] | None = None  # (status, waiting for, failure reason) the row last said
+    cases: list[str] = []
+    cases_closed: list[str] = []
+    runs: int = 1
 
 
 class OrderInput(BaseModel):
@@ -23,6 +60,12 @@ class OrderInput(BaseModel):
     msisdn_masked: str
     msisdn_fingerprint: str
     placed_at: AwareDatetime
+    # The delivery clocks (stale windows, rescue give-up), from the settings at order time; orders started
+    # before them get the defaults when their workflow reads them.
+    delivery: DeliveryTerms = DeliveryTerms()
+    # What a run that continued as new hands on (None on the first run): docs/delivery.md, "Continue-as-new".
+    carried: OrderCarry | None = None
+    history_limit: int = Field(default=1000, ge=40, le=40_000)  # continue as new past this many history events
 
 
 class OrderEvents(BaseModel):
@@ -41,6 +84,8 @@ class OrderProgress(BaseModel):
     carrier: str = ""
     commission_fen: int | None = None
     parent_override_bp: int = 0
+    tracking_no: str | None = None  # the courier's, for the tracking table (None from runs before it)
+    carrier_accepted_at: AwareDatetime | None = None
 
 
 class OrderView(BaseModel):
@@ -50,6 +95,8 @@ class OrderView(BaseModel):
     verdict: Verdict
     facts: OrderFacts
     events_seen: int
+    rescue: RescueState | None = None  # the open delivery rescue (orders since the delivery follow-up)
+    follow_up: FollowUpState | None = None
 
 
 class SubmitRequest(BaseModel):
@@ -78,6 +125,39 @@ class RescueRequest(BaseModel):
     agent_id: str
     exception_event_id: str
     kind: str
+    msisdn_masked: str = ""  # the fields below come from runs since the delivery rescue (none before)
+    give_up_at: AwareDatetime | None = None
+
+
+class RescueReminder(BaseModel):
+    order_id: str
+    agent_id: str
+    exception_event_id: str
+    n: int  # the n-th reminder of this task: the notice's key
+    text: str
+
+
+class RescueClosed(BaseModel):
+    """The agent closed a rescue task through the API (signal `rescue_closed`)."""
+
+    exception_event_id: str
+    resolution: str  # domain.orders.delivery.RescueResolution
+    by: str
+
+
+class DeliverySmsRequest(BaseModel):
+    message_id: str  # also the gateway's idempotency key: a retry texts once
+    order_id: str
+    kind: str  # tracking / arrival
+    text: str
+
+
+class StaleFlag(BaseModel):
+    order_id: str
+    agent_id: str
+    msisdn_masked: str
+    reason: StaleReason | None  # None: the order has news again
+    since: AwareDatetime | None = None
 
 
 class SettlementInput(BaseModel):
@@ -158,6 +238,7 @@ CARRIER_EVENT = "carrier_event"  # one event a signal: what the API sent before 
 CARRIER_EVENTS = "carrier_events"  # an OrderEvents: the order's events of one push
 AUDIT_RESULT = "audit_result"
 CHECKLIST = "checklist"
+RESCUE_CLOSED = "rescue_closed"
 # Settlement batch handler
 PROGRESS = "progress"
 
@@ -172,6 +253,11 @@ REFUND_ORDER = "refund_order"
 # Number suspension cases live in the agents business (its contract has the payloads); the order opens and tells them
 OPEN_SUSPENSION_CASE = "open_suspension_case"
 TELL_SUSPENSION_CASES = "tell_suspension_cases"
+# Delivery follow-up (settlement rules 1.8, 1.9; patch `delivery-follow-up` of the order workflow)
+SEND_DELIVERY_SMS = "send_delivery_sms"
+NOTIFY_AGENT_OF_ORDER = "notify_agent_of_order"
+REMIND_RESCUE_TASK = "remind_rescue_task"
+RECORD_STALENESS = "record_staleness"
 
 OPEN_BATCH = "open_batch"
 SETTLE_AUDIT_PAGE = "settle_audit_page"
@@ -187,7 +273,9 @@ CARRIER = SearchAttributeKey.for_keyword("Carrier")
 AGENT_ID = SearchAttributeKey.for_keyword("AgentId")
 SETTLEMENT_MONTH = SearchAttributeKey.for_keyword("SettlementMonth")
 FAILURE_REASON = SearchAttributeKey.for_keyword("FailureReason")
-SEARCH_ATTRIBUTES = (ORDER_STATUS, CARRIER, AGENT_ID, SETTLEMENT_MONTH, FAILURE_REASON)
+# True while the order has had no news within a delivery window (a Bool: the Keyword slots are full)
+ORDER_STALE = SearchAttributeKey.for_bool("OrderStale")
+SEARCH_ATTRIBUTES = (ORDER_STATUS, CARRIER, AGENT_ID, SETTLEMENT_MONTH, FAILURE_REASON, ORDER_STALE)
 FILTERED = (ORDER_STATUS, SETTLEMENT_MONTH, FAILURE_REASON)  # what the order workflow itself keeps up to date
 
 

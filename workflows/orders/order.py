@@ -12,6 +12,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from workflows.orders.delivery import DeliveryFollowUp  # a workflow module: loaded in the sandbox, like this one
+
 with workflow.unsafe.imports_passed_through():
     from domain.clock import shanghai_text
     from domain.orders.carriers import carrier_name
@@ -39,11 +41,13 @@ with workflow.unsafe.imports_passed_through():
     from workflows.orders import contract
     from workflows.orders.contract import (
         InNetworkRequest,
+        OrderCarry,
         OrderEvents,
         OrderInput,
         OrderProgress,
         OrderRefundRequest,
         OrderView,
+        RescueClosed,
         RescueRequest,
         SubmitRequest,
     )
@@ -65,6 +69,11 @@ SUSPENSION_CASES = "suspension-cases"
 # after both, so it never asks for them (two history events less, four for a suspended order). Orders started
 # before it keep their old publishing for the rest of their run. docs/performance.md has the figures.
 PUBLISH_AT_REST = "publish-at-rest"
+# Since this patch the delivery follow-up runs from the main loop (workflows/orders/delivery.py, docs/delivery.md):
+# the tracking SMS, the day-before reminder, the rescue with its reminders, the agent's close and the give-up after
+# N days (delivery_failed), the stale flag; and the order continues as new with everything it knows. Orders started
+# before it keep the old rescue loop (a daily reminder, no give-up) for the rest of their run.
+DELIVERY_FOLLOW_UP = "delivery-follow-up"
 # Since this patch the order's first step is its submission to the carrier (docs/fulfilment.md): the number is
 # confirmed from the stock and the carrier answers with its order number or a refusal, which fails the order with
 # the carrier's reason. Orders started before it were never submitted (the carrier learned of them otherwise).
@@ -85,26 +94,38 @@ class OrderSettlementWorkflow:
         self._changes = 0
         self._verdict: Verdict | None = None
         self._rescue: asyncio.Task | None = None
-        self._cases: list[str] = []  # workflow ids of the cases opened, the n-th suspension's at index n-1
-        self._cases_closed: set[str] = set()
+        carried = order.carried  # a run that continued as new: what the previous run knew
+        if carried is not None:
+            self._facts = carried.facts
+        self._cases: list[str] = list(carried.cases) if carried else []  # the n-th suspension's case at index n-1
+        self._cases_closed: set[str] = set(carried.cases_closed) if carried else set()
+        self._follow: DeliveryFollowUp | None = None  # since DELIVERY_FOLLOW_UP
+        self._early_closes: list[RescueClosed] = []
         # since PUBLISH_AT_REST: what visibility and the order's row say now (the API set the first at start)
         self._visible: dict[str, str] = {}
-        self._row: tuple | None = None
+        self._row: tuple | None = tuple(carried.published) if carried and carried.published else None
 
     @workflow.run
     async def run(self, order: OrderInput) -> Verdict:
         at_rest = workflow.patched(PUBLISH_AT_REST)
+        if workflow.patched(DELIVERY_FOLLOW_UP):
+            c = order.carried
+            self._follow = DeliveryFollowUp(order, self._facts, c.follow_up if c else contract.FollowUpState(),
+                                            c.rescue if c else None)
+            for closed in self._early_closes:
+                self._follow.rescue_closed(closed)
         if at_rest:
             self._visible = {k.name: v for k, v in ((k, workflow.info().typed_search_attributes.get(k))
                                                     for k in contract.FILTERED) if v is not None}
-        if workflow.patched(CARRIER_SUBMISSION):
+        if order.carried is None and workflow.patched(CARRIER_SUBMISSION):  # a continued run was submitted before
             self._facts.submission = await self._submit()
             self._changes += 1
         recorded: tuple | None = None
         while True:
             verdict = evaluate(order.terms, self._facts, workflow.now())
             self._verdict = verdict
-            workflow.set_current_details(describe(verdict))  # the Web UI's "current details"; no history event
+            details = describe(verdict) + (self._follow.details() if self._follow else "")
+            workflow.set_current_details(details)  # the Web UI's "current details"; no history event
             evaluated = self._changes  # a change from here on is evaluated again before the order rests
             if not at_rest:
                 key = (verdict.status, verdict.waiting_for, verdict.failure_reason)
@@ -118,6 +139,8 @@ class OrderSettlementWorkflow:
                     workflow.deprecate_patch(SUSPENSION_CASES)
                 await self._track_suspensions(verdict)
             if verdict.status in TERMINAL:
+                if self._follow is not None:
+                    await self._follow.finish(verdict)
                 if at_rest:
                     await self._publish_changes(verdict)
                 reason = verdict.failure_reason.value if verdict.failure_reason else None
@@ -125,24 +148,32 @@ class OrderSettlementWorkflow:
                     await self._refund(verdict.status.value, reason)
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 return verdict
-            if verdict.status == OrderStatus.DELIVERY_EXCEPTION:
+            if self._follow is not None:
+                if await self._follow.step(verdict):
+                    continue  # the rescue gave up: the verdict changes
+                workflow.set_current_details(describe(verdict) + self._follow.details())  # what the step opened
+            elif verdict.status == OrderStatus.DELIVERY_EXCEPTION:
                 self._start_rescue()
             if verdict.action == Action.ASK_IN_NETWORK:
                 self._facts.in_network = await self._ask_in_network()
                 continue
-            seen = evaluated if at_rest else self._changes
-            timeout = (verdict.wake_at - workflow.now()) if verdict.wake_at else None
+            seen = evaluated if at_rest or self._follow is not None else self._changes
+            wake_at = self._wake_at(verdict)
+            timeout = (wake_at - workflow.now()) if wake_at else None
             if timeout is not None and timeout <= timedelta(0):
                 continue
             if at_rest:
                 await self._publish_changes(verdict)
-                if verdict.wake_at:  # the row's write took a moment: wake at the deadline itself
-                    timeout = verdict.wake_at - workflow.now()
+                if wake_at:  # the row's write took a moment: wake at the deadline itself
+                    timeout = wake_at - workflow.now()
                     if timeout <= timedelta(0):
                         continue
+                if self._follow is not None and self._continue_as_new_now():
+                    await workflow.wait_condition(workflow.all_handlers_finished)
+                    workflow.continue_as_new(self._carry())
             try:
                 await workflow.wait_condition(lambda: self._changes != seen, timeout=timeout,  # noqa: B023 - awaited in this iteration
-                                              timeout_summary=_timer_summary(verdict))
+                                              timeout_summary=_timer_summary(verdict, wake_at))
             except TimeoutError:
                 pass
 
@@ -167,6 +198,40 @@ class OrderSettlementWorkflow:
             self._facts.audit = result
             self._changes += 1
 
+    @workflow.signal(name=contract.RESCUE_CLOSED)
+    def rescue_closed(self, closed: RescueClosed) -> None:
+        """The agent closed a rescue task through the API (the row is written already)."""
+        if self._follow is None:
+            self._early_closes.append(closed)  # before the run set the follow-up up (or an order before it)
+        elif self._follow.rescue_closed(closed):
+            self._changes += 1
+
+    def _links(self) -> dict:
+        """What the order's row shows beside the checklist's times: the tracking number, the carrier's acceptance."""
+        f = self._facts
+        return {"tracking_no": f.tracking_no, "carrier_accepted_at": f.submission.at if f.submission and f.submission.accepted else None}
+
+    def _wake_at(self, verdict: Verdict):
+        """The verdict's own deadline, or the follow-up's next step when that comes first."""
+        times = [t for t in (verdict.wake_at, self._follow.next_wake(verdict) if self._follow else None) if t]
+        return min(times) if times else None
+
+    def _continue_as_new_now(self) -> bool:
+        """Temporal suggests it, the history passed its limit, or a rescue starts with half of it used."""
+        info = workflow.info()
+        length, limit = info.get_current_history_length(), self._input.history_limit
+        rescue = self._follow.rescue if self._follow else None
+        starting = rescue is not None and rescue.reminders == 0 and length >= limit // 2
+        return info.is_continue_as_new_suggested() or length >= limit or starting
+
+    def _carry(self) -> OrderInput:
+        assert self._follow is not None
+        runs = self._input.carried.runs + 1 if self._input.carried else 2
+        carry = OrderCarry(facts=self._facts, rescue=self._follow.rescue, follow_up=self._follow.state,
+                           published=tuple(str(x) if x is not None else None for x in self._row) if self._row else None,
+                           cases=self._cases, cases_closed=sorted(self._cases_closed), runs=runs)
+        return self._input.model_copy(update={"carried": carry})
+
     @workflow.query(name=contract.CHECKLIST)
     def checklist(self) -> OrderView:
         return OrderView(
@@ -174,6 +239,8 @@ class OrderSettlementWorkflow:
             verdict=self._verdict or evaluate(self._input.terms, self._facts, workflow.now()),
             facts=self._facts,
             events_seen=len(self._facts.seen_event_ids),
+            rescue=self._follow.rescue if self._follow else None,
+            follow_up=self._follow.state if self._follow else None,
         )
 
     async def _submit(self) -> Submission:
@@ -230,7 +297,7 @@ class OrderSettlementWorkflow:
                 agent_id=order.agent_id,
                 carrier=order.carrier,
                 commission_fen=order.terms.commission_fen if settled else None,
-                parent_override_bp=order.terms.parent_override_bp,
+                parent_override_bp=order.terms.parent_override_bp, **self._links(),
             ),
             **LOCAL,
         )
@@ -255,7 +322,7 @@ class OrderSettlementWorkflow:
             contract.RECORD_ORDER_PROGRESS,
             OrderProgress(order_id=order.order_id, verdict=verdict, agent_id=order.agent_id, carrier=order.carrier,
                           commission_fen=order.terms.commission_fen if settled else None,
-                          parent_override_bp=order.terms.parent_override_bp),
+                          parent_override_bp=order.terms.parent_override_bp, **self._links()),
             summary=f"record the order's row: {verdict.status.value}",
             **LOCAL,
         )
@@ -329,8 +396,10 @@ class OrderSettlementWorkflow:
         )
 
 
-def _timer_summary(v: Verdict) -> str:
+def _timer_summary(v: Verdict, wake_at=None) -> str:
     """The timer's line in the Web UI: until when, in Shanghai time, and for what."""
+    if wake_at is not None and wake_at != v.wake_at:
+        return f"until {shanghai_text(wake_at)}: delivery follow-up (SMS, reminder, rescue or stale check)"
     if v.status == OrderStatus.AWAITING_CHECK_POINT and v.check_point:
         return f"until the check point {shanghai_text(v.check_point)}"
     until = v.wake_at or v.until
