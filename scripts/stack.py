@@ -7,6 +7,7 @@ in a scratch directory. Each process gets its configuration as SIMBO_* environme
 import asyncio
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -27,10 +28,41 @@ BIN = Path(sys.executable).parent
 PY = sys.executable
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
+
+# Ports handed out by free_port(), so one process never hands the same port out twice.
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nothing listens on, taken below the kernel's ephemeral range.
+
+    The Temporal dev server picks its internal ports (history, matching, membership) by binding port 0, and every
+    outgoing connection takes its local port from the same range; a port chosen there and released until its
+    process starts can be taken in between, and the dev server then dies at start. Below the range only a
+    listener can take it.
+    """
+    low, high = _ephemeral_range()
+    lowest, highest = (20000, low - 1) if low > 21000 else (high + 1, 65535)
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randint(lowest, highest)
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free port between {lowest} and {highest}")
 
 
 @dataclass
@@ -59,6 +91,7 @@ class Stack:
     daily_every: int = 60
     quiet: bool = False
     procs: list[subprocess.Popen] = field(default_factory=list)
+    logs: dict[int, Path] = field(default_factory=dict)  # each process's log, by pid
 
     @property
     def env(self) -> dict[str, str]:
@@ -130,6 +163,7 @@ class Stack:
         out = open(self.var / log, "ab")  # noqa: SIM115 - lives as long as the process
         proc = subprocess.Popen(args, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=self.env,
                                 start_new_session=True)
+        self.logs[proc.pid] = self.var / log
         self.procs.append(proc)
         if not self.quiet:
             print(f"  started {name} (pid {proc.pid}), log {self.var / log}")
@@ -156,10 +190,7 @@ class Stack:
             temporal += ["--ui-codec-endpoint", self.codec_url]
         for key in SEARCH_ATTRIBUTES:
             temporal += ["--search-attribute", f"{key.name}={sa.cli_type(key)}"]
-        self.spawn("Temporal dev server", temporal, "temporal.log")
-        # in a thread of its own, so callers that already run an event loop (tests) can use the stack too
-        with ThreadPoolExecutor(1) as pool:
-            pool.submit(asyncio.run, self._wait_temporal()).result()
+        self._start_temporal(temporal)
         self.spawn("carrier simulator", [PY, "-m", "simulators.carrier", "--host", "127.0.0.1",
                                          "--port", str(self.ports.simulator), "--state", str(self.var / "carrier-sim.json"),
                                          "--push-url", self.api_url, "--daily-every", str(self.daily_every)],
@@ -186,6 +217,22 @@ class Stack:
         self.wait_http(f"{self.sms_billing_url}/sim/stats", "SMS gateway + billing simulator")
         self.wait_http(f"{self.channel_url}/sim/stats", "payment-channel simulator")
         return self
+
+    def _start_temporal(self, args: list[str], attempts: int = 3) -> None:
+        """The dev server up; started again if it dies at start (an internal port it picked was taken meanwhile)."""
+        for attempt in range(1, attempts + 1):
+            proc = self.spawn("Temporal dev server", args, "temporal.log")
+            try:
+                # in a thread of its own, so callers that already run an event loop (tests) can use the stack too
+                with ThreadPoolExecutor(1) as pool:
+                    pool.submit(asyncio.run, self._wait_temporal()).result()
+                return
+            except RuntimeError:
+                if proc.poll() is None or attempt == attempts:
+                    raise
+                self.procs.remove(proc)
+                if not self.quiet:
+                    print(f"  the Temporal dev server exited with {proc.returncode} at start; starting it again")
 
     async def _wait_temporal(self) -> None:
         from core.temporal import connect
@@ -214,7 +261,16 @@ class Stack:
     def check_alive(self) -> None:
         for p in self.procs:
             if p.poll() is not None:
-                raise RuntimeError(f"{p.args[:4]} exited with {p.returncode}; see the logs in {self.var}")
+                raise RuntimeError(f"{p.args[:4]} exited with {p.returncode}; see the logs in {self.var}"
+                                   f"{self._log_tail(p)}")
+
+    def _log_tail(self, proc: subprocess.Popen, lines: int = 15) -> str:
+        """The end of a dead process's log, so a failure on a machine whose files are gone still says why."""
+        try:
+            text = self.logs[proc.pid].read_text(errors="replace")
+        except (KeyError, OSError):
+            return ""
+        return "; its log ends:\n" + "\n".join(text.splitlines()[-lines:])
 
     def cpu_seconds(self) -> dict[str, float]:
         """CPU time used so far by each child process (user + system), for the benchmarks' breakdown."""

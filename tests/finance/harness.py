@@ -5,7 +5,6 @@ through the real activity, so commission lines are written as in production."""
 
 from __future__ import annotations
 
-import socket
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -29,6 +28,7 @@ from db.orders import Order, Product
 from gateways.carrier import CarrierGateway
 from gateways.mail import SmtpMailer
 from scripts.demo.order_stories import scenario
+from scripts.stack import free_port
 from simulators.carrier import create_app
 from tests.finance.standin import StandInOrder
 from tests.fixtures_db import migrate
@@ -45,10 +45,6 @@ PRODUCT = Product(id="cm-39", carrier=CARRIER, name="China Mobile 39", activatio
                   recharge_window_days=30, min_first_recharge_fen=5000, commission_fen=12000, parent_override_bp=1000)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def database(tmp_path: Path) -> Engine:

@@ -10,10 +10,11 @@ from sqlmodel import Session
 
 from db.agents import Agent
 from db.orders import AgentStatement, BatchStatus, SettlementBatch
+from scripts.stack import free_port
 from services.finance import invoices, processes
 from services.finance.invoices import InvoiceExists, InvoiceNotInState, StatementNotSettled
 from simulators import mail_sink
-from tests.finance.harness import CARRIER, MONTH, database, free_port, world
+from tests.finance.harness import CARRIER, MONTH, database, world
 from workflows.finance import contract as finance
 
 STATEMENT = f"settlement-{CARRIER}-{MONTH}-A1"
