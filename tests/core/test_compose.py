@@ -96,3 +96,12 @@ def test_prometheus_and_grafana_watch_the_api_and_the_workers(compose):
     for metric in ("simbo_orders", "simbo_refunds", "simbo_complaints_overdue", "simbo_commission_fen",
                    "temporal_activity_execution_failed", "schedule_action_delay"):
         assert metric in exprs, metric
+
+
+def test_invoices_are_mailed_through_an_smtp_server_the_stack_names(compose):
+    services = compose["services"]
+    assert "simulators.mail_sink" in services["mail-sink"]["command"]
+    for name in ("api", "worker"):
+        env = services[name]["environment"]
+        assert env["SIMBO_FINANCE_SMTP_HOST"] == "${FINANCE_SMTP_HOST:-mail-sink}", name
+        assert env["SIMBO_FINANCE_SMTP_PORT"] == "${FINANCE_SMTP_PORT:-8025}", name
