@@ -7,10 +7,10 @@ from collections import defaultdict
 from datetime import UTC, datetime
 
 import structlog
-from sqlalchemy import func, update
+from sqlalchemy import and_, func, or_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
@@ -170,10 +170,19 @@ class SettlementActivities:
 
     @activity.defn(name=contract.BUILD_STATEMENTS)
     def build_statements(self, ref: BatchRef) -> int:
-        """One statement per agent with lines or failures in this batch; lines are attached to it."""
+        """One statement per agent with lines or failures in this batch; lines are attached to it.
+
+        A line whose order settled after its own month's batch had closed joins this batch's statement of its agent:
+        one batch per carrier per month pays it (docs/domain.md, 1.5), never the order on its own."""
         with Session(self.engine) as s:
+            closed_months = select(SettlementBatch.month).where(
+                SettlementBatch.carrier == ref.carrier, SettlementBatch.month < ref.month,
+                SettlementBatch.status == BatchStatus.CLOSED)
             lines = s.exec(select(CommissionLineRecord).where(
-                CommissionLineRecord.carrier == ref.carrier, CommissionLineRecord.month == ref.month)).all()
+                CommissionLineRecord.carrier == ref.carrier,
+                or_(CommissionLineRecord.month == ref.month,
+                    and_(col(CommissionLineRecord.statement_id).is_(None),
+                         col(CommissionLineRecord.month).in_(closed_months))))).all()
             failed = dict(s.exec(select(Order.agent_id, func.count()).where(
                 Order.carrier == ref.carrier, Order.settlement_month == ref.month,
                 Order.status == OrderStatus.FAILED.value).group_by(Order.agent_id)).all())
