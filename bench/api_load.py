@@ -27,6 +27,7 @@ from sqlmodel import Session
 from core.db import make_engine
 from db.orders import SettlementBatch
 from scripts.demo.orders import PRODUCTS, seed_catalogue
+from scripts.demo.people import CUSTOMER
 from scripts.demo.refunds import seed_refund_catalogue
 from scripts.stack import Ports, Stack
 
@@ -43,7 +44,8 @@ def seed_reference(stack: Stack) -> None:
 
 async def prepare(staff: httpx.AsyncClient, merchant: httpx.AsyncClient) -> dict[str, str]:
     order = (await staff.post("/orders", json={"agent_id": "A002", "product_id": PRODUCTS[0].id,
-                                               "msisdn": "13800138000"}, headers={"Idempotency-Key": "load-o"})).json()
+                                               "msisdn": "13800138000", **CUSTOMER},
+                              headers={"Idempotency-Key": "load-o"})).json()
     (await staff.post("/payments", json={
         "id": "P-LOAD", "merchant_id": "M001", "merchant_order_no": "SO-LOAD", "channel": "unionpay",
         "product": "quick", "paid_fen": 100_000_000, "fee_fen": 50, "consumer_card_masked": "6222****8888",
@@ -79,7 +81,8 @@ async def load(stack: Stack, rate: float, seconds: float, reads: float, seed: in
                     r = await staff.get(rng.choice(detail))
                 elif n % 3 == 0:
                     r = await staff.post("/orders", headers={"Idempotency-Key": uuid.uuid4().hex}, json={
-                        "agent_id": "A002", "product_id": PRODUCTS[0].id, "msisdn": f"1380{n % 10_000_000:07d}"})
+                        "agent_id": "A002", "product_id": PRODUCTS[0].id, "msisdn": f"1380{n % 10_000_000:07d}",
+                        **CUSTOMER})
                 elif n % 3 == 1:
                     r = await merchant.post("/refunds", json={"merchant_id": "M001", "merchant_refund_no": f"RN-LOAD-{n}",
                                                               "payment_id": "P-LOAD", "amount_fen": 100,
