@@ -18,13 +18,11 @@ from api.deps import (
     sees_agent,
 )
 from api.orders.schemas import (
-    AgentKpisOut,
     CloseRescueRequest,
     ContactOut,
     ContactRequest,
     RescueTaskOut,
     StaleOrderOut,
-    TrackingRowOut,
 )
 from api.schemas import ID_PATTERN, MAX_OFFSET, MONTH_PATTERN, Page, RowId
 from core.access import Permission, Principal
@@ -33,7 +31,7 @@ from core.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, attachment, csv_bytes,
 from core.logs import redact
 from domain.clock import SHANGHAI
 from domain.orders.carriers import Carrier
-from domain.orders.delivery import StaleReason
+from domain.orders.delivery import AgentKpis, StaleReason
 from domain.orders.order import FailureReason, OrderStatus
 from services.orders import rescue
 from services.orders import tracking as svc
@@ -74,15 +72,14 @@ class _Filters:
         self.args = (agent_id, carrier, product_id, status, failure_reason, month, stale)
 
 
-@router.get("/tracking", response_model=Page[TrackingRowOut])
+@router.get("/tracking", response_model=Page[svc.TrackingRow])
 def tracking_table(session: Annotated[Session, Depends(get_session)],
                    principal: Annotated[Principal, require(Permission.ORDERS_READ)],
                    filters: Annotated[_Filters, Depends()],
                    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-                   offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> Page[TrackingRowOut]:
+                   offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> Page[svc.TrackingRow]:
     rows, total = svc.tracking_rows(session, _tracking_filter(principal, *filters.args), limit, offset)
-    return Page[TrackingRowOut](items=[TrackingRowOut(**r.__dict__) for r in rows], total=total, limit=limit,
-                                offset=offset)
+    return Page[svc.TrackingRow](items=rows, total=total, limit=limit, offset=offset)
 
 
 def _export(session: Session, principal: Principal, filters: _Filters, kind: Literal["csv", "xlsx"]) -> Response:
@@ -119,11 +116,11 @@ def tracking_xlsx(session: Annotated[Session, Depends(get_session)],
 Month = Annotated[str, Query(pattern=MONTH_PATTERN, description="orders placed in this month yyyymm (Shanghai)")]
 
 
-@router.get("/kpis", response_model=list[AgentKpisOut])
+@router.get("/kpis", response_model=list[AgentKpis])
 def agent_kpis(session: Annotated[Session, Depends(get_session)],
                principal: Annotated[Principal, require(Permission.ORDERS_READ)],
-               month: Month, agent_id: AgentFilter = None) -> list[AgentKpisOut]:
-    return [AgentKpisOut(**k.model_dump()) for k in svc.kpis(session, month, _scope(principal, agent_id))]
+               month: Month, agent_id: AgentFilter = None) -> list[AgentKpis]:
+    return svc.kpis(session, month, _scope(principal, agent_id))
 
 
 @router.get("/kpis.csv", response_class=Response, responses={200: {"content": {CSV_MEDIA_TYPE: {}}}})

@@ -224,45 +224,6 @@ class BatchDetail(BatchOut):
 # ---- delivery: the tracking table, KPIs, stale orders, rescue tasks -------------------------------------------
 
 
-class TrackingRowOut(BaseModel):
-    """One order with each link's time (carrier times; null: not reached yet)."""
-
-    order_id: str
-    agent_id: str
-    carrier: str
-    product_id: str
-    msisdn_masked: str
-    status: str
-    failure_reason: str | None
-    placed_at: datetime
-    accepted_at: datetime | None = Field(description="the carrier accepted the order (a shipment implies it)")
-    shipped_at: datetime | None
-    tracking_no: str | None
-    signed_at: datetime | None
-    activated_at: datetime | None
-    recharged_at: datetime | None = Field(description="the first recharge that counts")
-    check_point: datetime | None = Field(description="when condition 5 is checked (end of the next month)")
-    in_network_at: datetime | None = Field(description="the carrier answered: in network at the check point")
-    audited_at: datetime | None = Field(description="the carrier's audit of the order reached us")
-    settlement_month: str | None
-    stale_reason: str | None
-    commission_fen: int | None
-
-
-class AgentKpisOut(BaseModel):
-    agent_id: str
-    month: str
-    placed: int
-    shipped: int
-    signed: int
-    activated: int
-    settled: int
-    failed: int
-    sign_for_rate: float | None = Field(description="signed / shipped, 4 decimals; null when none shipped")
-    activation_rate: float | None = Field(description="activated / signed")
-    settlement_rate: float | None = Field(description="settled / activated")
-
-
 class StaleOrderOut(FromRow):
     id: str
     agent_id: str

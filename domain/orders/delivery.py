@@ -177,9 +177,9 @@ class AgentKpis(BaseModel):
     activated: int
     settled: int
     failed: int
-    sign_for_rate: float | None  # signed / shipped
-    activation_rate: float | None  # activated / signed
-    settlement_rate: float | None  # settled / activated
+    sign_for_rate: float | None = Field(description="signed / shipped, 4 decimals; null when none shipped")
+    activation_rate: float | None = Field(description="activated / signed")
+    settlement_rate: float | None = Field(description="settled / activated")
 
 
 def rate(part: int, whole: int) -> float | None:

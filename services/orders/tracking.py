@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
@@ -16,10 +17,6 @@ from db.orders import AuditRow, Order
 from domain.clock import month_bounds
 from domain.orders.delivery import AgentKpis, rate
 
-# The table's columns, in the order of the chain (settlement rules 1.7: "the time of each link"), then the rest.
-COLUMNS = ("order_id", "agent_id", "carrier", "product_id", "msisdn_masked", "status", "failure_reason",
-           "placed_at", "accepted_at", "shipped_at", "tracking_no", "signed_at", "activated_at", "recharged_at",
-           "check_point", "in_network_at", "audited_at", "settlement_month", "stale_reason", "commission_fen")
 TIME_COLUMNS = ("placed_at", "accepted_at", "shipped_at", "signed_at", "activated_at", "recharged_at", "check_point",
                 "in_network_at", "audited_at")
 MAX_EXPORT_ROWS = 50_000  # one export; narrow the filters for more
@@ -36,8 +33,11 @@ class TrackingFilter:
     stale: bool | None = None
 
 
-@dataclass(frozen=True)
-class TrackingRow:
+class TrackingRow(BaseModel):
+    """One order with each link's time (carrier times; null: not reached yet)."""
+
+    model_config = ConfigDict(frozen=True)
+
     order_id: str
     agent_id: str
     carrier: str
@@ -46,21 +46,25 @@ class TrackingRow:
     status: str
     failure_reason: str | None
     placed_at: datetime
-    accepted_at: datetime | None
+    accepted_at: datetime | None = Field(description="the carrier accepted the order (a shipment implies it)")
     shipped_at: datetime | None
     tracking_no: str | None
     signed_at: datetime | None
     activated_at: datetime | None
-    recharged_at: datetime | None
-    check_point: datetime | None
-    in_network_at: datetime | None
-    audited_at: datetime | None
+    recharged_at: datetime | None = Field(description="the first recharge that counts")
+    check_point: datetime | None = Field(description="when condition 5 is checked (end of the next month)")
+    in_network_at: datetime | None = Field(description="the carrier answered: in network at the check point")
+    audited_at: datetime | None = Field(description="the carrier's audit of the order reached us")
     settlement_month: str | None
     stale_reason: str | None
     commission_fen: int | None
 
     def values(self) -> tuple:
         return tuple(getattr(self, c) for c in COLUMNS)
+
+
+# The table's columns, in the order of the chain (settlement rules 1.7: "the time of each link"), then the rest.
+COLUMNS = tuple(TrackingRow.model_fields)
 
 
 def _conditions(f: TrackingFilter) -> list:
