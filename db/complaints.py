@@ -125,14 +125,6 @@ class CalendarSchedule(SQLModel, table=True):
     loaded_at: datetime = Aware(nullable=False, default=utcnow)
 
 
-class OpsAlert(SQLModel, table=True):
-    id: int | None = Field(default=None, primary_key=True)
-    key: str = Field(unique=True)  # one alert per kind per day
-    kind: str = Field(index=True)
-    message: str
-    at: datetime = Aware(nullable=False, default=utcnow)
-
-
 class FeeReturn(SQLModel, table=True):
     """A fee return to the customer's phone account, from a complaint (complaint procedure 5.0)."""
 

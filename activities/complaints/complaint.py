@@ -13,9 +13,10 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
 from activities.quiet_hours import hold_in_quiet_hours  # noqa: F401 - the fee-return activities import it from here
+from core.alerts import raise_once
 from core.http import PeerRejected, PeerUnavailable
 from core.settings import get_settings
-from db.complaints import Complaint, ComplaintEvent, ComplaintNotice, OpsAlert, SmsMessage
+from db.complaints import Complaint, ComplaintEvent, ComplaintNotice, SmsMessage
 from domain.clock import SHANGHAI, month_bounds
 from domain.complaints.complaint import DueDecision, care_sms_allowed, due_time
 from domain.workdays import next_year_check
@@ -217,10 +218,9 @@ class ComplaintActivities:
             s.add(row)
             if req.final:
                 key = f"notice-unacknowledged-{row.id}"
-                if s.exec(select(OpsAlert).where(OpsAlert.key == key)).first() is None:
-                    s.add(OpsAlert(key=key, kind="notice_unacknowledged",
-                                   message=f"{row.kind} {row.id} on complaint {row.complaint_id} to {row.to_department}: "
-                                           f"delivered {req.delivery} times, never acknowledged"))
+                raise_once(s, key, "notice_unacknowledged",
+                           f"{row.kind} {row.id} on complaint {row.complaint_id} to {row.to_department}: "
+                           f"delivered {req.delivery} times, never acknowledged")
             s.commit()
         log.info("notice delivered", notice_id=req.notice_id, delivery=req.delivery, complaint_id=n.complaint_id,
                  summary=summary, workflow_id=activity.info().workflow_id)
@@ -234,8 +234,7 @@ class ComplaintActivities:
             warnings = next_year_check(day, loaded_schedules(s))
             for i, text in enumerate(warnings):
                 key = f"calendar-missing-{day.isoformat()}-{i}"
-                if s.exec(select(OpsAlert).where(OpsAlert.key == key)).first() is None:
-                    s.add(OpsAlert(key=key, kind="calendar_missing", message=text))
+                raise_once(s, key, "calendar_missing", text)
             s.commit()
         for text in warnings:
             log.warning("working-day calendar check", warning=text)

@@ -10,14 +10,14 @@ from datetime import UTC, datetime
 import structlog
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.agents import deliver_notice
 from activities.quiet_hours import hold_in_quiet_hours
+from core.alerts import raise_once
 from core.http import PeerRejected
-from db.complaints import OpsAlert
 from db.fulfilment import OrderCustomer
 from db.orders import DeliverySms, Order
 from domain.msisdn import mask_msisdn
@@ -93,9 +93,8 @@ class DeliveryActivities:
                     updated_at=datetime.now(UTC)))
                 if flag.reason is not None:
                     key = f"order-stale-{flag.order_id}-{flag.reason.value}-{flag.since.isoformat() if flag.since else ''}"
-                    if s.exec(select(OpsAlert).where(OpsAlert.key == key)).first() is None:
-                        s.add(OpsAlert(key=key, kind="order_stale", message=delivery.stale_notice(
-                            flag.order_id, flag.msisdn_masked, flag.reason, flag.since)))
+                    raise_once(s, key, "order_stale",
+                               delivery.stale_notice(flag.order_id, flag.msisdn_masked, flag.reason, flag.since))
                 s.commit()
 
         await asyncio.to_thread(store)

@@ -54,9 +54,10 @@ from api.deps import (
 from api.schemas import MAX_OFFSET, MONTH_PATTERN, Page, PathId, RowId, Since, Year
 from core import crypto
 from core.access import Permission, Principal
+from core.alerts import OpsAlert
 from core.errors import BusinessError
 from core.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, attachment
-from db.complaints import Complaint, FeeReturn, OpsAlert
+from db.complaints import Complaint, FeeReturn
 from domain.clock import month_bounds
 from domain.complaints.complaint import ComplaintType, Department, Level, PriorComplaint, is_repeat
 from domain.complaints.fee_return import CreditResolution, FeeReturnStatus

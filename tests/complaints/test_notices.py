@@ -14,9 +14,10 @@ from temporalio.worker import Worker
 
 from activities.complaints.complaint import ComplaintActivities
 from core.access import Principal, Role
+from core.alerts import OpsAlert
 from core.crypto import fingerprint as msisdn_fingerprint
 from core.settings import get_settings
-from db.complaints import Complaint, ComplaintNotice, OpsAlert
+from db.complaints import Complaint, ComplaintNotice
 from domain.complaints.complaint import Department
 from domain.msisdn import mask_msisdn
 from gateways.notices import NoticeGateway

@@ -13,9 +13,9 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.orders.delivery import DeliveryActivities
 from activities.orders.order import OrderActivities
+from core.alerts import OpsAlert
 from core.signing import verify
 from db.agents import AgentNotice
-from db.complaints import OpsAlert
 from db.fulfilment import OrderCustomer
 from db.orders import DeliverySms, Order, RescueTask
 from domain.orders.delivery import StaleReason
