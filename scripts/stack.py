@@ -90,6 +90,7 @@ class Stack:
     ui: bool = True
     daily_every: int = 60
     quiet: bool = False
+    settings: dict[str, str] = field(default_factory=dict)  # SIMBO_* values of this stack over the defaults below
     procs: list[subprocess.Popen] = field(default_factory=list)
     logs: dict[int, Path] = field(default_factory=dict)  # each process's log, by pid
 
@@ -115,6 +116,7 @@ class Stack:
             "SIMBO_WORKER_METRICS_ADDRESS": f"127.0.0.1:{self.ports.worker_metrics}",
             "SIMBO_FINANCE_SMTP_HOST": "127.0.0.1",
             "SIMBO_FINANCE_SMTP_PORT": str(self.ports.mail),
+            **self.settings,
         }
 
     @property

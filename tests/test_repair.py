@@ -4,7 +4,6 @@ the step, once."""
 
 import asyncio
 import json
-import os
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -19,8 +18,9 @@ from db.refunds import Payment, Refund
 from scripts.demo.orders import PRODUCTS, seed_catalogue
 from scripts.demo.people import CUSTOMER
 from scripts.demo.refunds import seed_refund_catalogue
-from scripts.stack import PY, Ports, Stack
+from scripts.stack import PY, Stack
 from tests.polling import poll
+from tests.stacks import running_stack
 from workflows.orders import contract as orders
 from workflows.refunds import contract as refunds
 
@@ -29,23 +29,8 @@ ENV = {"SIMBO_REPAIR_GRACE_S": "1"}
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    saved = {k: os.environ.get(k) for k in ENV}
-    os.environ.update(ENV)
-    s = Stack(var=tmp_path_factory.mktemp("repair-stack"), ports=Ports.free(), ui=False, daily_every=0, quiet=True)
-    try:
-        s.start()
-        engine = make_engine(s.env["SIMBO_DATABASE_URL"])
-        seed_catalogue(engine)
-        seed_refund_catalogue(engine)
-        engine.dispose()
+    with running_stack(tmp_path_factory.mktemp("repair-stack"), ENV, seed_catalogue, seed_refund_catalogue) as s:
         yield s
-    finally:
-        s.stop()
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def _restart_api(stack: Stack, crash_at: str = "") -> None:
@@ -54,12 +39,12 @@ def _restart_api(stack: Stack, crash_at: str = "") -> None:
             p.terminate()
             p.wait()
         stack.procs.remove(p)
-    os.environ["SIMBO_CRASH_AT"] = crash_at
+    stack.settings["SIMBO_CRASH_AT"] = crash_at
     try:
         stack.spawn("API", [PY, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(stack.ports.api),
                             "--log-level", "warning"], "api.log")
     finally:
-        os.environ.pop("SIMBO_CRASH_AT", None)
+        stack.settings.pop("SIMBO_CRASH_AT")
     stack.wait_http(f"{stack.api_url}/healthz", "API")
 
 

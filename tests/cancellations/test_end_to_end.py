@@ -10,18 +10,14 @@ from temporalio.api.sdk.v1 import WorkflowMetadata
 from core.temporal import connect
 from scripts.demo import cancellations as demo
 from scripts.demo import state
-from scripts.stack import Ports, Stack
 from tests.polling import poll
+from tests.stacks import running_stack
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    s = Stack(var=tmp_path_factory.mktemp("cancellation-stack"), ports=Ports.free(), ui=False, daily_every=0, quiet=True)
-    try:
-        s.start()
+    with running_stack(tmp_path_factory.mktemp("cancellation-stack")) as s:
         yield s
-    finally:
-        s.stop()
 
 
 async def test_demo_shows_every_state_and_the_web_ui_filters_by_state(stack, monkeypatch, tmp_path):

@@ -11,13 +11,13 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from core.db import make_engine
 from core.temporal import connect
 from domain.clock import SHANGHAI
 from scripts.demo.refunds import seed_refund_catalogue
 from scripts.schedules.refunds import ensure_refund_sweep_schedule
-from scripts.stack import PY, Ports, Stack
+from scripts.stack import PY, Stack
 from tests.polling import poll
+from tests.stacks import running_stack
 from workflows.refunds.contract import SWEEP_SCHEDULE_ID as SCHEDULE_ID
 
 ENV = {"SIMBO_CHANNEL_TIMEOUT_S": "2", "SIMBO_REFUND_SEND_TIMEOUT_S": "6", "SIMBO_REFUND_QUERY_BACKS_S": "1,2"}
@@ -25,22 +25,8 @@ ENV = {"SIMBO_CHANNEL_TIMEOUT_S": "2", "SIMBO_REFUND_SEND_TIMEOUT_S": "6", "SIMB
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    saved = {k: os.environ.get(k) for k in ENV}
-    os.environ.update(ENV)
-    s = Stack(var=tmp_path_factory.mktemp("refund-stack"), ports=Ports.free(), ui=False, daily_every=0, quiet=True)
-    try:
-        s.start()
-        engine = make_engine(s.env["SIMBO_DATABASE_URL"])
-        seed_refund_catalogue(engine)
-        engine.dispose()
+    with running_stack(tmp_path_factory.mktemp("refund-stack"), ENV, seed_refund_catalogue) as s:
         yield s
-    finally:
-        s.stop()
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 async def _setup(api, merchant, sim, stack, key: str, channel: str, behaviour: str, paid: int = 10_000, **script):
