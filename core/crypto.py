@@ -38,6 +38,7 @@ from core.settings import Settings, get_settings
 ENCODING = b"binary/encrypted"  # the payload's "encoding" once encrypted (what the Web UI shows without the codec)
 KEY_ID = "encryption-key-id"
 SEALED_PREFIX = "enc1:"
+SEALED_BYTES_PREFIX = b"enc1b:"  # then the key id, ":", nonce and ciphertext (bytes columns: documents)
 NONCE = 12
 # The repository's own development key ring: known to anyone who reads the code, refused outside development.
 DEV_DATA_KEYS = Settings.model_fields["data_keys"].default
@@ -109,6 +110,19 @@ class KeyRing:
         kid, _, b64 = value[len(SEALED_PREFIX):].partition(":")
         return self.decrypt(kid, base64.b64decode(b64), b"db").decode()
 
+    # ---- files at rest (documents) ------------------------------------------------------------------------
+
+    def seal_bytes(self, data: bytes) -> bytes:
+        kid, blob = self.encrypt(data, b"db-bytes")
+        return SEALED_BYTES_PREFIX + kid.encode() + b":" + blob
+
+    def unseal_bytes(self, value: bytes) -> bytes:
+        """The clear bytes; bytes written before encryption (no prefix) are returned as they are."""
+        if not value.startswith(SEALED_BYTES_PREFIX):
+            return value
+        kid, _, blob = value[len(SEALED_BYTES_PREFIX):].partition(b":")
+        return self.decrypt(kid.decode(), blob, b"db-bytes")
+
     # ---- keyed hashes -------------------------------------------------------------------------------------
 
     def fingerprint(self, value: str, kid: str | None = None) -> str:
@@ -163,6 +177,14 @@ def seal(text: str) -> str:
 
 def unseal(value: str) -> str:
     return key_ring().unseal(value)
+
+
+def seal_bytes(data: bytes) -> bytes:
+    return key_ring().seal_bytes(data)
+
+
+def unseal_bytes(value: bytes) -> bytes:
+    return key_ring().unseal_bytes(value)
 
 
 def fingerprint(value: str, kid: str | None = None) -> str:

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from sqlalchemy import Column, DateTime, event
+from sqlalchemy import Column, DateTime, LargeBinary, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import AutoString, Field, create_engine
@@ -103,3 +103,25 @@ class SealedText(TypeDecorator):
 def Sealed(**kw):  # noqa: N802 - a column factory, read like a type
     """A personal-data column: `msisdn: str = Sealed()`."""
     return Field(sa_column=Column(SealedText(), **{"nullable": False, **kw}))
+
+
+class SealedBytes(TypeDecorator):
+    """A document with personal data at rest (a customer's letter, a scanned form): encrypted with the key ring on
+    the way in, clear on the way out. Bytes written before encryption read back as they are until the migration
+    seals them."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if not value or value.startswith(crypto.SEALED_BYTES_PREFIX):
+            return value
+        return crypto.seal_bytes(value)
+
+    def process_result_value(self, value, dialect):
+        return crypto.unseal_bytes(bytes(value)) if value else value
+
+
+def SealedDocument(**kw):  # noqa: N802 - a column factory, read like a type
+    """A personal-data document column: `content: bytes = SealedDocument()`."""
+    return Field(sa_column=Column(SealedBytes(), **{"nullable": False, **kw}))

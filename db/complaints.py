@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from core.db import Aware, Sealed, utcnow
+from core.db import Aware, Sealed, SealedDocument, utcnow
 
 
 class Complaint(SQLModel, table=True):
@@ -168,8 +168,8 @@ class ComplaintDocument(SQLModel, table=True):
     name: str
     media_type: str
     size: int
-    sha256: str
-    content: bytes
+    sha256: str  # of the clear content
+    content: bytes = SealedDocument()
     note: str = ""
     uploaded_by: str
     uploaded_at: datetime = Aware(nullable=False, default=utcnow)

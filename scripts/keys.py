@@ -24,7 +24,17 @@ SEALED = [("complaint", "id", ("msisdn", "text")), ("complaintevent", "id", ("de
           ("inboundsms", "message_id", ("text",)), ("carriereventrecord", "id", ("raw",)),
           ("order_customer", "order_id", ("msisdn", "recipient_name", "recipient_phone", "district", "street",
                                           "holder_name", "id_number"))]
+SEALED_DOCUMENTS = [("complaintdocument", "id", "content")]  # bytes columns (core.db.SealedBytes)
 FINGERPRINTED = ["orders", "complaint", "feereturn", "inboundsms"]
+
+
+def _document_kid(value: bytes | None) -> str | None:
+    if not value:
+        return None
+    value = bytes(value)
+    if not value.startswith(crypto.SEALED_BYTES_PREFIX):
+        return "clear"
+    return value[len(crypto.SEALED_BYTES_PREFIX):].partition(b":")[0].decode()
 
 
 def new_key(kid: str) -> str:
@@ -40,6 +50,10 @@ def usage(session: Session) -> dict[str, Counter]:
                     crypto.SEALED_PREFIX) else ("clear" if value else None)
                 if kid:
                     out.setdefault(f"{table}.{column}", Counter())[kid] += 1
+    for table, _, column in SEALED_DOCUMENTS:
+        for (value,) in session.exec(text(f"SELECT {column} FROM {table}")):  # type: ignore[call-overload]
+            if kid := _document_kid(value):
+                out.setdefault(f"{table}.{column}", Counter())[kid] += 1
     for table in FINGERPRINTED:
         for (fp,) in session.exec(text(f"SELECT msisdn_fingerprint FROM {table}")):  # type: ignore[call-overload]
             if fp:
@@ -57,6 +71,12 @@ def reseal(session: Session) -> int:
             if values:
                 sets = ", ".join(f"{c} = :{c}" for c in values)
                 session.exec(text(f"UPDATE {table} SET {sets} WHERE {key} = :k"), params={**values, "k": row[0]})  # type: ignore[call-overload]
+                changed += 1
+    for table, key, column in SEALED_DOCUMENTS:
+        for row_id, value in session.exec(text(f"SELECT {key}, {column} FROM {table}")).all():  # type: ignore[call-overload]
+            if value and _document_kid(value) != ring.active:
+                session.exec(text(f"UPDATE {table} SET {column} = :v WHERE {key} = :k"),  # type: ignore[call-overload]
+                             params={"v": ring.seal_bytes(ring.unseal_bytes(bytes(value))), "k": row_id})
                 changed += 1
     moved: dict[str, str] = {}
     for cid, msisdn, old in session.exec(text("SELECT id, msisdn, msisdn_fingerprint FROM complaint")).all():  # type: ignore[call-overload]

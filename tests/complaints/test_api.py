@@ -11,11 +11,13 @@ from io import BytesIO
 import httpx
 import pytest
 from openpyxl import load_workbook
+from sqlalchemy import text
 from sqlmodel import Session, select
 from temporalio.worker import Worker
 
 from activities.complaints.complaint import ComplaintActivities
 from activities.complaints.fee_return import FeeReturnActivities
+from core import crypto
 from core.http import PeerRejected
 from core.settings import get_settings
 from core.signing import signed_headers
@@ -501,6 +503,9 @@ async def test_special_channel_complaints_are_archived_answered_in_writing_and_r
     assert doc["size"] == len(scan) and doc["uploaded_by"] == "test-admin" and doc["note"] == "the customer's letter"
     got = await http.get(f"/complaints/{letter['id']}/documents/{doc['id']}")
     assert got.status_code == 200 and got.content == scan and got.headers["content-type"] == "application/pdf"
+    with engine.connect() as c:  # the letter is sealed at rest
+        stored = bytes(c.execute(text("SELECT content FROM complaintdocument WHERE id = :id"), {"id": doc["id"]}).scalar())
+    assert stored.startswith(crypto.SEALED_BYTES_PREFIX) and scan not in stored and "客户来函".encode() not in stored
     assert (await http.get(f"/complaints/{flagged['id']}/documents/{doc['id']}")).status_code == 404
     empty = await http.post(f"/complaints/{letter['id']}/documents", files={"file": ("x.txt", b"", "text/plain")})
     assert empty.status_code == 422 and empty.json()["type"] == "empty_document"

@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from alembic import command
 from core import crypto
-from db.complaints import Complaint
+from db.complaints import Complaint, ComplaintDocument
 from tests.fixtures_db import ROOT
 
 NUMBER, OTHER = "13812345678", "13900001111"
@@ -65,3 +65,22 @@ def test_rows_written_before_are_sealed_and_fingerprinted_with_the_key(tmp_path)
     alembic(engine, "ed8ba8e66e1e", down=True)
     with engine.connect() as c:
         assert c.execute(text("SELECT msisdn, msisdn_fingerprint FROM complaint")).one() == (NUMBER, legacy(NUMBER))
+
+
+def test_complaint_documents_archived_before_are_sealed_and_read_back_clear(tmp_path):
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    alembic(engine, "5aa7a23c89fa")
+    letter = "客户来函: 张伟, 13812345678".encode()
+    with engine.begin() as c:
+        c.execute(text("INSERT INTO complaintdocument (complaint_id, name, media_type, size, sha256, content, note, "
+                       "uploaded_by, uploaded_at) VALUES ('C1', 'letter.txt', 'text/plain', :n, :h, :c, '', 'li', :at)"),
+                  {"n": len(letter), "h": hashlib.sha256(letter).hexdigest(), "c": letter, "at": AT})
+    alembic(engine, "head")
+    with engine.connect() as c:
+        stored = bytes(c.execute(text("SELECT content FROM complaintdocument")).scalar())
+    assert stored.startswith(crypto.SEALED_BYTES_PREFIX) and "张伟".encode() not in stored and b"13812345678" not in stored
+    with Session(engine) as s:
+        assert s.get(ComplaintDocument, 1).content == letter
+    alembic(engine, "5aa7a23c89fa", down=True)
+    with engine.connect() as c:
+        assert bytes(c.execute(text("SELECT content FROM complaintdocument")).scalar()) == letter

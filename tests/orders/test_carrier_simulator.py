@@ -22,8 +22,6 @@ from domain.orders.order import StatusCause, SuspensionMode
 from gateways.carrier import CarrierGateway
 from simulators.carrier import create_app
 
-pytestmark = pytest.mark.asyncio
-
 SETTINGS = Settings(carrier_api_secret="api-secret-for-tests",
                     push_secrets={c.value: f"push-secret-of-{c.value}" for c in Carrier})
 T0 = datetime(2025, 1, 10, 9, 0, tzinfo=UTC)

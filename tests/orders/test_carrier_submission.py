@@ -12,8 +12,6 @@ from gateways.carrier import CarrierGateway
 from scripts.demo.people import CUSTOMER
 from tests.orders.test_carrier_simulator import SETTINGS, Receiver, ServerThread, scenario, start_sim, wait_for
 
-pytestmark = pytest.mark.asyncio
-
 
 def order(order_id: str, msisdn: str = "13800001234", customer: dict | None = CUSTOMER) -> dict:
     return {"order_id": order_id, "product_id": "P-CM-39", "msisdn": msisdn,

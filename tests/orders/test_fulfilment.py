@@ -4,7 +4,6 @@ unfulfilled is refunded through the refund engine and the refund's outcome shows
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlmodel import Session, select
 from temporalio.testing import ActivityEnvironment
 
@@ -21,7 +20,6 @@ from services.orders.fulfilment import PaidWith
 from tests.fixtures_db import AGENT, PRODUCT, bearer
 from workflows.orders.contract import OrderProgress, OrderRefundRequest, SubmitRequest
 
-pytestmark = pytest.mark.asyncio
 OPS = bearer("ops", user="ops-1")
 
 
