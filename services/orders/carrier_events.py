@@ -12,7 +12,6 @@ exists is accepted then.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import re
 from collections.abc import Sequence
@@ -98,11 +97,19 @@ def _order_id_in(raw: str) -> str | None:
     return str(value)[:64] if isinstance(value, str | int) and value != "" else None
 
 
-def rejected_key(raw: str) -> str:
+def rejected_keys(raw: str) -> list[str]:
     """Rejected events are keyed by their content, so a corrected resend with the same event id is
-    not mistaken for a duplicate of the malformed one, and a repeat of the same bad line adds no row."""
-    digest = hashlib.sha256(raw.encode()).hexdigest()[:16]
-    return f"{_event_id_in(raw) or ''}#rejected-{digest}"
+    not mistaken for a duplicate of the malformed one, and a repeat of the same bad line adds no row.
+
+    The content's hash is keyed (a bad line may carry a full number, and an unkeyed hash of a short line can be
+    guessed back): the active key's first, then every other readable key's, to recognise a repeat across a
+    rotation."""
+    prefix = f"{_event_id_in(raw) or ''}#rejected-"
+    return [prefix + fp for fp in sorted(crypto.fingerprints(raw), key=lambda fp: fp != crypto.fingerprint(raw))]
+
+
+def rejected_key(raw: str) -> str:
+    return rejected_keys(raw)[0]
 
 
 def _chunks(items: Sequence[str]) -> list[Sequence[str]]:
@@ -110,7 +117,7 @@ def _chunks(items: Sequence[str]) -> list[Sequence[str]]:
 
 
 def _plan_and_store(session: Session, source: str, lines: Sequence[ParsedLine]) -> tuple[list[LineResult], list[Pending]]:
-    keys = sorted({ln.event.event_id if ln.event else rejected_key(ln.raw) for ln in lines})
+    keys = sorted({k for ln in lines for k in ([ln.event.event_id] if ln.event else rejected_keys(ln.raw))})
     existing: dict[str, CarrierEventRecord] = {}
     for chunk in _chunks(keys):
         rows = session.exec(
@@ -134,8 +141,9 @@ def _plan_and_store(session: Session, source: str, lines: Sequence[ParsedLine]) 
         idx = len(results)
         ev = ln.event
         if ev is None:
-            key = rejected_key(ln.raw)
-            if key not in existing and key not in seen:
+            variants = rejected_keys(ln.raw)
+            key = variants[0]
+            if not any(k in existing or k in seen for k in variants):
                 session.add(
                     CarrierEventRecord(
                         source=source,

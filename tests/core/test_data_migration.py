@@ -84,3 +84,20 @@ def test_complaint_documents_archived_before_are_sealed_and_read_back_clear(tmp_
     alembic(engine, "5aa7a23c89fa", down=True)
     with engine.connect() as c:
         assert bytes(c.execute(text("SELECT content FROM complaintdocument")).scalar()) == letter
+
+
+def test_rejected_carrier_events_are_keyed_by_a_keyed_hash(tmp_path):
+    from services.orders.carrier_events import rejected_key
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    alembic(engine, "c4d5e6f7a8b9")
+    bad = '{"event_id": "e9", "order_id": "O1", "kind": "teleported", "to_msisdn": "13812345678"}'  # no such kind
+    old_key = "e9#rejected-" + hashlib.sha256(bad.encode()).hexdigest()[:16]
+    with engine.begin() as c:
+        c.execute(text("INSERT INTO carriereventrecord (source, event_id, order_id, raw, outcome, error, received_at) "
+                       "VALUES ('china_mobile', :e, NULL, :raw, 'REJECTED', 'not JSON', :at)"),
+                  {"e": old_key, "raw": crypto.seal(bad), "at": AT})
+    alembic(engine, "head")
+    with engine.connect() as c:
+        [key] = c.execute(text("SELECT event_id FROM carriereventrecord")).scalars().all()
+    assert key == rejected_key(bad) and key != old_key and key.startswith("e9#rejected-dev1.")
