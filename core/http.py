@@ -61,12 +61,13 @@ class SignedJsonClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    async def _call(self, method: str, url: str, body: dict | None, params: dict | None = None) -> Any:
-        """`url` is absolute, or a path under `base_url`."""
+    async def _call(self, method: str, url: str, body: dict | None, params: dict | None = None,
+                    secret: str | None = None) -> Any:
+        """`url` is absolute, or a path under `base_url`; `secret` replaces the client's key ring for this call."""
         if url.startswith("/"):
             url = self.base_url + url
         raw = b"" if body is None else json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-        request = signed_request(self._client, method, url, raw, self._secret, SOURCE, params=params,
+        request = signed_request(self._client, method, url, raw, secret or self._secret, SOURCE, params=params,
                                  content_type="application/json" if body is not None else None)
         try:
             resp = await self._client.send(request)

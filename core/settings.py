@@ -50,7 +50,10 @@ class Settings(BaseSettings):
 
     # Payment channels (the simulator serves them all) and merchant callbacks
     channel_base_url: str = "http://localhost:8300"
-    channel_api_secret: str = "dev-channel-secret"  # HMAC key of our calls to payment channels
+    channel_api_secret: str = "dev-channel-secret"  # HMAC key ring of our calls to payment channels
+    # A channel's own key ring, where the channel gave us one (JSON in SIMBO_CHANNEL_API_SECRETS, e.g.
+    # {"unionpay": "k2,k1"}); a channel not named here is signed with channel_api_secret (docs/refunds.md)
+    channel_api_secrets: dict[str, str] = {}
     channel_timeout_s: float = 10.0  # past this a refund request is UNKNOWN and settled by query-back
     merchant_notify_secret: str = "dev-merchant-secret"  # default HMAC key of merchants' callbacks (demo)
     refund_send_timeout_s: int = 20  # activity limit of one refund request; keep above channel_timeout_s
@@ -199,7 +202,13 @@ class Settings(BaseSettings):
         found = [name for name in SHARED_SECRETS if set(key_ring(getattr(self, name))) & set(key_ring(getattr(defaults, name)))]
         found += [f"push_secrets[{src}]" for src in self.push_secrets
                   if set(self.push_keys(src)) & set(key_ring(defaults.push_secrets.get(src, "")))]
+        found += [f"channel_api_secrets[{ch}]" for ch, ring in self.channel_api_secrets.items()
+                  if set(key_ring(ring)) & set(key_ring(defaults.channel_api_secret))]
         return found
+
+    def channel_secret(self, channel: str) -> str:
+        """The key ring our calls to this payment channel are signed with."""
+        return self.channel_api_secrets.get(channel) or self.channel_api_secret
 
 
 # The HMAC keys shared with a counterparty (each a key ring)

@@ -10,6 +10,7 @@ A 4xx or an answer that breaks the protocol raises `PeerRejected` (do not retry:
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -22,43 +23,52 @@ STATES = {"success": ChannelState.SUCCESS, "processing": ChannelState.PROCESSING
 
 
 class PaymentChannelGateway(SignedJsonClient):
-    def __init__(self, base_url: str, secret: str, timeout_s: float = 10.0, client: httpx.AsyncClient | None = None) -> None:
+    """`secret` signs the calls to every channel that has no key ring of its own in `channel_secrets`."""
+
+    def __init__(self, base_url: str, secret: str, timeout_s: float = 10.0, client: httpx.AsyncClient | None = None,
+                 channel_secrets: Mapping[str, str] | None = None) -> None:
         super().__init__(base_url, secret, client=client,
                          timeout=httpx.Timeout(timeout_s, connect=min(3.0, timeout_s)),
                          limits=httpx.Limits(max_connections=200, max_keepalive_connections=50))
+        self._channel_secrets = dict(channel_secrets or {})
 
     @classmethod
     def from_settings(cls, s: Any) -> PaymentChannelGateway:
-        return cls(s.channel_base_url, s.channel_api_secret, s.channel_timeout_s)
+        return cls(s.channel_base_url, s.channel_api_secret, s.channel_timeout_s,
+                   channel_secrets=s.channel_api_secrets)
+
+    async def _channel_call(self, channel: str, method: str, path: str, body: dict | None) -> Any:
+        return await self._call(method, f"/channels/{segment(channel)}{path}", body,
+                                secret=self._channel_secrets.get(channel))
 
     # ---- refunds -----------------------------------------------------------------------------------
 
     async def refund(self, channel: str, serial: str, refund_id: str, payment_id: str, amount_fen: int) -> ChannelAnswer:
         body = {"serial": serial, "refund_id": refund_id, "payment_id": payment_id, "amount_fen": amount_fen}
         try:
-            data = await self._call("POST", f"/channels/{segment(channel)}/refunds", body)
+            data = await self._channel_call(channel, "POST", "/refunds", body)
         except PeerUnavailable as err:
             return ChannelAnswer(state=ChannelState.UNKNOWN, serial=serial, detail=str(err))
         return _answer(data, "serial")
 
     async def query(self, channel: str, serial: str) -> ChannelAnswer:
-        data = await self._call("POST", f"/channels/{segment(channel)}/refunds/query", {"serial": serial})
+        data = await self._channel_call(channel, "POST", "/refunds/query", {"serial": serial})
         return _answer(data, "serial")
 
     async def payout(self, channel: str, payout_id: str, refund_id: str, amount_fen: int, card: str) -> ChannelAnswer:
         body = {"payout_id": payout_id, "refund_id": refund_id, "amount_fen": amount_fen, "card": card}
         try:
-            data = await self._call("POST", f"/channels/{segment(channel)}/payouts", body)
+            data = await self._channel_call(channel, "POST", "/payouts", body)
         except PeerUnavailable as err:
             return ChannelAnswer(state=ChannelState.UNKNOWN, serial=payout_id, detail=str(err))
         return _payout_answer(data)
 
     async def query_payout(self, channel: str, payout_id: str) -> ChannelAnswer:
-        data = await self._call("POST", f"/channels/{segment(channel)}/payouts/query", {"payout_id": payout_id})
+        data = await self._channel_call(channel, "POST", "/payouts/query", {"payout_id": payout_id})
         return _payout_answer(data)
 
     async def statement(self, channel: str, day: str) -> list[dict]:
-        data = await self._call("GET", f"/channels/{segment(channel)}/statements/{segment(day)}", None)
+        data = await self._channel_call(channel, "GET", f"/statements/{segment(day)}", None)
         return list(data.get("lines", []))
 
 

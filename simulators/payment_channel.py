@@ -229,7 +229,8 @@ def create_app(state_path: str | Path | None = None, settings: Settings | None =
     app.state.sim = sim
 
     # No `then=`: the weather depends on the channel in the path, so each route plays it itself.
-    channel_signed = signed_body(settings.channel_api_secret, on_bad_signature=lambda: sim.count("bad_signatures"))
+    channel_signed = signed_body(lambda request: settings.channel_secret(request.path_params.get("channel", "")),
+                                 on_bad_signature=lambda: sim.count("bad_signatures"))
     merchant_signed = signed_body(settings.merchant_notify_secret,
                                   on_bad_signature=lambda: sim.count("bad_callback_signatures"))
     Signed = Annotated[bytes, Depends(channel_signed)]  # noqa: N806 - a type alias

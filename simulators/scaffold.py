@@ -183,13 +183,14 @@ def lifespan(sim: Lifecycle) -> Callable[[FastAPI], AbstractAsyncContextManager[
 
 
 def signed_body(
-    secret: str,
+    secret: str | Callable[[Request], str],
     *,
     on_bad_signature: Callable[[], object] | None = None,
     then: Callable[[], Awaitable[object]] | None = None,
 ) -> Callable[[Request], Awaitable[bytes]]:
     """A dependency giving the raw body once its signature (core/signing.py) holds; 401 with the reason otherwise.
 
+    `secret` is a key ring, or gives the request's (a payment channel's own, by the channel in its path).
     `on_bad_signature` runs before the 401 (to count it); `then` runs after a good signature, so scripted latency
     and injected errors hit only requests a real counterparty would have accepted.
     """
@@ -201,7 +202,8 @@ def signed_body(
         target = request_target(scope.get("raw_path", request.url.path.encode()).decode("latin-1"),
                                 scope.get("query_string", b"").decode("latin-1"))
         try:
-            signed = verify(secret, request.headers, body, request.method, target)
+            ring = secret(request) if callable(secret) else secret
+            signed = verify(ring, request.headers, body, request.method, target)
             if not seen.first_time(signed):
                 raise BadSignature(f"request {signed.request_id} was already received: a replay")
         except BadSignature as err:

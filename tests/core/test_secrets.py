@@ -20,3 +20,7 @@ def test_own_keys_are_accepted_and_an_old_built_in_key_left_in_a_ring_is_not():
     leftover = {**own, "push_secrets": {**own["push_secrets"], "logistics": "new-key,dev-push-logistics"}}
     with pytest.raises(RuntimeError, match="logistics"):
         check_secrets(Settings(demo_users=False, **leftover), "the worker")
+    a_channel_on_the_built_in_key = {**own, "channel_api_secrets": {"unionpay": "own-union-key", "alipay": "dev-channel-secret"}}
+    with pytest.raises(RuntimeError, match=r"channel_api_secrets\[alipay\]"):
+        check_secrets(Settings(demo_users=False, **a_channel_on_the_built_in_key), "the worker")
+    check_secrets(Settings(demo_users=False, **{**own, "channel_api_secrets": {"unionpay": "own-union-key"}}), "the API")

@@ -37,6 +37,23 @@ async def test_a_bad_signature_is_refused(sim):
     assert err.value.status == 401
 
 
+async def test_a_channel_with_its_own_key_is_signed_with_it_and_refuses_the_shared_one():
+    settings = get_settings().model_copy(update={"channel_api_secrets": {"alipay": "alipay-own-key"}})
+    app = create_app(None, settings)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sim") as client:
+        for pid, channel in (("P-OWN", "alipay"), ("P-SHARED", "unionpay")):
+            r = await client.post("/sim/payments", json=[{"payment_id": pid, "channel": channel, "paid_fen": 10_000,
+                                                          "behaviour": "ok"}])
+            r.raise_for_status()
+        ours = PaymentChannelGateway("http://sim", settings.channel_api_secret, client=client,
+                                     channel_secrets=settings.channel_api_secrets)
+        assert (await ours.refund("alipay", "SERIAL-OWN-01", "R1", "P-OWN", 100)).state == ChannelState.SUCCESS
+        assert (await ours.refund("unionpay", "SERIAL-SHR-01", "R2", "P-SHARED", 100)).state == ChannelState.SUCCESS
+        with pytest.raises(PeerRejected) as err:  # the shared key no longer speaks for alipay
+            await _gateway(client).query("alipay", "SERIAL-OWN-01")
+        assert err.value.status == 401
+
+
 async def test_success_and_query_back_by_serial(sim):
     _, client = sim
     gw = _gateway(client)
