@@ -41,7 +41,7 @@ async def after_start(stack: Stack) -> None:
     await load_order_demo_once(client, stack.api_url, stack.simulator_url)
     with Session(get_engine()) as session:  # the demo agent's user, now that its agent exists
         ensure_demo_users(session)
-    await load_delivery_demo_once(client, stack.api_url)  # as demo-agent, before the agents demo suspends A002
+    await load_delivery_demo_once(client, stack.api_url, stack.simulator_url)  # as demo-agent, before the agents demo suspends A002
     await load_agent_demo_once(stack.api_url)  # suspensions, appeals and cases on the orders demo's agents
     await load_cancellation_demo_once(client, stack.api_url, stack.simulator_url)
     await load_finance_demo_once(stack.api_url)  # invoices, once last month's batches have closed

@@ -27,7 +27,8 @@ Admin (unsigned): POST /sim/scenarios, /sim/scenarios/batch, /sim/orders, /sim/a
 /sim/reset, /sim/requeue-rejected; GET /sim/stats, /sim/behaviour, /sim/payouts.
 
 Order submissions are scripted per number (POST /sim/orders, before the order is placed): accept (the default),
-refuse with a reason, accept then cancel (an `order_cancelled` event is pushed after the acceptance), each with an
+refuse with a reason, accept then cancel (an `order_cancelled` event is pushed after the acceptance), unavailable
+(503 to every try, until the number is scripted again: a carrier down past the acceptance window), each with an
 optional latency of the first answer (a slow carrier: our retry gets the stored answer). An order without recipient
 or real-name data is refused as `incomplete_order_data`. A scenario posted with `after_acceptance: true` holds its
 events until the order is accepted (then they are queued as its `push` says); a refused order's are dropped.
@@ -153,7 +154,8 @@ class OrderScript(BaseModel):
     """How the carrier answers the order for this number."""
 
     msisdn: str = Field(pattern=r"^\+?\d{5,20}$")
-    outcome: Literal["accept", "refuse", "accept_then_cancel"] = "accept"
+    # unavailable: the carrier's system answers 503 to this number's order until the script changes
+    outcome: Literal["accept", "refuse", "accept_then_cancel", "unavailable"] = "accept"
     reason: str = Field(default="", max_length=64)  # refuse: real_name_check_failed, outside_coverage, ...
     detail: str = Field(default="", max_length=300)
     latency_ms: int = Field(default=0, ge=0, le=120_000)  # the first answer comes this late
@@ -362,6 +364,9 @@ class CarrierSimulator:
             self.store.count("order_resubmissions")
             return known, 0
         script = self.state.order_scripts.get(order.msisdn) or OrderScript(msisdn=order.msisdn)
+        if script.outcome == "unavailable":
+            self.store.count("orders_unanswered")
+            raise HTTPException(503, detail="the carrier's order system is unavailable (simulated)")
         if not order.recipient or not order.real_name:
             answer = {"accepted": False, "reason": "incomplete_order_data",
                       "detail": "recipient and real-name data are required"}
@@ -483,7 +488,7 @@ class CarrierSimulator:
     def stats(self) -> dict:
         s = dict(self.state.stats)
         for name in ("pushes_sent", "push_failures", "push_rejected", "events_pushed", "payouts", "orders_accepted",
-                     "orders_refused"):
+                     "orders_refused", "orders_unanswered"):
             s.setdefault(name, 0)
         s.update(
             scenarios=len(self.state.scenarios),

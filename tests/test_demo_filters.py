@@ -35,7 +35,7 @@ async def test_every_filter_the_banner_prints_matches_a_workflow(fresh_stack):
 
     await after_start(fresh_stack)
     client = await connect(fresh_stack.temporal_address)
-    wanted = {"failed orders", "settlement month", "overdue complaints", "refunds in manual review"}
+    wanted = {"failed orders", "settlement month", "stale orders", "overdue complaints", "refunds in manual review"}
     filters: dict[str, str] = {}
     counts: dict[str, int] = {}
     for _ in range(120):  # workflows publish their state a moment after the demo's requests; visibility follows

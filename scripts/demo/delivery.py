@@ -1,6 +1,7 @@
 """Demo data of the delivery follow-up, loaded once by `make run` after the orders demo: the demo agent A002 works
-its open rescue task (two contact attempts recorded through the API), and one order the carrier never accepted,
-placed two days back, is stale at once. The tracking table fills itself as the demo orders progress."""
+its open rescue task (two contact attempts recorded through the API), and one order, placed two days back, whose
+carrier's order system is down (the simulator answers 503): past its acceptance window, it is stale at once while
+its submission goes on being retried. The tracking table fills itself as the demo orders progress."""
 
 from __future__ import annotations
 
@@ -21,9 +22,10 @@ from scripts.users import staff_headers
 from services.orders import order as orders
 
 DEMO_AGENT = "A002"
+STALE_NUMBER = "13800139999"
 
 
-async def load_delivery_demo_once(client: Client, api: str, engine: Engine | None = None) -> None:
+async def load_delivery_demo_once(client: Client, api: str, simulator: str, engine: Engine | None = None) -> None:
     engine = engine or get_engine()
     with Session(engine) as s:
         if already_loaded("delivery", s.exec(select(RescueContact).limit(1)).first() is not None):
@@ -40,7 +42,7 @@ async def load_delivery_demo_once(client: Client, api: str, engine: Engine | Non
                 r = await http.post(f"{api}/rescue-tasks/{task['id']}/contacts",
                                     json={"at": at.isoformat(), "channel": channel, "outcome": outcome, "note": note})
                 r.raise_for_status()
-    await _stale_order(client, engine)
+    await _stale_order(client, simulator, engine)
     mark_loaded("delivery")
     print("Delivery demo loaded: A002's rescue task has two contact attempts; one order is stale (no carrier acceptance).")
 
@@ -55,12 +57,15 @@ async def _open_task(http: httpx.AsyncClient, api: str, seconds: float = 60) -> 
     return None
 
 
-async def _stale_order(client: Client, engine: Engine) -> None:
-    """An order placed two days back: past its 24-hour acceptance window until the carrier's answer comes (since the
-    carrier submission the carrier answers at once, and the order is stale again after 72 h without shipment).
-    Placed through the service (the API stamps the present), started like the API starts it."""
-    req = orders.NewOrder(agent_id=DEMO_AGENT, product_id="cu-29", msisdn="13800139999",
+async def _stale_order(client: Client, simulator: str, engine: Engine) -> None:
+    """An order placed two days back whose carrier does not answer: past its 24-hour acceptance window, flagged stale
+    (no carrier acceptance) at once. Placed through the service (the API stamps the present), started like the API
+    starts it. Scripting the number `accept` on the simulator (POST /sim/orders) lets the retry through."""
+    req = orders.NewOrder(agent_id=DEMO_AGENT, product_id="cu-29", msisdn=STALE_NUMBER,
                           customer=Customer.model_validate(CUSTOMER))
+    async with httpx.AsyncClient(timeout=30) as sim:
+        r = await sim.post(f"{simulator}/sim/orders", json=[{"msisdn": STALE_NUMBER, "outcome": "unavailable"}])
+        r.raise_for_status()
 
     def place() -> orders.Placement:
         with Session(engine) as s:

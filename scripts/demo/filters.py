@@ -1,6 +1,6 @@
 """The Web UI filters the start banner and the README show, built from the data that is there (never a
 hard-coded month or date that stops matching a month later): a failed order's reason, carrier and agent, the
-demo's settlement month, the overdue ticket's due time, the manual-review refund's channel and merchant.
+demo's busiest settlement month, the stale orders, the overdue ticket's due time, the manual-review refund's channel and merchant.
 
 Each filter uses search attributes the workflows publish from the same business rows read here.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, timedelta
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from db.complaints import Complaint
@@ -24,10 +25,14 @@ def web_ui_filters(session: Session) -> dict[str, str]:
     if failed:
         out["failed orders"] = (f'OrderStatus="failed" AND FailureReason="{failed.failure_reason}" AND '
                                 f'Carrier="{failed.carrier}" AND AgentId="{failed.agent_id}"')
-    settled = session.exec(select(Order).where(col(Order.settlement_month).is_not(None))
-                           .order_by(col(Order.settlement_month).desc()).limit(1)).first()
-    if settled:
-        out["settlement month"] = f'SettlementMonth="{settled.settlement_month}"'
+    # the month most demo orders settle in (the latest would be a lone order far ahead)
+    busiest = session.exec(select(Order.settlement_month).where(col(Order.settlement_month).is_not(None))
+                           .group_by(col(Order.settlement_month))
+                           .order_by(func.count().desc(), col(Order.settlement_month).desc()).limit(1)).first()
+    if busiest:
+        out["settlement month"] = f'SettlementMonth="{busiest}"'
+    if session.exec(select(Order.id).where(col(Order.stale_reason).is_not(None)).limit(1)).first():
+        out["stale orders"] = "OrderStale = true"
     # a ticket the desk is still working past its due time (the archive of last month has no workflows)
     overdue = session.exec(select(Complaint).where(col(Complaint.overdue).is_(True), col(Complaint.closed_at).is_(None),
                                                    Complaint.state == "overdue")

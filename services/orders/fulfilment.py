@@ -14,7 +14,7 @@ from datetime import datetime
 
 import structlog
 from pydantic import BaseModel
-from sqlmodel import Session
+from sqlmodel import Session, col, update
 
 from core import crypto
 from core.errors import Refused
@@ -150,12 +150,16 @@ def request_order_refund(session: Session, order_id: str, status: str, failure_r
 
 def record_submission(session: Session, order_id: str, carrier: str, accepted: bool, carrier_order_no: str,
                       reason: str | None, detail: str, at: datetime) -> OrderSubmission:
-    """Once per order: a retried activity finds the first answer and keeps it."""
+    """Once per order: a retried activity finds the first answer and keeps it. An acceptance shows on the order's
+    row at once (the tracking table's "accepted" link), in the same transaction: the order may rest as placed."""
     row = session.get(OrderSubmission, order_id)
     if row is None:
         row = OrderSubmission(order_id=order_id, carrier=carrier, accepted=accepted, carrier_order_no=carrier_order_no,
                               reason=reason, detail=detail[:500], at=at)
         session.add(row)
+        if accepted:
+            session.exec(update(Order).where(col(Order.id) == order_id, col(Order.carrier_accepted_at).is_(None))
+                         .values(carrier_accepted_at=at))
         session.commit()
         session.refresh(row)
     return row

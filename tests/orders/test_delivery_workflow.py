@@ -196,6 +196,30 @@ async def test_stale_flags_come_and_go_with_the_news(own_time_env, world):
         await handle.terminate("test done")
 
 
+async def test_a_carrier_unreachable_past_the_acceptance_window_makes_the_order_stale(own_time_env, world):
+    env = own_time_env
+    async with world.worker(env.client, world.tq):
+        now = await env.get_current_time()
+        order = new_order(now - 23 * H)  # an hour of the 24-hour acceptance window left
+        world.unreachable.add(order.order_id)
+        handle = await _start(env, world, order)
+        await _until(lambda: world.submitted, "the first submission")
+        await env.sleep(2 * H)
+        await _until(lambda: world.stale, "the stale flag")
+        flag = world.stale[0][1]
+        assert flag.reason == StaleReason.NO_CARRIER_ACCEPTANCE and flag.since == order.placed_at + 24 * H
+        assert (await handle.describe()).typed_search_attributes.get(contract.ORDER_STALE) is True
+        tries = len(world.submitted)
+        world.unreachable.clear()  # the carrier is back: the submission still being retried gets through
+        await env.sleep(timedelta(minutes=6))  # past the longest retry interval
+        view = await _query_until(handle, lambda v: v.facts.submission is not None)
+        assert view.facts.submission.accepted and len(world.submitted) > tries
+        await _until(lambda: len(world.stale) == 2, "the flag lifted by the acceptance")
+        assert world.stale[1][1].reason is None
+        assert (await handle.describe()).typed_search_attributes.get(contract.ORDER_STALE) is False
+        await handle.terminate("test done")
+
+
 async def test_continue_as_new_carries_the_facts_seen_events_and_the_open_rescue(own_time_env, world):
     env = own_time_env
     async with world.worker(env.client, world.tq):

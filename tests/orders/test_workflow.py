@@ -279,9 +279,9 @@ async def test_the_order_publishes_where_it_rests_and_only_what_changed(own_time
                                                           OrderStatus.SETTLED]
     assert _events(history, EventType.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED) == []  # no memo: current details say it
     assert len(_events(history, EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED)) == 2  # one push, one audit
-    # the patch markers' own upserts (publish-at-rest, delivery-follow-up, carrier-submission), then one per state ops
-    # can filter on
-    assert len(_events(history, EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES)) == 3 + 3
+    # the patch markers' own upserts (publish-at-rest, delivery-follow-up, carrier-submission, stale-while-submitting),
+    # then one per state ops can filter on
+    assert len(_events(history, EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES)) == 4 + 3
     sa = described.typed_search_attributes
     assert sa.get(contract.ORDER_STATUS) == "settled" and sa.get(contract.SETTLEMENT_MONTH) == view.verdict.settlement_month
     assert sa.get(contract.FAILURE_REASON) is None

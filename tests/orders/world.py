@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from temporalio import activity
 from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
 from core.crypto import fingerprint as msisdn_fingerprint
@@ -60,6 +61,7 @@ class FakeWorld:
     stale: list[tuple[datetime, StaleFlag]] = field(default_factory=list)
     submissions: dict[str, Submission] = field(default_factory=dict)  # order id -> the carrier's answer (default: accepted)
     submitted: list[str] = field(default_factory=list)
+    unreachable: set[str] = field(default_factory=set)  # order ids whose carrier does not answer the submission
     refunds: list[tuple[str, str, str | None]] = field(default_factory=list)
 
     def activities(self):
@@ -97,6 +99,8 @@ class FakeWorld:
         @activity.defn(name=contract.SUBMIT_ORDER)
         async def submit(req: SubmitRequest) -> Submission:
             self.submitted.append(req.order_id)
+            if req.order_id in self.unreachable:
+                raise ApplicationError("the carrier's system does not answer", type="PeerUnavailable")
             return self.submissions.get(req.order_id) or Submission(
                 accepted=True, at=datetime.now(UTC), carrier_order_no=f"CM-{req.order_id}")
 

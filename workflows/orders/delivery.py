@@ -106,6 +106,10 @@ class DeliveryFollowUp:
                                last_logistics_learned_at=f.logistics_news_learned_at,
                                delivered=self._delivered(verdict), terms=self.order.delivery, now=workflow.now())
 
+    def stale_check_at(self, verdict: Verdict) -> datetime | None:
+        """When the window that runs now ends (None: the order is stale already, or no window runs)."""
+        return self._staleness(verdict).check_at
+
     # ---- what is due ---------------------------------------------------------------------------------------
 
     async def step(self, verdict: Verdict) -> bool:
@@ -116,6 +120,10 @@ class DeliveryFollowUp:
             await self._arrival_reminder()
         await self._stale_step(verdict)
         return changed
+
+    async def flag_if_stale(self, verdict: Verdict) -> None:
+        """The stale flag alone, before anything else is due (the order is still being submitted)."""
+        await self._stale_step(verdict)
 
     async def finish(self, verdict: Verdict) -> None:
         """The order ended: an open rescue closes with it, a stale flag comes off."""

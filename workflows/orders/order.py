@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 
 from workflows.orders.delivery import DeliveryFollowUp  # a workflow module: loaded in the sandbox, like this one
 
@@ -82,6 +82,11 @@ CARRIER_SUBMISSION = "carrier-submission"
 # delivery, refused by the carrier) asks the refund engine for its payment back; the activity knows whether the
 # order was paid at all.
 ORDER_REFUND = "order-refund"
+# Since this patch the submission runs on the acceptance window's clock: a carrier unreachable until the window
+# ends makes the order stale (no carrier acceptance: the flag, ops and the agent told) while the submission goes on
+# being retried. Before it, an order whose carrier never answered waited unseen. It costs no event when the
+# carrier answers in time (the window is the activity's schedule-to-close).
+STALE_WHILE_SUBMITTING = "stale-while-submitting"
 LOCAL = dict(start_to_close_timeout=timedelta(seconds=30), retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=5)))
 
 
@@ -118,7 +123,10 @@ class OrderSettlementWorkflow:
             self._visible = {k.name: v for k, v in ((k, workflow.info().typed_search_attributes.get(k))
                                                     for k in contract.FILTERED) if v is not None}
         if order.carried is None and workflow.patched(CARRIER_SUBMISSION):  # a continued run was submitted before
-            self._facts.submission = await self._submit()
+            if self._follow is not None and workflow.patched(STALE_WHILE_SUBMITTING):
+                self._facts.submission = await self._submit_within_the_acceptance_window(order)
+            else:
+                self._facts.submission = await self._submit()
             self._changes += 1
         recorded: tuple | None = None
         while True:
@@ -243,16 +251,35 @@ class OrderSettlementWorkflow:
             follow_up=self._follow.state if self._follow else None,
         )
 
-    async def _submit(self) -> Submission:
-        """Tell the carrier of the order; retried while the carrier is unreachable (it dedupes by the order id)."""
+    async def _submit(self, until: timedelta | None = None) -> Submission:
+        """Tell the carrier of the order; retried while the carrier is unreachable (it dedupes by the order id),
+        for at most `until` when given."""
         order = self._input
         workflow.set_current_details(f"submitting the order to {carrier_name(order.carrier)}")
         return await workflow.execute_activity(
             contract.SUBMIT_ORDER, SubmitRequest(order_id=order.order_id, carrier=order.carrier),
-            result_type=Submission, start_to_close_timeout=timedelta(seconds=60),
+            result_type=Submission, start_to_close_timeout=timedelta(seconds=60), schedule_to_close_timeout=until,
             retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=5)),
             summary=f"submit the order to {carrier_name(order.carrier)}",
         )
+
+    async def _submit_within_the_acceptance_window(self, order: OrderInput) -> Submission:
+        """The submission, tried until the acceptance window ends; if the carrier was unreachable all along, the order
+        is flagged stale and the submission goes on (STALE_WHILE_SUBMITTING)."""
+        assert self._follow is not None
+        window_ends = self._follow.stale_check_at(evaluate(order.terms, self._facts, workflow.now()))
+        if window_ends is not None:  # None: started after its window (by the repair pass), stale already
+            try:
+                return await self._submit(until=window_ends - workflow.now())
+            except ActivityError as err:
+                if err.retry_state != RetryState.TIMEOUT:  # the window ended (the last try's failure is the cause)
+                    raise
+            # the server gives up on the retries as soon as the next one would start after the window (up to a retry
+            # interval early): the window's own end, then the flag
+            if window_ends > workflow.now():
+                await workflow.sleep(window_ends - workflow.now(), summary="until the acceptance window ends")
+        await self._follow.flag_if_stale(evaluate(order.terms, self._facts, workflow.now()))
+        return await self._submit()
 
     async def _refund(self, status: str, reason: str | None) -> None:
         """A paid order's payment back through the refund engine (nothing when the order was not paid)."""
