@@ -10,6 +10,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.orders.fulfilment import FulfilmentActivities
 from activities.orders.order import OrderActivities
 from db.fulfilment import OrderPayment, OrderSubmission, StockNumber
+from db.orders import Order
 from db.refunds import Payment, Refund, RefundChannel
 from domain.orders.order import FailureReason, OrderFacts, OrderStatus, evaluate
 from gateways.carrier import SubmissionAnswer
@@ -72,6 +73,9 @@ async def test_the_submission_confirms_the_number_then_records_the_carriers_answ
     assert body["real_name"]["id_number"] == REAL_NAME["id_number"]  # the carrier's real-name check needs it whole
     again = await ActivityEnvironment().run(acts.submit_order, SubmitRequest(order_id=order.id, carrier="china_mobile"))
     assert again == answer and len(carrier.sent) == 1  # a retried activity asks nobody
+    with Session(seeded) as s:  # the row shows the acceptance at once (the order may rest as placed after it)
+        accepted_at = s.get(Order, order.id).carrier_accepted_at
+    assert accepted_at == answer.at
 
 
 async def test_a_refusal_is_a_precise_reason_and_the_number_goes_back_to_the_pool(seeded):
@@ -81,6 +85,8 @@ async def test_a_refusal_is_a_precise_reason_and_the_number_goes_back_to_the_poo
     answer = await ActivityEnvironment().run(FulfilmentActivities(seeded, carrier).submit_order,
                                              SubmitRequest(order_id=order.id, carrier="china_mobile"))
     assert (answer.accepted, answer.reason, answer.detail) == (False, FailureReason.OUTSIDE_COVERAGE, "Tibet")
+    with Session(seeded) as s:
+        assert s.get(Order, order.id).carrier_accepted_at is None
     facts = OrderFacts(submission=answer)
     verdict = evaluate(_terms(), facts, datetime.now(UTC))
     assert (verdict.status, verdict.failure_reason) == (OrderStatus.FAILED, FailureReason.OUTSIDE_COVERAGE)
