@@ -31,6 +31,7 @@ from tests.histories import (
     record_fulfilment,
     record_refunds,
     record_repairs,
+    record_stale_submission,
 )
 from tests.orders.world import MSISDN as ORDER_MSISDN
 from tests.temporal_env import start_time_skipping
@@ -99,7 +100,7 @@ async def histories() -> dict[str, dict]:
     recorders = (record.histories, record_complaints.histories, record_complaints.credit_failures_and_notices,
                  record_refunds.histories, record_agents.histories, record_cancellations.histories,
                  record_repairs.histories, record_finance.histories,
-                 record_fulfilment.histories)
+                 record_fulfilment.histories, record_stale_submission.histories)
     for recorded in recorders:  # each on a server of its own, as when recorded
         env = await start_time_skipping()
         try:
