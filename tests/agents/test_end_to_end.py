@@ -13,20 +13,21 @@ from scripts.demo.agents import load_agent_demo
 from scripts.demo.order_stories import life, scenario
 from scripts.demo.orders import PRODUCTS, seed_catalogue
 from scripts.demo.people import CUSTOMER
-from scripts.stack import Ports, Stack
 from scripts.users import ensure_demo_users, staff_headers
 from services.orders.order import terms_of
 from tests.polling import poll
+from tests.stacks import running_stack
+
+
+def _seed(engine) -> None:
+    seed_catalogue(engine)
+    with Session(engine) as s:  # the agent-bound demo users, now that the agents exist
+        ensure_demo_users(s)
 
 
 async def test_demo_accounts_and_suspension_cases_through_every_process(tmp_path):
-    stack = Stack(var=tmp_path, ports=Ports.free(), ui=False, daily_every=0, quiet=True)
-    stack.start()
-    try:
+    with running_stack(tmp_path, None, _seed) as stack:
         engine = make_engine(stack.env["SIMBO_DATABASE_URL"])
-        seed_catalogue(engine)
-        with Session(engine) as s:
-            ensure_demo_users(s)
         product = PRODUCTS[0]
         start = datetime.now().astimezone() - timedelta(days=15)
         admin = await asyncio.to_thread(stack.staff_headers)
@@ -76,5 +77,3 @@ async def test_demo_accounts_and_suspension_cases_through_every_process(tmp_path
             assert [c["case_id"] for c in detail["suspension_cases"]] == [overdue["case_id"]]
             restored = next(c for c in seen["items"] if c["state"] == "restored")
             assert restored["restored_within_window"] is True
-    finally:
-        stack.stop()
