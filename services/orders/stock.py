@@ -153,9 +153,12 @@ def _effective_state(now: datetime):
     return case((_free(now), literal(S.AVAILABLE.value)), else_=col(StockNumber.state)).label("effective")
 
 
-def stocked(session: Session, product_id: str) -> bool:
-    """Whether this product sells numbers from our stock (it has had a number imported)."""
-    return session.exec(select(StockNumber.id).where(col(StockNumber.product_id) == product_id).limit(1)).first() is not None
+def stocked(session: Session, product_id: str, before: datetime | None = None) -> bool:
+    """Whether this product sells numbers from our stock (it has had a number imported; by `before`, when given)."""
+    q = select(StockNumber.id).where(col(StockNumber.product_id) == product_id)
+    if before is not None:
+        q = q.where(col(StockNumber.imported_at) <= before)
+    return session.exec(q.limit(1)).first() is not None
 
 
 # ---- an order's number -----------------------------------------------------------------------------------------
@@ -176,11 +179,12 @@ def reserve(session: Session, product_id: str, msisdn: str, order_id: str, now: 
 def confirm(session: Session, order_id: str, now: datetime) -> bool:
     """The carrier is about to be told: the order's reservation becomes an assignment. True when the number is the
     order's (also on a retry: already assigned to it, or lapsed while nobody took it); False when it is lost.
-    An order whose product has no stock number for it (numbers assigned by the carrier) is confirmed as it is."""
+    An order placed while its product sold no numbers from our stock (numbers assigned by the carrier) is confirmed
+    as it is, even if the product's first numbers were imported since."""
     row = session.exec(select(StockNumber).where(col(StockNumber.order_id) == order_id)).first()
     if row is None:  # never reserved from the stock, or the reservation lapsed and another order took the number
-        product_id = session.exec(select(Order.product_id).where(col(Order.id) == order_id)).first()
-        return product_id is not None and not stocked(session, product_id)
+        placed = session.exec(select(Order.product_id, Order.placed_at).where(col(Order.id) == order_id)).first()
+        return placed is not None and not stocked(session, placed[0], before=placed[1])
     n = session.exec(update(StockNumber).where(
         col(StockNumber.id) == row.id, col(StockNumber.order_id) == order_id,
         # reserved or assigned to it, or lapsed and written down by the sweep while nobody took it

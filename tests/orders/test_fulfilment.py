@@ -106,6 +106,15 @@ async def test_a_lapsed_and_taken_number_fails_the_order_without_asking_the_carr
     assert (answer.accepted, answer.reason) == (False, FailureReason.NUMBER_UNAVAILABLE) and carrier.sent == []
 
 
+async def test_an_order_placed_before_its_products_first_stock_is_still_submitted(seeded):
+    order = place(seeded, "13812345678", "k1")  # no stock yet: the carrier assigns the number
+    stock_of(seeded, "13800000008")  # the product's first numbers arrive while the order waits for the carrier
+    carrier = FakeCarrier()
+    answer = await ActivityEnvironment().run(FulfilmentActivities(seeded, carrier).submit_order,
+                                             SubmitRequest(order_id=order.id, carrier="china_mobile"))
+    assert answer.accepted and [body["msisdn"] for _, body in carrier.sent] == ["13812345678"]
+
+
 async def test_an_unknown_refusal_code_is_carrier_refused_with_the_code_kept(seeded):
     order = place(seeded, "13812345678", "k1")  # a product without stock: the carrier assigns numbers
     carrier = FakeCarrier(SubmissionAnswer(order_id="", accepted=False, reason="blacklisted", detail="on a list"))
