@@ -11,9 +11,9 @@ import uuid
 from datetime import timedelta
 
 from domain.orders.order import AuditResult, OrderStatus
-from tests.histories.record import settlement_fakes, write_histories
+from tests.histories.record import settlement_fakes
+from tests.histories.recording import record_main
 from tests.orders.world import FakeWorld, Script, new_order
-from tests.temporal_env import start_time_skipping
 from workflows.orders.contract import order_workflow_id
 from workflows.orders.order import OrderSettlementWorkflow
 
@@ -62,13 +62,5 @@ async def histories(env) -> dict[str, object]:
     return out
 
 
-async def record() -> None:
-    env = await start_time_skipping()
-    try:
-        write_histories(await histories(env), VERSION)
-    finally:
-        await env.shutdown()
-
-
 if __name__ == "__main__":
-    asyncio.run(record())
+    record_main(histories, VERSION)
