@@ -32,6 +32,13 @@ async def _query_until(handle, predicate, attempts=300):
 
 
 @pytest.fixture
+def time_env(own_time_env):
+    """Every order test on a server of its own: an order's wait skips months, and on the shared server a timer
+    another test left behind (its task queue no longer polled) stops the clock, and `result()` waits forever."""
+    return own_time_env
+
+
+@pytest.fixture
 def world():
     w = FakeWorld()
     w.tq = f"orders-{uuid.uuid4().hex[:8]}"
