@@ -68,6 +68,10 @@ def _next_local(now: datetime, at: time) -> datetime:
 
 async def test_48h_sms_waits_for_7_am_and_handler_is_warned_then_overdue_notices_daily(time_env, world):
     async with world.worker(time_env.client):
+        # from noon Shanghai, whatever the hour the suite runs at: between 22:00 and 23:00 the next 23:00 after
+        # "now + 1 h" is a day away, the ticket's due time would still be ahead, and its handler warned
+        now = await time_env.get_current_time()
+        await time_env.sleep(_next_local(now, time(12, 0)) - now)
         now = await time_env.get_current_time()
         # 48 h after receipt falls at 23:00 Shanghai: the SMS must wait for 07:00
         sms_wanted = _next_local(now + timedelta(hours=1), time(23, 0))
