@@ -105,7 +105,8 @@ def rejected_keys(raw: str) -> list[str]:
     guessed back): the active key's first, then every other readable key's, to recognise a repeat across a
     rotation."""
     prefix = f"{_event_id_in(raw) or ''}#rejected-"
-    return [prefix + fp for fp in sorted(crypto.fingerprints(raw), key=lambda fp: fp != crypto.fingerprint(raw))]
+    active = crypto.fingerprint(raw)
+    return [prefix + fp for fp in [active, *(fp for fp in crypto.fingerprints(raw) if fp != active)]]
 
 
 def rejected_key(raw: str) -> str:
